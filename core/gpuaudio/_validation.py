@@ -1,0 +1,92 @@
+"""Validation at the service boundary: one place that turns user input into clean arrays."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from gpuaudio.errors import InvalidAudioError, InvalidParameterError
+
+MIN_SAMPLES = 512
+"""Shorter input is zero-padded to this length and the result trimmed (REQ-E-004)."""
+_MAX_CHANNEL_AXIS = 16
+
+
+def audio(y: Any, *, name: str = "y") -> np.ndarray:
+    """Return `y` as a C-contiguous float32 array of shape (..., samples), or raise.
+
+    Float input is cast to float32. Signed integer PCM is scaled to [-1, 1) by
+    ``1 / 2**(bits - 1)`` as ``librosa.util.buf_to_float`` does; unsigned 8-bit PCM (WAV) is
+    centred on 128 first. Leading axes are independent signals (channels), as in librosa.
+    """
+    if _is_tensor(y):
+        y = y.detach().cpu().numpy()
+    array = np.asarray(y)
+    if array.dtype == np.bool_ or array.dtype.kind not in "fiu":
+        raise InvalidAudioError(
+            f"{name} must hold real float or integer PCM samples, got dtype {array.dtype}"
+        )
+    if array.ndim == 0:
+        raise InvalidAudioError(f"{name} must be an array of samples, got a scalar")
+    if array.size == 0 or array.shape[-1] == 0:
+        raise InvalidAudioError(f"{name} is empty (shape {array.shape}); pass at least one sample")
+    if array.ndim >= 2 and array.shape[-1] <= _MAX_CHANNEL_AXIS < array.shape[-2]:
+        raise InvalidAudioError(
+            f"{name} has shape {array.shape}: that looks like (samples, channels) as soundfile "
+            f"returns it; gpuaudio wants channels first (..., samples): pass {name}.T, "
+            f"or downmix with {name}.mean(axis=-1)"
+        )
+    if array.dtype.kind == "u":
+        if array.dtype != np.uint8:
+            raise InvalidAudioError(f"{name}: unsigned PCM other than uint8 is not a known format")
+        array = (array.astype(np.float32) - 128.0) / 128.0
+    elif array.dtype.kind == "i":
+        array = array.astype(np.float32) / float(2 ** (8 * array.dtype.itemsize - 1))
+    else:
+        if not np.all(np.isfinite(array)):
+            bad = np.flatnonzero(~np.isfinite(array.reshape(-1)))
+            raise InvalidAudioError(
+                f"{name} has {bad.size} non-finite samples (NaN or inf), the first at flat "
+                f"index {int(bad[0])}; repair or drop them (e.g. np.nan_to_num) before analysis"
+            )
+        array = array.astype(np.float32, copy=False)
+    return np.ascontiguousarray(array)
+
+
+def _is_tensor(y: Any) -> bool:
+    return type(y).__module__.startswith("torch") and hasattr(y, "detach")
+
+
+def sample_rate(sr: Any) -> int:
+    """A positive integer sample rate (22050.0 is accepted, 22050.5 is not)."""
+    if isinstance(sr, bool) or not isinstance(sr, numbers.Real):
+        raise InvalidParameterError(f"sr must be a positive integer sample rate, got {sr!r}")
+    if not float(sr).is_integer() or sr <= 0:
+        raise InvalidParameterError(f"sr must be a positive integer sample rate, got {sr!r}")
+    return int(sr)
+
+
+def positive_int(name: str, value: Any) -> int:
+    """A positive integer parameter (hop_length, n_fft...)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise InvalidParameterError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def frequency_range(fmin: Any, fmax: Any, sr: int) -> tuple[float, float]:
+    """0 < fmin < fmax <= sr / 2."""
+    for label, value in (("fmin", fmin), ("fmax", fmax)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+            raise InvalidParameterError(f"{label} must be a finite frequency in Hz, got {value!r}")
+    if fmin <= 0:
+        raise InvalidParameterError(f"fmin must be above 0 Hz, got {fmin}")
+    if fmin >= fmax:
+        raise InvalidParameterError(f"fmin ({fmin} Hz) must be below fmax ({fmax} Hz)")
+    if fmax > sr / 2:
+        raise InvalidParameterError(
+            f"fmax ({fmax} Hz) is above the Nyquist frequency ({sr / 2} Hz) of sr={sr}; "
+            "lower fmax or use a higher sample rate"
+        )
+    return float(fmin), float(fmax)

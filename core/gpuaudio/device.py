@@ -1,0 +1,175 @@
+"""Device probe. The only module of gpuaudio that touches ``torch.cuda``."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import resource
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+DEVICE_ENV = "GPUAUDIO_DEVICE"
+
+
+@dataclass(frozen=True)
+class GpuInfo:
+    """One CUDA device as seen at probe time."""
+
+    index: int
+    name: str
+    compute_capability: tuple[int, int]
+    total_memory_bytes: int
+    free_memory_bytes: int
+
+    @property
+    def free_memory_mb(self) -> float:
+        return self.free_memory_bytes / 2**20
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What this process can compute on. Build one by hand to test resolution without a GPU."""
+
+    torch_available: bool = False
+    torch_version: str | None = None
+    cuda_available: bool = False
+    cuda_version: str | None = None
+    gpus: tuple[GpuInfo, ...] = ()
+    error: str | None = None
+    """Why CUDA is unusable although torch imports (driver mismatch...), if known."""
+
+    def gpu(self, index: int) -> GpuInfo | None:
+        """The GPU with this index, or None."""
+        return next((g for g in self.gpus if g.index == index), None)
+
+    def describe(self) -> str:
+        """One line for humans and reports."""
+        if not self.torch_available:
+            return "CPU only (torch not installed)"
+        if not self.cuda_available or not self.gpus:
+            why = f": {self.error}" if self.error else ""
+            return f"CPU only (torch {self.torch_version}, no CUDA device{why})"
+        gpus = ", ".join(
+            f"cuda:{g.index} {g.name} (cc {g.compute_capability[0]}.{g.compute_capability[1]}, "
+            f"{g.free_memory_mb / 1024:.1f}/{g.total_memory_bytes / 2**30:.1f} GiB free)"
+            for g in self.gpus
+        )
+        return f"torch {self.torch_version}, CUDA {self.cuda_version}: {gpus}"
+
+
+CPU_ONLY = DeviceInfo()
+
+
+def _torch() -> Any | None:
+    if "torch" not in sys.modules and importlib.util.find_spec("torch") is None:
+        return None
+    import torch
+
+    return torch
+
+
+@functools.lru_cache(maxsize=1)
+def _probe_cached() -> DeviceInfo:
+    torch = _torch()
+    if torch is None:
+        return CPU_ONLY
+    version = str(torch.__version__)
+    try:
+        if not torch.cuda.is_available():
+            return DeviceInfo(torch_available=True, torch_version=version)
+        gpus = []
+        for index in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(index)
+            free, total = torch.cuda.mem_get_info(index)
+            gpus.append(
+                GpuInfo(index, str(props.name), (props.major, props.minor), int(total), int(free))
+            )
+    except Exception as exc:  # a broken driver must degrade to CPU, with the reason kept
+        return DeviceInfo(torch_available=True, torch_version=version, error=repr(exc))
+    return DeviceInfo(True, version, True, str(torch.version.cuda), tuple(gpus))
+
+
+def probe(*, refresh: bool = False) -> DeviceInfo:
+    """Probe torch and CUDA once per process (cached); `refresh` probes again."""
+    if refresh:
+        _probe_cached.cache_clear()
+    if os.environ.get(DEVICE_ENV, "").strip().lower() == "cpu":
+        info = _probe_cached()
+        return DeviceInfo(info.torch_available, info.torch_version, error=f"{DEVICE_ENV}=cpu")
+    return _probe_cached()
+
+
+def _cuda_index(device: str) -> int | None:
+    if not device.startswith("cuda"):
+        return None
+    _, _, index = device.partition(":")
+    return int(index) if index else 0
+
+
+def free_memory_bytes(device: str) -> int:
+    """Free memory on `device` now: CUDA free memory, or available host RAM for ``cpu``."""
+    index = _cuda_index(device)
+    if index is None:
+        return _host_available_bytes()
+    torch = _torch()
+    assert torch is not None
+    free, _ = torch.cuda.mem_get_info(index)
+    return int(free)
+
+
+def _host_available_bytes() -> int:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
+
+
+def release_cached_memory(device: str) -> None:
+    """Return the caching allocator's unused blocks to the driver (after an OOM)."""
+    if _cuda_index(device) is not None:
+        torch = _torch()
+        assert torch is not None
+        torch.cuda.empty_cache()
+
+
+def reset_peak_memory(device: str) -> None:
+    """Start a new peak-memory measurement on `device` (CUDA only)."""
+    index = _cuda_index(device)
+    if index is not None:
+        torch = _torch()
+        assert torch is not None
+        torch.cuda.reset_peak_memory_stats(index)
+
+
+def peak_memory_bytes(device: str) -> int:
+    """Peak memory since the last reset: CUDA allocator peak, or the process's max RSS on CPU."""
+    index = _cuda_index(device)
+    if index is None:
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+    torch = _torch()
+    assert torch is not None
+    return int(torch.cuda.max_memory_allocated(index))
+
+
+def synchronize(device: str) -> None:
+    """Wait for queued work on `device` (REQ-N-005: no unsynchronised results leave gpuaudio)."""
+    index = _cuda_index(device)
+    if index is not None:
+        torch = _torch()
+        assert torch is not None
+        torch.cuda.synchronize(index)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for a CUDA out-of-memory error (any torch version), without importing torch."""
+    torch = sys.modules.get("torch")
+    oom_type = getattr(getattr(torch, "cuda", None), "OutOfMemoryError", None)
+    if oom_type is not None and isinstance(exc, oom_type):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()

@@ -1,0 +1,39 @@
+"""Error classes. Each subclasses the builtin a caller would expect and says what to do next."""
+
+from __future__ import annotations
+
+
+class GpuAudioError(Exception):
+    """Base class of every error gpuaudio raises on purpose."""
+
+
+class ConfigError(GpuAudioError, ValueError):
+    """The configuration (dict, TOML file or GPUAUDIO_* variable) is invalid."""
+
+
+class InvalidAudioError(GpuAudioError, ValueError):
+    """The audio array cannot be analysed as given (empty, non-finite, wrong layout...)."""
+
+
+class InvalidParameterError(GpuAudioError, ValueError):
+    """An analysis parameter is out of range (sample rate, fmin/fmax, n_fft...)."""
+
+
+class AudioFileError(GpuAudioError, OSError):
+    """An audio file is missing, unreadable or corrupt."""
+
+
+class BackendUnavailableError(GpuAudioError, RuntimeError):
+    """A backend named in config is unknown or not eligible on this machine."""
+
+
+class BackendError(GpuAudioError, RuntimeError):
+    """A backend failed while loading or computing."""
+
+
+class GpuOutOfMemoryError(GpuAudioError, MemoryError):
+    """The GPU ran out of memory even at the smallest allowed batch size."""
+
+
+class OutputExistsError(GpuAudioError, FileExistsError):
+    """An output file already exists and overwriting was not requested."""

@@ -1,0 +1,493 @@
+"""AudioFeatureService: librosa-shaped feature extraction served by the resolved backends."""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gpuaudio import _validation as check
+from gpuaudio import device as _device
+from gpuaudio.backends import FEATURES, PROTOCOLS, BackendContext, F0Frames, Feature
+from gpuaudio.config import Config, load_config
+from gpuaudio.errors import (
+    BackendError,
+    ConfigError,
+    GpuOutOfMemoryError,
+    InvalidParameterError,
+)
+from gpuaudio.memory import MemoryManager, frame_chunks
+from gpuaudio.plugins import PluginRegistry, make_plugin_manager
+from gpuaudio.resolver import Candidate, Resolution, resolve
+
+_F0_CONTEXT_SECONDS = 10.0
+"""Frames of context on each side of a chunk for F0: covers the frame span and lets pyin's
+Viterbi path settle before the kept frames (REQ-S-002)."""
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Which backend produced a result, where, and what the MemoryManager did."""
+
+    feature: Feature
+    backend: str
+    plugin: str
+    distribution: str
+    version: str
+    device: str
+    precision: str
+    reason: str
+    fallbacks: tuple[str, ...]
+    sub_batches: int
+    retries: int
+    peak_memory_bytes: int | None
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+class Plan(dict[Feature, Resolution]):
+    """The resolution of every feature; ``str(plan)`` is a readable table."""
+
+    def __str__(self) -> str:
+        lines = []
+        for feature, res in self.items():
+            if res.ranked:
+                first = res.ranked[0]
+                lines.append(f"{feature:5} -> {first.spec.name} on {first.device} ({first.reason})")
+            else:
+                lines.append(f"{feature:5} -> NONE: {res.explain_none()}")
+            for rej in res.rejected:
+                lines.append(f"        not {rej.spec.name}: {rej.reason}")
+        return "\n".join(lines)
+
+
+class AudioFeatureService:
+    """librosa-compatible feature extraction on the best backend this machine has.
+
+    ``config`` is a `Config`, a mapping, a TOML path, or None (discover ``gpuaudio.toml`` /
+    ``[tool.gpuaudio]`` and ``GPUAUDIO_*``). `registry` and `device_info` are injectable for
+    tests and embedding applications.
+    """
+
+    def __init__(
+        self,
+        config: Config | Mapping[str, Any] | str | Path | None = None,
+        *,
+        registry: PluginRegistry | None = None,
+        device_info: _device.DeviceInfo | None = None,
+    ) -> None:
+        self.config = load_config(config)
+        self.registry = registry if registry is not None else make_plugin_manager()
+        self.device_info = device_info if device_info is not None else _device.probe()
+        self._check_backend_tables()
+        self._resolutions: dict[Feature, Resolution] = {}
+        self._backends: dict[tuple[Feature, str, str], Any] = {}
+        self._memory: dict[str, MemoryManager] = {}
+        self.provenance: dict[Feature, Provenance] = {}
+
+    # -- selection -----------------------------------------------------------------------
+
+    def _check_backend_tables(self) -> None:
+        known = self.registry.backend_names() | {f.plugin for f in self.registry.failures}
+        for table in self.config.backend_tables():
+            if table not in known:
+                raise ConfigError(
+                    f"unknown config table [{table}]: no backend of that name is registered "
+                    f"(registered: {', '.join(sorted(known)) or 'none'})"
+                )
+
+    def resolution(self, feature: Feature) -> Resolution:
+        """How `feature` is served here (cached); raises if a configured backend can't run."""
+        if feature not in self._resolutions:
+            self._resolutions[feature] = resolve(
+                feature,
+                self.registry.specs(feature),
+                self.device_info,
+                device_setting=self.config.device,
+                choice=getattr(self.config.backends, feature),
+            )
+        return self._resolutions[feature]
+
+    def plan(self) -> Plan:
+        """Which backend serves each feature on this machine, and why the others don't."""
+        return Plan((feature, self.resolution(feature)) for feature in FEATURES)
+
+    def memory_manager(self, device: str) -> MemoryManager:
+        """The MemoryManager shared by every backend on `device`."""
+        if device not in self._memory:
+            self._memory[device] = MemoryManager(device, self.config.memory)
+        return self._memory[device]
+
+    def _precision(self, device: str) -> str:
+        if self.config.precision != "auto":
+            return self.config.precision
+        if device.startswith("cuda"):
+            gpu = self.device_info.gpu(int(device.split(":")[1]))
+            if gpu is not None and gpu.compute_capability >= (8, 0):
+                return "tf32"
+        return "fp32"
+
+    def _backend(self, feature: Feature, candidate: Candidate) -> Any:
+        key = (feature, candidate.spec.name, candidate.device)
+        if key not in self._backends:
+            context = BackendContext(
+                device=candidate.device,
+                precision=self._precision(candidate.device),
+                memory=self.memory_manager(candidate.device),
+                options=self.config.backend_options(candidate.spec.name),
+            )
+            try:
+                backend = candidate.spec.load_factory()(context)
+            except (ConfigError, InvalidParameterError):
+                raise
+            except Exception as exc:
+                raise BackendError(
+                    f"backend {candidate.spec.name!r} ({feature}) failed to load: {exc!r}"
+                ) from exc
+            if not isinstance(backend, PROTOCOLS[feature]):
+                raise BackendError(
+                    f"backend {candidate.spec.name!r} does not implement the {feature} protocol"
+                )
+            self._backends[key] = backend
+        return self._backends[key]
+
+    def _dispatch(self, feature: Feature, call: Callable[[Any], Any]) -> Any:
+        """Run `call(backend)` on the best backend, falling back on failure when allowed."""
+        resolution = self.resolution(feature)
+        tried: list[str] = []
+        last_error: Exception | None = None
+        for candidate in resolution.ranked or (resolution.chosen,):
+            started = time.perf_counter()
+            try:
+                backend = self._backend(feature, candidate)
+                result = call(backend)
+                _device.synchronize(candidate.device)
+            except (GpuOutOfMemoryError, BackendError) as exc:
+                if not self.config.fallback:
+                    raise
+                tried.append(f"{candidate.spec.name}: {exc}")
+                last_error = exc
+                continue
+            self._record(feature, candidate, tried, time.perf_counter() - started)
+            return result
+        assert last_error is not None
+        raise last_error
+
+    def _record(self, feature: Feature, cand: Candidate, tried: list[str], seconds: float) -> None:
+        loaded = {p.plugin: p for p in self.registry.loaded}
+        plugin = loaded.get(cand.spec.plugin)
+        stats = self.memory_manager(cand.device).stats
+        self.provenance[feature] = Provenance(
+            feature=feature,
+            backend=cand.spec.name,
+            plugin=cand.spec.plugin,
+            distribution=plugin.distribution if plugin else "",
+            version=plugin.version if plugin else "",
+            device=cand.device,
+            precision=self._precision(cand.device),
+            reason=cand.reason,
+            fallbacks=tuple(tried),
+            sub_batches=stats.sub_batches,
+            retries=stats.retries,
+            peak_memory_bytes=stats.peak_memory_bytes,
+            seconds=seconds,
+        )
+
+    # -- features ------------------------------------------------------------------------
+
+    def extract_f0(
+        self,
+        y: Any,
+        sr: int,
+        *,
+        fmin: float = 50.0,
+        fmax: float = 550.0,
+        frame_length: int = 2048,
+        hop_length: int | None = None,
+        as_tensor: bool = False,
+    ) -> tuple[Any, Any, Any]:
+        """Frame-wise F0 as ``librosa.pyin(y, fmin=, fmax=, sr=, frame_length=, hop_length=)``.
+
+        Returns ``(f0, voiced_flag, voiced_prob)`` with pyin's shapes, dtypes (float64, bool,
+        float64) and frame centres (``t * hop_length``); f0 is NaN where unvoiced.
+        """
+        signal = check.audio(y)
+        sr = check.sample_rate(sr)
+        fmin, fmax = check.frequency_range(fmin, fmax, sr)
+        frame_length = check.positive_int("frame_length", frame_length)
+        hop = check.positive_int("hop_length", hop_length or frame_length // 4)
+
+        def compute(segment: np.ndarray) -> Any:
+            def call(backend: Any) -> F0Frames:
+                return backend.f0(
+                    segment, sr, fmin=fmin, fmax=fmax, frame_length=frame_length, hop_length=hop
+                )
+
+            frames: F0Frames = self._dispatch("f0", call)
+            return frames
+
+        context = math.ceil(_F0_CONTEXT_SECONDS * sr / hop) + math.ceil(frame_length / 2 / hop)
+        parts = self._framewise(
+            compute, signal, sr, hop=hop, span=frame_length, center=True, context=context
+        )
+        f0 = _concat([p.f0 for p in parts])
+        flag = _concat([p.voiced_flag for p in parts])
+        prob = _concat([p.voiced_prob for p in parts])
+        return (
+            _output(f0, signal.shape, np.float64, as_tensor),
+            _output(flag, signal.shape, np.bool_, as_tensor),
+            _output(prob, signal.shape, np.float64, as_tensor),
+        )
+
+    def extract_f0_windows(
+        self, windows: Any, sr: int, *, fmin: float = 50.0, fmax: float = 550.0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One F0 and one confidence per window, all windows in one batched backend call.
+
+        `windows` is (num_windows, window_samples). F0 is the median of the window's voiced
+        frames (NaN when none is voiced); confidence is the mean voicing probability of its
+        frames, in [0, 1]. Frames are about 93 ms (2048 samples at 22.05 kHz, scaled with sr).
+        """
+        batch = check.audio(windows, name="windows")
+        if batch.ndim != 2:
+            raise InvalidParameterError(
+                f"windows must be 2-D (num_windows, window_samples), got shape {batch.shape}"
+            )
+        sr = check.sample_rate(sr)
+        frame_length = window_frame_length(sr)
+        f0, _, prob = self.extract_f0(
+            batch, sr, fmin=fmin, fmax=fmax, frame_length=frame_length,
+            hop_length=frame_length // 4,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=RuntimeWarning)  # all-NaN rows -> NaN
+            median_f0 = np.nanmedian(f0, axis=-1)
+        return median_f0, prob.mean(axis=-1)
+
+    def stft(
+        self,
+        y: Any,
+        *,
+        n_fft: int = 2048,
+        hop_length: int | None = None,
+        win_length: int | None = None,
+        window: str = "hann",
+        center: bool = True,
+        pad_mode: str = "constant",
+        as_tensor: bool = False,
+    ) -> Any:
+        """Complex STFT as ``librosa.stft`` with the same arguments: (..., 1 + n_fft//2, frames)."""
+        signal = check.audio(y)
+        n_fft = check.positive_int("n_fft", n_fft)
+        win_length = check.positive_int("win_length", win_length or n_fft)
+        hop = check.positive_int("hop_length", hop_length or win_length // 4)
+        if win_length > n_fft:
+            raise InvalidParameterError(f"win_length ({win_length}) must be <= n_fft ({n_fft})")
+
+        def compute(segment: np.ndarray) -> Any:
+            return self._dispatch(
+                "stft",
+                lambda b: b.stft(
+                    segment, n_fft=n_fft, hop_length=hop, win_length=win_length,
+                    window=window, center=center, pad_mode=pad_mode,
+                ),
+            )
+
+        parts = self._spectral(compute, signal, n_fft, hop, center, pad_mode)
+        return _output(_concat(parts), signal.shape, np.complex64, as_tensor)
+
+    def melspectrogram(
+        self,
+        y: Any,
+        sr: int,
+        *,
+        n_fft: int = 2048,
+        hop_length: int = 512,
+        n_mels: int = 128,
+        fmin: float = 0.0,
+        fmax: float | None = None,
+        power: float = 2.0,
+        as_tensor: bool = False,
+    ) -> Any:
+        """Mel spectrogram as ``librosa.feature.melspectrogram`` (center=True, constant pad)."""
+        signal = check.audio(y)
+        sr = check.sample_rate(sr)
+        n_fft = check.positive_int("n_fft", n_fft)
+        hop = check.positive_int("hop_length", hop_length)
+        n_mels = check.positive_int("n_mels", n_mels)
+        top = sr / 2 if fmax is None else fmax
+        if fmin < 0 or fmin >= top or top > sr / 2:
+            raise InvalidParameterError(
+                f"need 0 <= fmin < fmax <= sr/2 ({sr / 2} Hz), got fmin={fmin}, fmax={fmax}"
+            )
+        if power <= 0:
+            raise InvalidParameterError(f"power must be positive, got {power}")
+
+        def compute(segment: np.ndarray) -> Any:
+            return self._dispatch(
+                "mel",
+                lambda b: b.melspectrogram(
+                    segment, sr, n_fft=n_fft, hop_length=hop, n_mels=n_mels, fmin=float(fmin),
+                    fmax=float(top), power=float(power), center=True, pad_mode="constant",
+                ),
+            )
+
+        parts = self._spectral(compute, signal, n_fft, hop, True, "constant", sr=sr)
+        return _output(_concat(parts), signal.shape, np.float32, as_tensor)
+
+    def cqt(
+        self,
+        y: Any,
+        sr: int,
+        *,
+        hop_length: int = 512,
+        fmin: float | None = None,
+        n_bins: int = 84,
+        bins_per_octave: int = 12,
+        as_tensor: bool = False,
+    ) -> Any:
+        """Complex constant-Q transform as ``librosa.cqt``: (..., n_bins, frames)."""
+        signal = check.audio(y)
+        sr = check.sample_rate(sr)
+        hop = check.positive_int("hop_length", hop_length)
+        n_bins = check.positive_int("n_bins", n_bins)
+        bins_per_octave = check.positive_int("bins_per_octave", bins_per_octave)
+        low = 32.70319566257483 if fmin is None else float(fmin)  # librosa's default: C1
+        top = low * 2 ** ((n_bins - 1) / bins_per_octave)
+        check.frequency_range(low, max(top, low * 1.0001), sr)
+        n_octaves = math.ceil(n_bins / bins_per_octave)
+        if hop % 2 ** (n_octaves - 1):
+            raise InvalidParameterError(
+                f"hop_length ({hop}) must be divisible by 2**(octaves-1) = {2 ** (n_octaves - 1)} "
+                f"for {n_bins} bins at {bins_per_octave} per octave (as librosa requires)"
+            )
+
+        def compute(segment: np.ndarray) -> Any:
+            return self._dispatch(
+                "cqt",
+                lambda b: b.cqt(
+                    segment, sr, hop_length=hop, fmin=low, n_bins=n_bins,
+                    bins_per_octave=bins_per_octave,
+                ),
+            )
+
+        longest_filter = math.ceil(sr / low / (2 ** (1 / bins_per_octave) - 1))
+        context = math.ceil(longest_filter / hop) + 4
+        parts = self._framewise(
+            compute, signal, sr, hop=hop, span=longest_filter, center=True, context=context
+        )
+        return _output(_concat(parts), signal.shape, np.complex64, as_tensor)
+
+    # -- long and short input ------------------------------------------------------------
+
+    def _spectral(
+        self,
+        compute: Callable[[np.ndarray], Any],
+        signal: np.ndarray,
+        n_fft: int,
+        hop: int,
+        center: bool,
+        pad_mode: str,
+        sr: int | None = None,
+    ) -> list[Any]:
+        n = signal.shape[-1]
+        if not center and n < n_fft:
+            raise InvalidParameterError(
+                f"n_fft ({n_fft}) is larger than the signal ({n} samples) with center=False; "
+                "use a smaller n_fft or center=True"
+            )
+        if center and pad_mode != "constant" and n <= n_fft // 2:
+            raise InvalidParameterError(
+                f"pad_mode={pad_mode!r} needs more than n_fft//2 = {n_fft // 2} samples, got {n}; "
+                "use pad_mode='constant' or a smaller n_fft"
+            )
+        context = math.ceil(n_fft / 2 / hop) + 1 if center else 0
+        return self._framewise(
+            compute, signal, sr, hop=hop, span=n_fft, center=center, context=context,
+            pad_short=pad_mode == "constant",
+        )
+
+    def _framewise(
+        self,
+        compute: Callable[[np.ndarray], Any],
+        signal: np.ndarray,
+        sr: int | None,
+        *,
+        hop: int,
+        span: int,
+        center: bool,
+        context: int,
+        pad_short: bool = True,
+    ) -> list[Any]:
+        """Compute a frame-wise feature, padding short input and chunking long input.
+
+        Input under 512 samples is zero-padded and the frames trimmed (REQ-E-004). Input
+        longer than ``memory.chunk_seconds`` is cut into frame ranges, each computed with
+        `context` frames on both sides that are then dropped, so the kept frames see exactly
+        the samples they would see in one piece (REQ-S-002).
+        """
+        batch = signal.reshape(-1, signal.shape[-1])
+        n = batch.shape[-1]
+        n_frames = 1 + n // hop if center else 1 + (n - span) // hop
+        if n < check.MIN_SAMPLES and pad_short:
+            padded = np.zeros((batch.shape[0], check.MIN_SAMPLES), dtype=np.float32)
+            padded[:, :n] = batch
+            return [_trim(compute(padded), 0, n_frames)]
+        rate = sr or 22050
+        chunk_frames = max(1, int(self.config.memory.chunk_seconds * rate) // hop)
+        if n_frames <= chunk_frames:
+            return [_trim(compute(batch), 0, n_frames)]
+        offset = span // 2 if center else 0
+        parts = []
+        for first, stop in frame_chunks(n_frames, chunk_frames):
+            lo, hi = max(0, first - context), min(n_frames, stop + context)
+            start, end = lo * hop, min(n, (hi - 1) * hop - offset + span)
+            parts.append(_trim(compute(batch[:, start:end]), first - lo, stop - lo))
+        return parts
+
+
+def window_frame_length(sr: int) -> int:
+    """F0 frame length for `extract_f0_windows`: ~93 ms, a power of two (2048 at 22.05 kHz)."""
+    return max(256, 2 ** round(math.log2(2048 * sr / 22050)))
+
+
+def _trim(result: Any, first: int, stop: int) -> Any:
+    if isinstance(result, F0Frames):
+        return F0Frames(
+            result.f0[..., first:stop],
+            result.voiced_flag[..., first:stop],
+            result.voiced_prob[..., first:stop],
+        )
+    return result[..., first:stop]
+
+
+def _concat(parts: list[Any]) -> Any:
+    if len(parts) == 1:
+        return parts[0]
+    if all(isinstance(p, np.ndarray) for p in parts):
+        return np.concatenate(parts, axis=-1)
+    import torch
+
+    return torch.cat([torch.as_tensor(p) for p in parts], dim=-1)
+
+
+def _output(result: Any, input_shape: tuple[int, ...], dtype: Any, as_tensor: bool) -> Any:
+    """Reshape batch-first `result` to the caller's leading axes; numpy unless asked."""
+    lead = input_shape[:-1]
+    if as_tensor:
+        import torch
+
+        tensor = torch.as_tensor(result)
+        return tensor.reshape(*lead, *tensor.shape[1:])
+    if not isinstance(result, np.ndarray):
+        result = result.detach().cpu().numpy()  # .cpu() synchronises (REQ-N-005)
+    array = np.asarray(result).astype(dtype, copy=False)
+    return array.reshape(*lead, *array.shape[1:])

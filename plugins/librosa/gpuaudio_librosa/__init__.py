@@ -1,0 +1,68 @@
+"""gpuaudio's CPU fallback: every feature computed by librosa itself (hooks only, no imports)."""
+
+from __future__ import annotations
+
+from gpuaudio import BackendSpec, hookimpl
+
+_COMMON = {
+    "devices": ("cpu",),
+    "requires": ("librosa",),
+    "priority": 0,
+    "install_hint": "pip install gpuaudio-librosa",
+}
+
+
+@hookimpl
+def gpuaudio_f0_backends() -> list[BackendSpec]:
+    """librosa.pyin."""
+    return [
+        BackendSpec(
+            name="librosa",
+            feature="f0",
+            load="gpuaudio_librosa._backend:LibrosaBackend",
+            description="librosa.pyin (probabilistic YIN + Viterbi), CPU reference",
+            **_COMMON,  # type: ignore[arg-type]
+        )
+    ]
+
+
+@hookimpl
+def gpuaudio_stft_backends() -> list[BackendSpec]:
+    """librosa.stft."""
+    return [
+        BackendSpec(
+            name="librosa",
+            feature="stft",
+            load="gpuaudio_librosa._backend:LibrosaBackend",
+            description="librosa.stft (numpy/scipy FFT), CPU reference",
+            **_COMMON,  # type: ignore[arg-type]
+        )
+    ]
+
+
+@hookimpl
+def gpuaudio_mel_backends() -> list[BackendSpec]:
+    """librosa.feature.melspectrogram."""
+    return [
+        BackendSpec(
+            name="librosa",
+            feature="mel",
+            load="gpuaudio_librosa._backend:LibrosaBackend",
+            description="librosa.feature.melspectrogram, CPU reference",
+            **_COMMON,  # type: ignore[arg-type]
+        )
+    ]
+
+
+@hookimpl
+def gpuaudio_cqt_backends() -> list[BackendSpec]:
+    """librosa.cqt."""
+    return [
+        BackendSpec(
+            name="librosa",
+            feature="cqt",
+            load="gpuaudio_librosa._backend:LibrosaBackend",
+            description="librosa.cqt (recursive downsampling), CPU reference",
+            **_COMMON,  # type: ignore[arg-type]
+        )
+    ]

@@ -1,0 +1,106 @@
+"""The librosa backend: one object serving f0, stft, mel and cqt on the CPU.
+
+Every method takes a (batch, samples) float32 array and hands the whole batch to librosa in
+one call (librosa vectorises over leading axes), so many windows are never a Python loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import librosa
+import numpy as np
+
+from gpuaudio import BackendContext, ConfigError, F0Frames
+
+__all__ = ["LibrosaBackend"]
+
+
+class LibrosaBackend:
+    """CPU reference implementation of every gpuaudio feature."""
+
+    name = "librosa"
+
+    def __init__(self, context: BackendContext) -> None:
+        if context.options:
+            raise ConfigError(f"the librosa backend takes no options, got {sorted(context.options)}")
+        self.context = context
+
+    def f0(
+        self,
+        y: np.ndarray,
+        sr: int,
+        *,
+        fmin: float,
+        fmax: float,
+        frame_length: int,
+        hop_length: int,
+    ) -> F0Frames:
+        f0, voiced_flag, voiced_prob = librosa.pyin(
+            y, fmin=fmin, fmax=fmax, sr=sr, frame_length=frame_length, hop_length=hop_length
+        )
+        return F0Frames(f0, voiced_flag, voiced_prob)
+
+    def stft(
+        self,
+        y: np.ndarray,
+        *,
+        n_fft: int,
+        hop_length: int,
+        win_length: int,
+        window: str,
+        center: bool,
+        pad_mode: str,
+    ) -> np.ndarray:
+        result: np.ndarray = librosa.stft(
+            y,
+            n_fft=n_fft,
+            hop_length=hop_length,
+            win_length=win_length,
+            window=window,
+            center=center,
+            pad_mode=pad_mode,  # type: ignore[arg-type]
+        )
+        return result
+
+    def melspectrogram(
+        self,
+        y: np.ndarray,
+        sr: int,
+        *,
+        n_fft: int,
+        hop_length: int,
+        n_mels: int,
+        fmin: float,
+        fmax: float,
+        power: float,
+        center: bool,
+        pad_mode: str,
+    ) -> np.ndarray:
+        result: np.ndarray = librosa.feature.melspectrogram(
+            y=y,
+            sr=sr,
+            n_fft=n_fft,
+            hop_length=hop_length,
+            n_mels=n_mels,
+            fmin=fmin,
+            fmax=fmax,
+            power=power,
+            center=center,
+            pad_mode=pad_mode,
+        )
+        return result
+
+    def cqt(
+        self,
+        y: np.ndarray,
+        sr: int,
+        *,
+        hop_length: int,
+        fmin: float,
+        n_bins: int,
+        bins_per_octave: int,
+    ) -> Any:
+        return librosa.cqt(
+            y, sr=sr, hop_length=hop_length, fmin=fmin, n_bins=n_bins, bins_per_octave=bins_per_octave
+        )
