@@ -32,8 +32,8 @@ class MemoryStats:
 class MemoryManager:
     """Runs a backend's batched function over N items in sub-batches that fit the device.
 
-    `free_memory`, `release` and `out_of_memory` default to the real device probes; tests
-    inject fakes to exercise the GPU policy on a CPU machine.
+    The probes (`free_memory`, `release`, `out_of_memory`, `reset_peak`, `peak_memory`) default
+    to the real device; tests inject fakes to exercise the GPU policy on a CPU machine.
     """
 
     def __init__(
@@ -44,12 +44,16 @@ class MemoryManager:
         free_memory: Callable[[], int] | None = None,
         release: Callable[[], None] | None = None,
         out_of_memory: Callable[[BaseException], bool] = _device.is_out_of_memory,
+        reset_peak: Callable[[], None] | None = None,
+        peak_memory: Callable[[], int] | None = None,
     ) -> None:
         self.device = device
         self.config = config or MemoryConfig()
         self._free_memory = free_memory or (lambda: _device.free_memory_bytes(device))
         self._release = release or (lambda: _device.release_cached_memory(device))
         self._out_of_memory = out_of_memory
+        self._reset_peak = reset_peak or (lambda: _device.reset_peak_memory(device))
+        self._peak_memory = peak_memory or (lambda: _device.peak_memory_bytes(device))
         self.stats = MemoryStats()
 
     @property
@@ -81,7 +85,7 @@ class MemoryManager:
         """
         self.stats = MemoryStats()
         if self.on_gpu:
-            _device.reset_peak_memory(self.device)
+            self._reset_peak()
         results: list[T] = []
         size = self.batch_size(bytes_per_item, n_items)
         start = 0
@@ -110,7 +114,7 @@ class MemoryManager:
             size = max(self.config.min_batch, failed_size // 2)
             log.info("OOM on %s at %d items; retrying with %d", self.device, failed_size, size)
         if self.on_gpu:
-            self.stats.peak_memory_bytes = _device.peak_memory_bytes(self.device)
+            self.stats.peak_memory_bytes = self._peak_memory()
         return results
 
 

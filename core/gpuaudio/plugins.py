@@ -50,8 +50,13 @@ class PluginRegistry:
     def specs(self, feature: Feature) -> list[BackendSpec]:
         """Every valid `BackendSpec` registered for `feature`, in registration order."""
         if self._specs is None:
-            self._specs = self._collect()
+            self.collect()
+        assert self._specs is not None
         return list(self._specs[feature])
+
+    def collect(self) -> None:
+        """Call every plugin's hooks once; a plugin whose hook fails moves to `failures`."""
+        self._specs = self._collect()
 
     def all_specs(self) -> list[BackendSpec]:
         """Every registered spec, all features."""
@@ -65,7 +70,7 @@ class PluginRegistry:
         """Register an in-process plugin object (tests, embedding applications)."""
         self.manager.register(plugin, name=name)
         self.loaded.append(LoadedPlugin(name, distribution or name, version))
-        self._specs = None
+        self.collect()
 
     def _collect(self) -> dict[Feature, list[BackendSpec]]:
         collected: dict[Feature, list[BackendSpec]] = {feature: [] for feature in FEATURES}
@@ -134,4 +139,5 @@ def make_plugin_manager(
             registry.failures.append(PluginFailure(entry_point.name, dist_name, f"{exc!r}"))
             continue
         registry.loaded.append(LoadedPlugin(entry_point.name, dist_name, version))
+    registry.collect()
     return registry

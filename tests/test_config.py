@@ -1,0 +1,120 @@
+"""Config: sources, precedence and errors that name the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from gpuaudio import ConfigError, load_config
+from gpuaudio.config import discover_file, from_environment
+
+
+def test_defaults():
+    config = load_config({}, environ={})
+    assert config.device == "auto"
+    assert config.precision == "auto"
+    assert config.backends.f0 == "auto"
+    assert (config.memory.max_batch, config.memory.min_batch) == (2048, 128)
+    assert config.fallback is True
+
+
+def test_kwargs_dict_and_backend_tables():
+    config = load_config({"crepe": {"model": "tiny"}}, environ={}, device="cpu")
+    assert config.device == "cpu"
+    assert config.backend_options("crepe") == {"model": "tiny"}
+    assert config.backend_options("nnaudio") == {}
+
+
+def test_comma_separated_preference_list():
+    config = load_config({"backends": {"f0": "crepe, librosa"}}, environ={})
+    assert config.backends.f0 == ["crepe", "librosa"]
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"devcie": "cpu"}, "devcie"),
+        ({"device": "gpu0"}, "device"),
+        ({"precision": "fp8"}, "precision"),
+        ({"memory": {"max_batch": 0}}, "memory.max_batch"),
+        ({"memory": {"min_batch": 4096}}, "min_batch"),
+        ({"memory": {"maxbatch": 1}}, "memory.maxbatch"),
+        ({"backends": {"pitch": "crepe"}}, "backends.pitch"),
+        ({"backends": {"f0": []}}, "backends.f0"),
+        ({"backends": {"f0": ["auto", "crepe"]}}, "backends.f0"),
+        ({"fallback": "sometimes"}, "fallback"),
+    ],
+)
+def test_bad_values_name_the_key(data, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(data, environ={})
+
+
+def test_toml_file_and_pyproject(tmp_path):
+    (tmp_path / "gpuaudio.toml").write_text('device = "cpu"\n[crepe]\nmodel = "tiny"\n')
+    assert load_config(tmp_path / "gpuaudio.toml", environ={}).backend_options("crepe") == {
+        "model": "tiny"
+    }
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\nname = "x"\n[tool.gpuaudio]\nprecision = "fp16"\n')
+    assert load_config(pyproject, environ={}).precision == "fp16"
+
+
+def test_unreadable_or_invalid_toml(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.toml", environ={})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("device = \n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad, environ={})
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(binary, environ={})
+
+
+def test_discovery_order(tmp_path, monkeypatch):
+    monkeypatch.delenv("GPUAUDIO_CONFIG", raising=False)
+    assert discover_file(tmp_path) is None
+    (tmp_path / "pyproject.toml").write_text('[tool.other]\nx = 1\n')
+    assert discover_file(tmp_path) is None  # a pyproject without our table is not our config
+    (tmp_path / "pyproject.toml").write_text('[tool.gpuaudio]\ndevice = "cpu"\n')
+    assert discover_file(tmp_path) == tmp_path / "pyproject.toml"
+    (tmp_path / "gpuaudio.toml").write_text('device = "cpu"\n')
+    assert discover_file(tmp_path) == tmp_path / "gpuaudio.toml"
+    monkeypatch.setenv("GPUAUDIO_CONFIG", str(tmp_path / "elsewhere.toml"))
+    assert discover_file(tmp_path) == tmp_path / "elsewhere.toml"
+
+
+def test_environment_nesting_and_precedence(tmp_path):
+    environ = {
+        "GPUAUDIO_DEVICE": "cuda:1",
+        "GPUAUDIO_MEMORY__MAX_BATCH": "512",
+        "GPUAUDIO_CREPE__MODEL": "tiny",
+        "GPUAUDIO_PLUGINS": "librosa",  # not a config key
+        "OTHER": "ignored",
+    }
+    assert from_environment(environ) == {
+        "device": "cuda:1",
+        "memory": {"max_batch": "512"},
+        "crepe": {"model": "tiny"},
+    }
+    file = tmp_path / "gpuaudio.toml"
+    file.write_text('device = "cpu"\nprecision = "fp16"\n[memory]\nmin_batch = 64\n')
+    config = load_config(file, environ=environ)
+    assert config.device == "cuda:1"  # environment beats file
+    assert config.precision == "fp16"  # file kept where environment is silent
+    assert config.memory.max_batch == 512 and config.memory.min_batch == 64
+    explicit = load_config({"device": "cpu"}, environ=environ)
+    assert explicit.device == "cpu"  # explicit beats environment
+
+
+def test_bad_environment_value_names_the_variable_path():
+    with pytest.raises(ConfigError, match=r"memory\.max_batch"):
+        load_config({}, environ={"GPUAUDIO_MEMORY__MAX_BATCH": "lots"})
+    with pytest.raises(ConfigError, match="not a valid config path"):
+        load_config({}, environ={"GPUAUDIO_MEMORY__": "1"})
+
+
+def test_wrong_source_type():
+    with pytest.raises(ConfigError, match="not int"):
+        load_config(42)  # type: ignore[arg-type]
