@@ -1,0 +1,182 @@
+"""AudioFeatureService with the librosa backends: identical to plain librosa, chunking, padding."""
+
+from __future__ import annotations
+
+import librosa
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gpuaudio import AudioFeatureService, BackendSpec, GpuOutOfMemoryError, hookimpl
+from gpuaudio.device import CPU_ONLY
+from gpuaudio.plugins import make_plugin_manager
+from gpuaudio.testing import harmonic_tone
+
+RATES = st.sampled_from([8000, 16000, 22050, 44100])
+
+
+@pytest.fixture(scope="module")
+def service():
+    return AudioFeatureService({"backends": {"f0": "librosa", "stft": "librosa",
+                                             "mel": "librosa", "cqt": "librosa"}})
+
+
+def noisy(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (0.1 * rng.standard_normal(n)).astype(np.float32)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    n=st.integers(1100, 20000),
+    n_fft=st.sampled_from([256, 512, 1024]),
+    hop=st.sampled_from([64, 128, 300]),
+    center=st.booleans(),
+    seed=st.integers(0, 99),
+)
+def test_stft_equals_librosa(service, n, n_fft, hop, center, seed):
+    y = noisy(n, seed)
+    ours = service.stft(y, n_fft=n_fft, hop_length=hop, center=center)
+    ref = librosa.stft(y, n_fft=n_fft, hop_length=hop, center=center, pad_mode="constant")
+    assert ours.dtype == ref.dtype == np.complex64
+    np.testing.assert_array_equal(ours, ref)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sr=RATES, n=st.integers(600, 30000), hop=st.sampled_from([128, 256, 512]),
+       seed=st.integers(0, 99))
+def test_mel_equals_librosa(service, sr, n, hop, seed):
+    y = noisy(n, seed)
+    ours = service.melspectrogram(y, sr, n_fft=1024, hop_length=hop, n_mels=40)
+    ref = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=1024, hop_length=hop, n_mels=40)
+    np.testing.assert_array_equal(ours, ref)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sr=st.sampled_from([8000, 16000, 22050]), f0=st.floats(80, 400),
+       hop=st.sampled_from([256, 512]), seconds=st.floats(0.2, 1.0))
+def test_pyin_equals_librosa(service, sr, f0, hop, seconds):
+    y = harmonic_tone(f0, sr, seconds)
+    ours = service.extract_f0(y, sr, frame_length=1024, hop_length=hop)
+    ref = librosa.pyin(y, fmin=50.0, fmax=550.0, sr=sr, frame_length=1024, hop_length=hop)
+    for a, b in zip(ours, ref, strict=True):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+
+
+def test_cqt_equals_librosa(service):
+    y = noisy(22050, 3)
+    np.testing.assert_array_equal(service.cqt(y, 22050), librosa.cqt(y, sr=22050))
+
+
+def test_leading_axes_are_kept(service):
+    y = noisy(3 * 2 * 4000, 1).reshape(3, 2, 4000)
+    assert service.stft(y, n_fft=512).shape == (3, 2, 257, 32)
+    f0, flag, prob = service.extract_f0(y, 16000, frame_length=1024)
+    assert f0.shape == flag.shape == prob.shape == (3, 2, 16)
+
+
+def test_short_input_is_padded_and_trimmed(service):
+    y = harmonic_tone(200, 16000, 0.02)[:300]
+    ours = service.stft(y, n_fft=512, hop_length=128)
+    np.testing.assert_array_equal(ours, librosa.stft(y, n_fft=512, hop_length=128))
+    f0 = service.extract_f0(y, 16000, frame_length=1024)
+    ref = librosa.pyin(y, fmin=50.0, fmax=550.0, sr=16000, frame_length=1024)
+    for a, b in zip(f0, ref, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def chunked(seconds: float, **config) -> AudioFeatureService:
+    return AudioFeatureService({"memory": {"chunk_seconds": seconds}, **config})
+
+
+def test_long_input_is_chunked_with_exact_seams():
+    """REQ-S-002 with a tiny chunk size: seams must be invisible."""
+    y = noisy(48000, 5) + harmonic_tone(150, 16000, 3.0)
+    small = chunked(0.25, device="cpu")
+    np.testing.assert_array_equal(small.stft(y, n_fft=1024, hop_length=160),
+                                  librosa.stft(y, n_fft=1024, hop_length=160))
+    np.testing.assert_array_equal(
+        small.stft(y, n_fft=1024, hop_length=160, center=False, pad_mode="reflect"),
+        librosa.stft(y, n_fft=1024, hop_length=160, center=False))
+    # mel is a matrix product over the chunk: BLAS blocking changes the last float32 bit
+    np.testing.assert_allclose(small.melspectrogram(y, 16000),
+                               librosa.feature.melspectrogram(y=y, sr=16000), rtol=2e-6)
+
+
+def test_long_input_cqt_chunks_agree_closely():
+    y = noisy(3 * 22050, 6) + harmonic_tone(220, 22050, 3.0)
+    ours = chunked(1.0).cqt(y, 22050)
+    ref = librosa.cqt(y, sr=22050)
+    assert ours.shape == ref.shape
+    rel = np.max(np.abs(ours - ref)) / np.max(np.abs(ref))
+    assert rel < 1e-4  # resampling-filter edges differ slightly, measured ~1e-6
+
+
+def test_long_input_f0_chunks_agree():
+    """pyin's Viterbi is global; with 10 s of context each side the path is the same."""
+    sr = 8000
+    t = np.arange(sr * 30) / sr
+    pitch = 150 + 40 * np.sin(2 * np.pi * 0.3 * t)
+    y = (0.3 * np.sin(2 * np.pi * np.cumsum(pitch) / sr)).astype(np.float32)
+    y[sr * 12 : sr * 13] = 0  # a pause inside
+    ours = chunked(8.0).extract_f0(y, sr, frame_length=1024)
+    ref = librosa.pyin(y, fmin=50.0, fmax=550.0, sr=sr, frame_length=1024)
+    np.testing.assert_array_equal(ours[1], ref[1])
+    np.testing.assert_allclose(ours[0], ref[0], equal_nan=True)
+
+
+def test_f0_windows_batch(service):
+    sr = 16000
+    windows = np.stack([harmonic_tone(f, sr, 1.0) for f in (110.0, 220.0, 330.0)]
+                       + [np.zeros(sr, dtype=np.float32)])
+    f0, confidence = service.extract_f0_windows(windows, sr)
+    assert f0.shape == confidence.shape == (4,)
+    np.testing.assert_allclose(f0[:3], [110.0, 220.0, 330.0], rtol=0.02)
+    assert np.isnan(f0[3])
+    assert np.all(confidence[:3] > 0.5) and confidence[3] < 0.1
+    assert service.provenance["f0"].backend == "librosa"
+
+
+def test_as_tensor(service):
+    torch = pytest.importorskip("torch")
+    out = service.stft(noisy(4000, 2), n_fft=512, as_tensor=True)
+    assert isinstance(out, torch.Tensor) and out.shape == (257, 32)
+
+
+def test_plan_is_readable(service):
+    text = str(service.plan())
+    assert "f0    -> librosa on cpu" in text
+
+
+class _OomBackend:
+    def __init__(self, context):
+        self.memory = context.memory
+
+    def f0(self, y, sr, **kwargs):
+        def always_oom(start, stop):
+            raise RuntimeError("CUDA out of memory (injected)")
+
+        self.memory.map_batches(always_oom, y.shape[0], 1)
+
+
+class _OomPlugin:
+    @hookimpl
+    def gpuaudio_f0_backends(self):
+        return [BackendSpec("oomy", "f0", f"{__name__}:_OomBackend", priority=99)]
+
+
+def test_oom_at_min_batch_falls_back_to_next_backend():
+    registry = make_plugin_manager()
+    registry.register(_OomPlugin(), name="oomplugin")
+    service = AudioFeatureService({"memory": {"min_batch": 1}}, registry=registry,
+                                  device_info=CPU_ONLY)
+    tone = harmonic_tone(200, 8000, 0.5)
+    f0, _, _ = service.extract_f0(tone, 8000, frame_length=1024)
+    assert service.provenance["f0"].backend == "librosa"
+    assert "out of memory" in service.provenance["f0"].fallbacks[0]
+    strict = AudioFeatureService({"fallback": False, "memory": {"min_batch": 1}},
+                                 registry=registry, device_info=CPU_ONLY)
+    with pytest.raises(GpuOutOfMemoryError):
+        strict.extract_f0(tone, 8000, frame_length=1024)
