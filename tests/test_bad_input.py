@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from gpuaudio import AudioFeatureService, InvalidAudioError, InvalidParameterError
 from gpuaudio._validation import audio
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +47,9 @@ def test_integer_pcm_is_scaled_like_librosa():
     import librosa
 
     pcm16 = np.array([0, 16384, -32768, 32767], dtype=np.int16)
-    np.testing.assert_array_equal(audio(pcm16), librosa.util.buf_to_float(pcm16.tobytes(), n_bytes=2))
+    np.testing.assert_array_equal(
+        audio(pcm16), librosa.util.buf_to_float(pcm16.tobytes(), n_bytes=2)
+    )
     pcm32 = np.array([2**30], dtype=np.int32)
     assert audio(pcm32)[0] == 0.5
     assert list(audio(np.array([0, 128, 255], dtype=np.uint8))) == [-1.0, 0.0, 127 / 128]
@@ -119,8 +120,7 @@ def test_cqt_hop_must_suit_octaves():
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=1,
-                max_size=50))
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=1, max_size=50))
 def test_any_float_input_is_clean_or_rejected(values):
     """Never a crash deep inside: either a clean float32 array or InvalidAudioError."""
     array = np.array(values, dtype=np.float32)

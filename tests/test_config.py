@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from gpuaudio import ConfigError, load_config
 from gpuaudio.config import discover_file, from_environment
 
@@ -75,7 +74,7 @@ def test_unreadable_or_invalid_toml(tmp_path):
 def test_discovery_order(tmp_path, monkeypatch):
     monkeypatch.delenv("GPUAUDIO_CONFIG", raising=False)
     assert discover_file(tmp_path) is None
-    (tmp_path / "pyproject.toml").write_text('[tool.other]\nx = 1\n')
+    (tmp_path / "pyproject.toml").write_text("[tool.other]\nx = 1\n")
     assert discover_file(tmp_path) is None  # a pyproject without our table is not our config
     (tmp_path / "pyproject.toml").write_text('[tool.gpuaudio]\ndevice = "cpu"\n')
     assert discover_file(tmp_path) == tmp_path / "pyproject.toml"

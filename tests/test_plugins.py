@@ -7,12 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from gpuaudio import AudioFeatureService, BackendError, BackendSpec, ConfigError, hookimpl
 from gpuaudio.device import CPU_ONLY
 from gpuaudio.plugins import make_plugin_manager
 
-GOOD = '''
+GOOD = """
 from gpuaudio import BackendSpec, hookimpl
 
 @hookimpl
@@ -28,22 +27,22 @@ class GoodStft:
         import librosa
         return librosa.stft(y, n_fft=n_fft, hop_length=hop_length, win_length=win_length,
                             window=window, center=center, pad_mode=pad_mode) * 0 + 7
-'''
+"""
 BROKEN = "raise ImportError('libfoo.so: cannot open shared object file')\n"
-HOOK_BUG = '''
+HOOK_BUG = """
 from gpuaudio import hookimpl
 
 @hookimpl
 def gpuaudio_mel_backends():
     raise RuntimeError("bug in plugin hook")
-'''
-NOT_A_SPEC = '''
+"""
+NOT_A_SPEC = """
 from gpuaudio import hookimpl
 
 @hookimpl
 def gpuaudio_cqt_backends():
     return ["not a spec"]
-'''
+"""
 
 
 def _distribution(root: Path, name: str, source: str) -> None:
@@ -125,7 +124,7 @@ def test_backend_that_fails_to_load_falls_back_or_raises():
     registry.register(_InProcess(), name="ghostplug")
     tone = np.sin(np.arange(8000) / 8000 * 2 * np.pi * 200).astype(np.float32)
     service = AudioFeatureService({}, registry=registry, device_info=CPU_ONLY)
-    f0, _, _ = service.extract_f0(tone, 8000, frame_length=1024)
+    _ = service.extract_f0(tone, 8000, frame_length=1024)
     prov = service.provenance["f0"]
     assert prov.backend != "ghost"
     assert "ghost" in prov.fallbacks[0] and "no_such_module_anywhere" in prov.fallbacks[0]

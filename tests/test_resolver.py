@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from gpuaudio import BackendSpec, BackendUnavailableError, DeviceInfo
 from gpuaudio.device import CPU_ONLY
 from gpuaudio.resolver import resolve
@@ -11,12 +10,23 @@ from gpuaudio.testing import fake_gpu
 
 CPU = BackendSpec("cpuref", "f0", "m:f", devices=("cpu",), requires=("numpy",))
 GPU = BackendSpec(
-    "gpunet", "f0", "m:f", devices=("cuda", "cpu"), requires=("numpy",), priority=10,
-    min_compute_capability=(7, 0), min_free_memory_mb=2000, install_hint="pip install gpunet",
+    "gpunet",
+    "f0",
+    "m:f",
+    devices=("cuda", "cpu"),
+    requires=("numpy",),
+    priority=10,
+    min_compute_capability=(7, 0),
+    min_free_memory_mb=2000,
+    install_hint="pip install gpunet",
 )
 GPU_ONLY = BackendSpec("gpuonly", "f0", "m:f", devices=("cuda",), priority=5)
 MISSING = BackendSpec(
-    "needsx", "f0", "m:f", devices=("cpu",), requires=("surely_not_installed_x",),
+    "needsx",
+    "f0",
+    "m:f",
+    devices=("cpu",),
+    requires=("surely_not_installed_x",),
     install_hint="pip install gpuaudio[x]",
 )
 SPECS = [CPU, GPU, GPU_ONLY, MISSING]
@@ -91,12 +101,16 @@ def test_named_gpu_backend_runs_on_cpu_when_no_gpu():
 
 
 def test_unknown_name_is_an_error_listing_the_eligible():
-    with pytest.raises(BackendUnavailableError, match=r"unknown f0 backend 'crepo'.*eligible here: cpuref"):
+    with pytest.raises(
+        BackendUnavailableError, match=r"unknown f0 backend 'crepo'.*eligible here: cpuref"
+    ):
         resolve("f0", SPECS, TORCH_NO_CUDA, choice="crepo")
 
 
 def test_ineligible_name_is_an_error_with_its_reason():
-    with pytest.raises(BackendUnavailableError, match=r"gpuonly: no CUDA device.*eligible here: cpuref"):
+    with pytest.raises(
+        BackendUnavailableError, match=r"gpuonly: no CUDA device.*eligible here: cpuref"
+    ):
         resolve("f0", SPECS, TORCH_NO_CUDA, choice="gpuonly")
 
 

@@ -5,21 +5,21 @@ from __future__ import annotations
 import librosa
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from gpuaudio import AudioFeatureService, BackendSpec, GpuOutOfMemoryError, hookimpl
 from gpuaudio.device import CPU_ONLY
 from gpuaudio.plugins import make_plugin_manager
 from gpuaudio.testing import harmonic_tone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 RATES = st.sampled_from([8000, 16000, 22050, 44100])
 
 
 @pytest.fixture(scope="module")
 def service():
-    return AudioFeatureService({"backends": {"f0": "librosa", "stft": "librosa",
-                                             "mel": "librosa", "cqt": "librosa"}})
+    return AudioFeatureService(
+        {"backends": {"f0": "librosa", "stft": "librosa", "mel": "librosa", "cqt": "librosa"}}
+    )
 
 
 def noisy(n: int, seed: int) -> np.ndarray:
@@ -27,7 +27,9 @@ def noisy(n: int, seed: int) -> np.ndarray:
     return (0.1 * rng.standard_normal(n)).astype(np.float32)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     n=st.integers(1100, 20000),
     n_fft=st.sampled_from([256, 512, 1024]),
@@ -43,9 +45,15 @@ def test_stft_equals_librosa(service, n, n_fft, hop, center, seed):
     np.testing.assert_array_equal(ours, ref)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(sr=RATES, n=st.integers(600, 30000), hop=st.sampled_from([128, 256, 512]),
-       seed=st.integers(0, 99))
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    sr=RATES,
+    n=st.integers(600, 30000),
+    hop=st.sampled_from([128, 256, 512]),
+    seed=st.integers(0, 99),
+)
 def test_mel_equals_librosa(service, sr, n, hop, seed):
     y = noisy(n, seed)
     ours = service.melspectrogram(y, sr, n_fft=1024, hop_length=hop, n_mels=40)
@@ -53,9 +61,15 @@ def test_mel_equals_librosa(service, sr, n, hop, seed):
     np.testing.assert_array_equal(ours, ref)
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(sr=st.sampled_from([8000, 16000, 22050]), f0=st.floats(80, 400),
-       hop=st.sampled_from([256, 512]), seconds=st.floats(0.2, 1.0))
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    sr=st.sampled_from([8000, 16000, 22050]),
+    f0=st.floats(80, 400),
+    hop=st.sampled_from([256, 512]),
+    seconds=st.floats(0.2, 1.0),
+)
 def test_pyin_equals_librosa(service, sr, f0, hop, seconds):
     y = harmonic_tone(f0, sr, seconds)
     ours = service.extract_f0(y, sr, frame_length=1024, hop_length=hop)
@@ -95,14 +109,17 @@ def test_long_input_is_chunked_with_exact_seams():
     """REQ-S-002 with a tiny chunk size: seams must be invisible."""
     y = noisy(48000, 5) + harmonic_tone(150, 16000, 3.0)
     small = chunked(0.25, device="cpu")
-    np.testing.assert_array_equal(small.stft(y, n_fft=1024, hop_length=160),
-                                  librosa.stft(y, n_fft=1024, hop_length=160))
+    np.testing.assert_array_equal(
+        small.stft(y, n_fft=1024, hop_length=160), librosa.stft(y, n_fft=1024, hop_length=160)
+    )
     np.testing.assert_array_equal(
         small.stft(y, n_fft=1024, hop_length=160, center=False, pad_mode="reflect"),
-        librosa.stft(y, n_fft=1024, hop_length=160, center=False))
+        librosa.stft(y, n_fft=1024, hop_length=160, center=False),
+    )
     # mel is a matrix product over the chunk: BLAS blocking changes the last float32 bit
-    np.testing.assert_allclose(small.melspectrogram(y, 16000),
-                               librosa.feature.melspectrogram(y=y, sr=16000), rtol=2e-6)
+    np.testing.assert_allclose(
+        small.melspectrogram(y, 16000), librosa.feature.melspectrogram(y=y, sr=16000), rtol=2e-6
+    )
 
 
 def test_long_input_cqt_chunks_agree_closely():
@@ -129,8 +146,10 @@ def test_long_input_f0_chunks_agree():
 
 def test_f0_windows_batch(service):
     sr = 16000
-    windows = np.stack([harmonic_tone(f, sr, 1.0) for f in (110.0, 220.0, 330.0)]
-                       + [np.zeros(sr, dtype=np.float32)])
+    windows = np.stack(
+        [harmonic_tone(f, sr, 1.0) for f in (110.0, 220.0, 330.0)]
+        + [np.zeros(sr, dtype=np.float32)]
+    )
     f0, confidence = service.extract_f0_windows(windows, sr)
     assert f0.shape == confidence.shape == (4,)
     np.testing.assert_allclose(f0[:3], [110.0, 220.0, 330.0], rtol=0.02)
@@ -170,13 +189,15 @@ class _OomPlugin:
 def test_oom_at_min_batch_falls_back_to_next_backend():
     registry = make_plugin_manager()
     registry.register(_OomPlugin(), name="oomplugin")
-    service = AudioFeatureService({"memory": {"min_batch": 1}}, registry=registry,
-                                  device_info=CPU_ONLY)
+    service = AudioFeatureService(
+        {"memory": {"min_batch": 1}}, registry=registry, device_info=CPU_ONLY
+    )
     tone = harmonic_tone(200, 8000, 0.5)
-    f0, _, _ = service.extract_f0(tone, 8000, frame_length=1024)
+    _ = service.extract_f0(tone, 8000, frame_length=1024)
     assert service.provenance["f0"].backend == "librosa"
     assert "out of memory" in service.provenance["f0"].fallbacks[0]
-    strict = AudioFeatureService({"fallback": False, "memory": {"min_batch": 1}},
-                                 registry=registry, device_info=CPU_ONLY)
+    strict = AudioFeatureService(
+        {"fallback": False, "memory": {"min_batch": 1}}, registry=registry, device_info=CPU_ONLY
+    )
     with pytest.raises(GpuOutOfMemoryError):
         strict.extract_f0(tone, 8000, frame_length=1024)

@@ -63,9 +63,10 @@ def sample_rate(sr: Any) -> int:
     """A positive integer sample rate (22050.0 is accepted, 22050.5 is not)."""
     if isinstance(sr, bool) or not isinstance(sr, numbers.Real):
         raise InvalidParameterError(f"sr must be a positive integer sample rate, got {sr!r}")
-    if not float(sr).is_integer() or sr <= 0:
+    rate = float(sr)
+    if not rate.is_integer() or rate <= 0:
         raise InvalidParameterError(f"sr must be a positive integer sample rate, got {sr!r}")
-    return int(sr)
+    return int(rate)
 
 
 def positive_int(name: str, value: Any) -> int:
@@ -78,7 +79,9 @@ def positive_int(name: str, value: Any) -> int:
 def frequency_range(fmin: Any, fmax: Any, sr: int) -> tuple[float, float]:
     """0 < fmin < fmax <= sr / 2."""
     for label, value in (("fmin", fmin), ("fmax", fmax)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise InvalidParameterError(f"{label} must be a finite frequency in Hz, got {value!r}")
+        if not np.isfinite(float(value)):
             raise InvalidParameterError(f"{label} must be a finite frequency in Hz, got {value!r}")
     if fmin <= 0:
         raise InvalidParameterError(f"fmin must be above 0 Hz, got {fmin}")

@@ -42,7 +42,9 @@ class BackendSpec:
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("-", "_").isidentifier():
-            raise ValueError(f"BackendSpec.name must be an identifier-like string, got {self.name!r}")
+            raise ValueError(
+                f"BackendSpec.name must be an identifier-like string, got {self.name!r}"
+            )
         if self.feature not in FEATURES:
             raise ValueError(f"BackendSpec.feature must be one of {FEATURES}, got {self.feature!r}")
         if ":" not in self.load:

@@ -69,7 +69,9 @@ class MemoryConfig(_Strict):
 
     max_batch: int = Field(2048, ge=1, description="Largest sub-batch of items sent to a device.")
     min_batch: int = Field(128, ge=1, description="Floor of OOM halving; cap when memory is low.")
-    low_memory_mb: int = Field(2048, ge=0, description="Below this free GPU memory, cap at min_batch.")
+    low_memory_mb: int = Field(
+        2048, ge=0, description="Below this free GPU memory, cap at min_batch."
+    )
     memory_fraction: float = Field(
         0.5, gt=0, le=1, description="Share of free memory a sub-batch may plan to use."
     )
@@ -171,7 +173,8 @@ def discover_file(cwd: Path | None = None) -> Path | None:
 
 
 def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """``GPUAUDIO_DEVICE=cuda:1``, ``GPUAUDIO_MEMORY__MAX_BATCH=512``, ``GPUAUDIO_CREPE__MODEL=tiny``.
+    """Config from variables: ``GPUAUDIO_DEVICE=cuda:1``, ``GPUAUDIO_MEMORY__MAX_BATCH=512``,
+    ``GPUAUDIO_CREPE__MODEL=tiny``.
 
     A double underscore nests; values stay strings and pydantic converts them.
     """
@@ -217,7 +220,9 @@ def load_config(
     elif isinstance(source, Mapping):
         data = {}
     else:
-        raise ConfigError(f"config must be a Config, a mapping or a path, not {type(source).__name__}")
+        raise ConfigError(
+            f"config must be a Config, a mapping or a path, not {type(source).__name__}"
+        )
     data = _merge(data, from_environment(environ))
     if isinstance(source, Mapping):
         data = _merge(data, source)

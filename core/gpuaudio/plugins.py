@@ -103,7 +103,9 @@ def _validated_specs(result: Iterable[BackendSpec] | None, feature: Feature) -> 
         if not isinstance(spec, BackendSpec):
             raise TypeError(f"hook returned {type(spec).__name__}, expected BackendSpec")
         if spec.feature != feature:
-            raise ValueError(f"backend {spec.name!r} has feature {spec.feature!r}, hook is {feature!r}")
+            raise ValueError(
+                f"backend {spec.name!r} has feature {spec.feature!r}, hook is {feature!r}"
+            )
     return specs
 
 

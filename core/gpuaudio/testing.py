@@ -56,7 +56,9 @@ def harmonic_tone(
 ) -> np.ndarray:
     """A voiced, harmonic-rich tone of constant pitch (float32), the simplest ground truth."""
     t = np.arange(int(sr * seconds)) / sr
-    tone = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, harmonics + 1))
+    tone = np.zeros_like(t)
+    for k in range(1, harmonics + 1):
+        tone += np.sin(2 * np.pi * f0 * k * t) / k
     peak = float(np.max(np.abs(tone))) or 1.0
     return (amplitude * tone / peak).astype(np.float32)
 
@@ -96,7 +98,9 @@ class _Conformance:
         assert chosen.spec.name == self.backend
         assert chosen.spec.plugin, "spec must come from an entry point"
 
-    def test_provenance_names_the_backend(self, svc: AudioFeatureService, signal: np.ndarray) -> None:
+    def test_provenance_names_the_backend(
+        self, svc: AudioFeatureService, signal: np.ndarray
+    ) -> None:
         self.compute(svc, signal)
         assert svc.provenance[self.feature].backend == self.backend  # type: ignore[index]
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import librosa
 import numpy as np
-
 from gpuaudio import BackendContext, ConfigError, F0Frames
 
 __all__ = ["LibrosaBackend"]
@@ -23,7 +22,9 @@ class LibrosaBackend:
 
     def __init__(self, context: BackendContext) -> None:
         if context.options:
-            raise ConfigError(f"the librosa backend takes no options, got {sorted(context.options)}")
+            raise ConfigError(
+                f"the librosa backend takes no options, got {sorted(context.options)}"
+            )
         self.context = context
 
     def f0(
@@ -102,5 +103,10 @@ class LibrosaBackend:
         bins_per_octave: int,
     ) -> Any:
         return librosa.cqt(
-            y, sr=sr, hop_length=hop_length, fmin=fmin, n_bins=n_bins, bins_per_octave=bins_per_octave
+            y,
+            sr=sr,
+            hop_length=hop_length,
+            fmin=fmin,
+            n_bins=n_bins,
+            bins_per_octave=bins_per_octave,
         )
