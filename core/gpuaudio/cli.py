@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from gpuaudio import __version__
 from gpuaudio.errors import GpuAudioError
@@ -42,6 +45,170 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+class _ProgressLine:
+    """A one-line progress display on stderr, redrawn in place (only on a terminal)."""
+
+    def __init__(self, label: str, enabled: bool) -> None:
+        self.label = label
+        self.enabled = enabled
+        self.started = time.perf_counter()
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        if self.enabled:
+            elapsed = time.perf_counter() - self.started
+            line = f"{self.label}: {stage} {100 * fraction:3.0f}%  {elapsed:6.1f} s"
+            print(f"\r{line:<78}", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.enabled:
+            print("\r" + " " * 78 + "\r", end="", file=sys.stderr, flush=True)
+
+
+def _service(args: argparse.Namespace) -> Any:
+    """An AudioFeatureService from --config, --device and --backend FEATURE=NAME."""
+    from gpuaudio.backends import FEATURES
+    from gpuaudio.config import load_config
+    from gpuaudio.errors import ConfigError
+    from gpuaudio.service import AudioFeatureService
+
+    overrides: dict[str, Any] = {}
+    if args.device:
+        overrides["device"] = args.device
+    for choice in args.backend or ():
+        feature, _, name = choice.partition("=")
+        if feature not in FEATURES or not name:
+            raise ConfigError(
+                f"--backend wants FEATURE=NAME with FEATURE one of {', '.join(FEATURES)}, "
+                f"got {choice!r}"
+            )
+        overrides.setdefault("backends", {})[feature] = name
+    return AudioFeatureService(load_config(args.config, **overrides))
+
+
+def _params(args: argparse.Namespace) -> Any:
+    from gpuaudio.escalation import EscalationParams
+
+    return EscalationParams(
+        window_s=args.window, hop_s=args.hop, threshold=args.threshold,
+        min_duration_s=args.min_duration,
+    ).validate()
+
+
+def _backends_used(service: Any) -> str:
+    f0 = service.provenance.get("f0")
+    if f0 is None:
+        return "no F0 backend ran"
+    version = f" {f0.version}" if f0.version else ""
+    return (
+        f"F0 by {f0.backend} ({f0.distribution}{version}) on {f0.device}, {f0.precision}, "
+        f"chosen because: {f0.reason}; level by numpy RMS"
+    )
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    """Escalation analysis of each FILE into DIR/<file stem>/; one line per failed file."""
+    from gpuaudio.report import analyze_to_folder
+
+    stems = [Path(name).stem for name in args.files]
+    clashes = sorted({stem for stem in stems if stems.count(stem) > 1})
+    if clashes:
+        raise GpuAudioError(
+            f"several inputs are named {', '.join(clashes)}: their outputs would share a folder "
+            "under -o; analyse them in separate runs with different -o folders"
+        )
+    service = _service(args)
+    params = _params(args)
+    show = not args.quiet and sys.stderr.isatty()
+    started = time.perf_counter()
+    failed, audio_s, lines = 0, 0.0, []
+    for name, stem in zip(args.files, stems, strict=True):
+        progress = _ProgressLine(Path(name).name, show)
+        try:
+            report, _ = analyze_to_folder(
+                service, name, Path(args.output) / stem, params, channel=args.channel,
+                force=args.force, progress=progress,
+            )
+        except GpuAudioError as exc:
+            progress.close()
+            print(f"gpuaudio: error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        progress.close()
+        audio_s += report.duration_s
+        lines.append(f"{name}: {report.summary()}; report in {Path(args.output) / stem}")
+        if report.warnings and not args.quiet:
+            lines.extend(f"  warning: {text}" for text in report.warnings)
+    if not args.quiet and lines:
+        done = len(args.files) - failed
+        print("\n".join(lines))
+        print(
+            f"Analysed {done} of {len(args.files)} file(s), {audio_s / 60:.1f} min of audio, in "
+            f"{time.perf_counter() - started:.1f} s; {_backends_used(service)}; "
+            f"device: {service.device_info.describe()}."
+        )
+    return 2 if failed else 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    """Synthesise the built-in example call, analyse it, compare with the known spans."""
+    import soundfile as sf
+
+    from gpuaudio.errors import OutputExistsError
+    from gpuaudio.metrics import interval_scores
+    from gpuaudio.report import analyze_to_folder, check_outputs
+    from gpuaudio.synth import demo_call
+
+    folder = Path(args.output)
+    audio_path = folder / "demo_call.wav"
+    if audio_path.exists() and not args.force:
+        raise OutputExistsError(f"{audio_path} exists; pass --force to overwrite or use -o")
+    check_outputs(folder, force=args.force)
+    service = _service(args)
+    audio, truth = demo_call(sr=16000, seed=0)
+    folder.mkdir(parents=True, exist_ok=True)
+    sf.write(audio_path, audio, truth.sr, subtype="PCM_16")
+    started = time.perf_counter()
+    progress = _ProgressLine("demo", not args.quiet and sys.stderr.isatty())
+    report, written = analyze_to_folder(
+        service, audio_path, folder, _params(args), force=args.force, progress=progress
+    )
+    progress.close()
+    found = [(s.start_s, s.end_s) for s in report.segments]
+    scores = interval_scores(truth.escalations, found, duration_s=report.duration_s)
+    if not args.quiet:
+        spans = ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in truth.escalations)
+        print(
+            f"Demo: a synthetic {report.duration_s:.0f}-second call with escalations at {spans}. "
+            f"{report.summary()}. Against the known spans: time recall {scores.recall:.0%}, "
+            f"precision {scores.precision:.0%}, {scores.false_alarms} false alarm(s). "
+            f"Took {time.perf_counter() - started:.1f} s; {_backends_used(service)}. "
+            f"Wrote {audio_path} and its report ({', '.join(v for v in written.values() if v)})."
+        )
+    return 0
+
+
+def _add_analysis_options(parser: argparse.ArgumentParser) -> None:
+    from gpuaudio.escalation import EscalationParams
+
+    defaults = EscalationParams()
+    parser.add_argument("--config", help="gpuaudio TOML config file")
+    parser.add_argument("--device", help="auto | cpu | cuda | cuda:N (overrides the config)")
+    parser.add_argument(
+        "--backend", action="append", metavar="FEATURE=NAME",
+        help="backend for a feature, e.g. f0=crepe (repeatable; overrides the config)",
+    )
+    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument("--window", type=float, default=defaults.window_s, metavar="SECONDS",
+                        help="analysis window (default %(default)s s)")
+    parser.add_argument("--hop", type=float, default=None, metavar="SECONDS",
+                        help="window step (default: the window, i.e. no overlap)")
+    parser.add_argument("--threshold", type=float, default=defaults.threshold,
+                        help="arousal score that flags a window (default %(default)s)")
+    parser.add_argument("--min-duration", type=float, default=defaults.min_duration_s,
+                        metavar="SECONDS", help="shortest segment kept (default %(default)s s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every verb."""
     parser = argparse.ArgumentParser(
@@ -53,6 +220,23 @@ def build_parser() -> argparse.ArgumentParser:
     plugins = verbs.add_parser("plugins", help="list backends: eligible here, or why not")
     plugins.add_argument("--config", help="gpuaudio TOML config file")
     plugins.set_defaults(run=_cmd_plugins)
+
+    analyze = verbs.add_parser(
+        "analyze", help="emotional-escalation analysis: report, CSV, figure, Praat TextGrid"
+    )
+    analyze.add_argument("files", nargs="+", metavar="FILE", help="wav, flac, ogg or mp3")
+    analyze.add_argument("-o", "--output", default="out", metavar="DIR",
+                         help="outputs go to DIR/<file name without extension>/ (default: out)")
+    analyze.add_argument("--channel", type=int, default=None, metavar="N",
+                         help="analyse channel N (0-based) instead of the mean of all channels")
+    _add_analysis_options(analyze)
+    analyze.set_defaults(run=_cmd_analyze)
+
+    demo = verbs.add_parser("demo", help="analyse a built-in synthetic call with known escalations")
+    demo.add_argument("-o", "--output", default="gpuaudio-demo", metavar="DIR",
+                      help="folder for the example audio and its report (default: gpuaudio-demo)")
+    _add_analysis_options(demo)
+    demo.set_defaults(run=_cmd_demo)
     return parser
 
 

@@ -22,6 +22,7 @@ from gpuaudio.errors import (
     GpuOutOfMemoryError,
     InvalidParameterError,
 )
+from gpuaudio.escalation import EscalationParams, EscalationReport, detect_escalation
 from gpuaudio.memory import MemoryManager, frame_chunks
 from gpuaudio.plugins import PluginRegistry, make_plugin_manager
 from gpuaudio.resolver import Candidate, Resolution, resolve
@@ -271,6 +272,36 @@ class AudioFeatureService:
             warnings.simplefilter("ignore", category=RuntimeWarning)  # all-NaN rows -> NaN
             median_f0 = np.nanmedian(f0, axis=-1)
         return median_f0, prob.mean(axis=-1)
+
+    def detect_emotional_escalation(
+        self,
+        y: Any,
+        sr: int,
+        *,
+        window_s: float = 1.0,
+        hop_s: float | None = None,
+        threshold: float = EscalationParams.threshold,
+        min_duration_s: float = EscalationParams.min_duration_s,
+        max_gap_s: float = EscalationParams.max_gap_s,
+        fmin: float = EscalationParams.fmin,
+        fmax: float = EscalationParams.fmax,
+    ) -> EscalationReport:
+        """Where the speaker escalates: per-window F0, variability, voicing, level and an
+        arousal score against the speaker's own baseline, and the merged segments.
+
+        F0 of all windows comes from one batched call (REQ-E-005). See
+        `gpuaudio.escalation` and docs/escalation.md for the method.
+        """
+        params = EscalationParams(
+            window_s=window_s,
+            hop_s=hop_s,
+            threshold=threshold,
+            min_duration_s=min_duration_s,
+            max_gap_s=max_gap_s,
+            fmin=fmin,
+            fmax=fmax,
+        )
+        return detect_escalation(self, y, sr, params)
 
     def stft(
         self,

@@ -1,0 +1,201 @@
+"""Reading audio files for analysis: soundfile, channel policy, resampling, streaming.
+
+Every reader returns mono float32 at the analysis sample rate. Long files are streamed in
+blocks (`stream_audio`) whose concatenation equals reading the file in one piece
+(`read_audio`) up to float rounding, so memory stays bounded whatever the duration.
+
+Channel policy: by default the channels are averaged (a mono mix). When the parties of a
+call are on separate channels, analyse each one on its own with ``channel=N``: a speaker's
+baseline only means something for one speaker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gpuaudio.errors import AudioFileError
+
+_RESAMPLE_TAPS_PER_SIDE = 10
+"""scipy.signal.resample_poly's default filter half-length, in units of max(up, down)."""
+_DECODER_HINT = (
+    "gpuaudio reads WAV, FLAC, OGG and MP3 through soundfile (libsndfile); "
+    "convert other formats first, e.g. `ffmpeg -i input.m4a output.flac`"
+)
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file holds, as soundfile reports it."""
+
+    path: str
+    sample_rate: int
+    channels: int
+    frames: int
+    format: str
+    subtype: str
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.sample_rate
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "sample_rate": self.sample_rate,
+            "channels": self.channels,
+            "frames": self.frames,
+            "duration_s": self.duration_s,
+            "format": self.format,
+            "subtype": self.subtype,
+        }
+
+
+def audio_info(path: str | Path) -> AudioInfo:
+    """Probe `path`; raises `AudioFileError` (one line, what to do) when it can't be analysed."""
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.exists():
+        raise AudioFileError(f"{path}: no such file")
+    if not path.is_file():
+        raise AudioFileError(f"{path}: not a regular file")
+    if path.stat().st_size == 0:
+        raise AudioFileError(f"{path}: the file is empty (0 bytes)")
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        raise AudioFileError(
+            f"{path}: cannot decode audio ({_reason(exc)}); {_DECODER_HINT}"
+        ) from None
+    if info.frames <= 0:
+        raise AudioFileError(f"{path}: the file holds no audio samples")
+    return AudioInfo(
+        path=str(path),
+        sample_rate=int(info.samplerate),
+        channels=int(info.channels),
+        frames=int(info.frames),
+        format=str(info.format),
+        subtype=str(info.subtype),
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[-1] if text else type(exc).__name__
+
+
+def sha256_file(path: str | Path, block_bytes: int = 1 << 20) -> str:
+    """Hex SHA-256 of the file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(block_bytes):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def to_mono(data: np.ndarray, channel: int | None) -> np.ndarray:
+    """(frames, channels) or (frames,) -> float32 (frames,): the mean, or one channel."""
+    if data.ndim == 1:
+        if channel not in (None, 0):
+            raise AudioFileError(f"channel {channel} requested but the audio is mono")
+        return data.astype(np.float32, copy=False)
+    if channel is None:
+        mixed: np.ndarray = data.mean(axis=1, dtype=np.float64)
+        return mixed.astype(np.float32)
+    if not 0 <= channel < data.shape[1]:
+        raise AudioFileError(
+            f"channel {channel} requested but the audio has {data.shape[1]} channels "
+            f"(0..{data.shape[1] - 1})"
+        )
+    return np.ascontiguousarray(data[:, channel], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class _Ratio:
+    """A rational resampling ratio ``up / down`` and the input context one output needs."""
+
+    up: int
+    down: int
+
+    @classmethod
+    def between(cls, sr_in: int, sr_out: int) -> _Ratio:
+        ratio = Fraction(sr_out, sr_in)
+        return cls(ratio.numerator, ratio.denominator)
+
+    @property
+    def context(self) -> int:
+        """Input samples (a multiple of `down`) covering the filter's half-length."""
+        half = _RESAMPLE_TAPS_PER_SIDE * max(self.up, self.down)
+        return self.down * (math.ceil(half / self.up / self.down) + 1)
+
+    def out_length(self, n_in: int) -> int:
+        return -(-n_in * self.up // self.down)
+
+
+def resample(y: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    """Polyphase resampling (scipy.signal.resample_poly, Kaiser window) to float32."""
+    if sr_in == sr_out:
+        return y.astype(np.float32, copy=False)
+    from scipy.signal import resample_poly
+
+    ratio = _Ratio.between(sr_in, sr_out)
+    out: np.ndarray = resample_poly(y.astype(np.float64), ratio.up, ratio.down)
+    return out.astype(np.float32)
+
+
+def read_audio(path: str | Path, sr: int, *, channel: int | None = None) -> np.ndarray:
+    """The whole file as mono float32 at `sr` (see the module's channel policy)."""
+    return np.concatenate(list(stream_audio(path, sr, channel=channel, block_s=math.inf)))
+
+
+def stream_audio(
+    path: str | Path,
+    sr: int,
+    *,
+    channel: int | None = None,
+    block_s: float = 600.0,
+) -> Iterator[np.ndarray]:
+    """Mono float32 blocks at `sr`, about `block_s` seconds each, read from disk in turn.
+
+    Each block is resampled with enough input context on both sides that the concatenated
+    blocks equal `resample` of the whole file (up to float rounding): chunk boundaries fall
+    on multiples of the ratio's denominator, where input and output samples line up.
+    """
+    import soundfile as sf
+
+    info = audio_info(path)
+    ratio = _Ratio.between(info.sample_rate, sr)
+    if math.isinf(block_s):
+        block_in = info.frames
+    else:
+        block_in = max(ratio.down, int(block_s * info.sample_rate) // ratio.down * ratio.down)
+    context = 0 if ratio.up == ratio.down else ratio.context
+    try:
+        with sf.SoundFile(str(path)) as handle:
+            for start in range(0, info.frames, block_in):
+                stop = min(start + block_in, info.frames)
+                lo, hi = max(0, start - context), min(info.frames, stop + context)
+                handle.seek(lo)
+                data = handle.read(hi - lo, dtype="float32", always_2d=True)
+                if data.shape[0] != hi - lo:
+                    raise AudioFileError(
+                        f"{path}: the file ends early (read {lo + data.shape[0]} of "
+                        f"{info.frames} frames); it is truncated or corrupt"
+                    )
+                mono = to_mono(data, channel)
+                if context == 0:
+                    yield mono
+                    continue
+                out = resample(mono, info.sample_rate, sr)
+                skip = ratio.out_length(start - lo)
+                yield out[skip : skip + ratio.out_length(stop - start)]
+    except sf.LibsndfileError as exc:
+        raise AudioFileError(f"{path}: cannot decode audio ({_reason(exc)})") from None
