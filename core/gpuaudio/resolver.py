@@ -15,6 +15,7 @@ from gpuaudio.device import DeviceInfo, GpuInfo
 from gpuaudio.errors import BackendUnavailableError
 
 ModuleCheck = Callable[[str], bool]
+_MISSING = "missing module"
 
 
 def module_available(name: str) -> bool:
@@ -40,6 +41,11 @@ class Rejection:
 
     spec: BackendSpec
     reason: str
+
+    @property
+    def needs_install(self) -> bool:
+        """True when the backend is rejected because a required module is missing."""
+        return self.reason.startswith(_MISSING)
 
 
 @dataclass(frozen=True)
@@ -104,7 +110,7 @@ def _place(
     missing = [name for name in spec.requires if not available(name)]
     if missing:
         hint = f"; install with: {spec.install_hint}" if spec.install_hint else ""
-        return None, f"missing module {', '.join(missing)}{hint}"
+        return None, f"{_MISSING} {', '.join(missing)}{hint}"
     gpu, no_gpu = _target_gpu(device, setting)
     kinds = spec.devices if explicit else spec.devices[:1]
     problems = []
