@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -33,16 +34,19 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
             mark = "SELECTED" if cand.spec.name == chosen else "eligible"
             rows.append((feature, cand.spec.name, cand.spec.plugin, f"{mark} on {cand.device}", ""))
         for rej in res.rejected:
-            rows.append((feature, rej.spec.name, rej.spec.plugin, f"no: {rej.reason}",
-                         rej.spec.install_hint))
+            hint = rej.spec.install_hint if rej.needs_install else ""
+            reason = rej.reason.split("; install with:")[0]
+            rows.append((feature, rej.spec.name, rej.spec.plugin, f"no: {reason}", hint))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+        print(("  ".join(cells) + "  " + row[4]).rstrip())
     if registry.failures:
         print("\nplugins that failed to load:")
         for failure in registry.failures:
             print(f"  {failure.plugin} ({failure.distribution}): {failure.error}")
     return 0
+
 
 
 class _ProgressLine:
@@ -251,6 +255,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gpuaudio: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `gpuaudio plugins | head`
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep interpreter exit quiet
+        return 0
     return code
 
 

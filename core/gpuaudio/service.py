@@ -227,13 +227,12 @@ class AudioFeatureService:
         hop = check.positive_int("hop_length", hop_length or frame_length // 4)
 
         def compute(segment: np.ndarray) -> Any:
-            def call(backend: Any) -> F0Frames:
+            def call(backend: Any) -> Any:
                 return backend.f0(
                     segment, sr, fmin=fmin, fmax=fmax, frame_length=frame_length, hop_length=hop
                 )
 
-            frames: F0Frames = self._dispatch("f0", call)
-            return frames
+            return self._dispatch("f0", call)
 
         context = math.ceil(_F0_CONTEXT_SECONDS * sr / hop) + math.ceil(frame_length / 2 / hop)
         parts = self._framewise(
@@ -265,7 +264,11 @@ class AudioFeatureService:
         sr = check.sample_rate(sr)
         frame_length = window_frame_length(sr)
         f0, _, prob = self.extract_f0(
-            batch, sr, fmin=fmin, fmax=fmax, frame_length=frame_length,
+            batch,
+            sr,
+            fmin=fmin,
+            fmax=fmax,
+            frame_length=frame_length,
             hop_length=frame_length // 4,
         )
         with warnings.catch_warnings():
@@ -327,8 +330,13 @@ class AudioFeatureService:
             return self._dispatch(
                 "stft",
                 lambda b: b.stft(
-                    segment, n_fft=n_fft, hop_length=hop, win_length=win_length,
-                    window=window, center=center, pad_mode=pad_mode,
+                    segment,
+                    n_fft=n_fft,
+                    hop_length=hop,
+                    win_length=win_length,
+                    window=window,
+                    center=center,
+                    pad_mode=pad_mode,
                 ),
             )
 
@@ -366,8 +374,16 @@ class AudioFeatureService:
             return self._dispatch(
                 "mel",
                 lambda b: b.melspectrogram(
-                    segment, sr, n_fft=n_fft, hop_length=hop, n_mels=n_mels, fmin=float(fmin),
-                    fmax=float(top), power=float(power), center=True, pad_mode="constant",
+                    segment,
+                    sr,
+                    n_fft=n_fft,
+                    hop_length=hop,
+                    n_mels=n_mels,
+                    fmin=float(fmin),
+                    fmax=float(top),
+                    power=float(power),
+                    center=True,
+                    pad_mode="constant",
                 ),
             )
 
@@ -405,7 +421,11 @@ class AudioFeatureService:
             return self._dispatch(
                 "cqt",
                 lambda b: b.cqt(
-                    segment, sr, hop_length=hop, fmin=low, n_bins=n_bins,
+                    segment,
+                    sr,
+                    hop_length=hop,
+                    fmin=low,
+                    n_bins=n_bins,
                     bins_per_octave=bins_per_octave,
                 ),
             )
@@ -442,7 +462,13 @@ class AudioFeatureService:
             )
         context = math.ceil(n_fft / 2 / hop) + 1 if center else 0
         return self._framewise(
-            compute, signal, sr, hop=hop, span=n_fft, center=center, context=context,
+            compute,
+            signal,
+            sr,
+            hop=hop,
+            span=n_fft,
+            center=center,
+            context=context,
             pad_short=pad_mode == "constant",
         )
 
@@ -487,7 +513,8 @@ class AudioFeatureService:
 
 def window_frame_length(sr: int) -> int:
     """F0 frame length for `extract_f0_windows`: ~93 ms, a power of two (2048 at 22.05 kHz)."""
-    return max(256, 2 ** round(math.log2(2048 * sr / 22050)))
+    exponent = round(math.log2(2048 * sr / 22050))
+    return max(256, 1 << exponent)
 
 
 def _trim(result: Any, first: int, stop: int) -> Any:
