@@ -14,7 +14,7 @@ _COMMON = {
 
 @hookimpl
 def gpuaudio_f0_backends() -> list[BackendSpec]:
-    """librosa.pyin."""
+    """librosa.pyin, and fastpyin (the same results, batched, banded Viterbi)."""
     return [
         BackendSpec(
             name="librosa",
@@ -22,7 +22,17 @@ def gpuaudio_f0_backends() -> list[BackendSpec]:
             load="gpuaudio_librosa._backend:LibrosaBackend",
             description="librosa.pyin (probabilistic YIN + Viterbi), CPU reference",
             **_COMMON,  # type: ignore[arg-type]
-        )
+        ),
+        BackendSpec(
+            name="fastpyin",
+            feature="f0",
+            load="gpuaudio_librosa._fastpyin:FastPyinBackend",
+            devices=("cpu",),
+            requires=("librosa", "numba"),
+            priority=10,
+            install_hint="pip install gpuaudio-librosa",
+            description="librosa.pyin's exact results: batched YIN, numba banded Viterbi (CPU)",
+        ),
     ]
 
 

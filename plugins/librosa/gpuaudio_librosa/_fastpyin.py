@@ -1,0 +1,352 @@
+"""fastpyin: librosa.pyin's exact results, batched over windows, with a banded Viterbi.
+
+librosa 0.11's pyin spends most of its time in a dense Viterbi over 2 x n_pitch_bins states
+and in a per-frame Python loop building observation probabilities. This backend computes the
+same stages with the same float operations, but
+
+* the YIN stage runs over all frames of all windows at once (librosa.autocorrelate, numpy);
+* troughs, their priors and the observations are numba kernels over frames, with the
+  trough-prior dot products grouped by trough count and done by the same numpy BLAS call
+  librosa makes, and every log/log2 done by numpy as in librosa;
+* the Viterbi visits, for each state, only the predecessors whose transition weight is
+  nonzero (pitch within max_transition_rate, either voicing), and takes every other
+  predecessor from running maxima, so the argmax (first index on ties) is librosa's;
+* windows are decoded in parallel (numba prange).
+
+The result is bit-identical to ``librosa.pyin`` with librosa's defaults for everything the
+F0 protocol does not pass (see docs/fastpyin.md for how this is tested).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import librosa
+import numpy as np
+import scipy.fft
+import scipy.stats
+
+from gpuaudio import BackendContext, ConfigError, F0Frames, InvalidParameterError
+from gpuaudio_librosa import _pyin_kernels as kernels
+
+__all__ = ["FastPyinBackend"]
+
+# librosa.pyin's defaults for the parameters the F0 protocol does not pass.
+_N_THRESHOLDS = 100
+_BETA_PARAMETERS = (2, 18)
+_BOLTZMANN_PARAMETER = 2
+_RESOLUTION = 0.1
+_MAX_TRANSITION_RATE = 35.92
+_SWITCH_PROB = 0.01
+_NO_TROUGH_PROB = 0.01
+
+_FRAMES_PER_BLOCK = 2048
+"""Frames of the YIN/trough stages held at once (bounds memory for long single inputs)."""
+
+
+class FastPyinBackend:
+    """CPU F0 backend returning exactly what ``librosa.pyin`` returns, several times faster."""
+
+    name = "fastpyin"
+
+    def __init__(self, context: BackendContext) -> None:
+        if context.options:
+            raise ConfigError(
+                f"the fastpyin backend takes no options, got {sorted(context.options)}"
+            )
+        self.context = context
+
+    def f0(
+        self,
+        y: np.ndarray,
+        sr: int,
+        *,
+        fmin: float,
+        fmax: float,
+        frame_length: int,
+        hop_length: int,
+    ) -> F0Frames:
+        """``librosa.pyin(y, sr=sr, fmin=, fmax=, frame_length=, hop_length=)`` for (batch, n)."""
+        model = pyin_model(sr, fmin, fmax, frame_length, hop_length)
+        batch = np.asarray(y, dtype=np.float32).reshape(-1, y.shape[-1])
+        parts = self.context.memory.map_batches(
+            lambda start, stop: model.run(batch[start:stop]),
+            batch.shape[0],
+            model.bytes_per_window(batch.shape[-1]),
+        )
+        return F0Frames(
+            np.concatenate([p.f0 for p in parts]),
+            np.concatenate([p.voiced_flag for p in parts]),
+            np.concatenate([p.voiced_prob for p in parts]),
+        )
+
+
+@functools.lru_cache(maxsize=16)
+def pyin_model(
+    sr: float, fmin: float, fmax: float, frame_length: int, hop_length: int
+) -> PyinModel:
+    """The tables of one pyin configuration (built once, then reused)."""
+    return PyinModel(sr, fmin, fmax, frame_length, hop_length)
+
+
+@dataclass
+class _Troughs:
+    """Per frame of a block: rows of its observation candidates (sparse pitch bins)."""
+
+    first_row: np.ndarray
+    n_rows: np.ndarray
+    obs_bin: np.ndarray
+    obs_log: np.ndarray
+    voiced_prob: np.ndarray
+    log_unvoiced: np.ndarray
+
+
+class PyinModel:
+    """One pyin configuration: periods, pitch grid, priors and the banded transition model."""
+
+    def __init__(
+        self, sr: float, fmin: float, fmax: float, frame_length: int, hop_length: int
+    ) -> None:
+        _check_parameters(sr, fmin, fmax, frame_length)
+        self.sr, self.fmin = sr, fmin
+        self.frame_length, self.hop_length = frame_length, hop_length
+        self.min_period = int(np.floor(sr / fmax))
+        self.max_period = min(int(np.ceil(sr / fmin)), frame_length - 1)
+        n_lags = self.max_period - self.min_period + 1
+        if n_lags < 2:
+            raise InvalidParameterError(
+                f"fmin={fmin} and fmax={fmax} leave {n_lags} period(s) at sr={sr}; "
+                "pyin needs at least two: widen the frequency range"
+            )
+        self.tiny = float(np.finfo(np.float64).tiny)
+
+        thresholds = np.linspace(0, 1, _N_THRESHOLDS + 1)
+        self.upper_thresholds = np.ascontiguousarray(thresholds[1:])
+        self.beta_probs = np.diff(scipy.stats.beta.cdf(thresholds, *_BETA_PARAMETERS))
+        self.beta_head_sums = np.array(
+            [np.sum(self.beta_probs[:k]) for k in range(_N_THRESHOLDS + 1)]
+        )
+        most_troughs = n_lags // 2 + 1
+        n_below, rank = np.meshgrid(
+            np.arange(most_troughs + 1), np.arange(most_troughs), indexing="ij"
+        )
+        with np.errstate(all="ignore"):
+            table = scipy.stats.boltzmann.pmf(rank, _BOLTZMANN_PARAMETER, n_below)
+        self.boltzmann = np.where(rank < n_below, table, 0.0)
+
+        self.bins_per_semitone = int(np.ceil(1.0 / _RESOLUTION))
+        self.n_pitch_bins = (
+            int(np.floor(12 * self.bins_per_semitone * np.log2(fmax / fmin))) + 1
+        )
+        self.freqs = fmin * 2 ** (np.arange(self.n_pitch_bins) / (12 * self.bins_per_semitone))
+        self._build_transitions()
+
+    def _build_transitions(self) -> None:
+        """librosa's transition matrix, kept as its nonzero band plus one outside weight."""
+        n = self.n_pitch_bins
+        semitones = round(_MAX_TRANSITION_RATE * 12 * self.hop_length / self.sr)
+        width = semitones * self.bins_per_semitone + 1
+        local = librosa.sequence.transition_local(n, width, window="triangle", wrap=False)
+        switch = librosa.sequence.transition_loop(2, 1 - _SWITCH_PROB)
+        transition = np.kron(switch, local)
+        log_trans = np.log(transition + self.tiny)
+        nonzero = local > 0
+        self.band_lo = np.argmax(nonzero, axis=0).astype(np.int64)
+        self.band_hi = (n - 1 - np.argmax(nonzero[::-1], axis=0)).astype(np.int64)
+        span = int(np.max(self.band_hi - self.band_lo)) + 1
+        self.log_stay = np.zeros((n, span))
+        self.log_switch = np.zeros((n, span))
+        for b in range(n):
+            rows = np.arange(self.band_lo[b], self.band_hi[b] + 1)
+            stay, cross = log_trans[rows, b], log_trans[n + rows, b]
+            if not (
+                np.array_equal(log_trans[n + rows, n + b], stay)
+                and np.array_equal(log_trans[rows, n + b], cross)
+            ):
+                raise AssertionError("pyin transition matrix is not voicing-symmetric")
+            self.log_stay[b, : rows.size] = stay
+            self.log_switch[b, : rows.size] = cross
+        zero = np.log(np.zeros(1) + self.tiny)[0]
+        if not np.all(log_trans[transition == 0] == zero):
+            raise AssertionError("pyin's zero transitions do not share one log weight")
+        self.log_zero = float(zero)
+        p_init = np.ones(2 * n) / (2 * n)
+        self.log_init = float(np.log(p_init + self.tiny)[0])
+
+    def n_frames(self, n_samples: int) -> int:
+        """Frames librosa.pyin returns for `n_samples` (center=True)."""
+        padded = n_samples + 2 * (self.frame_length // 2)
+        return 1 + (padded - self.frame_length) // self.hop_length
+
+    def bytes_per_window(self, n_samples: int) -> int:
+        """Memory one window keeps through the batch (padded copy, observations, Viterbi)."""
+        per_frame = 4 * self.n_pitch_bins + 48 * (self.max_period - self.min_period + 2)
+        return 4 * (n_samples + self.frame_length) + self.n_frames(n_samples) * per_frame
+
+    def run(self, y: np.ndarray) -> F0Frames:
+        """pyin of a (batch, n) float32 array."""
+        n_windows = y.shape[0]
+        n_frames = self.n_frames(y.shape[-1])
+        pad = self.frame_length // 2
+        padded = np.pad(y, ((0, 0), (pad, pad)), mode="constant")
+        framed = np.lib.stride_tricks.sliding_window_view(padded, self.frame_length, axis=-1)
+        framed = framed[:, :: self.hop_length][:, :n_frames]
+        blocks = [self._observe(block, n_frames) for block in _frame_blocks(framed)]
+        rows_before = np.cumsum([0] + [b.obs_bin.size for b in blocks[:-1]])
+        states = kernels.viterbi(
+            n_frames,
+            np.concatenate([b.first_row + offset for b, offset in zip(blocks, rows_before)]),
+            np.concatenate([b.n_rows for b in blocks]),
+            np.concatenate([b.obs_bin for b in blocks]),
+            np.concatenate([b.obs_log for b in blocks]),
+            np.concatenate([b.log_unvoiced for b in blocks]),
+            self.log_zero,
+            self.log_init,
+            self.band_lo,
+            self.band_hi,
+            self.log_stay,
+            self.log_switch,
+            self.log_zero,
+        )
+        n = self.n_pitch_bins
+        f0 = self.freqs[states % n]
+        voiced_flag = states < n
+        f0[~voiced_flag] = np.nan
+        voiced_prob = np.concatenate([b.voiced_prob for b in blocks])
+        return F0Frames(f0, voiced_flag, voiced_prob.reshape(n_windows, n_frames))
+
+    def _yin(self, frames: np.ndarray) -> np.ndarray:
+        """librosa's cumulative mean normalised difference, frames on the first axis."""
+        min_period, max_period = self.min_period, self.max_period
+        with scipy.fft.set_workers(os.cpu_count() or 1):
+            acf = librosa.autocorrelate(frames, max_size=max_period + 1, axis=-1)
+        energy = np.square(frames)
+        np.cumsum(energy, out=energy, axis=-1)
+        energy[:, 0] = 0  # librosa zeroes lag 0 before using the energies: kept on purpose
+        difference = 2 * (acf[:, 0:1] - acf[:, 1 : max_period + 1]) - energy[:, :max_period]
+        cumulative_mean = np.cumsum(difference, axis=-1) / np.arange(1, max_period + 1)
+        numerator = difference[:, min_period - 1 :]
+        denominator = cumulative_mean[:, min_period - 1 :]
+        yin: np.ndarray = numerator / (denominator + self.tiny)
+        return yin
+
+    def _observe(self, frames: np.ndarray, frames_per_window: int) -> _Troughs:
+        """Observation probabilities and voicing probability of a block of frames."""
+        yin = self._yin(frames)
+        counts = kernels.count_troughs(yin)
+        order = np.argsort(counts, kind="stable")
+        first_row = np.empty_like(counts)
+        first_row[order] = np.cumsum(counts[order]) - counts[order]
+        n_rows = int(counts.sum())
+        lag = np.zeros(n_rows, dtype=np.int64)
+        shift = np.zeros(n_rows)
+        prior = np.zeros((n_rows, _N_THRESHOLDS))
+        global_min_row = np.full(counts.size, -1, dtype=np.int64)
+        above_min = np.zeros(counts.size, dtype=np.int64)
+        kernels.fill_troughs(
+            yin, first_row, self.upper_thresholds, self.boltzmann,
+            lag, shift, prior, global_min_row, above_min,
+        )
+        probs = self._trough_probabilities(prior, counts[order])
+        has_troughs = global_min_row >= 0
+        rows = global_min_row[has_troughs]
+        probs[rows] += _NO_TROUGH_PROB * self.beta_head_sums[above_min[has_troughs]]
+
+        candidates = np.flatnonzero(probs)
+        period = self.min_period + lag[candidates] + shift[candidates]
+        bin_index = 12 * self.bins_per_semitone * np.log2(self.sr / period / self.fmin)
+        bins = np.full(n_rows, -1, dtype=np.int64)
+        bins[candidates] = np.clip(np.round(bin_index), 0, self.n_pitch_bins).astype(int)
+
+        obs_bin = np.zeros(n_rows, dtype=np.int64)
+        obs_prob = np.zeros(n_rows)
+        n_obs = np.zeros(counts.size, dtype=np.int64)
+        voiced_prob = np.zeros(counts.size)
+        unvoiced_prob = np.zeros(counts.size)
+        kernels.observations(
+            first_row, counts, probs, bins, self.n_pitch_bins,
+            obs_bin, obs_prob, n_obs, voiced_prob, unvoiced_prob,
+        )
+        if frames_per_window == 1:
+            self._pairwise_voiced_prob(first_row, n_obs, obs_bin, obs_prob, voiced_prob)
+            unvoiced_prob = (1 - voiced_prob) / self.n_pitch_bins
+        return _Troughs(
+            first_row, n_obs, obs_bin, np.log(obs_prob + self.tiny), voiced_prob,
+            np.log(unvoiced_prob + self.tiny),
+        )
+
+    def _trough_probabilities(self, prior: np.ndarray, sorted_counts: np.ndarray) -> np.ndarray:
+        """``trough_prior.dot(beta_probs)`` per frame, frames grouped by their trough count.
+
+        Each group is one stacked matmul whose per-frame products are the same BLAS calls
+        (hence the same bits) as librosa's frame-by-frame ``dot``.
+        """
+        probs = np.zeros(prior.shape[0])
+        sizes, frames_per_size = np.unique(sorted_counts, return_counts=True)
+        row = 0
+        for size, n_frames in zip(sizes.tolist(), frames_per_size.tolist()):
+            stop = row + size * n_frames
+            if size:
+                stack = prior[row:stop].reshape(n_frames, size, _N_THRESHOLDS)
+                probs[row:stop] = np.matmul(stack, self.beta_probs).reshape(-1)
+            row = stop
+        return probs
+
+    def _pairwise_voiced_prob(
+        self,
+        first_row: np.ndarray,
+        n_obs: np.ndarray,
+        obs_bin: np.ndarray,
+        obs_prob: np.ndarray,
+        voiced_prob: np.ndarray,
+    ) -> None:
+        """One-frame windows: numpy sums librosa's (bins, 1) column pairwise, not sequentially."""
+        column = np.zeros((self.n_pitch_bins, 1))
+        for f in range(first_row.size):
+            rows = slice(first_row[f], first_row[f] + n_obs[f])
+            column[obs_bin[rows], 0] = obs_prob[rows]
+            voiced_prob[f] = np.clip(np.sum(column, axis=0), 0, 1)[0]
+            column[obs_bin[rows], 0] = 0
+
+
+def _frame_blocks(framed: np.ndarray) -> Iterator[np.ndarray]:
+    """Contiguous float32 (frames, frame_length) blocks of a (windows, frames, length) view.
+
+    Whole windows are grouped while they fit in a block, long windows are split, and the
+    blocks follow window-major frame order.
+    """
+    n_windows, n_frames, _ = framed.shape
+    if n_frames >= _FRAMES_PER_BLOCK:
+        for w in range(n_windows):
+            for start in range(0, n_frames, _FRAMES_PER_BLOCK):
+                yield np.ascontiguousarray(framed[w, start : start + _FRAMES_PER_BLOCK])
+        return
+    step = max(1, _FRAMES_PER_BLOCK // n_frames)
+    for w in range(0, n_windows, step):
+        yield framed[w : w + step].reshape(-1, framed.shape[-1])
+
+
+def _check_parameters(sr: float, fmin: float, fmax: float, frame_length: int) -> None:
+    """librosa's pyin parameter checks, as gpuaudio errors (and librosa's warning)."""
+    if not 0 < fmin < fmax <= sr / 2:
+        raise InvalidParameterError(
+            f"need 0 < fmin < fmax <= sr/2 ({sr / 2} Hz), got fmin={fmin}, fmax={fmax}"
+        )
+    if sr / fmin >= frame_length - 1:
+        raise InvalidParameterError(
+            f"fmin={fmin:.3f} is too small for frame_length={frame_length} and sr={sr}: "
+            f"raise fmin to {sr / (frame_length - 1):.3f} or frame_length to "
+            f"{math.ceil(sr / fmin) + 1}"
+        )
+    if sr / fmin >= frame_length // 2:
+        warnings.warn(
+            f"With fmin={fmin:.3f}, sr={sr} and frame_length={frame_length}, less than two "
+            "periods of fmin fit into the frame, which can cause inaccurate pitch detection "
+            "(as librosa.pyin warns).",
+            stacklevel=4,
+        )
