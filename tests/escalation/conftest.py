@@ -1,0 +1,103 @@
+"""Shared helpers: a fast, exact-enough fake F0 backend for pipeline tests, and test signals.
+
+The fake backend takes the spectral peak of each frame (right for pure tones) on pyin's frame
+grid and records every call, so tests can check batching and chunking without paying for
+pyin. End-to-end accuracy is tested with the real backends in test_validation.py.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import pytest
+from gpuaudio import AudioFeatureService, BackendSpec, F0Frames, hookimpl
+from gpuaudio.device import CPU_ONLY
+from gpuaudio.plugins import make_plugin_manager
+
+
+class PeakF0Backend:
+    """F0 = strongest spectral peak in [fmin, fmax] per frame; voiced above -50 dBFS."""
+
+    calls: ClassVar[list[tuple[int, ...]]] = []
+
+    def __init__(self, context):
+        self.context = context
+
+    def f0(self, y, sr, *, fmin, fmax, frame_length, hop_length):
+        PeakF0Backend.calls.append(y.shape)
+        padded = np.pad(y, ((0, 0), (frame_length // 2, frame_length // 2)))
+        frames = np.lib.stride_tricks.sliding_window_view(padded, frame_length, axis=-1)
+        frames = frames[:, ::hop_length][:, : 1 + y.shape[-1] // hop_length]
+        n_fft = 4 * frame_length
+        spectrum = np.abs(np.fft.rfft(frames * np.hanning(frame_length), n=n_fft, axis=-1))
+        freqs = np.fft.rfftfreq(n_fft, 1 / sr)
+        band = (freqs >= fmin) & (freqs <= fmax)
+        peak = freqs[band][np.argmax(spectrum[..., band], axis=-1)]
+        rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=-1))
+        voiced = rms > 10 ** (-50 / 20)
+        return F0Frames(np.where(voiced, peak, np.nan), voiced, voiced.astype(np.float64))
+
+
+class _PeakPlugin:
+    @hookimpl
+    def gpuaudio_f0_backends(self):
+        return [BackendSpec("peak", "f0", f"{__name__}:PeakF0Backend", priority=1000)]
+
+
+@pytest.fixture
+def make_fake_service():
+    """Build services (from a config mapping) whose F0 comes from `PeakF0Backend`."""
+
+    def make(config=None):
+        registry = make_plugin_manager(load_entry_points=False)
+        registry.register(_PeakPlugin(), name="peak")
+        return AudioFeatureService(config or {}, registry=registry, device_info=CPU_ONLY)
+
+    return make
+
+
+@pytest.fixture
+def fake_service(make_fake_service):
+    """A service whose F0 comes from `PeakF0Backend`."""
+    return make_fake_service()
+
+
+@pytest.fixture
+def f0_calls():
+    """Shapes of the batches `PeakF0Backend` received during the test."""
+    PeakF0Backend.calls.clear()
+    return PeakF0Backend.calls
+
+
+@pytest.fixture
+def tones():
+    """`tone_call`, as a fixture (test modules can't import conftest in importlib mode)."""
+    return tone_call
+
+
+def tone_call(
+    sr: int,
+    seconds: int,
+    escalations: list[tuple[int, int]],
+    *,
+    base_hz: float = 140.0,
+    raise_st: float = 5.0,
+    gain_db: float = 8.0,
+    seed: int = 0,
+) -> np.ndarray:
+    """Whole-second tones with a little per-second pitch/level jitter and 0.2-s pauses; inside
+    the escalation spans (whole seconds) pitch and level are raised."""
+    rng = np.random.default_rng(seed)
+    pitch_st = rng.normal(0, 0.4, seconds)
+    level_db = -26 + rng.normal(0, 1.0, seconds)
+    for start, end in escalations:
+        pitch_st[start:end] += raise_st
+        level_db[start:end] += gain_db
+    t = np.arange(sr) / sr
+    gate = (t < 0.8).astype(np.float64)
+    seconds_of_audio = [
+        np.sqrt(2) * 10 ** (db / 20) * gate * np.sin(2 * np.pi * base_hz * 2 ** (st / 12) * t)
+        for st, db in zip(pitch_st, level_db, strict=True)
+    ]
+    return np.concatenate(seconds_of_audio).astype(np.float32)

@@ -1,0 +1,157 @@
+"""detect_emotional_escalation: batching, features, robust scoring, segments, chunking."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+from gpuaudio import InvalidAudioError, InvalidParameterError
+from gpuaudio.escalation import EscalationParams, detect_escalation, detect_escalation_file
+
+SR = 16000
+
+
+def test_one_batched_f0_call_over_all_windows(fake_service, tones, f0_calls):
+    y = tones(SR, 40, [(20, 26)])
+    report = fake_service.detect_emotional_escalation(y, SR)
+    assert f0_calls == [(40, SR)]  # REQ-E-005: one call, every window in it
+    assert len(report.windows) == 40
+    assert report.provenance["f0"]["backend"] == "peak"
+    assert report.provenance["f0"]["calls"] == 1
+
+
+def test_window_features_measure_the_signal(fake_service, tones):
+    y = tones(SR, 30, [])
+    report = fake_service.detect_emotional_escalation(y, SR)
+    w = report.windows
+    np.testing.assert_allclose(w.start_s, np.arange(30))
+    np.testing.assert_allclose(w.end_s, np.arange(1, 31))
+    expected_db = 10 * np.log10(np.mean(y.reshape(30, SR).astype(np.float64) ** 2, axis=1))
+    np.testing.assert_allclose(w.level_dbfs, expected_db, atol=1e-6)
+    # 0.8 s of tone per window: frames whose 128-ms span touches the tone count as voiced.
+    assert np.all((w.voiced_fraction > 0.75) & (w.voiced_fraction < 0.95))
+    rng = np.random.default_rng(0)
+    true_hz = 140 * 2 ** (rng.normal(0, 0.4, 30) / 12)
+    cents = 1200 * np.abs(np.log2(w.f0_median_hz / true_hz))
+    assert cents.max() < 15
+
+
+def test_escalation_span_is_found_with_its_drivers(fake_service, tones):
+    y = tones(SR, 60, [(30, 40)])
+    report = fake_service.detect_emotional_escalation(y, SR)
+    assert [(s.start_s, s.end_s) for s in report.segments] == [(30.0, 40.0)]
+    segment = report.segments[0]
+    assert set(segment.drivers[:2]) == {"pitch", "level"}
+    assert segment.pitch_change_st == pytest.approx(5.0, abs=0.6)
+    assert segment.level_change_db == pytest.approx(8.0, abs=1.0)
+    assert segment.peak_score >= report.params.threshold
+    assert np.all(report.windows.segment[30:40] == 0)
+    assert np.all(np.delete(report.windows.segment, np.s_[30:40]) == -1)
+
+
+def test_calm_recording_has_no_segments(fake_service, tones):
+    report = fake_service.detect_emotional_escalation(tones(SR, 60, [], seed=3), SR)
+    assert report.segments == []
+    assert np.nanmax(report.windows.score) < report.params.threshold
+
+
+def test_baseline_is_robust_to_the_escalation_itself(fake_service, tones):
+    calm = fake_service.detect_emotional_escalation(tones(SR, 60, []), SR).baseline
+    escalated = fake_service.detect_emotional_escalation(tones(SR, 60, [(5, 20)]), SR)
+    # A quarter of the recording escalated moves median/MAD baselines only a little.
+    assert escalated.baseline.f0_median_hz == pytest.approx(calm.f0_median_hz, rel=0.03)
+    assert escalated.baseline.level_dbfs == pytest.approx(calm.level_dbfs, abs=1.0)
+    assert [(s.start_s, s.end_s) for s in escalated.segments] == [(5.0, 20.0)]
+
+
+def test_scores_do_not_depend_on_recording_gain(fake_service, tones):
+    y = tones(SR, 40, [(10, 18)])
+    loud = fake_service.detect_emotional_escalation(y, SR)
+    quiet = fake_service.detect_emotional_escalation(y * np.float32(0.25), SR)
+    np.testing.assert_allclose(quiet.windows.score, loud.windows.score, atol=1e-4)
+    assert quiet.baseline.level_dbfs == pytest.approx(loud.baseline.level_dbfs - 12.04, abs=0.01)
+
+
+def test_short_flagged_runs_are_dropped_and_close_ones_merged(fake_service, tones):
+    y = tones(SR, 60, [(10, 12), (30, 34), (35, 39)])
+    report = fake_service.detect_emotional_escalation(y, SR, min_duration_s=3.0, max_gap_s=2.0)
+    assert [(s.start_s, s.end_s) for s in report.segments] == [(30.0, 39.0)]
+    assert report.windows.flagged[10:12].all()  # flagged, but too short for a segment
+    split = fake_service.detect_emotional_escalation(y, SR, min_duration_s=3.0, max_gap_s=0.5)
+    assert [(s.start_s, s.end_s) for s in split.segments] == [(30.0, 34.0), (35.0, 39.0)]
+
+
+def test_overlapping_windows(fake_service, tones, f0_calls):
+    y = tones(SR, 30, [(15, 22)])
+    report = fake_service.detect_emotional_escalation(y, SR, window_s=2.0, hop_s=0.5)
+    assert len(report.windows) == 1 + (30 - 2) * 2
+    assert f0_calls == [(57, 2 * SR)]
+    np.testing.assert_allclose(np.diff(report.windows.start_s), 0.5)
+    (segment,) = report.segments
+    assert 13.5 <= segment.start_s <= 15.0 and 22.0 <= segment.end_s <= 23.5
+    times = report.contour.times_s
+    assert np.all(np.diff(times) > 0)  # each frame once, in order
+
+
+def test_other_sample_rates_and_channels_give_the_same_analysis(fake_service, tones):
+    y16 = tones(SR, 30, [(12, 20)])
+    ref = fake_service.detect_emotional_escalation(y16, SR)
+    y441 = tones(44100, 30, [(12, 20)])
+    stereo = np.stack([y441, y441])
+    other = fake_service.detect_emotional_escalation(stereo, 44100)
+    assert [(s.start_s, s.end_s) for s in other.segments] == [(12.0, 20.0)]
+    np.testing.assert_allclose(other.windows.level_dbfs, ref.windows.level_dbfs, atol=0.05)
+    np.testing.assert_allclose(other.windows.f0_median_hz, ref.windows.f0_median_hz, rtol=0.01)
+
+
+def test_streamed_file_equals_one_piece(fake_service, tmp_path, tones, f0_calls):
+    y = tones(22050, 45, [(20, 28)])
+    path = tmp_path / "call.flac"
+    sf.write(path, np.stack([y, 0.5 * y], axis=1), 22050, subtype="PCM_24")
+    whole, info = detect_escalation_file(fake_service, path, chunk_s=1e6)
+    assert f0_calls == [(45, SR)]
+    f0_calls.clear()
+    streamed, _ = detect_escalation_file(fake_service, path, chunk_s=7.3)
+    assert [shape[0] for shape in f0_calls] == [7, 7, 7, 7, 7, 7, 3]
+    assert info.channels == 2 and info.sample_rate == 22050
+    for name, column in whole.windows.columns().items():
+        np.testing.assert_array_equal(getattr(streamed.windows, name), column, err_msg=name)
+    assert streamed.segments == whole.segments
+    assert streamed.baseline == whole.baseline
+
+
+def test_chunk_size_comes_from_config(make_fake_service, tones, f0_calls):
+    service = make_fake_service({"memory": {"chunk_seconds": 10}})
+    service.detect_emotional_escalation(tones(SR, 25, []), SR)
+    assert [shape[0] for shape in f0_calls] == [10, 10, 5]
+
+
+def test_silence_gives_a_warning_and_no_scores(fake_service):
+    report = fake_service.detect_emotional_escalation(np.zeros(20 * SR, np.float32), SR)
+    assert report.segments == [] and report.baseline is None
+    assert np.isnan(report.windows.score).all()
+    assert "baseline" in report.warnings[0]
+    assert np.all(report.windows.level_dbfs == -200.0)
+
+
+def test_too_short_and_bad_parameters(fake_service, tones):
+    with pytest.raises(InvalidAudioError, match="shorter than one analysis window"):
+        fake_service.detect_emotional_escalation(np.ones(SR // 2, np.float32), SR)
+    y = tones(SR, 5, [])
+    with pytest.raises(InvalidParameterError, match="hop_s"):
+        fake_service.detect_emotional_escalation(y, SR, hop_s=2.0)
+    with pytest.raises(InvalidParameterError, match="fmax"):
+        fake_service.detect_emotional_escalation(y, SR, fmax=9000.0)
+    with pytest.raises(InvalidParameterError, match="weights"):
+        detect_escalation(fake_service, y, SR, EscalationParams(weights=(1.0, -1.0, 0.0)))
+    with pytest.raises(InvalidAudioError, match="non-finite"):
+        fake_service.detect_emotional_escalation(np.full(2 * SR, np.nan, np.float32), SR)
+
+
+def test_report_summary_and_dict(fake_service, tones):
+    report = fake_service.detect_emotional_escalation(tones(SR, 40, [(20, 26)]), SR)
+    assert "1 escalation segment(s)" in report.summary() and "0:20-0:26" in report.summary()
+    document = report.to_dict()
+    assert document["n_windows"] == 40
+    assert document["segments"][0]["duration_s"] == 6.0
+    assert document["params"]["hop_s"] == 1.0
