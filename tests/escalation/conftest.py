@@ -45,7 +45,7 @@ class _PeakPlugin:
         return [BackendSpec("peak", "f0", f"{__name__}:PeakF0Backend", priority=1000)]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_fake_service():
     """Build services (from a config mapping) whose F0 comes from `PeakF0Backend`."""
 
@@ -70,7 +70,7 @@ def f0_calls():
     return PeakF0Backend.calls
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tones():
     """`tone_call`, as a fixture (test modules can't import conftest in importlib mode)."""
     return tone_call

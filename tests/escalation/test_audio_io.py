@@ -1,0 +1,108 @@
+"""Reading files: formats, channel policy, resampling, streaming, and one-line errors."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+import soundfile as sf
+from gpuaudio import AudioFileError
+from gpuaudio.audio_io import audio_info, read_audio, resample, sha256_file, stream_audio
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+
+def _noise(n: int, channels: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (0.2 * rng.standard_normal((n, channels))).astype(np.float32)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    sr_in=st.sampled_from([8000, 11025, 16000, 22050, 44100, 48000]),
+    seconds=st.floats(0.3, 4.0),
+    block_s=st.floats(0.05, 1.5),
+)
+def test_streamed_blocks_equal_whole_file_resampled(tmp_path_factory, sr_in, seconds, block_s):
+    data = _noise(int(seconds * sr_in), 2)
+    path = tmp_path_factory.mktemp("io") / "x.wav"
+    sf.write(path, data, sr_in, subtype="FLOAT")
+    whole = resample(data.mean(axis=1), sr_in, 16000)
+    streamed = np.concatenate(list(stream_audio(path, 16000, block_s=block_s)))
+    assert streamed.shape == whole.shape == (-(-data.shape[0] * 16000 // sr_in),)
+    np.testing.assert_allclose(streamed, whole, atol=1e-6)
+
+
+def test_resampling_keeps_a_tone(tmp_path):
+    t = np.arange(44100 * 2) / 44100
+    path = tmp_path / "tone.flac"
+    sf.write(path, 0.5 * np.sin(2 * np.pi * 440 * t), 44100)
+    y = read_audio(path, 16000)
+    assert y.dtype == np.float32 and y.shape == (32000,)
+    spectrum = np.abs(np.fft.rfft(y[4000:-4000]))
+    peak_hz = np.argmax(spectrum) * 16000 / (y.size - 8000)
+    assert peak_hz == pytest.approx(440, abs=1)
+    assert np.sqrt(np.mean(y[4000:-4000] ** 2)) == pytest.approx(0.5 / np.sqrt(2), rel=0.01)
+
+
+def test_channel_policy(tmp_path):
+    data = _noise(16000, 3)
+    path = tmp_path / "three.wav"
+    sf.write(path, data, 16000, subtype="FLOAT")
+    np.testing.assert_allclose(read_audio(path, 16000), data.mean(axis=1), atol=1e-7)
+    np.testing.assert_array_equal(read_audio(path, 16000, channel=2), data[:, 2])
+    with pytest.raises(AudioFileError, match="3 channels"):
+        read_audio(path, 16000, channel=3)
+
+
+@pytest.mark.parametrize(("fmt", "suffix"), [("OGG", ".ogg"), ("MP3", ".mp3"), ("FLAC", ".flac")])
+def test_compressed_formats(tmp_path, fmt, suffix):
+    t = np.arange(16000) / 16000
+    path = tmp_path / f"tone{suffix}"
+    sf.write(path, 0.3 * np.sin(2 * np.pi * 200 * t), 16000, format=fmt)
+    info = audio_info(path)
+    assert info.format == fmt and info.channels == 1
+    y = read_audio(path, 16000)
+    assert abs(y.shape[0] - 16000) < 2000  # mp3 adds encoder padding
+    assert np.sqrt(np.mean(y**2)) == pytest.approx(0.3 / np.sqrt(2), rel=0.1)
+
+
+def test_sha256(tmp_path):
+    path = tmp_path / "bytes.bin"
+    path.write_bytes(bytes(range(256)) * 9000)
+    assert sha256_file(path, block_bytes=4096) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_errors_are_one_line_with_advice(tmp_path):
+    cases = {}
+    cases["missing"] = tmp_path / "nope.wav"
+    cases["empty"] = tmp_path / "empty.wav"
+    cases["empty"].write_bytes(b"")
+    cases["corrupt"] = tmp_path / "corrupt.wav"
+    cases["corrupt"].write_bytes(b"RIFF\x00\x01garbage" * 100)
+    cases["m4a"] = tmp_path / "call.m4a"
+    cases["m4a"].write_bytes(b"\x00\x00\x00\x20ftypM4A " + bytes(500))
+    cases["no samples"] = tmp_path / "header.wav"
+    sf.write(cases["no samples"], np.zeros((0, 1)), 16000)
+    cases["folder"] = tmp_path
+    messages = {}
+    for label, path in cases.items():
+        with pytest.raises(AudioFileError) as caught:
+            list(stream_audio(path, 16000))
+        messages[label] = str(caught.value)
+    assert "no such file" in messages["missing"]
+    assert "empty" in messages["empty"]
+    assert "ffmpeg" in messages["m4a"] and "ffmpeg" in messages["corrupt"]
+    assert "no audio samples" in messages["no samples"]
+    assert "not a regular file" in messages["folder"]
+    assert all("\n" not in text and str(tmp_path) in text for text in messages.values())
+
+
+def test_truncated_wav_is_read_up_to_where_it_ends(tmp_path):
+    path = tmp_path / "cut.wav"
+    sf.write(path, _noise(32000, 1), 16000, subtype="PCM_16")
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2])  # the header still claims 32000 frames
+    y = read_audio(path, 16000)  # libsndfile takes the frame count from the file size
+    assert y.shape[0] == audio_info(path).frames == (len(raw) // 2 - 44) // 2

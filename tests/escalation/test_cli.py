@@ -1,0 +1,116 @@
+"""`gpuaudio analyze` and `gpuaudio demo` with the real backends this machine resolves."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+from gpuaudio.cli import main
+from gpuaudio.report import OUTPUT_NAMES, REPORT_JSON
+from gpuaudio.synth import synthesize_speech
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    """No gpuaudio.toml or GPUAUDIO_* from the developer's environment."""
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in __import__("os").environ if n.startswith("GPUAUDIO_")]:
+        monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="module")
+def speech_file(tmp_path_factory):
+    audio, _ = synthesize_speech(12.0, sr=22050, seed=4)
+    path = tmp_path_factory.mktemp("cli") / "speech.flac"
+    sf.write(path, np.stack([audio, audio], axis=1), 22050)
+    return path
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("gpuaudio: error: ")
+    assert "Traceback" not in err[0]
+    return err[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("missing.wav", None, "no such file"),
+        ("empty.wav", b"", "empty"),
+        ("corrupt.flac", b"fLaC" + bytes(range(256)) * 4, "cannot decode"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, name, content, expected):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    assert main(["analyze", str(path), "-o", str(tmp_path / "out"), "--quiet"]) == 2
+    assert expected in _one_error_line(capsys)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.json"))
+
+
+def test_analyze_writes_outputs_and_summary(speech_file, tmp_path, capsys):
+    missing = tmp_path / "gone.wav"
+    code = main(["analyze", str(speech_file), str(missing), "-o", str(tmp_path / "out")])
+    assert code == 2  # one of two inputs failed
+    captured = capsys.readouterr()
+    assert "gone.wav: no such file" in captured.err
+    assert "Analysed 1 of 2 file(s)" in captured.out and "F0 by" in captured.out
+    folder = tmp_path / "out" / "speech"
+    for name in OUTPUT_NAMES:
+        assert (folder / name).is_file(), name
+    document = json.loads((folder / REPORT_JSON).read_text())
+    assert document["input"]["channels"] == 2
+    assert document["input"]["channel_policy"] == "mean of all channels"
+    assert document["analysis"]["n_windows"] == 12
+
+
+def test_existing_output_needs_force(speech_file, tmp_path, capsys):
+    out = str(tmp_path / "out")
+    assert main(["analyze", str(speech_file), "-o", out, "--quiet"]) == 0
+    assert capsys.readouterr().out == ""  # --quiet
+    assert main(["analyze", str(speech_file), "-o", out, "--quiet"]) == 2
+    assert "--force" in _one_error_line(capsys)
+    assert main(["analyze", str(speech_file), "-o", out, "--quiet", "--force"]) == 0
+
+
+def test_backend_and_channel_options(speech_file, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["analyze", str(speech_file), "-o", str(out), "--quiet", "--channel", "1"]
+    assert main([*args, "--backend", "f0=librosa", "--device", "cpu"]) == 0
+    document = json.loads((out / "speech" / REPORT_JSON).read_text())
+    assert document["provenance"]["features"]["f0"]["backend"] == "librosa"
+    assert document["provenance"]["config"]["device"] == "cpu"
+    assert document["input"]["channel_policy"] == "channel 1"
+    assert main([*args, "--force", "--backend", "pitch=librosa"]) == 2
+    assert "FEATURE=NAME" in _one_error_line(capsys)
+    assert main([*args, "--force", "--backend", "f0=nosuchbackend"]) == 2
+    assert "nosuchbackend" in _one_error_line(capsys)
+
+
+def test_same_names_are_refused(speech_file, tmp_path, capsys):
+    twin = tmp_path / "speech.wav"
+    twin.write_bytes(b"")
+    assert main(["analyze", str(speech_file), str(twin), "-o", str(tmp_path / "o")]) == 2
+    assert "separate runs" in _one_error_line(capsys)
+
+
+def test_demo_finds_the_known_escalations(tmp_path, capsys):
+    folder = tmp_path / "demo"
+    assert main(["demo", "-o", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "time recall" in out
+    document = json.loads((folder / REPORT_JSON).read_text())
+    from gpuaudio.metrics import interval_scores
+    from gpuaudio.synth import demo_call
+
+    _, truth = demo_call(sr=16000, seed=0)
+    found = [(s["start_s"], s["end_s"]) for s in document["segments"]]
+    scores = interval_scores(truth.escalations, found, duration_s=75.0)
+    assert scores.detected == 2 and scores.false_alarms == 0
+    assert scores.recall >= 0.9 and scores.precision >= 0.8
+    assert (folder / "demo_call.wav").is_file()
+    assert main(["demo", "-o", str(folder), "--quiet"]) == 2  # no overwrite without --force
