@@ -30,7 +30,8 @@ def _signal(seed: int, n: int, sr: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(n) / sr
     chirp = 0.5 * np.sin(2 * np.pi * (100 + 0.2 * sr * t / max(t[-1], 1e-3)) * t)
-    return (chirp + 0.05 * rng.standard_normal(n)).astype(np.float32)
+    signal: np.ndarray = (chirp + 0.05 * rng.standard_normal(n)).astype(np.float32)
+    return signal
 
 
 @pytest.mark.parametrize("backend", SPECTRAL_BACKENDS)
@@ -53,7 +54,7 @@ def test_stft_matches_librosa(
     hop_fraction: int,
     win_fraction: float,
     length: int,
-    pad_mode: str,
+    pad_mode: Any,
     center: bool,
 ) -> None:
     hop, win = n_fft // hop_fraction, int(n_fft * win_fraction)
@@ -141,7 +142,11 @@ def test_cqt_close_to_librosa(
         if kind == "tone"
         else (0.1 * rng.standard_normal(2 * sr)).astype(np.float32)
     )
-    kwargs = {"hop_length": hop, "n_bins": n_bins, "bins_per_octave": bins_per_octave}
+    kwargs: dict[str, Any] = {
+        "hop_length": hop,
+        "n_bins": n_bins,
+        "bins_per_octave": bins_per_octave,
+    }
     ours = services["nnaudio"].cqt(y, sr, fmin=fmin, **kwargs)
     ref = librosa.cqt(y, sr=sr, fmin=fmin, **kwargs)
     assert ours.shape == ref.shape and ours.dtype == ref.dtype == np.complex64
