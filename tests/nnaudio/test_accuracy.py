@@ -112,9 +112,9 @@ def test_both_backends_agree(services: Services, relative_error: Error, noise: n
 
 
 # nnAudio's CQT1992v2 against librosa.cqt: measured max error (of the peak magnitude) up to
-# 0.055 on white noise, 0.029 on tones; median 0.006 or less. The bounds sit just above.
+# 0.055 on white noise, 0.029 on tones; median up to 0.0061. The bounds sit just above.
 CQT_MAX = 0.06
-CQT_MEDIAN = 0.006
+CQT_MEDIAN = 0.008
 
 
 @pytest.mark.parametrize(
