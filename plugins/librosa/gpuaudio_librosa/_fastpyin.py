@@ -30,8 +30,8 @@ import librosa
 import numpy as np
 import scipy.fft
 import scipy.stats
-
 from gpuaudio import BackendContext, ConfigError, F0Frames, InvalidParameterError
+
 from gpuaudio_librosa import _pyin_kernels as kernels
 
 __all__ = ["FastPyinBackend"]
@@ -140,9 +140,7 @@ class PyinModel:
         self.boltzmann = np.where(rank < n_below, table, 0.0)
 
         self.bins_per_semitone = int(np.ceil(1.0 / _RESOLUTION))
-        self.n_pitch_bins = (
-            int(np.floor(12 * self.bins_per_semitone * np.log2(fmax / fmin))) + 1
-        )
+        self.n_pitch_bins = int(np.floor(12 * self.bins_per_semitone * np.log2(fmax / fmin))) + 1
         self.freqs = fmin * 2 ** (np.arange(self.n_pitch_bins) / (12 * self.bins_per_semitone))
         self._build_transitions()
 
@@ -151,26 +149,41 @@ class PyinModel:
         n = self.n_pitch_bins
         semitones = round(_MAX_TRANSITION_RATE * 12 * self.hop_length / self.sr)
         width = semitones * self.bins_per_semitone + 1
+        if width > n:  # librosa.pyin fails here too (transition_local cannot centre the band)
+            raise InvalidParameterError(
+                f"hop_length={self.hop_length} lets pitch move {semitones} semitones per frame, "
+                f"more than the {n / self.bins_per_semitone:.1f}-semitone range fmin..fmax: "
+                "use a shorter hop_length or a wider fmin..fmax"
+            )
         local = librosa.sequence.transition_local(n, width, window="triangle", wrap=False)
         switch = librosa.sequence.transition_loop(2, 1 - _SWITCH_PROB)
         transition = np.kron(switch, local)
         log_trans = np.log(transition + self.tiny)
+        half = width // 2
+        bins = np.arange(n)
+        self.band_lo = np.maximum(bins - half, 0)
+        self.band_hi = np.minimum(bins + half, n - 1)
         nonzero = local > 0
-        self.band_lo = np.argmax(nonzero, axis=0).astype(np.int64)
-        self.band_hi = (n - 1 - np.argmax(nonzero[::-1], axis=0)).astype(np.int64)
-        span = int(np.max(self.band_hi - self.band_lo)) + 1
-        self.log_stay = np.zeros((n, span))
-        self.log_switch = np.zeros((n, span))
-        for b in range(n):
-            rows = np.arange(self.band_lo[b], self.band_hi[b] + 1)
-            stay, cross = log_trans[rows, b], log_trans[n + rows, b]
-            if not (
-                np.array_equal(log_trans[n + rows, n + b], stay)
-                and np.array_equal(log_trans[rows, n + b], cross)
-            ):
-                raise AssertionError("pyin transition matrix is not voicing-symmetric")
-            self.log_stay[b, : rows.size] = stay
-            self.log_switch[b, : rows.size] = cross
+        if not (
+            np.array_equal(np.argmax(nonzero, axis=0), self.band_lo)
+            and np.array_equal(n - 1 - np.argmax(nonzero[::-1], axis=0), self.band_hi)
+        ):
+            raise AssertionError("pyin's local transitions are not the expected band")
+        # Row d of the tables: weight from bin b - half + d into bin b (-inf: no such bin).
+        source = bins[None, :] - half + np.arange(2 * half + 1)[:, None]
+        exists = (source >= 0) & (source < n)
+        source = np.clip(source, 0, n - 1)
+        self.log_stay = np.where(exists, log_trans[source, bins], -np.inf)
+        self.log_switch = np.where(exists, log_trans[n + source, bins], -np.inf)
+        if not (
+            np.array_equal(
+                self.log_stay, np.where(exists, log_trans[n + source, n + bins], -np.inf)
+            )
+            and np.array_equal(
+                self.log_switch, np.where(exists, log_trans[source, n + bins], -np.inf)
+            )
+        ):
+            raise AssertionError("pyin's transition matrix is not voicing-symmetric")
         zero = np.log(np.zeros(1) + self.tiny)[0]
         if not np.all(log_trans[transition == 0] == zero):
             raise AssertionError("pyin's zero transitions do not share one log weight")
@@ -200,7 +213,9 @@ class PyinModel:
         rows_before = np.cumsum([0] + [b.obs_bin.size for b in blocks[:-1]])
         states = kernels.viterbi(
             n_frames,
-            np.concatenate([b.first_row + offset for b, offset in zip(blocks, rows_before)]),
+            np.concatenate(
+                [b.first_row + offset for b, offset in zip(blocks, rows_before, strict=True)]
+            ),
             np.concatenate([b.n_rows for b in blocks]),
             np.concatenate([b.obs_bin for b in blocks]),
             np.concatenate([b.obs_log for b in blocks]),
@@ -249,8 +264,15 @@ class PyinModel:
         global_min_row = np.full(counts.size, -1, dtype=np.int64)
         above_min = np.zeros(counts.size, dtype=np.int64)
         kernels.fill_troughs(
-            yin, first_row, self.upper_thresholds, self.boltzmann,
-            lag, shift, prior, global_min_row, above_min,
+            yin,
+            first_row,
+            self.upper_thresholds,
+            self.boltzmann,
+            lag,
+            shift,
+            prior,
+            global_min_row,
+            above_min,
         )
         probs = self._trough_probabilities(prior, counts[order])
         has_troughs = global_min_row >= 0
@@ -269,14 +291,26 @@ class PyinModel:
         voiced_prob = np.zeros(counts.size)
         unvoiced_prob = np.zeros(counts.size)
         kernels.observations(
-            first_row, counts, probs, bins, self.n_pitch_bins,
-            obs_bin, obs_prob, n_obs, voiced_prob, unvoiced_prob,
+            first_row,
+            counts,
+            probs,
+            bins,
+            self.n_pitch_bins,
+            obs_bin,
+            obs_prob,
+            n_obs,
+            voiced_prob,
+            unvoiced_prob,
         )
         if frames_per_window == 1:
             self._pairwise_voiced_prob(first_row, n_obs, obs_bin, obs_prob, voiced_prob)
             unvoiced_prob = (1 - voiced_prob) / self.n_pitch_bins
         return _Troughs(
-            first_row, n_obs, obs_bin, np.log(obs_prob + self.tiny), voiced_prob,
+            first_row,
+            n_obs,
+            obs_bin,
+            np.log(obs_prob + self.tiny),
+            voiced_prob,
             np.log(unvoiced_prob + self.tiny),
         )
 
@@ -289,7 +323,7 @@ class PyinModel:
         probs = np.zeros(prior.shape[0])
         sizes, frames_per_size = np.unique(sorted_counts, return_counts=True)
         row = 0
-        for size, n_frames in zip(sizes.tolist(), frames_per_size.tolist()):
+        for size, n_frames in zip(sizes.tolist(), frames_per_size.tolist(), strict=True):
             stop = row + size * n_frames
             if size:
                 stack = prior[row:stop].reshape(n_frames, size, _N_THRESHOLDS)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-_JIT = {"cache": True, "nogil": True}
+_jit = numba.njit(cache=True, nogil=True)
+_parallel_jit = numba.njit(cache=True, nogil=True, parallel=True)
 
 
-@numba.njit(**_JIT)
+@_jit
 def _is_trough(x: np.ndarray, i: int) -> bool:
     """pyin's trough test: librosa.util.localmin, with pyin's own rule for the first lag."""
     last = x.shape[0] - 1
@@ -24,7 +25,7 @@ def _is_trough(x: np.ndarray, i: int) -> bool:
     return bool((x[i] < x[i - 1]) & (x[i] <= x[i + 1]))
 
 
-@numba.njit(parallel=True, **_JIT)
+@_parallel_jit
 def count_troughs(yin: np.ndarray) -> np.ndarray:
     """Number of troughs of each frame's difference function (frames x lags)."""
     counts = np.zeros(yin.shape[0], dtype=np.int64)
@@ -37,7 +38,7 @@ def count_troughs(yin: np.ndarray) -> np.ndarray:
     return counts
 
 
-@numba.njit(parallel=True, **_JIT)
+@_parallel_jit
 def fill_troughs(
     yin: np.ndarray,
     first_row: np.ndarray,
@@ -98,7 +99,7 @@ def fill_troughs(
         thresholds_above_min[f] = above
 
 
-@numba.njit(parallel=True, **_JIT)
+@_parallel_jit
 def observations(
     first_row: np.ndarray,
     n_rows: np.ndarray,
@@ -146,7 +147,7 @@ def observations(
         unvoiced_prob[f] = (1 - total) / n_pitch_bins
 
 
-@numba.njit(**_JIT)
+@_jit
 def _segment_maxima(
     score: np.ndarray, lo: int, hi: int, prefix: np.ndarray, suffix: np.ndarray
 ) -> None:
@@ -165,7 +166,18 @@ def _segment_maxima(
         suffix[i] = lo + i if best < 0 or score[lo + i] >= score[best] else best
 
 
-@numba.njit(**_JIT)
+@_jit
+def _improve(
+    best: np.ndarray, arg: np.ndarray, target: int, candidate: np.ndarray, k: np.ndarray
+) -> None:
+    """best/arg[target + j] <- candidate[j] / k[j] where strictly greater (first index wins)."""
+    for j in range(candidate.shape[0]):
+        better = candidate[j] > best[target + j]
+        best[target + j] = candidate[j] if better else best[target + j]
+        arg[target + j] = k[j] if better else arg[target + j]
+
+
+@_jit
 def _viterbi_window(
     first_frame: int,
     n_frames: int,
@@ -184,11 +196,16 @@ def _viterbi_window(
     states: np.ndarray,
 ) -> None:
     n = band_lo.shape[0]
+    half = log_stay.shape[0] // 2
     n_states = 2 * n
     log_prob = np.empty(n_states)
     value = np.empty(n_states)
-    previous = np.empty(n_states)
     outside = np.empty(n_states)
+    padded = np.zeros(n + 2 * half)  # previous values of one voicing, `half` bins each side
+    best = np.empty(n_states)
+    arg = np.empty(n_states, dtype=np.int64)
+    candidate = np.empty(n)
+    k = np.empty(n, dtype=np.int64)
     prefix = np.empty((2, n + 1), dtype=np.int64)
     suffix = np.empty((2, n + 1), dtype=np.int64)
     ptr = np.zeros((n_frames, n_states), dtype=np.uint16)
@@ -203,36 +220,39 @@ def _viterbi_window(
             for j in range(n_states):
                 value[j] = log_prob[j] + log_init
             continue
-        previous[:] = value
-        # Transitions outside the band all have the same log weight: candidates from there are
-        # the first-index maxima of previous + log_outside over the four runs around the band.
-        for k in range(n_states):
-            outside[k] = previous[k] + log_outside
+        # Every transition outside the band has the same log weight: the candidates from
+        # there are the first-index maxima of value + log_outside over the runs around it.
+        for s in range(n_states):
+            outside[s] = value[s] + log_outside
         _segment_maxima(outside, 0, n, prefix[0], suffix[0])
         _segment_maxima(outside, n, n_states, prefix[1], suffix[1])
+        best[:] = -np.inf
+        arg[:] = -1
+        # Predecessors in increasing index order, strict '>' (np.argmax keeps the first):
+        # per source voicing, the run before the band, the band, the run after the band.
+        for source in range(2):
+            offset = source * n
+            for target in range(0, n_states, n):
+                for b in range(n):
+                    k[b] = prefix[source, band_lo[b]]
+                    candidate[b] = outside[k[b]] if k[b] >= 0 else -np.inf
+                _improve(best, arg, target, candidate, k)
+            padded[half : half + n] = value[offset : offset + n]
+            for target in range(0, n_states, n):
+                weights = log_stay if target == offset else log_switch
+                for d in range(weights.shape[0]):
+                    for b in range(n):
+                        candidate[b] = padded[b + d] + weights[d, b]
+                        k[b] = offset + b - half + d
+                    _improve(best, arg, target, candidate, k)
+            for target in range(0, n_states, n):
+                for b in range(n):
+                    k[b] = suffix[source, band_hi[b] + 1]
+                    candidate[b] = outside[k[b]] if k[b] >= 0 else -np.inf
+                _improve(best, arg, target, candidate, k)
         for j in range(n_states):
-            b = j % n
-            lo, hi = band_lo[b], band_hi[b]
-            from_voiced = log_stay[b] if j < n else log_switch[b]
-            from_unvoiced = log_switch[b] if j < n else log_stay[b]
-            best_k = -1
-            best = -np.inf
-            # Scan predecessors in index order with a strict '>' (np.argmax keeps the first).
-            for block in range(2):
-                offset = block * n
-                k = prefix[block, lo]
-                if k >= 0 and outside[k] > best:
-                    best, best_k = outside[k], k
-                weights = from_voiced if block == 0 else from_unvoiced
-                for d in range(hi - lo + 1):
-                    candidate = previous[offset + lo + d] + weights[d]
-                    if candidate > best:
-                        best, best_k = candidate, offset + lo + d
-                k = suffix[block, hi + 1]
-                if k >= 0 and outside[k] > best:
-                    best, best_k = outside[k], k
-            ptr[t, j] = best_k
-            value[j] = log_prob[j] + best
+            ptr[t, j] = arg[j]
+            value[j] = log_prob[j] + best[j]
 
     state = 0
     for j in range(1, n_states):
@@ -244,7 +264,7 @@ def _viterbi_window(
         states[t] = state
 
 
-@numba.njit(parallel=True, **_JIT)
+@_parallel_jit
 def viterbi(
     n_frames: int,
     first_row: np.ndarray,
@@ -264,15 +284,29 @@ def viterbi(
 
     Frames of window w are ``w * n_frames ... (w + 1) * n_frames - 1``; each frame's voiced
     log-observations are sparse (`obs_bin`, `obs_log` rows), the rest being `log_zero`.
-    `log_stay[b]` / `log_switch[b]` hold the log transition weights into pitch bin b from
-    bins ``band_lo[b] .. band_hi[b]`` of the same / the other voicing; every other
-    transition has weight `log_outside`.
+    ``log_stay[d, b]`` / ``log_switch[d, b]`` are the log transition weights into pitch bin b
+    from bin ``b - half + d`` of the same / the other voicing (``2 * half + 1`` rows, -inf
+    where that bin does not exist); the nonzero band into b is ``band_lo[b] .. band_hi[b]``
+    and every transition outside it has weight `log_outside`.
     """
     n_windows = log_unvoiced.shape[0] // n_frames
     states = np.empty((n_windows, n_frames), dtype=np.int64)
     for w in numba.prange(n_windows):
         _viterbi_window(
-            w * n_frames, n_frames, first_row, n_rows, obs_bin, obs_log, log_unvoiced,
-            log_zero, log_init, band_lo, band_hi, log_stay, log_switch, log_outside, states[w],
+            w * n_frames,
+            n_frames,
+            first_row,
+            n_rows,
+            obs_bin,
+            obs_log,
+            log_unvoiced,
+            log_zero,
+            log_init,
+            band_lo,
+            band_hi,
+            log_stay,
+            log_switch,
+            log_outside,
+            states[w],
         )
     return states
