@@ -49,6 +49,31 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    """Time every eligible backend against librosa in one run; print a table, write JSON."""
+    from gpuaudio import bench
+
+    features = bench.parse_features(args.features)
+    if args.json:
+        bench.check_output(args.json, force=args.force)  # fail before the run, not after it
+    changes: dict[str, Any] = {"features": features, "baseline_windows": args.baseline_windows}
+    for key in ("minutes", "repeats", "sr"):
+        if getattr(args, key) is not None:
+            changes[key] = getattr(args, key)
+    workload = bench.Workload.quick(**changes) if args.quick else bench.Workload(**changes)
+
+    def progress(text: str) -> None:
+        if not args.quiet:
+            print(f"bench: {text}", file=sys.stderr, flush=True)
+
+    report = bench.run_bench(workload, progress=progress)
+    print(f"device: {report.machine['device']}; CPU: {report.machine['cpu']}")
+    print(report.table())
+    if args.json:
+        print(f"wrote {bench.write_json(report, args.json, force=args.force)}")
+    return 0
+
+
 class _ProgressLine:
     """A one-line progress display on stderr, redrawn in place (only on a terminal)."""
 
@@ -241,6 +266,22 @@ def build_parser() -> argparse.ArgumentParser:
                       help="folder for the example audio and its report (default: gpuaudio-demo)")
     _add_analysis_options(demo)
     demo.set_defaults(run=_cmd_demo)
+
+    bench = verbs.add_parser(
+        "bench", help="time and score every eligible backend against librosa, in one run"
+    )
+    bench.add_argument("--quick", action="store_true",
+                       help="about one minute of audio, 3 repeats (about a minute on a small CPU)")
+    bench.add_argument("--features", default="f0,stft,mel,cqt", help="default: %(default)s")
+    bench.add_argument("--minutes", type=float, help="recording length (default 42, quick 1)")
+    bench.add_argument("--repeats", type=int, help="timed calls per case (default 5, quick 3)")
+    bench.add_argument("--sr", type=int, help="sample rate of the audio (default 22050)")
+    bench.add_argument("--baseline-windows", type=int, metavar="K",
+                       help="time librosa's pyin on K windows and scale linearly")
+    bench.add_argument("--json", metavar="FILE", help="write the results and the machine here")
+    bench.add_argument("--force", action="store_true", help="overwrite an existing --json file")
+    bench.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    bench.set_defaults(run=_cmd_bench)
     return parser
 
 
