@@ -315,6 +315,8 @@ def analyze_to_folder(
     report, info = detect_escalation_file(
         service, path, params, channel=channel, chunk_s=chunk_s, progress=progress
     )
+    if progress:
+        progress("writing outputs", 1.0)
     written = write_report(
         directory, report, service, info=info, sha256=digest, channel=channel, force=force
     )
