@@ -299,6 +299,7 @@ def candidates(
             chosen = resolve(feature, specs, info, choice=spec.name).ranked[0]
         except BackendUnavailableError as exc:
             reason = str(exc).split("cannot run here (")[-1].split("); eligible")[0]
+            reason = reason.removeprefix(f"{spec.name}: ")
             unavailable.append(
                 CaseResult(feature, spec.name, "-", "-", False, "unavailable", reason)
             )
