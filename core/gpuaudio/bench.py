@@ -425,8 +425,13 @@ def run_bench(
     registry: PluginRegistry | None = None,
     device_info: _device.DeviceInfo | None = None,
     progress: Callable[[str], None] | None = None,
+    checkpoint: Callable[[BenchReport], None] | None = None,
 ) -> BenchReport:
-    """Measure every eligible backend variant of every feature in `workload`."""
+    """Measure every eligible backend variant of every feature in `workload`.
+
+    `progress` gets a line per step; `checkpoint` gets the report after each feature (to save
+    partial results of a run that may be cut short).
+    """
     started = time.perf_counter()
     registry = registry if registry is not None else make_plugin_manager()
     info = device_info if device_info is not None else _device.probe()
@@ -473,8 +478,10 @@ def run_bench(
                 if result.feature == feature and result.status == "ok" and result.seconds:
                     result.vs_librosa = round(baseline.seconds / result.seconds, 3)
         report.results.extend(unavailable)
-    report.duration_s = time.perf_counter() - started
-    report.machine["load_average_end"] = _load_average()
+        report.duration_s = time.perf_counter() - started
+        report.machine["load_average_end"] = _load_average()
+        if checkpoint is not None:
+            checkpoint(report)
     return report
 
 

@@ -57,7 +57,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.json:
         bench.check_output(args.json, force=args.force)  # fail before the run, not after it
     changes: dict[str, Any] = {"features": features, "baseline_windows": args.baseline_windows}
-    for key in ("minutes", "repeats", "sr"):
+    for key in ("minutes", "repeats", "sr", "case_budget_s"):
         if getattr(args, key) is not None:
             changes[key] = getattr(args, key)
     workload = bench.Workload.quick(**changes) if args.quick else bench.Workload(**changes)
@@ -66,11 +66,15 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"bench: {text}", file=sys.stderr, flush=True)
 
-    report = bench.run_bench(workload, progress=progress)
+    def save(report: bench.BenchReport) -> None:  # after each feature: partial results survive
+        if args.json:
+            bench.write_json(report, args.json, force=True)
+
+    report = bench.run_bench(workload, progress=progress, checkpoint=save)
     print(f"device: {report.machine['device']}; CPU: {report.machine['cpu']}")
     print(report.table())
     if args.json:
-        print(f"wrote {bench.write_json(report, args.json, force=args.force)}")
+        print(f"wrote {args.json}")
     return 0
 
 
@@ -276,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--minutes", type=float, help="recording length (default 42, quick 1)")
     bench.add_argument("--repeats", type=int, help="timed calls per case (default 5, quick 3)")
     bench.add_argument("--sr", type=int, help="sample rate of the audio (default 22050)")
+    bench.add_argument("--case-budget", type=float, dest="case_budget_s", metavar="SECONDS",
+                       help="stop repeating a case after this long (default 120, quick 20)")
     bench.add_argument("--baseline-windows", type=int, metavar="K",
                        help="time librosa's pyin on K windows and scale linearly")
     bench.add_argument("--json", metavar="FILE", help="write the results and the machine here")
