@@ -240,7 +240,8 @@ class PyinModel:
         min_period, max_period = self.min_period, self.max_period
         with scipy.fft.set_workers(os.cpu_count() or 1):
             acf = librosa.autocorrelate(frames, max_size=max_period + 1, axis=-1)
-        energy = np.square(frames)
+        # librosa sums energies over the whole frame but reads only the first max_period.
+        energy = np.square(frames[:, :max_period])
         np.cumsum(energy, out=energy, axis=-1)
         energy[:, 0] = 0  # librosa zeroes lag 0 before using the energies: kept on purpose
         difference = 2 * (acf[:, 0:1] - acf[:, 1 : max_period + 1]) - energy[:, :max_period]

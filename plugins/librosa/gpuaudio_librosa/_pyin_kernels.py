@@ -2,7 +2,9 @@
 
 Every kernel repeats librosa's float64 arithmetic operation by operation (same operands, same
 order), so its results are bit-identical to ``librosa.pyin``'s. Transcendental functions and
-BLAS products are left to numpy in `_fastpyin`, for the same reason.
+BLAS products are left to numpy in `_fastpyin`, for the same reason. Only the Viterbi (most
+of the time) runs windows in parallel; the per-frame kernels are cheap and compile faster
+without numba's parallel backend.
 """
 
 from __future__ import annotations
@@ -25,11 +27,11 @@ def _is_trough(x: np.ndarray, i: int) -> bool:
     return bool((x[i] < x[i - 1]) & (x[i] <= x[i + 1]))
 
 
-@_parallel_jit
+@_jit
 def count_troughs(yin: np.ndarray) -> np.ndarray:
     """Number of troughs of each frame's difference function (frames x lags)."""
     counts = np.zeros(yin.shape[0], dtype=np.int64)
-    for f in numba.prange(yin.shape[0]):
+    for f in range(yin.shape[0]):
         n = 0
         for i in range(yin.shape[1]):
             if _is_trough(yin[f], i):
@@ -38,7 +40,7 @@ def count_troughs(yin: np.ndarray) -> np.ndarray:
     return counts
 
 
-@_parallel_jit
+@_jit
 def fill_troughs(
     yin: np.ndarray,
     first_row: np.ndarray,
@@ -57,7 +59,7 @@ def fill_troughs(
     Per frame, the row of the lowest trough and how many thresholds are not above it.
     """
     n_thresholds = upper_thresholds.shape[0]
-    for f in numba.prange(yin.shape[0]):
+    for f in range(yin.shape[0]):
         x = yin[f]
         last = x.shape[0] - 1
         row = first_row[f]
@@ -99,7 +101,7 @@ def fill_troughs(
         thresholds_above_min[f] = above
 
 
-@_parallel_jit
+@_jit
 def observations(
     first_row: np.ndarray,
     n_rows: np.ndarray,
@@ -119,7 +121,7 @@ def observations(
     bin ``n_pitch_bins`` (clipped) is dropped as it is in librosa. Output rows are the distinct
     bins in increasing order; voiced_prob is their sequential sum (numpy's axis-0 sum), clipped.
     """
-    for f in numba.prange(first_row.shape[0]):
+    for f in range(first_row.shape[0]):
         start = first_row[f]
         count = 0
         for r in range(start, start + n_rows[f]):
