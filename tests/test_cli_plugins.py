@@ -32,8 +32,15 @@ def test_plugins_shows_install_hint_for_missing_modules(capsys, monkeypatch):
     class Needy:
         @hookimpl
         def gpuaudio_cqt_backends(self):
-            return [BackendSpec("needy", "cqt", "x:y", requires=("not_a_module_zz",),
-                                install_hint="pip install needy")]
+            return [
+                BackendSpec(
+                    "needy",
+                    "cqt",
+                    "x:y",
+                    requires=("not_a_module_zz",),
+                    install_hint="pip install needy",
+                )
+            ]
 
     def registry():
         reg = make_plugin_manager()
@@ -43,7 +50,9 @@ def test_plugins_shows_install_hint_for_missing_modules(capsys, monkeypatch):
     monkeypatch.setattr("gpuaudio.plugins.make_plugin_manager", registry)
     assert main(["plugins"]) == 0
     line = next(line for line in capsys.readouterr().out.splitlines() if "needy " in line)
-    assert "no: missing module not_a_module_zz" in line and line.rstrip().endswith("pip install needy")
+    assert "no: missing module not_a_module_zz" in line and line.rstrip().endswith(
+        "pip install needy"
+    )
 
 
 def test_bad_config_file_is_one_line_and_exit_2(tmp_path, capsys):
@@ -56,8 +65,12 @@ def test_bad_config_file_is_one_line_and_exit_2(tmp_path, capsys):
 
 
 def test_command_line_entry_point_runs():
-    done = subprocess.run([sys.executable, "-m", "gpuaudio.cli", "--version"],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "gpuaudio.cli", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert done.stdout.startswith("gpuaudio ")
 
 
