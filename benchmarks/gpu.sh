@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 STAGE=${1:-all}
 PY=${PYTHON:-python3}
-SITE=${GPUAUDIO_SITE:-/tmp/gpuaudio-site}
+SITE=${SITE_DIR:-/tmp/gpuaudio-site}  # not GPUAUDIO_*: those are config keys
 OUT=${OUT:-benchmarks/results/$(date -u +%Y%m%d-%H%M%S)}
 BENCH_ARGS=${BENCH_ARGS:---repeats 3 --case-budget 30 --baseline-windows 252}
 mkdir -p "$OUT"
@@ -71,7 +71,7 @@ extras() {
   # its editable install needs hatchling from the network; its parts are run here instead.)
   if [ -f benchmarks/crepe_gpu.py ]; then
     step "crepe_gpu.py"
-    timeout 240 "$PY" benchmarks/crepe_gpu.py --json "$OUT/crepe_gpu.json" \
+    timeout 200 "$PY" benchmarks/crepe_gpu.py --json "$OUT/crepe_gpu.json" \
       | tee "$OUT/crepe_gpu.md"
   fi
   if [ -f benchmarks/spectral_bench.py ]; then
