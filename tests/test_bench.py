@@ -59,7 +59,15 @@ def report() -> BenchReport:
     registry.register(gpuaudio_librosa, "librosa")
     registry.register(FakePlugin(), "fake")
     workload = Workload(minutes=3 / 60, sr=SR, features=("f0", "stft"), repeats=1)
-    return run_bench(workload, registry=registry, device_info=CPU_ONLY)
+    saved: list[set[str]] = []
+    result = run_bench(
+        workload,
+        registry=registry,
+        device_info=CPU_ONLY,
+        checkpoint=lambda rep: saved.append({r.feature for r in rep.results}),
+    )
+    assert saved == [{"f0"}, {"f0", "stft"}]  # partial results after each feature
+    return result
 
 
 def rows(report, feature):
