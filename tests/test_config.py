@@ -112,6 +112,8 @@ def test_bad_environment_value_names_the_variable_path():
         load_config({}, environ={"GPUAUDIO_MEMORY__MAX_BATCH": "lots"})
     with pytest.raises(ConfigError, match="not a valid config path"):
         load_config({}, environ={"GPUAUDIO_MEMORY__": "1"})
+    with pytest.raises(ConfigError, match="GPUAUDIO_SITE is not a gpuaudio setting"):
+        load_config({}, environ={"GPUAUDIO_SITE": "/tmp/x"})
 
 
 def test_wrong_source_type():

@@ -186,6 +186,12 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
         path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
         if not all(path):
             raise ConfigError(f"environment variable {name} is not a valid config path")
+        if len(path) == 1 and path[0] not in Config.model_fields:
+            known = ", ".join(f"{ENV_PREFIX}{key.upper()}" for key in Config.model_fields)
+            raise ConfigError(
+                f"environment variable {name} is not a gpuaudio setting (settings: {known}, "
+                f"or {ENV_PREFIX}<TABLE>__<KEY>); unset or rename it"
+            )
         node = result
         for part in path[:-1]:
             node = node.setdefault(part, {})
