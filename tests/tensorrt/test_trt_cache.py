@@ -99,7 +99,7 @@ def test_stale_sidecar_rebuilds(tmp_path: Path) -> None:
     fake, cache = FakeTensorRT(), EngineCache(tmp_path)
     fake.load(cache)
     _edit_sidecar(cache, key={**KEY.fields(), "tensorrt_version": "8.6.1"})
-    engine, outcome = fake.load(cache)
+    _, outcome = fake.load(cache)
     assert outcome == "built (stale sidecar (key fields differ))" and fake.builds == 2
     assert fake.load(cache)[1] == "hit"
 
