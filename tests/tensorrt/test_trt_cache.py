@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gpuaudio_tensorrt._cache import EngineCache, EngineKey, default_cache_dir
@@ -20,7 +21,7 @@ KEY = EngineKey(
     onnx_opset=17,
     plugin_version="0.1.0",
 )
-OTHER_VALUES = {
+OTHER_VALUES: dict[str, Any] = {
     "model": "full",
     "weights_sha256": "cd" * 32,
     "precision": "fp32",
