@@ -57,8 +57,9 @@ def build_engine(onnx_model: bytes, precision: str, max_batch: int) -> bytes:
 class EngineRunner(torch.nn.Module):
     """A deserialised engine behind the CREPE network's contract: (n, 1024) -> (n, 360)."""
 
-    def __init__(self, engine: trt.ICudaEngine, device: torch.device) -> None:
+    def __init__(self, runtime: trt.Runtime, engine: trt.ICudaEngine, device: torch.device) -> None:
         super().__init__()
+        self.runtime = runtime  # kept alive as long as its engine
         self.engine = engine
         self.device = device
         with torch.cuda.device(device):
@@ -73,9 +74,10 @@ class EngineRunner(torch.nn.Module):
     @classmethod
     def deserialize(cls, data: bytes, device: torch.device) -> EngineRunner | None:
         """The runner for serialised engine `data`, or None if TensorRT rejects the bytes."""
+        runtime = trt.Runtime(_LOGGER)
         with torch.cuda.device(device):
-            engine = trt.Runtime(_LOGGER).deserialize_cuda_engine(data)
-        return None if engine is None else cls(engine, device)
+            engine = runtime.deserialize_cuda_engine(data)
+        return None if engine is None else cls(runtime, engine, device)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """Salience of each frame, enqueued on the current stream (no synchronisation)."""
