@@ -50,28 +50,32 @@ class CrepeOptions:
     """Frames quieter than this (RMS in dB re full scale, at 16 kHz) are unvoiced."""
 
     @classmethod
-    def from_table(cls, table: dict[str, Any]) -> CrepeOptions:
-        """Validate a ``[crepe]`` table; unknown keys and bad values raise `ConfigError`."""
-        unknown = sorted(set(table) - set(cls.__dataclass_fields__))
+    def from_table(cls, table: dict[str, Any], section: str = "crepe") -> CrepeOptions:
+        """Validate a ``[crepe]`` table; unknown keys and bad values raise `ConfigError`.
+
+        `section` names the table in messages (backends built on crepe's have their own).
+        """
+        valid = sorted(cls.__dataclass_fields__)
+        unknown = sorted(set(table) - set(valid))
         if unknown:
-            raise ConfigError(
-                f"unknown [crepe] option(s) {unknown}; valid: {sorted(cls.__dataclass_fields__)}"
-            )
+            raise ConfigError(f"unknown [{section}] option(s) {unknown}; valid: {valid}")
         options = cls(**table)
         if options.model not in MODELS:
-            raise ConfigError(f"crepe.model must be one of {MODELS}, got {options.model!r}")
+            raise ConfigError(f"{section}.model must be one of {MODELS}, got {options.model!r}")
         if options.decoder not in DECODERS:
-            raise ConfigError(f"crepe.decoder must be one of {DECODERS}, got {options.decoder!r}")
+            raise ConfigError(
+                f"{section}.decoder must be one of {DECODERS}, got {options.decoder!r}"
+            )
         try:
             threshold, silence = float(options.voicing_threshold), float(options.silence_db)
         except (TypeError, ValueError) as exc:
             raise ConfigError(
-                f"crepe.voicing_threshold and crepe.silence_db must be numbers: {exc}"
+                f"{section}.voicing_threshold and {section}.silence_db must be numbers: {exc}"
             ) from None
         if not 0.0 <= threshold <= 1.0:
-            raise ConfigError(f"crepe.voicing_threshold must be in [0, 1], got {threshold}")
+            raise ConfigError(f"{section}.voicing_threshold must be in [0, 1], got {threshold}")
         if math.isnan(silence):
-            raise ConfigError("crepe.silence_db must be a number of dB (use -inf to disable)")
+            raise ConfigError(f"{section}.silence_db must be a number of dB (use -inf to disable)")
         return cls(options.model, options.decoder, threshold, silence)
 
 
@@ -125,7 +129,7 @@ class CrepeBackend:
     name = "crepe"
 
     def __init__(self, context: BackendContext) -> None:
-        self.options = CrepeOptions.from_table(dict(context.options))
+        self.options = CrepeOptions.from_table(dict(context.options), section=self.name)
         self.context = context
         self.device = torch.device(context.device)
         self.precision = effective_precision(context.precision, context.device)
