@@ -195,3 +195,14 @@ def test_cuda_peak_memory_of_full_model_is_bounded() -> None:
     torch.cuda.synchronize()
     assert manager.stats.peak_memory_bytes is not None
     assert manager.stats.peak_memory_bytes < 6 * 2**30
+
+
+def test_voicing_threshold_defaults_per_model_and_can_be_set() -> None:
+    from gpuaudio_crepe._backend import DEFAULT_VOICING_THRESHOLD, CrepeOptions
+
+    for model, tuned in DEFAULT_VOICING_THRESHOLD.items():
+        assert CrepeOptions.from_table({"model": model}).voicing_threshold == tuned
+    assert (
+        CrepeOptions.from_table({"model": "full", "voicing_threshold": 0.3}).voicing_threshold
+        == 0.3
+    )

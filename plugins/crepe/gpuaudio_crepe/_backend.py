@@ -12,7 +12,7 @@ import contextlib
 import logging
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,12 @@ _DTYPES = {
 }
 
 
+DEFAULT_VOICING_THRESHOLD = {"full": 0.04, "tiny": 0.14}
+"""Per model, the periodicity threshold that maximised overall accuracy (voicing and pitch)
+averaged over clean / 20 dB / 5 dB on the tuning half of the known-F0 speech set, and was
+then scored on the other half (benchmarks/known_f0/voicing_sweep.py, docs/crepe.md)."""
+
+
 @dataclass(frozen=True)
 class CrepeOptions:
     """The ``[crepe]`` config table."""
@@ -44,8 +50,9 @@ class CrepeOptions:
     """``full`` (22 M parameters, most accurate) or ``tiny`` (0.5 M, fast on CPU)."""
     decoder: str = "viterbi"
     """``viterbi`` (smooth path, torchcrepe's HMM), ``weighted_argmax`` or ``argmax``."""
-    voicing_threshold: float = 0.21
-    """Frames whose periodicity (salience of the decoded bin) is below this are unvoiced."""
+    voicing_threshold: float | None = None
+    """Frames whose periodicity (salience of the decoded bin) is below this are unvoiced;
+    None takes the model's tuned default (`DEFAULT_VOICING_THRESHOLD`)."""
     silence_db: float = -60.0
     """Frames quieter than this (RMS in dB re full scale, at 16 kHz) are unvoiced."""
 
@@ -66,8 +73,11 @@ class CrepeOptions:
             raise ConfigError(
                 f"{section}.decoder must be one of {DECODERS}, got {options.decoder!r}"
             )
+        if options.voicing_threshold is None:
+            options = replace(options, voicing_threshold=DEFAULT_VOICING_THRESHOLD[options.model])
         try:
-            threshold, silence = float(options.voicing_threshold), float(options.silence_db)
+            threshold = float(options.voicing_threshold)  # type: ignore[arg-type]
+            silence = float(options.silence_db)
         except (TypeError, ValueError) as exc:
             raise ConfigError(
                 f"{section}.voicing_threshold and {section}.silence_db must be numbers: {exc}"
@@ -171,7 +181,9 @@ class CrepeBackend:
             del salience
             audible = loudness_db.view(batch, n_frames) >= self.options.silence_db
             voiced_prob = torch.where(audible, periodicity, 0.0).clamp(0.0, 1.0)
-            voiced_flag = audible & (voiced_prob >= self.options.voicing_threshold)
+            threshold = self.options.voicing_threshold
+            assert threshold is not None  # resolved by CrepeOptions.from_table
+            voiced_flag = audible & (voiced_prob >= threshold)
             f0 = torch.where(voiced_flag, f0, math.nan)
         return F0Frames(f0, voiced_flag, voiced_prob)
 
