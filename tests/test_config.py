@@ -119,3 +119,13 @@ def test_bad_environment_value_names_the_variable_path():
 def test_wrong_source_type():
     with pytest.raises(ConfigError, match="not int"):
         load_config(42)  # type: ignore[arg-type]
+
+
+def test_options_for_a_backend_without_options_are_rejected_when_it_loads():
+    import numpy as np
+
+    from gpuaudio import AudioFeatureService
+
+    service = AudioFeatureService({"backends": {"stft": "librosa"}, "librosa": {"speed": "max"}})
+    with pytest.raises(ConfigError, match=r"librosa backend takes no options.*\[librosa\]"):
+        service.stft(np.zeros(2048, dtype=np.float32))

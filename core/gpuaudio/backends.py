@@ -74,6 +74,16 @@ class BackendContext:
     """The backend's own config table (e.g. ``crepe.model``); unknown keys are the backend's
     to reject with `ConfigError`."""
 
+    def require_no_options(self, backend: str) -> None:
+        """Raise `ConfigError` if a backend that takes no options was given a config table."""
+        if self.options:
+            from gpuaudio.errors import ConfigError
+
+            raise ConfigError(
+                f"the {backend} backend takes no options, got {sorted(self.options)}; "
+                f"remove the [{backend}] table or its keys"
+            )
+
 
 @dataclass(frozen=True)
 class F0Frames:

@@ -10,7 +10,7 @@ from typing import Any
 
 import librosa
 import numpy as np
-from gpuaudio import BackendContext, ConfigError, F0Frames
+from gpuaudio import BackendContext, F0Frames
 
 __all__ = ["LibrosaBackend"]
 
@@ -21,10 +21,7 @@ class LibrosaBackend:
     name = "librosa"
 
     def __init__(self, context: BackendContext) -> None:
-        if context.options:
-            raise ConfigError(
-                f"the librosa backend takes no options, got {sorted(context.options)}"
-            )
+        context.require_no_options("librosa")
         self.context = context
 
     def f0(

@@ -30,7 +30,7 @@ import librosa
 import numpy as np
 import scipy.fft
 import scipy.stats
-from gpuaudio import BackendContext, ConfigError, F0Frames, InvalidParameterError
+from gpuaudio import BackendContext, F0Frames, InvalidParameterError
 
 from gpuaudio_librosa import _pyin_kernels as kernels
 
@@ -55,10 +55,7 @@ class FastPyinBackend:
     name = "fastpyin"
 
     def __init__(self, context: BackendContext) -> None:
-        if context.options:
-            raise ConfigError(
-                f"the fastpyin backend takes no options, got {sorted(context.options)}"
-            )
+        context.require_no_options("fastpyin")
         self.context = context
 
     def f0(

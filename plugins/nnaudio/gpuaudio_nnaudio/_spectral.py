@@ -97,11 +97,7 @@ class SpectralBackend:
     """Whether fp16 / bf16 are honoured; otherwise those precisions compute in fp32."""
 
     def __init__(self, context: BackendContext) -> None:
-        if context.options:
-            raise ConfigError(
-                f"the {self.name} backend takes no options, got {sorted(context.options)}; "
-                "remove the table or its keys"
-            )
+        context.require_no_options(self.name)
         if context.precision not in _DTYPES:
             raise ConfigError(
                 f"unknown precision {context.precision!r} for the {self.name} backend; "
