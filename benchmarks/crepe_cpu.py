@@ -35,6 +35,7 @@ def run(count: int) -> dict[str, Any]:
     """Seconds per method on `count` windows and scaled to 2,520."""
     import librosa
     import torch
+
     from gpuaudio import AudioFeatureService
 
     batch = windows(count)

@@ -61,6 +61,7 @@ def _seconds(fn: Any, repeats: int) -> float:
 def measure(model: str, precision: str, batch: Any, repeats: int) -> dict[str, Any]:
     """One row: first-call, warm workload times and peak memory for a model and precision."""
     import torch
+
     from gpuaudio_crepe import _network
 
     _network.load_model.cache_clear()

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
 from gpuaudio import AudioFeatureService, __version__
 from gpuaudio.escalation import detect_escalation, detect_escalation_file
 from gpuaudio.metrics import f0_scores, interval_scores, resample_f0

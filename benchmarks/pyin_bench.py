@@ -60,6 +60,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import librosa
+
     from gpuaudio import AudioFeatureService
 
     windows = speech_like_windows(args.windows)

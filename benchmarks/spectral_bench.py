@@ -69,6 +69,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import librosa
+
     from gpuaudio import AudioFeatureService
 
     y = recording(args.minutes)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gpuaudio import AudioFeatureService, InvalidAudioError, InvalidParameterError
-from gpuaudio._validation import audio
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from gpuaudio import AudioFeatureService, InvalidAudioError, InvalidParameterError
+from gpuaudio._validation import audio
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 
-import gpuaudio_librosa
 import numpy as np
 import pytest
+
+import gpuaudio_librosa
 from gpuaudio import BackendSpec, F0Frames, OutputExistsError, hookimpl
 from gpuaudio.bench import BenchReport, Workload, make_recording, run_bench, write_json
 from gpuaudio.cli import main

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from gpuaudio import ConfigError, load_config
 from gpuaudio.config import discover_file, from_environment
 

@@ -14,11 +14,12 @@ from typing import Any
 import librosa
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from gpuaudio import AudioFeatureService, ConfigError, InvalidParameterError
 from gpuaudio.testing import F0BackendConformance, harmonic_tone
 from gpuaudio_librosa import _fastpyin, _pyin_kernels
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 SAMPLE_RATES = (8000, 11025, 16000, 22050, 32000, 44100, 48000)
 

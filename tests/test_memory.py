@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from gpuaudio import GpuOutOfMemoryError
 from gpuaudio.config import MemoryConfig
 from gpuaudio.memory import MemoryManager, frame_chunks

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from gpuaudio.metrics import f0_scores, interval_scores, merge_intervals, resample_f0
 
 NAN = math.nan

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from gpuaudio import AudioFeatureService, BackendError, BackendSpec, ConfigError, hookimpl
 from gpuaudio.device import CPU_ONLY
 from gpuaudio.plugins import make_plugin_manager

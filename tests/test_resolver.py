@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from gpuaudio import BackendSpec, BackendUnavailableError, DeviceInfo
 from gpuaudio.device import CPU_ONLY
 from gpuaudio.resolver import resolve

@@ -5,12 +5,13 @@ from __future__ import annotations
 import librosa
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from gpuaudio import AudioFeatureService, BackendSpec, GpuOutOfMemoryError, hookimpl
 from gpuaudio.device import CPU_ONLY
 from gpuaudio.plugins import make_plugin_manager
 from gpuaudio.testing import harmonic_tone
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 RATES = st.sampled_from([8000, 16000, 22050, 44100])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from gpuaudio.metrics import f0_scores, resample_f0
 from gpuaudio.synth import CALM, ESCALATED, HOP_S, PhraseStyle, demo_call, synthesize_speech
 

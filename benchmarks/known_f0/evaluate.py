@@ -35,8 +35,9 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gpuaudio.metrics import f0_scores, resample_f0
 from speechset import CONDITIONS, SPEECH_DIR, SR, load_set
+
+from gpuaudio.metrics import f0_scores, resample_f0
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "accuracy.md"

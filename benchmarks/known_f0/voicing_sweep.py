@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gpuaudio.metrics import f0_scores, resample_f0
 from speechset import CONDITIONS, SR, load_set
+
+from gpuaudio.metrics import f0_scores, resample_f0
 
 FMIN, FMAX, HOP, FRAME = 50.0, 550.0, 160, 1024
 THRESHOLDS = np.round(np.arange(0.02, 0.42, 0.02), 2)

@@ -10,6 +10,7 @@ import librosa
 import numpy as np
 import pytest
 import torch
+
 from gpuaudio import AudioFeatureService, BackendContext, ConfigError, MemoryManager
 from gpuaudio.config import MemoryConfig
 from gpuaudio.testing import harmonic_tone

@@ -8,6 +8,7 @@ import librosa
 import numpy as np
 import pytest
 import torch
+
 from gpuaudio_crepe import _decode
 from gpuaudio_crepe._backend import CREPE_RATE, frame_centres
 from gpuaudio_crepe._resample import resample

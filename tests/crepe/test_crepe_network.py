@@ -10,6 +10,7 @@ import types
 import numpy as np
 import pytest
 import torch
+
 from gpuaudio_crepe._network import MODELS, CrepeNet, bytes_per_frame, load_model, weights_path
 
 

@@ -11,6 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
+
 from gpuaudio import AudioFeatureService, BackendSpec, F0Frames, hookimpl
 from gpuaudio.device import CPU_ONLY
 from gpuaudio.plugins import make_plugin_manager

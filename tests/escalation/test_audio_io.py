@@ -7,10 +7,11 @@ import hashlib
 import numpy as np
 import pytest
 import soundfile as sf
-from gpuaudio import AudioFileError
-from gpuaudio.audio_io import audio_info, read_audio, resample, sha256_file, stream_audio
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from gpuaudio import AudioFileError
+from gpuaudio.audio_io import audio_info, read_audio, resample, sha256_file, stream_audio
 
 
 def _noise(n: int, channels: int, seed: int = 0) -> np.ndarray:

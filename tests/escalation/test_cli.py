@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
+
 from gpuaudio.cli import main
 from gpuaudio.report import OUTPUT_NAMES, REPORT_JSON
 from gpuaudio.synth import synthesize_speech

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile as sf
+
 from gpuaudio import InvalidAudioError, InvalidParameterError
 from gpuaudio.escalation import EscalationParams, detect_escalation, detect_escalation_file
 

@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
+
 from gpuaudio import OutputExistsError
 from gpuaudio.report import (
     FIGURE_PNG,

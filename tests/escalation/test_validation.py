@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from gpuaudio import AudioFeatureService
 from gpuaudio.escalation import detect_escalation_file
 from gpuaudio.metrics import interval_scores

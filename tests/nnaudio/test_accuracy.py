@@ -9,10 +9,11 @@ from typing import Any
 import librosa
 import numpy as np
 import pytest
-from gpuaudio import AudioFeatureService
-from gpuaudio.testing import harmonic_tone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from gpuaudio import AudioFeatureService
+from gpuaudio.testing import harmonic_tone
 
 Services = dict[str, AudioFeatureService]
 Error = Callable[[Any, Any], float]

@@ -1,6 +1,7 @@
 """The core's conformance suite for every feature each backend serves, on CPU and on CUDA."""
 
 import pytest
+
 from gpuaudio.testing import (
     CqtBackendConformance,
     MelBackendConformance,

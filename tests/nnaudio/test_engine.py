@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+
 from gpuaudio import AudioFeatureService, ConfigError, InvalidParameterError, MemoryManager
 from gpuaudio.config import MemoryConfig
 from gpuaudio.testing import fake_gpu

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from gpuaudio_tensorrt._cache import EngineCache, EngineKey, default_cache_dir
 
 KEY = EngineKey(

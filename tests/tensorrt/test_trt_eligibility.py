@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 import gpuaudio_crepe
 import gpuaudio_tensorrt
-import pytest
 from gpuaudio import BackendContext, BackendUnavailableError, ConfigError, MemoryManager, device
 from gpuaudio.cli import main
 from gpuaudio.device import DeviceInfo

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 import torch
+
 from gpuaudio import AudioFeatureService, BackendContext, MemoryManager
 from gpuaudio.config import MemoryConfig
 from gpuaudio.metrics import f0_scores

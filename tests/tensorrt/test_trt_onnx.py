@@ -21,6 +21,7 @@ import onnx
 import onnxruntime
 import pytest
 import torch
+
 from gpuaudio import BackendContext, MemoryManager
 from gpuaudio.config import MemoryConfig
 from gpuaudio.metrics import f0_scores

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from gpuaudio import BackendContext, ConfigError, F0Frames
 
+from gpuaudio import BackendContext, ConfigError, F0Frames
 from gpuaudio_crepe._decode import DECODERS, allowed_bins, decode
 from gpuaudio_crepe._network import MODELS, PITCH_BINS, WINDOW_SIZE, bytes_per_frame, load_model
 from gpuaudio_crepe._resample import resample

@@ -10,6 +10,7 @@ from typing import Any
 
 import librosa
 import numpy as np
+
 from gpuaudio import BackendContext, F0Frames
 
 __all__ = ["LibrosaBackend"]

@@ -30,8 +30,8 @@ import librosa
 import numpy as np
 import scipy.fft
 import scipy.stats
-from gpuaudio import BackendContext, F0Frames, InvalidParameterError
 
+from gpuaudio import BackendContext, F0Frames, InvalidParameterError
 from gpuaudio_librosa import _pyin_kernels as kernels
 
 __all__ = ["FastPyinBackend"]

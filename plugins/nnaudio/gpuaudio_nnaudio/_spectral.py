@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+
 from gpuaudio import BackendContext, ConfigError, InvalidParameterError
 
 _DTYPES = {

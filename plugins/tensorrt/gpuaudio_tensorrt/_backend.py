@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from gpuaudio import BackendContext, BackendUnavailableError, ConfigError
 from gpuaudio_crepe._backend import CrepeBackend, CrepeOptions
 from gpuaudio_crepe._network import bytes_per_frame, load_model, weights_path
-
 from gpuaudio_tensorrt import __version__
 from gpuaudio_tensorrt._cache import EngineCache, EngineKey, default_cache_dir
 from gpuaudio_tensorrt._export import ONNX_OPSET, export_onnx

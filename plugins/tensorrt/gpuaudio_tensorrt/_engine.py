@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import tensorrt as trt
 import torch
+
 from gpuaudio import GpuOutOfMemoryError
 from gpuaudio_crepe._network import PITCH_BINS, WINDOW_SIZE
-
 from gpuaudio_tensorrt._export import INPUT, OUTPUT
 
 __all__ = ["EngineRunner", "build_engine", "tensorrt_version"]

@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 import torch
+
 from gpuaudio_crepe._network import WINDOW_SIZE
 
 __all__ = ["INPUT", "ONNX_OPSET", "OUTPUT", "export_onnx"]
