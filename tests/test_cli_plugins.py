@@ -98,3 +98,15 @@ def test_out_of_memory_detection():
     assert device.is_out_of_memory(RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"))
     assert not device.is_out_of_memory(RuntimeError("shape mismatch"))
     assert not device.is_out_of_memory(ValueError("out of memory"))
+
+
+def test_plugins_suggests_gpu_extras_when_none_is_installed(capsys, monkeypatch):
+    from gpuaudio.plugins import make_plugin_manager
+
+    monkeypatch.setattr(
+        "gpuaudio.plugins.make_plugin_manager", lambda: make_plugin_manager(only=["librosa"])
+    )
+    assert main(["plugins"]) == 0
+    assert "no GPU backend is installed: pip install 'gpuaudio[crepe,nnaudio]'" in (
+        capsys.readouterr().out
+    )

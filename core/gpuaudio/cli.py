@@ -41,6 +41,8 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     for row in rows:
         cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=False))
         print(("  ".join(cells) + "  " + row[4]).rstrip())
+    if not any("cuda" in spec.devices for spec in registry.all_specs()):
+        print("\nno GPU backend is installed: pip install 'gpuaudio[crepe,nnaudio]'")
     if registry.failures:
         print("\nplugins that failed to load:")
         for failure in registry.failures:
