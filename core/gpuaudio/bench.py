@@ -536,14 +536,8 @@ def _cpu_model() -> str:
 
 
 def _total_ram_gb() -> float | None:
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemTotal:"):
-                    return round(int(line.split()[1]) / 2**20, 1)
-    except OSError:
-        pass
-    return None
+    total = _device.host_memory_bytes("MemTotal")
+    return None if total is None else round(total / 2**30, 1)
 
 
 def _nvidia_driver() -> str | None:

@@ -119,14 +119,22 @@ def free_memory_bytes(device: str) -> int:
     return int(free)
 
 
-def _host_available_bytes() -> int:
+def host_memory_bytes(field: str = "MemAvailable") -> int | None:
+    """A ``/proc/meminfo`` field (``MemTotal``, ``MemAvailable``...) in bytes; None if absent."""
     try:
         with open("/proc/meminfo", encoding="ascii") as meminfo:
             for line in meminfo:
-                if line.startswith("MemAvailable:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
+    return None
+
+
+def _host_available_bytes() -> int:
+    available = host_memory_bytes("MemAvailable")
+    if available is not None:
+        return available
     return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
 
 
