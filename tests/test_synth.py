@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from gpuaudio.metrics import f0_scores, resample_f0
+from gpuaudio.speechset import load_set
 from gpuaudio.synth import CALM, ESCALATED, HOP_S, PhraseStyle, demo_call, synthesize_speech
 
 SR = 16000
@@ -125,7 +126,7 @@ def speechset() -> object:
 
 def test_committed_set_truth_is_heard_by_harvest(speechset: object) -> None:
     pw = speechset.import_pyworld()
-    recordings = {r.id: r for r in speechset.load_set()}
+    recordings = {r.id: r for r in load_set(speechset.SPEECH_DIR).recordings}
     assert len(recordings) >= 8
     for rec_id in ("02_en-us_m3", "08_de_f4"):  # a male and a female voice, short ones
         rec = recordings[rec_id]
@@ -139,7 +140,7 @@ def test_committed_set_truth_is_heard_by_harvest(speechset: object) -> None:
 
 
 def test_committed_set_noise_conditions(speechset: object) -> None:
-    rec = speechset.load_set()[0]
+    rec = load_set(speechset.SPEECH_DIR).recordings[0]
     clean = rec.audio("clean").astype(np.float64)
     for condition, snr in speechset.CONDITIONS.items():
         noisy = rec.audio(condition).astype(np.float64)
@@ -151,7 +152,7 @@ def test_committed_set_noise_conditions(speechset: object) -> None:
 
 
 def test_committed_escalation_example(speechset: object) -> None:
-    recordings = {r.id: r for r in speechset.load_set(speechset.ESCALATION_DIR)}
+    recordings = {r.id: r for r in load_set(speechset.ESCALATION_DIR).recordings}
     calm, escalated = recordings["calm"], recordings["escalation"]
     assert calm.spans == [] and len(escalated.spans) == 1
     (start, end), audio = escalated.spans[0], escalated.audio().astype(np.float64)

@@ -26,28 +26,27 @@ import argparse
 import json
 import platform
 import sys
-import time
 import types
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speechset import CONDITIONS, SPEECH_DIR, SR, load_set
+from speechset import CONDITIONS, SPEECH_DIR
 
-from gpuaudio.metrics import f0_scores, resample_f0
+from gpuaudio.speechset import (
+    F0Estimate,
+    F0Estimator,
+    condition_label,
+    load_set,
+    score_estimator,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "accuracy.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 FMIN, FMAX = 50.0, 550.0
-
-# An estimator maps mono float32 audio to (frame times s, f0 Hz NaN/0 unvoiced, voiced flags).
-Estimate = tuple[np.ndarray, np.ndarray, np.ndarray]
-Estimator = Callable[[np.ndarray], Estimate]
-
 
 def _value(text: str) -> Any:
     """A config value from the command line: bool, int, float or string."""
@@ -73,7 +72,9 @@ def parse_backend(text: str) -> tuple[str, dict[str, Any]]:
     return name.strip(), options
 
 
-def service_estimator(name: str, options: dict[str, Any], frame_length: int, hop: int) -> Estimator:
+def service_estimator(
+    name: str, options: dict[str, Any], frame_length: int, hop: int
+) -> F0Estimator:
     """A gpuaudio F0 backend through AudioFeatureService; backend options go to its table.
 
     A ``device`` option is the service's device setting, not the backend's.
@@ -87,22 +88,22 @@ def service_estimator(name: str, options: dict[str, Any], frame_length: int, hop
         config[name] = options
     service = AudioFeatureService(config=config)
 
-    def estimate(audio: np.ndarray) -> Estimate:
+    def estimate(audio: np.ndarray, sr: int) -> F0Estimate:
         f0, voiced, _ = service.extract_f0(
-            audio, SR, fmin=FMIN, fmax=FMAX, frame_length=frame_length, hop_length=hop
+            audio, sr, fmin=FMIN, fmax=FMAX, frame_length=frame_length, hop_length=hop
         )
-        return np.arange(f0.size) * hop / SR, f0, voiced
+        return np.arange(f0.size) * hop / sr, f0, voiced
 
     return estimate
 
 
-def praat_estimator(hop: int) -> Estimator:
+def praat_estimator(hop: int) -> F0Estimator:
     """Praat's autocorrelation pitch (parselmouth), default settings, floor/ceiling 50/550."""
     import parselmouth
 
-    def estimate(audio: np.ndarray) -> Estimate:
-        sound = parselmouth.Sound(audio.astype(np.float64), sampling_frequency=SR)
-        pitch = sound.to_pitch_ac(time_step=hop / SR, pitch_floor=FMIN, pitch_ceiling=FMAX)
+    def estimate(audio: np.ndarray, sr: int) -> F0Estimate:
+        sound = parselmouth.Sound(audio.astype(np.float64), sampling_frequency=sr)
+        pitch = sound.to_pitch_ac(time_step=hop / sr, pitch_floor=FMIN, pitch_ceiling=FMAX)
         f0 = pitch.selected_array["frequency"]
         return pitch.xs(), f0, f0 > 0
 
@@ -117,16 +118,16 @@ def _import_torchcrepe() -> types.ModuleType:
     return torchcrepe
 
 
-def torchcrepe_estimator(model: str, hop: int) -> Estimator:
+def torchcrepe_estimator(model: str, hop: int) -> F0Estimator:
     """Stock torchcrepe.predict on the CPU, voiced where filtered periodicity >= 0.21."""
     import torch
 
     torchcrepe = _import_torchcrepe()
 
-    def estimate(audio: np.ndarray) -> Estimate:
+    def estimate(audio: np.ndarray, sr: int) -> F0Estimate:
         pitch, periodicity = torchcrepe.predict(
             torch.from_numpy(audio)[None],
-            SR,
+            sr,
             hop_length=hop,
             fmin=FMIN,
             fmax=FMAX,
@@ -140,33 +141,24 @@ def torchcrepe_estimator(model: str, hop: int) -> Estimator:
         periodicity = torchcrepe.filter.median(periodicity, 3)
         f0 = pitch[0].numpy().astype(np.float64)
         voiced = periodicity[0].numpy() >= 0.21
-        return np.arange(f0.size) * hop / SR, np.where(voiced, f0, np.nan), voiced
+        return np.arange(f0.size) * hop / sr, np.where(voiced, f0, np.nan), voiced
 
     return estimate
 
 
-def evaluate(estimators: dict[str, Estimator], data_dir: Path) -> dict[str, Any]:
+def evaluate(estimators: dict[str, F0Estimator], data_dir: Path) -> dict[str, Any]:
     """Pooled scores and CPU seconds per estimator and condition."""
-    recordings = load_set(data_dir)
+    speech_set = load_set(data_dir)
     results: dict[str, Any] = {}
     for label, estimator in estimators.items():
         results[label] = {}
-        for condition in CONDITIONS:
-            refs, ests, flags, seconds = [], [], [], 0.0
-            for rec in recordings:
-                audio = rec.audio(condition)
-                started = time.perf_counter()
-                times, f0, voiced = estimator(audio)
-                seconds += time.perf_counter() - started
-                refs.append(resample_f0(rec.times, rec.f0, times))
-                ests.append(np.asarray(f0, dtype=np.float64))
-                flags.append(np.asarray(voiced, dtype=bool))
-            scores = f0_scores(np.concatenate(refs), np.concatenate(ests), np.concatenate(flags))
-            results[label][condition] = {**scores.as_dict(), "seconds": round(seconds, 2)}
+        for condition, score in score_estimator(estimator, speech_set).items():
+            results[label][condition] = score.as_dict()
+            scores = score.scores
             print(
                 f"{label:28} {condition:6} RPA {scores.raw_pitch_accuracy:.3f}  "
                 f"VR {scores.voicing_recall:.3f}  VFA {scores.voicing_false_alarm:.3f}  "
-                f"({seconds:.1f} s)",
+                f"({score.seconds:.1f} s)",
                 flush=True,
             )
     return results
@@ -174,7 +166,7 @@ def evaluate(estimators: dict[str, Estimator], data_dir: Path) -> dict[str, Any]
 
 def markdown(results: dict[str, Any], machine: str) -> str:
     """The results table: RPA / voicing recall / voicing false alarm per condition."""
-    names = {"clean": "clean", "snr20": "20 dB", "snr05": "5 dB"}
+    names = {c: condition_label(c, snr) for c, snr in CONDITIONS.items()}
     head = "| estimator | " + " | ".join(f"{names[c]} RPA / VR / VFA" for c in CONDITIONS) + " |"
     lines = [head, "|---|" + "---|" * len(CONDITIONS)]
     for label, per_condition in results.items():
@@ -213,7 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--machine", default=f"{platform.machine()} {platform.processor()}".strip())
     args = parser.parse_args(argv)
 
-    estimators: dict[str, Estimator] = {
+    estimators: dict[str, F0Estimator] = {
         "librosa pyin (service)": service_estimator("librosa", {}, args.frame_length, args.hop)
     }
     if not args.no_praat:

@@ -44,8 +44,9 @@ from speechset import (
     SPEECH_DIR,
     SR,
     import_pyworld,
-    write_truth,
 )
+
+from gpuaudio.speechset import write_truth
 
 HOP = int(SR * FRAME_PERIOD_MS / 1000)  # samples per truth frame
 MARGIN_S = 0.15  # silence kept around each trimmed sentence
@@ -231,18 +232,27 @@ def build_speech(out: Path, seed: int) -> None:
             }
         )
         print(f"{rec_id}: {clean.size / SR:.2f} s, median F0 {np.median(f0[f0 > 0]):.0f} Hz")
-    _write_manifest(out, "speech", seed, entries)
+    noise = "pink (1/f power), SNR over the whole recording"
+    _write_manifest(out, "speech", seed, entries, CONDITIONS, noise)
 
 
-def _write_manifest(out: Path, kind: str, seed: int, entries: list[dict[str, object]]) -> None:
+def _write_manifest(
+    out: Path,
+    kind: str,
+    seed: int,
+    entries: list[dict[str, object]],
+    conditions: dict[str, float | None],
+    noise: str,
+) -> None:
+    """Every recording has a file for each of `conditions` (gpuaudio.speechset checks it)."""
     manifest = {
         "kind": kind,
         "generator": "benchmarks/known_f0/make_speechset.py",
         "seed": seed,
         "sr": SR,
         "frame_period_ms": FRAME_PERIOD_MS,
-        "noise": "pink (1/f power), SNR over the whole recording",
-        "conditions": CONDITIONS,
+        "noise": noise,
+        "conditions": conditions,
         "recordings": entries,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
@@ -314,7 +324,8 @@ def build_escalation(out: Path, seed: int, minutes: float, calm_minutes: float, 
             }
         )
         print(f"{name}: {audio.size / SR:.1f} s, spans {entries[-1]['escalations']}")
-    _write_manifest(out, "escalation", seed, entries)
+    noise = "only a faint pink room noise, RMS -60 dB re full scale"
+    _write_manifest(out, "escalation", seed, entries, {"clean": None}, noise)
     print(f"written to {out}")
 
 

@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speechset import CONDITIONS, SR, load_set
+from speechset import CONDITIONS, SPEECH_DIR, SR
 
 from gpuaudio.metrics import f0_scores, resample_f0
+from gpuaudio.speechset import load_set
 
 FMIN, FMAX, HOP, FRAME = 50.0, 550.0, 160, 1024
 THRESHOLDS = np.round(np.arange(0.02, 0.42, 0.02), 2)
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", action="append", default=[], choices=["tiny", "full"])
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    recordings = load_set()
+    recordings = list(load_set(SPEECH_DIR).recordings)
     tune, test = list(range(0, len(recordings), 2)), list(range(1, len(recordings), 2))
     pyin = pyin_tracks(recordings)
     results: dict[str, Any] = {"thresholds": THRESHOLDS.tolist(), "pyin": {}, "crepe": {}}
