@@ -164,3 +164,34 @@ def test_cli_bench_with_installed_plugins_writes_json(tmp_path, capsys):
 def test_cli_rejects_unknown_features(capsys):
     assert main(["bench", "--features", "f0,pitch"]) == 2
     assert "--features" in capsys.readouterr().err
+
+
+def test_known_f0_set_scores_each_f0_backend_per_condition(speech_subset):
+    registry = make_plugin_manager(load_entry_points=False)
+    registry.register(gpuaudio_librosa, "librosa")
+    registry.register(FakePlugin(), "fake")
+    directory = speech_subset("02_en-us_m3")
+    workload = Workload(minutes=2 / 60, sr=SR, features=("f0",), repeats=1, known_f0=directory)
+    report = run_bench(workload, registry=registry, device_info=CPU_ONLY)
+    f0 = rows(report, "f0")
+    assert set(f0["librosa"].known_f0) == {"clean", "snr20", "snr05"}
+    # pyin on a clean 120 Hz male voice; the wrong backend's fixed 300 Hz is never right
+    assert f0["librosa"].known_f0["clean"]["raw_pitch_accuracy"] > 0.9
+    assert f0["fixedpitch"].known_f0["clean"]["raw_pitch_accuracy"] < 0.05
+    assert f0["fixedpitch"].known_f0["clean"]["voicing_false_alarm"] == 1.0
+    assert report.workload["known_f0_recordings"] == 1
+    assert report.workload["known_f0_conditions"]["snr05"] == "5 dB"
+    assert len(report.workload["known_f0_manifest_sha256"]) == 64
+    saved = json.loads(json.dumps(report.as_dict()))
+    assert saved["workload"]["known_f0"] == str(directory)
+    table = report.table()
+    assert f"F0 on the known-F0 set {directory}" in table
+    assert "| backend | variant | clean RPA / VR / FA | 20 dB RPA / VR / FA |" in table
+    clean = f0["librosa"].known_f0["clean"]
+    line = next(row for row in table.splitlines() if row.startswith("| librosa | default |"))
+    assert f"{clean['raw_pitch_accuracy']:.3f} / {clean['voicing_recall']:.3f}" in line
+
+
+def test_cli_refuses_a_broken_known_f0_set_before_running(tmp_path, capsys):
+    assert main(["bench", "--features", "f0", "--known-f0", str(tmp_path), "--quiet"]) == 2
+    assert "no manifest.json" in capsys.readouterr().err

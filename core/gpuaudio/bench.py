@@ -5,7 +5,8 @@ config (GPU backends that may also run on CPU included), each in the variants of
 Per case: a fresh service's first call on one second of audio (model load included, NF-001),
 on a GPU an untimed warm-up on the whole workload, then the median of repeated timed calls.
 Speed is a ratio against the librosa backend timed in the same run on the same input; accuracy
-is measured against librosa's output (spectral features) or the synthesiser's exact F0 (F0).
+is measured against librosa's output (spectral features) or the synthesiser's exact F0 (F0),
+and, with a known-F0 speech set (`Workload.known_f0`), against that set's truth per condition.
 
 The F0 workload is the spec's: one-second windows (2,520 for 42 minutes) in one batched call,
 ``extract_f0`` with the frame and hop of ``extract_f0_windows``. The spectral workload is the
@@ -42,6 +43,7 @@ from gpuaudio.metrics import f0_scores, resample_f0
 from gpuaudio.plugins import PluginRegistry, make_plugin_manager
 from gpuaudio.resolver import Candidate, resolve
 from gpuaudio.service import AudioFeatureService, window_frame_length
+from gpuaudio.speechset import F0Estimate, SpeechSet, condition_label, load_set, score_estimator
 
 BASELINE = "librosa"
 """The backend every other one is compared with (the CPU reference of the spec)."""
@@ -54,6 +56,9 @@ SPECTRAL: dict[str, dict[str, Any]] = {
 """Parameters of the spectral features: the spec's NNAudioProcessor defaults, librosa's CQT."""
 
 F0_RANGE = (50.0, 550.0)
+KNOWN_F0_FRAME_S, KNOWN_F0_HOP_S = 0.064, 0.010
+"""F0 frame and hop on a known-F0 set: 1024 and 160 samples at 16 kHz, as
+``benchmarks/known_f0/evaluate.py`` (so the two report the same numbers)."""
 _VOICES = ((120.0, 1.0), (210.0, 1.18))
 """(base F0, formant scale) of the synthetic speakers, alternating per minute: male, female."""
 
@@ -105,6 +110,9 @@ class Workload:
     unique_minutes: float = 5.0
     """Minutes of distinct synthetic speech; longer recordings repeat it."""
     seed: int = 0
+    known_f0: str | os.PathLike[str] | None = None
+    """Directory of a known-F0 speech set (`gpuaudio.speechset`): F0 backends are also scored
+    on it, per noise condition (not timed: the speed workload stays the synthetic one)."""
 
     @classmethod
     def quick(cls, **changes: Any) -> Workload:
@@ -141,6 +149,8 @@ class CaseResult:
     host_max_rss_mb: float | None = None
     gpu_peak_mb: float | None = None
     accuracy: dict[str, float] = field(default_factory=dict)
+    known_f0: dict[str, dict[str, float]] = field(default_factory=dict)
+    """F0 on the known-F0 set: condition -> scores (`gpuaudio.metrics.F0Scores`) and seconds."""
 
 
 @dataclass
@@ -207,7 +217,28 @@ class BenchReport:
             for (feature, backend, device), labels in skipped.items()
         ]
         lines = ["| " + " | ".join(row) + " |" for row in rows]
-        return "\n".join(lines + (["", *notes] if notes else []))
+        return "\n".join(lines + (["", *notes] if notes else []) + self._known_f0_table())
+
+    def _known_f0_table(self) -> list[str]:
+        """RPA / voicing recall / false alarm per condition on the known-F0 set, if scored."""
+        scored = [r for r in self.results if r.status == "ok" and r.known_f0]
+        if not scored:
+            return []
+        labels = self.workload.get("known_f0_conditions", {})
+        conditions = list(scored[0].known_f0)
+        head = ["backend", "variant", *(f"{labels.get(c, c)} RPA / VR / FA" for c in conditions)]
+        rows = [head, ["---"] * len(head)]
+        for r in scored:
+            rows.append(
+                [r.backend, r.variant]
+                + [
+                    "{raw_pitch_accuracy:.3f} / {voicing_recall:.3f} / "
+                    "{voicing_false_alarm:.3f}".format(**r.known_f0[c])
+                    for c in conditions
+                ]
+            )
+        title = f"F0 on the known-F0 set {self.workload['known_f0']}:"
+        return ["", title, "", *("| " + " | ".join(row) + " |" for row in rows)]
 
 
 def _seconds(value: float | None) -> str:
@@ -360,6 +391,15 @@ class _Case:
             return self.service.melspectrogram(signal, sr, **params)
         return self.service.cqt(signal, sr, **params)
 
+    def estimate_f0(self, audio: npt.NDArray[np.float32], sr: int) -> F0Estimate:
+        """F0 of one recording of a known-F0 set (frame and hop of `KNOWN_F0_FRAME_S`)."""
+        frame, hop = round(KNOWN_F0_FRAME_S * sr), round(KNOWN_F0_HOP_S * sr)
+        fmin, fmax = F0_RANGE
+        f0, voiced, _ = self.service.extract_f0(
+            audio, sr, fmin=fmin, fmax=fmax, frame_length=frame, hop_length=hop
+        )
+        return np.arange(f0.size) * hop / sr, f0, voiced
+
 
 def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     started = time.perf_counter()
@@ -442,6 +482,10 @@ def run_bench(
         results=[],
         started=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
+    speech_set = None
+    if workload.known_f0 is not None and "f0" in workload.features:
+        speech_set = load_set(workload.known_f0)
+        report.workload.update(_describe_set(speech_set))
     say(f"synthesising {workload.n_windows} s of speech at {workload.sr} Hz")
     recording = make_recording(workload)
     for feature in workload.features:
@@ -464,6 +508,7 @@ def run_bench(
                     result,
                     recording,
                     workload,
+                    speech_set,
                 )
                 if output is None:
                     continue
@@ -486,9 +531,15 @@ def run_bench(
 
 
 def _run_case(
-    make_case: Callable[[], _Case], result: CaseResult, recording: Recording, workload: Workload
+    make_case: Callable[[], _Case],
+    result: CaseResult,
+    recording: Recording,
+    workload: Workload,
+    speech_set: SpeechSet | None = None,
 ) -> Any:
-    """Measure one case into `result`; its last output, or None when it failed."""
+    """Measure one case into `result`; its last output, or None when it failed.
+
+    F0 cases are also scored on `speech_set` when one is given."""
     windows = None
     if result.feature == "f0" and result.backend == BASELINE and workload.baseline_windows:
         windows = min(workload.baseline_windows, workload.n_windows)
@@ -503,10 +554,29 @@ def _run_case(
         output = _measure(case, result, recording, workload, windows)
         if result.feature == "f0":
             result.accuracy = _f0_accuracy(output, recording)
+            if speech_set is not None:
+                scores = score_estimator(case.estimate_f0, speech_set)
+                result.known_f0 = {c: score.as_dict() for c, score in scores.items()}
     except Exception as exc:  # one broken backend must not stop the benchmark
         result.status, result.note = "failed", f"{type(exc).__name__}: {exc}"
         return None
     return output
+
+
+def _describe_set(speech_set: SpeechSet) -> dict[str, Any]:
+    """What identifies a known-F0 set in the report: where, how much, a manifest digest."""
+    import hashlib
+
+    manifest = (speech_set.directory / "manifest.json").read_bytes()
+    return {
+        "known_f0": str(speech_set.directory),
+        "known_f0_manifest_sha256": hashlib.sha256(manifest).hexdigest(),
+        "known_f0_recordings": len(speech_set.recordings),
+        "known_f0_conditions": {
+            name: condition_label(name, snr) for name, snr in speech_set.conditions.items()
+        },
+        "known_f0_frame_hop_s": [KNOWN_F0_FRAME_S, KNOWN_F0_HOP_S],
+    }
 
 
 def _release(device: str) -> None:

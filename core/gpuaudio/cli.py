@@ -59,6 +59,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.json:
         bench.check_output(args.json, force=args.force)  # fail before the run, not after it
     changes: dict[str, Any] = {"features": features, "baseline_windows": args.baseline_windows}
+    if args.known_f0 is not None:
+        from gpuaudio.speechset import load_set
+
+        load_set(args.known_f0)  # a bad set fails before the run, not after it
+        changes["known_f0"] = str(args.known_f0)
     for key in ("minutes", "repeats", "sr", "case_budget_s"):
         if getattr(args, key) is not None:
             changes[key] = getattr(args, key)
@@ -286,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stop repeating a case after this long (default 120, quick 20)")
     bench.add_argument("--baseline-windows", type=int, metavar="K",
                        help="time librosa's pyin on K windows and scale linearly")
+    bench.add_argument("--known-f0", metavar="DIR",
+                       help="also score F0 on a known-F0 speech set (manifest.json + FLAC + truth"
+                            " CSVs, e.g. benchmarks/known_f0/data/speech of a checkout)")
     bench.add_argument("--json", metavar="FILE", help="write the results and the machine here")
     bench.add_argument("--force", action="store_true", help="overwrite an existing --json file")
     bench.add_argument("--quiet", action="store_true", help="no progress lines on stderr")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -112,7 +113,7 @@ def read_truth(path: Path) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.floa
     return table[:, 0].copy(), f0
 
 
-def load_set(directory: str | Path) -> SpeechSet:
+def load_set(directory: str | os.PathLike[str]) -> SpeechSet:
     """Read a set directory; `AudioFileError` says what is missing or malformed.
 
     The manifest and every truth table are read and every listed audio file must exist, so a
