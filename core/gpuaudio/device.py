@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import os
 import resource
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -181,3 +184,40 @@ def is_out_of_memory(exc: BaseException) -> bool:
     if oom_type is not None and isinstance(exc, oom_type):
         return True
     return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+_TF32_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def tf32_mode(device: str, enabled: bool) -> Iterator[None]:
+    """Allow (`enabled`) or forbid TF32 in cuDNN convolutions and CUDA matmuls for this block.
+
+    CUDA devices only; elsewhere nothing changes. torch keeps these switches process-wide, so
+    blocks hold a lock: a thread asking for strict fp32 never computes under another thread's
+    TF32 setting. torch >= 2.9 has per-op ``fp32_precision`` switches and raises when the
+    legacy ``allow_tf32`` flags are read after they were used, so the new ones are used when
+    present (whichever API the caller's program used, it is restored afterwards).
+    """
+    if _cuda_index(device) is None:
+        yield
+        return
+    torch = _torch()
+    assert torch is not None
+    backends = torch.backends
+    conv = getattr(backends.cudnn, "conv", None)
+    if conv is not None and hasattr(conv, "fp32_precision"):
+        switches = [(conv, "fp32_precision"), (backends.cuda.matmul, "fp32_precision")]
+        value: Any = "tf32" if enabled else "ieee"
+    else:  # torch < 2.9
+        switches = [(backends.cudnn, "allow_tf32"), (backends.cuda.matmul, "allow_tf32")]
+        value = enabled
+    with _TF32_LOCK:
+        saved = [getattr(owner, name) for owner, name in switches]
+        try:
+            for owner, name in switches:
+                setattr(owner, name, value)
+            yield
+        finally:
+            for (owner, name), old in zip(switches, saved, strict=True):
+                setattr(owner, name, old)

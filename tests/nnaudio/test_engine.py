@@ -12,7 +12,6 @@ from gpuaudio import AudioFeatureService, ConfigError, InvalidParameterError, Me
 from gpuaudio.config import MemoryConfig
 from gpuaudio.testing import fake_gpu
 from gpuaudio_nnaudio._nnaudio import NnAudioBackend
-from gpuaudio_nnaudio._spectral import strict_fp32
 from gpuaudio_nnaudio._torchfft import TorchFftBackend
 
 BACKENDS = [NnAudioBackend, TorchFftBackend]
@@ -153,20 +152,6 @@ def test_numpy_only_pad_modes_match_librosa(
         ours = make_backend(TorchFftBackend).stft(noise, **{**STFT, "pad_mode": pad_mode})
         ref = librosa.stft(noise, n_fft=512, hop_length=128, pad_mode=pad_mode)
         assert relative_error(ours, ref) <= 1e-5
-
-
-def test_strict_fp32_switches_tf32_off_and_restores() -> None:
-    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
-    before = (cudnn.allow_tf32, matmul.allow_tf32)
-    cudnn.allow_tf32, matmul.allow_tf32 = True, True
-    try:
-        with strict_fp32(torch.device("cuda")):
-            assert (cudnn.allow_tf32, matmul.allow_tf32) == (False, False)
-        assert (cudnn.allow_tf32, matmul.allow_tf32) == (True, True)
-        with strict_fp32(torch.device("cpu")):  # nothing to change off CUDA
-            assert (cudnn.allow_tf32, matmul.allow_tf32) == (True, True)
-    finally:
-        cudnn.allow_tf32, matmul.allow_tf32 = before
 
 
 def test_tf32_precision_computes_in_fp32(make_backend: Any, noise: np.ndarray) -> None:

@@ -16,6 +16,7 @@ import torch
 
 from gpuaudio import AudioFeatureService, BackendContext, MemoryManager
 from gpuaudio.config import MemoryConfig
+from gpuaudio.device import tf32_mode
 from gpuaudio.metrics import f0_scores
 from gpuaudio.synth import synthesize_speech
 from gpuaudio.testing import F0BackendConformance
@@ -23,7 +24,6 @@ from gpuaudio.testing import F0BackendConformance
 pytestmark = pytest.mark.gpu
 pytest.importorskip("tensorrt")
 
-from gpuaudio_crepe._backend import _tf32  # noqa: E402
 from gpuaudio_crepe._network import PITCH_BINS, WINDOW_SIZE, load_model, weights_path  # noqa: E402
 from gpuaudio_tensorrt import _backend  # noqa: E402
 from gpuaudio_tensorrt._backend import TensorRTCrepeBackend  # noqa: E402
@@ -85,7 +85,8 @@ def test_engine_serves_any_batch_up_to_max_batch(tmp_path: Path, precision: str)
         frames = torch.randn(batch, WINDOW_SIZE, device=DEVICE)
         salience = runner(frames.to(dtype))
         assert salience.shape == (batch, PITCH_BINS) and salience.dtype == dtype
-        with torch.inference_mode(), _tf32(False):  # IEEE fp32 reference, as the engine's
+        # IEEE fp32 reference, as the engine's
+        with torch.inference_mode(), tf32_mode(DEVICE, enabled=False):
             expected = reference(frames)
         error = float((salience.float() - expected).abs().max())
         assert error < {"fp32": 1e-4, "fp16": 5e-3}[precision]

