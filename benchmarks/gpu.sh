@@ -18,7 +18,7 @@ STAGE=${1:-all}
 PY=${PYTHON:-python3}
 SITE=${SITE_DIR:-/tmp/gpuaudio-site}  # not GPUAUDIO_*: those are config keys
 OUT=${OUT:-benchmarks/results/$(date -u +%Y%m%d-%H%M%S)}
-BENCH_ARGS=${BENCH_ARGS:---repeats 3 --case-budget 30 --baseline-windows 252}
+BENCH_ARGS=${BENCH_ARGS:---repeats 3 --case-budget 30 --baseline-windows 252 --known-f0 benchmarks/known_f0/data/speech}
 mkdir -p "$OUT"
 LOG="$OUT/gpu-$STAGE.log"
 exec > >(tee -a "$LOG") 2>&1
