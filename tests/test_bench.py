@@ -139,6 +139,15 @@ def test_json_has_machine_and_results_and_is_never_overwritten(report, tmp_path)
     write_json(report, path, force=True)
 
 
+def test_host_memory_is_measured_per_case(report):
+    measured = [r for r in report.results if r.status == "ok"]
+    assert measured
+    for r in measured:
+        assert 0 < r.host_rss_before_mb <= r.host_peak_mb, r
+        assert r.gpu_peak_mb is None  # CPU run
+    assert f"RSS {measured[0].host_peak_mb:.0f} MB (+" in report.table()
+
+
 def test_recording_repeats_its_unique_part_with_its_truth():
     rec = make_recording(Workload(minutes=4 / 60, sr=8000, unique_minutes=2 / 60))
     assert rec.windows.shape == (4, 8000)

@@ -20,7 +20,6 @@ import json
 import math
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -146,7 +145,11 @@ class CaseResult:
     scaled_by: float | None = None
     vs_librosa: float | None = None
     """librosa's time / this backend's time, both from this run."""
-    host_max_rss_mb: float | None = None
+    host_rss_before_mb: float | None = None
+    """The process's resident memory when the timed calls began."""
+    host_peak_mb: float | None = None
+    """The process's peak resident memory during the timed calls (Linux; elsewhere the
+    process's lifetime peak)."""
     gpu_peak_mb: float | None = None
     accuracy: dict[str, float] = field(default_factory=dict)
     known_f0: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -166,7 +169,7 @@ class BenchReport:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
-            "gpuaudio_bench": 1,
+            "gpuaudio_bench": 2,
             "started": self.started,
             "duration_s": round(self.duration_s, 2),
             "machine": self.machine,
@@ -250,7 +253,10 @@ def _seconds(value: float | None) -> str:
 def _memory(r: CaseResult) -> str:
     if r.gpu_peak_mb is not None:
         return f"GPU {r.gpu_peak_mb:.0f} MB"
-    return f"RSS {r.host_max_rss_mb:.0f} MB" if r.host_max_rss_mb is not None else "-"
+    if r.host_peak_mb is None:
+        return "-"
+    grew = f" (+{r.host_peak_mb - r.host_rss_before_mb:.0f})" if r.host_rss_before_mb else ""
+    return f"RSS {r.host_peak_mb:.0f} MB{grew}"
 
 
 def _accuracy(feature: str, accuracy: Mapping[str, float]) -> str:
@@ -343,8 +349,8 @@ def candidates(
 # -- measuring --------------------------------------------------------------------------------
 
 
-def _max_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _mb(n_bytes: int | None) -> float | None:
+    return None if n_bytes is None else round(n_bytes / 2**20, 1)
 
 
 class _Case:
@@ -424,6 +430,9 @@ def _measure(
     if on_gpu:
         case.call(recording, windows)  # cuDNN autotuning, allocator growth: not timed
         _device.reset_peak_memory(case.device)
+    gc.collect()
+    _device.reset_peak_memory("cpu")
+    result.host_rss_before_mb = _mb(_device.resident_memory_bytes())
     output = None
     for _ in range(workload.repeats):
         output = None  # let the previous output go before the next call
@@ -432,9 +441,9 @@ def _measure(
         if sum(result.times_s) >= workload.case_budget_s:
             break
     result.seconds = statistics.median(result.times_s) * (result.scaled_by or 1.0)
-    result.host_max_rss_mb = round(_max_rss_mb(), 1)
+    result.host_peak_mb = _mb(_device.peak_memory_bytes("cpu"))
     if on_gpu:
-        result.gpu_peak_mb = round(_device.peak_memory_bytes(case.device) / 2**20, 1)
+        result.gpu_peak_mb = _mb(_device.peak_memory_bytes(case.device))
     return output
 
 

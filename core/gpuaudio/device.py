@@ -124,9 +124,19 @@ def free_memory_bytes(device: str) -> int:
 
 def host_memory_bytes(field: str = "MemAvailable") -> int | None:
     """A ``/proc/meminfo`` field (``MemTotal``, ``MemAvailable``...) in bytes; None if absent."""
+    return _proc_kilobytes("/proc/meminfo", field)
+
+
+def resident_memory_bytes() -> int | None:
+    """This process's resident set size now (``VmRSS``); None where /proc is missing."""
+    return _proc_kilobytes("/proc/self/status", "VmRSS")
+
+
+def _proc_kilobytes(path: str, field: str) -> int | None:
+    """A ``Field:  N kB`` line of a /proc file, in bytes; None if absent (or not Linux)."""
     try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
+        with open(path, encoding="ascii") as lines:
+            for line in lines:
                 if line.startswith(f"{field}:"):
                     return int(line.split()[1]) * 1024
     except OSError:
@@ -150,19 +160,29 @@ def release_cached_memory(device: str) -> None:
 
 
 def reset_peak_memory(device: str) -> None:
-    """Start a new peak-memory measurement on `device` (CUDA only)."""
+    """Start a new peak-memory measurement: the CUDA allocator's on a GPU, the process's
+    resident-set high-water mark (Linux ``/proc/self/clear_refs``) on ``cpu``."""
     index = _cuda_index(device)
-    if index is not None:
-        torch = _torch()
-        assert torch is not None
-        torch.cuda.reset_peak_memory_stats(index)
+    if index is None:
+        try:
+            with open("/proc/self/clear_refs", "w", encoding="ascii") as clear_refs:
+                clear_refs.write("5")
+        except OSError:  # not Linux, or not allowed: the peak stays the process's lifetime one
+            pass
+        return
+    torch = _torch()
+    assert torch is not None
+    torch.cuda.reset_peak_memory_stats(index)
 
 
 def peak_memory_bytes(device: str) -> int:
-    """Peak memory since the last reset: CUDA allocator peak, or the process's max RSS on CPU."""
+    """Peak memory since the last reset: CUDA allocator peak, or the process's resident-set
+    high-water mark on ``cpu`` (``VmHWM``; the lifetime ``ru_maxrss`` where that is missing)."""
     index = _cuda_index(device)
     if index is None:
-        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+        return _proc_kilobytes("/proc/self/status", "VmHWM") or (
+            int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+        )
     torch = _torch()
     assert torch is not None
     return int(torch.cuda.max_memory_allocated(index))
