@@ -27,12 +27,14 @@ from gpuaudio.errors import (
     InvalidAudioError,
     InvalidParameterError,
     OutputExistsError,
+    StreamClosedError,
 )
 from gpuaudio.hookspecs import hookimpl
 from gpuaudio.memory import MemoryManager
 from gpuaudio.plugins import make_plugin_manager
 from gpuaudio.resolver import resolve
 from gpuaudio.service import AudioFeatureService, Provenance
+from gpuaudio.streaming import EscalationMonitor
 
 __version__ = "0.1.0"
 
@@ -48,6 +50,7 @@ __all__ = [
     "ConfigError",
     "CqtBackend",
     "DeviceInfo",
+    "EscalationMonitor",
     "F0Backend",
     "F0Frames",
     "GpuAudioError",
@@ -60,6 +63,7 @@ __all__ = [
     "OutputExistsError",
     "Provenance",
     "StftBackend",
+    "StreamClosedError",
     "__version__",
     "hookimpl",
     "load_config",

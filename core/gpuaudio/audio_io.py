@@ -17,11 +17,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
-from gpuaudio.errors import AudioFileError
+from gpuaudio.errors import AudioFileError, InvalidParameterError
 
 _RESAMPLE_TAPS_PER_SIDE = 10
 """scipy.signal.resample_poly's default filter half-length, in units of max(up, down)."""
@@ -194,8 +194,163 @@ def stream_audio(
                 if context == 0:
                     yield mono
                     continue
-                out = resample(mono, info.sample_rate, sr)
-                skip = ratio.out_length(start - lo)
-                yield out[skip : skip + ratio.out_length(stop - start)]
+                yield _resample_span(mono, info.sample_rate, sr, lo, start, stop)
     except sf.LibsndfileError as exc:
         raise AudioFileError(f"{path}: cannot decode audio ({_reason(exc)})") from None
+
+
+def _resample_span(
+    data: np.ndarray, sr_in: int, sr_out: int, lo: int, start: int, stop: int
+) -> np.ndarray:
+    """The output samples of input ``[start, stop)`` of a signal, given ``data`` = its input
+    from `lo` (``lo <= start``, a multiple of the ratio's denominator) with the filter's
+    context on both sides (or up to the signal's edges)."""
+    ratio = _Ratio.between(sr_in, sr_out)
+    out = resample(data, sr_in, sr_out)
+    skip = ratio.out_length(start - lo)
+    return out[skip : skip + ratio.out_length(stop - start)]
+
+
+class StreamResampler:
+    """Resample a stream that arrives in blocks of any size, as `resample` would the whole.
+
+    The concatenated output equals `resample` of the concatenated input bit for bit: input is
+    resampled in spans that start and stop on multiples of the ratio's denominator, each with
+    the filter's full context on both sides. So output lags input by up to
+    ``lookahead`` input samples (the context plus one denominator; 0 when the rates are equal)
+    until `close` releases the rest. Blocks are copied: the caller may reuse its buffers.
+    """
+
+    def __init__(self, sr_in: int, sr_out: int) -> None:
+        self.sr_in, self.sr_out = sr_in, sr_out
+        self._ratio = _Ratio.between(sr_in, sr_out)
+        self._context = 0 if self._ratio.up == self._ratio.down else self._ratio.context
+        self._pending: list[np.ndarray] = []  # blocks not yet joined to _buffer
+        self._buffer = np.zeros(0, dtype=np.float32)  # input from stream index _buffer_at
+        self._buffer_at = 0
+        self._done = 0  # input samples whose output has been returned
+        self._received = 0
+        self._closed = False
+
+    @property
+    def lookahead(self) -> int:
+        """Most input samples that can be waiting for the filter's right-hand context."""
+        return 0 if self._context == 0 else self._context + self._ratio.down
+
+    @property
+    def received(self) -> int:
+        """Input samples pushed so far."""
+        return self._received
+
+    @property
+    def produced(self) -> int:
+        """Output samples returned by `pull` so far."""
+        return self._ratio.out_length(self._done)
+
+    def push(self, block: np.ndarray) -> None:
+        """Add mono float32 samples at the end of the stream (copied)."""
+        if self._closed:
+            raise RuntimeError("push() after close()")
+        self._pending.append(np.array(block, dtype=np.float32, copy=True))
+        self._received += int(block.shape[0])
+
+    def close(self) -> None:
+        """The stream has ended: `pull` now returns everything that is left."""
+        self._closed = True
+
+    def ready(self) -> int:
+        """Output samples `pull` would return now."""
+        return self._ratio.out_length(self._final()) - self.produced
+
+    def _final(self) -> int:
+        """Input samples whose output no later input can change (a multiple of the ratio's
+        denominator, unless the stream is closed)."""
+        if self._closed or self._context == 0:
+            return self._received
+        down = self._ratio.down
+        return max(self._done, (self._received - self._context) // down * down)
+
+    def pull(self) -> np.ndarray:
+        """Every output sample that is final now (float32, possibly empty)."""
+        start, stop = self._done, self._final()
+        if stop <= start:
+            return np.zeros(0, dtype=np.float32)
+        if self._pending:
+            self._buffer = np.concatenate([self._buffer, *self._pending])
+            self._pending = []
+        lo = max(0, start - self._context)
+        hi = min(self._received, stop + self._context)
+        data = self._buffer[lo - self._buffer_at : hi - self._buffer_at]
+        if self._context == 0:
+            out = data.copy()
+        else:
+            out = _resample_span(data, self.sr_in, self.sr_out, lo, start, stop)
+        keep = max(0, stop - self._context)  # the next span's left context starts here
+        self._buffer = self._buffer[keep - self._buffer_at :]
+        self._buffer_at, self._done = keep, stop
+        return out
+
+
+PCM_FORMATS = {"s16le": "<i2", "f32le": "<f4"}
+"""Headerless PCM sample formats `PcmReader` reads (names as ffmpeg and sox spell them)."""
+
+
+class PcmReader:
+    """Mono float32 blocks of headerless, interleaved PCM from a binary stream (e.g. stdin),
+    as the bytes arrive; counts frames and hashes the bytes (SHA-256) on the way.
+
+    16-bit samples are scaled by 1/32768 (as `gpuaudio._validation.audio` scales int16);
+    channels are mixed or picked as `to_mono` does. Bytes of an incomplete last frame are
+    dropped and counted in `stray_bytes`.
+    """
+
+    def __init__(
+        self,
+        source: BinaryIO,
+        fmt: str,
+        *,
+        channels: int = 1,
+        channel: int | None = None,
+        block_frames: int = 1024,
+    ) -> None:
+        if fmt not in PCM_FORMATS:
+            raise InvalidParameterError(
+                f"unknown raw PCM format {fmt!r}; use one of {', '.join(PCM_FORMATS)}"
+            )
+        if channels < 1:
+            raise InvalidParameterError(f"channels must be at least 1, got {channels}")
+        if channel is not None and not 0 <= channel < channels:
+            raise InvalidParameterError(
+                f"channel {channel} requested but the stream has {channels} channel(s)"
+            )
+        self.source, self.fmt, self.channels, self.channel = source, fmt, channels, channel
+        self.dtype = np.dtype(PCM_FORMATS[fmt])
+        self.block_frames = max(1, block_frames)
+        self.frames = 0
+        self.stray_bytes = 0
+        self._digest = hashlib.sha256()
+
+    @property
+    def sha256(self) -> str:
+        """Hex SHA-256 of the bytes read so far."""
+        return self._digest.hexdigest()
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        frame = self.dtype.itemsize * self.channels
+        # read1: what has arrived (at least a byte), not more; plain streams only have read
+        read = self.source.read1 if hasattr(self.source, "read1") else self.source.read
+        carry = b""
+        while chunk := read(self.block_frames * frame):
+            self._digest.update(chunk)
+            data = carry + chunk
+            usable = len(data) // frame * frame
+            carry = data[usable:]
+            if usable == 0:
+                continue
+            samples = np.frombuffer(data[:usable], dtype=self.dtype).reshape(-1, self.channels)
+            scaled = samples.astype(np.float32)
+            if self.dtype.kind == "i":
+                scaled /= np.float32(2 ** (8 * self.dtype.itemsize - 1))
+            self.frames += scaled.shape[0]
+            yield to_mono(scaled if self.channels > 1 else scaled[:, 0], self.channel)
+        self.stray_bytes = len(carry)

@@ -35,5 +35,9 @@ class GpuOutOfMemoryError(GpuAudioError, MemoryError):
     """The GPU ran out of memory even at the smallest allowed batch size."""
 
 
+class StreamClosedError(GpuAudioError, RuntimeError):
+    """Audio was fed to a stream that has already ended."""
+
+
 class OutputExistsError(GpuAudioError, FileExistsError):
     """An output file already exists and overwriting was not requested."""

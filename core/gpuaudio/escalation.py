@@ -320,6 +320,32 @@ class _Raw:
     contour_times: np.ndarray
     contour_f0: np.ndarray
 
+    @classmethod
+    def concatenate(cls, parts: list[_Raw]) -> _Raw:
+        """The measurements of consecutive chunks as one."""
+        names = cls.__dataclass_fields__
+        return cls(*(np.concatenate([getattr(part, name) for part in parts]) for name in names))
+
+
+def _count_windows(n_samples: int, params: EscalationParams) -> int:
+    """Whole windows in `n_samples` analysis samples; raises when there is not one."""
+    window, hop = params.window_samples()
+    n_windows = 0 if n_samples < window else 1 + (n_samples - window) // hop
+    if n_windows == 0:
+        raise InvalidAudioError(
+            f"the recording lasts {n_samples / params.analysis_sr:.2f} s, shorter than one "
+            f"analysis window ({params.window_s} s); use a shorter window_s"
+        )
+    return n_windows
+
+
+def _chunk_windows(
+    service: AudioFeatureService, params: EscalationParams, chunk_s: float | None
+) -> int:
+    """Windows per batched F0 call: `chunk_s` seconds (default ``memory.chunk_seconds``)."""
+    chunk = chunk_s if chunk_s is not None else service.config.memory.chunk_seconds
+    return max(1, int(chunk * params.analysis_sr) // params.window_samples()[1])
+
 
 def _analyze(
     service: AudioFeatureService,
@@ -332,14 +358,8 @@ def _analyze(
     chunk_s: float | None = None,
 ) -> EscalationReport:
     window, hop = params.window_samples()
-    n_windows = 0 if n_samples < window else 1 + (n_samples - window) // hop
-    if n_windows == 0:
-        raise InvalidAudioError(
-            f"the recording lasts {n_samples / params.analysis_sr:.2f} s, shorter than one "
-            f"analysis window ({params.window_s} s); use a shorter window_s"
-        )
-    chunk = chunk_s if chunk_s is not None else service.config.memory.chunk_seconds
-    chunk_windows = max(1, int(chunk * params.analysis_sr) // hop)
+    n_windows = _count_windows(n_samples, params)
+    chunk_windows = _chunk_windows(service, params, chunk_s)
     parts: list[_Raw] = []
     timing = {"read_s": read_s, "f0_s": 0.0, "level_s": 0.0}
     provenance: dict[str, Any] = {}
@@ -351,10 +371,28 @@ def _analyze(
         provenance["f0"] = service.provenance["f0"].as_dict()
     if progress:
         progress("scoring", 1.0)
-    raw = _Raw(
-        *(np.concatenate([getattr(p, name) for p in parts]) for name in _Raw.__dataclass_fields__)
-    )
-    starts = np.arange(n_windows) * hop / params.analysis_sr
+    busy_s = time.perf_counter() - started + read_s
+    return _assemble(service, parts, n_samples, params, provenance, timing, busy_s)
+
+
+def _assemble(
+    service: AudioFeatureService,
+    parts: list[_Raw],
+    n_samples: int,
+    params: EscalationParams,
+    provenance: dict[str, Any],
+    timing: dict[str, float],
+    busy_s: float,
+) -> EscalationReport:
+    """Score the measured windows of the whole recording against its baseline: the report.
+
+    `provenance` holds the F0 provenance of the last call; `busy_s` is the time spent so far
+    (reading included).
+    """
+    started = time.perf_counter()
+    window, hop = params.window_samples()
+    raw = _Raw.concatenate(parts)
+    starts = np.arange(raw.f0_median_hz.shape[0]) * hop / params.analysis_sr
     windows, baseline, notes = _score(raw, starts, starts + window / params.analysis_sr, params)
     segments = _segments(windows, baseline, params)
     resolution = service.resolution("f0")
@@ -363,7 +401,7 @@ def _analyze(
     ]
     provenance["f0"]["calls"] = len(parts)
     provenance["level"] = {"backend": "numpy", "method": "RMS of each window's samples, dBFS"}
-    timing["total_s"] = time.perf_counter() - started + read_s
+    timing["total_s"] = busy_s + time.perf_counter() - started
     return EscalationReport(
         params=params,
         duration_s=n_samples / params.analysis_sr,
@@ -482,48 +520,100 @@ def _robust(values: np.ndarray, floor: float) -> tuple[float, float]:
     return centre, max(scale, floor)
 
 
+@dataclass(frozen=True)
+class _Fit:
+    """Robust centre and scale of pitch (st), level (dB) and variability (st) over speech."""
+
+    centres: tuple[float, float, float]
+    scales: tuple[float, float, float]
+    n_windows: int
+
+    def baseline(self) -> Baseline:
+        return Baseline(
+            n_windows=self.n_windows,
+            f0_median_hz=float(2 ** (self.centres[0] / 12)),
+            pitch_scale_st=self.scales[0],
+            level_dbfs=self.centres[1],
+            level_scale_db=self.scales[1],
+            variability_st=self.centres[2],
+            variability_scale_st=self.scales[2],
+        )
+
+
+def _features(raw: _Raw) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per window, what the score compares: pitch (st), level (dB), variability (st)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pitch_st = 12 * np.log2(raw.f0_median_hz)
+    return pitch_st, raw.level_dbfs, raw.f0_variability_st
+
+
+def _speech(raw: _Raw, params: EscalationParams) -> np.ndarray:
+    """Windows that hold usable speech: enough voiced frames and a median F0."""
+    speech: np.ndarray = (raw.voiced_fraction >= params.min_voiced_fraction) & np.isfinite(
+        raw.f0_median_hz
+    )
+    return speech
+
+
+def _fit(
+    features: tuple[np.ndarray, np.ndarray, np.ndarray],
+    speech: np.ndarray,
+    params: EscalationParams,
+) -> _Fit | None:
+    """The baseline over the speech windows; None with fewer than `min_baseline_windows`."""
+    n_speech = int(speech.sum())
+    if n_speech < params.min_baseline_windows:
+        return None
+    robust = [
+        _robust(values[speech], floor)
+        for values, floor in zip(features, params.scale_floors, strict=True)
+    ]
+    centres = (robust[0][0], robust[1][0], robust[2][0])
+    scales = (robust[0][1], robust[1][1], robust[2][1])
+    return _Fit(centres, scales, n_speech)
+
+
+def _zscores(
+    features: tuple[np.ndarray, np.ndarray, np.ndarray],
+    speech: np.ndarray,
+    fit: _Fit | None,
+    params: EscalationParams,
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Clipped z-scores against `fit`, the weighted score and the flags (NaN, NaN, False
+    without a fit or without speech)."""
+    if fit is None:
+        nan = np.full(speech.shape[0], np.nan)
+        z = [nan, nan, nan]
+    else:
+        (pitch_c, level_c, var_c), (pitch_s, level_s, var_s) = fit.centres, fit.scales
+        pitch_st, level_db, variability = features
+        z = [
+            np.where(speech, (pitch_st - pitch_c) / pitch_s, np.nan),
+            np.where(speech, (level_db - level_c) / level_s, np.nan),
+            # A window with one voiced frame has no spread: count it as baseline spread.
+            np.where(speech, np.nan_to_num((variability - var_c) / var_s), np.nan),
+        ]
+        z = [np.clip(values, -Z_LIMIT, Z_LIMIT) for values in z]
+    score = np.asarray(sum(w * zi for w, zi in zip(params.weights, z, strict=True)), np.float64)
+    flagged = np.nan_to_num(score, nan=-np.inf) >= params.threshold
+    return z, score, flagged
+
+
 def _score(
     raw: _Raw, starts: np.ndarray, ends: np.ndarray, params: EscalationParams
 ) -> tuple[WindowFeatures, Baseline | None, list[str]]:
     n = starts.shape[0]
-    speech = (raw.voiced_fraction >= params.min_voiced_fraction) & np.isfinite(raw.f0_median_hz)
+    speech = _speech(raw, params)
+    features = _features(raw)
+    fit = _fit(features, speech, params)
     notes: list[str] = []
-    nan = np.full(n, np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pitch_st = 12 * np.log2(raw.f0_median_hz)
-    if int(speech.sum()) < params.min_baseline_windows:
+    if fit is None:
         notes.append(
             f"only {int(speech.sum())} window(s) hold speech (voiced fraction >= "
             f"{params.min_voiced_fraction}); at least {params.min_baseline_windows} are needed "
             "for a baseline, so nothing was scored"
         )
-        baseline = None
-        z = [nan, nan, nan]
-    else:
-        floors = params.scale_floors
-        pitch_c, pitch_s = _robust(pitch_st[speech], floors[0])
-        level_c, level_s = _robust(raw.level_dbfs[speech], floors[1])
-        var_c, var_s = _robust(raw.f0_variability_st[speech], floors[2])
-        baseline = Baseline(
-            n_windows=int(speech.sum()),
-            f0_median_hz=float(2 ** (pitch_c / 12)),
-            pitch_scale_st=pitch_s,
-            level_dbfs=level_c,
-            level_scale_db=level_s,
-            variability_st=var_c,
-            variability_scale_st=var_s,
-        )
-        z = [
-            np.where(speech, (pitch_st - pitch_c) / pitch_s, np.nan),
-            np.where(speech, (raw.level_dbfs - level_c) / level_s, np.nan),
-            # A window with one voiced frame has no spread: count it as baseline spread.
-            np.where(speech, np.nan_to_num((raw.f0_variability_st - var_c) / var_s), np.nan),
-        ]
-        z = [np.clip(values, -Z_LIMIT, Z_LIMIT) for values in z]
-    weights = params.weights
-    score = sum(w * zi for w, zi in zip(weights, z, strict=True))
-    score = np.asarray(score, dtype=np.float64)
-    flagged = np.nan_to_num(score, nan=-np.inf) >= params.threshold
+    z, score, flagged = _zscores(features, speech, fit, params)
     windows = WindowFeatures(
         start_s=starts,
         end_s=ends,
@@ -538,7 +628,7 @@ def _score(
         flagged=flagged,
         segment=np.full(n, -1, dtype=np.int64),
     )
-    return windows, baseline, notes
+    return windows, fit.baseline() if fit else None, notes
 
 
 def _segments(

@@ -34,6 +34,8 @@ FIGURE_PNG = "escalation.png"
 TEXTGRID = "escalation.TextGrid"
 OUTPUT_NAMES = (REPORT_JSON, WINDOWS_CSV, FIGURE_PNG, TEXTGRID)
 TEXTGRID_TIER = "escalation"
+STDIN = "-"
+"""`AudioInfo.path` of audio read from standard input (``gpuaudio monitor -``)."""
 
 
 def check_outputs(directory: str | Path, *, force: bool) -> None:
@@ -65,7 +67,7 @@ def write_report(
     written["windows_csv"] = WINDOWS_CSV
     _atomic_write(directory / TEXTGRID, textgrid(report).encode("utf-8"))
     written["textgrid"] = TEXTGRID
-    figure, skipped = render_figure(report, title=Path(info.path).name)
+    figure, skipped = render_figure(report, title=_input_name(info))
     if figure is not None:
         _atomic_write(directory / FIGURE_PNG, figure)
     written["figure"] = FIGURE_PNG if figure is not None else None
@@ -111,8 +113,8 @@ def report_document(
         "schema": SCHEMA,
         "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "input": {
-            "path": str(Path(info.path).resolve()),
-            "name": Path(info.path).name,
+            "path": info.path if info.path == STDIN else str(Path(info.path).resolve()),
+            "name": _input_name(info),
             "sha256": sha256,
             "duration_s": info.duration_s,
             "sample_rate": info.sample_rate,
@@ -152,6 +154,10 @@ def report_document(
         "outputs": outputs,
         "warnings": body["warnings"],
     }
+
+
+def _input_name(info: AudioInfo) -> str:
+    return "stdin" if info.path == STDIN else Path(info.path).name
 
 
 def _library_versions() -> dict[str, str | None]:

@@ -1,0 +1,476 @@
+"""Real-time streaming mode (REQ-O-003): `EscalationMonitor`, `StreamResampler`, `PcmReader`
+and ``gpuaudio monitor``.
+
+The key property: whatever the block sizes, the windows, their measurements and the final
+report equal the offline analysis of the whole stream bit for bit, while the live scores are
+causal (those of the offline analysis of the stream cut after each window).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gpuaudio import (
+    AudioFeatureService,
+    EscalationMonitor,
+    InvalidAudioError,
+    InvalidParameterError,
+    StreamClosedError,
+)
+from gpuaudio.audio_io import PcmReader, StreamResampler, resample
+from gpuaudio.cli import main
+from gpuaudio.device import CPU_ONLY
+from gpuaudio.escalation import EscalationParams, detect_escalation
+from gpuaudio.report import REPORT_JSON, WINDOWS_CSV
+from gpuaudio.synth import ESCALATED, synthesize_speech
+
+ESCALATION = (14.0, 20.0)  # the escalated phrases of `_call`, to within a syllable
+
+
+def _call(sr: int) -> np.ndarray:
+    """26 s: 14 s calm, 6 s escalated (+5 st, +8 dB), 6 s calm."""
+    parts = [
+        synthesize_speech(14.0, sr, seed=1)[0],
+        synthesize_speech(6.0, sr, seed=2, style=ESCALATED)[0],
+        synthesize_speech(6.0, sr, seed=3)[0],
+    ]
+    return np.concatenate(parts)
+
+
+@pytest.fixture(scope="module")
+def service():
+    return AudioFeatureService({"backends": {"f0": "fastpyin"}}, device_info=CPU_ONLY)
+
+
+@pytest.fixture(scope="module")
+def calls():
+    """sr -> (the call at sr, its offline report)."""
+    service = AudioFeatureService({"backends": {"f0": "fastpyin"}}, device_info=CPU_ONLY)
+    out = {}
+    for sr in (16000, 22050, 8000):
+        y = _call(sr)
+        out[sr] = (y, detect_escalation(service, y, sr))
+    return out
+
+
+def _stream(monitor: EscalationMonitor, y: np.ndarray, sizes: list[int]) -> list:
+    """Feed `y` in blocks of `sizes` (cycled); return the live windows, flush included."""
+    live, start, i = [], 0, 0
+    while start < y.shape[0]:
+        size = sizes[i % len(sizes)]
+        live += monitor.feed(y[start : start + size])
+        start, i = start + size, i + 1
+    return live + monitor.flush()
+
+
+def _assert_same_report(streamed, offline):
+    for name, column in offline.windows.columns().items():
+        np.testing.assert_array_equal(getattr(streamed.windows, name), column, err_msg=name)
+    np.testing.assert_array_equal(streamed.contour.times_s, offline.contour.times_s)
+    np.testing.assert_array_equal(streamed.contour.f0_hz, offline.contour.f0_hz)
+    assert streamed.baseline == offline.baseline
+    assert streamed.segments == offline.segments
+    assert streamed.duration_s == offline.duration_s
+    assert streamed.params == offline.params
+    assert streamed.warnings == offline.warnings
+    assert streamed.provenance["f0"]["backend"] == offline.provenance["f0"]["backend"]
+    assert streamed.provenance["level"] == offline.provenance["level"]
+
+
+# -- the stream equals the offline analysis ------------------------------------------------
+
+_SIZES = st.one_of(st.integers(1, 16), st.integers(17, 5000), st.integers(5001, 60000))
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    sr=st.sampled_from([16000, 22050, 8000]),
+    # At least one block of 1000+ samples per cycle: all-tiny blocks are the next test's.
+    sizes=st.tuples(st.lists(_SIZES, max_size=5), st.integers(1000, 60000)).map(
+        lambda drawn: [*drawn[0], drawn[1]]
+    ),
+)
+def test_stream_equals_offline_whatever_the_blocks(service, calls, sr, sizes):
+    y, offline = calls[sr]
+    monitor = EscalationMonitor(service, sr=sr)
+    live = _stream(monitor, y, sizes)
+    assert [w.index for w in live] == list(range(len(offline.windows)))
+    _assert_same_report(monitor.finish(), offline)
+    np.testing.assert_array_equal([w.level_dbfs for w in live], offline.windows.level_dbfs)
+    np.testing.assert_array_equal([w.start_s for w in live], offline.windows.start_s)
+
+
+def test_tiny_blocks_equal_offline(service, calls):
+    y, offline = calls[22050]
+    monitor = EscalationMonitor(service, sr=22050)
+    sizes = list(np.random.default_rng(0).integers(1, 8, 997))
+    _stream(monitor, y, sizes)
+    _assert_same_report(monitor.finish(), offline)
+
+
+def test_one_block_longer_than_everything_and_overlapping_windows(service, calls):
+    y, _ = calls[22050]
+    params = EscalationParams(window_s=2.0, hop_s=0.5)
+    offline = detect_escalation(service, y, 22050, params)
+    monitor = EscalationMonitor(service, params, sr=22050)
+    live = _stream(monitor, y, [y.shape[0] + 1000])
+    assert len(live) == len(offline.windows) == 1 + (26 - 2) * 2
+    _assert_same_report(monitor.finish(), offline)
+
+
+def test_int16_and_float64_blocks_are_read_as_offline(service, calls):
+    y, _ = calls[16000]
+    pcm = np.clip(np.round(y * 32768), -32768, 32767).astype(np.int16)
+    monitor = EscalationMonitor(service, sr=16000)
+    _stream(monitor, pcm, [4000, 123])
+    _assert_same_report(monitor.finish(), detect_escalation(service, pcm, 16000))
+    monitor = EscalationMonitor(service, sr=16000)
+    _stream(monitor, y.astype(np.float64), [7777])
+    _assert_same_report(monitor.finish(), calls[16000][1])
+
+
+def test_one_batched_f0_call_per_feed(service, calls, monkeypatch):
+    y, _ = calls[16000]
+    batches = []
+    original = service.extract_f0
+
+    def spy(batch, *args, **kwargs):
+        batches.append(batch.shape)
+        return original(batch, *args, **kwargs)
+
+    monkeypatch.setattr(service, "extract_f0", spy)
+    monitor = EscalationMonitor(service, sr=16000)
+    assert monitor.feed(y[: 5 * 16000 + 10]) and batches == [(5, 16000)]  # REQ-E-005
+    assert monitor.feed(y[5 * 16000 + 10 : 5 * 16000 + 100]) == [] and len(batches) == 1
+    chunked = EscalationMonitor(service, sr=16000, chunk_s=2.0)
+    batches.clear()
+    assert len(chunked.feed(y[: 5 * 16000])) == 5
+    assert batches == [(2, 16000), (2, 16000), (1, 16000)]  # memory.chunk_seconds, as offline
+    assert chunked.finish().provenance["f0"]["calls"] == 3
+
+
+# -- the live view -------------------------------------------------------------------------
+
+
+def test_live_score_of_a_window_is_the_offline_score_of_the_stream_cut_after_it(service, calls):
+    y, _ = calls[16000]
+    live = _stream(EscalationMonitor(service, sr=16000), y, [16000 * 3])
+    for k in (9, 10, 13, 15, 21, 25):
+        cut = detect_escalation(service, y[: (k + 1) * 16000], 16000)
+        score = np.nan if live[k].score is None else live[k].score
+        np.testing.assert_equal(score, cut.windows.score[k])  # bit for bit (NaN: no score)
+        assert live[k].baseline == cut.baseline
+        assert live[k].flagged == cut.windows.flagged[k]
+    assert live[25].baseline == calls[16000][1].baseline  # the last one is the report's
+
+
+def test_live_scores_are_causal(service, calls):
+    y, _ = calls[22050]
+    other = y.copy()
+    other[15 * 22050 :] = np.random.default_rng(5).normal(0, 0.3, other.shape[0] - 15 * 22050)
+    first = _stream(EscalationMonitor(service, sr=22050), y, [3000])
+    second = _stream(EscalationMonitor(service, sr=22050), other, [3000])
+    # Windows ending before the audio differs (less the resampler's reach) are the same...
+    assert [repr(w) for w in first[:14]] == [repr(w) for w in second[:14]]
+    # ...and the later ones do differ: the comparison could fail.
+    assert all(repr(a) != repr(b) for a, b in zip(first[16:], second[16:], strict=True))
+
+
+def test_baseline_is_pending_until_enough_speech(service, calls):
+    y, _ = calls[16000]
+    live = _stream(EscalationMonitor(service, sr=16000), y, [16000])
+    pending = [w for w in live if w.n_speech < 10]
+    assert pending and all(w.score is None and w.baseline is None for w in pending)
+    assert not any(w.flagged for w in pending)
+    established = [w for w in live if w.n_speech >= 10]
+    assert all(w.baseline is not None for w in established)
+    assert all((w.score is None) == (not w.speech) for w in established)
+    assert live[2].line(10).endswith("score     -  (baseline: 3/10)")
+
+
+def test_live_escalation_is_flagged_and_segmented_with_bounded_delay(service, calls):
+    y, offline = calls[16000]
+    monitor = EscalationMonitor(service, sr=16000)
+    live = _stream(monitor, y, [1600])
+    params = monitor.params
+    flagged = [w for w in live if w.flagged]
+    start, end = ESCALATION
+    assert flagged and all(start - 1 <= w.start_s and w.end_s <= end + 1 for w in flagged)
+    events = monitor.events
+    assert [e.kind for e in events] == ["open", "close"]
+    opened, closed = events
+    # Opened once flagged windows span min_duration_s, closed once max_gap_s has passed.
+    assert opened.at_s <= start + params.min_duration_s + params.window_s
+    assert opened.segment.start_s == pytest.approx(start, abs=1.0) and not opened.segment.closed
+    assert closed.segment.closed and closed.segment.end_s == pytest.approx(end, abs=1.0)
+    assert closed.at_s <= closed.segment.end_s + params.max_gap_s + params.window_s
+    assert closed.at_s == 23.0  # once the window 22-23 s, the last that could merge, is in
+    # The events ride on the windows whose completion decided them.
+    assert [e for w in live for e in w.events] == events
+    assert live[int(opened.at_s) - 1].events == (opened,)
+    assert monitor.open_segment is None and monitor.segments == [closed.segment]
+    (segment,) = offline.segments
+    assert (segment.start_s, segment.end_s) == (closed.segment.start_s, closed.segment.end_s)
+
+
+def test_a_segment_open_at_the_end_of_the_stream_is_closed_by_flush(service, calls):
+    y, _ = calls[16000]
+    monitor = EscalationMonitor(service, sr=16000)
+    monitor.feed(y[: 19 * 16000])
+    assert monitor.open_segment is not None and not monitor.open_segment.closed
+    assert monitor.events[-1].kind == "open"
+    monitor.flush()
+    assert monitor.open_segment is None
+    last = monitor.events[-1]
+    assert last.kind == "close" and last.at_s == 19.0 and last.segment.closed
+
+
+# -- input checks --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        (np.array([0.1, np.nan, 0.2], dtype=np.float32), "non-finite"),
+        (np.array([0.1, np.inf], dtype=np.float64), "non-finite"),
+        (np.zeros(0, dtype=np.float32), "empty"),
+        (np.zeros((2, 400), dtype=np.float32), "mono"),
+        (np.zeros((400, 2), dtype=np.float32), "mono"),
+        (np.float32(0.5), "mono"),
+        (np.zeros(10, dtype=np.complex64), "dtype"),
+        (np.zeros(10, dtype=bool), "dtype"),
+        (np.array(["a", "b"]), "dtype"),
+        ([[0.1], [0.1, 0.2]], "not an array"),
+    ],
+)
+def test_bad_blocks_raise_and_leave_the_stream_as_it_was(service, calls, block, message):
+    y, offline = calls[16000]
+    monitor = EscalationMonitor(service, sr=16000)
+    monitor.feed(y[:20000])
+    with pytest.raises(InvalidAudioError, match=message) as error:
+        monitor.feed(block)
+    assert "block 1 (from stream sample 20000)" in str(error.value)
+    monitor.feed(y[20000:])
+    _assert_same_report(monitor.finish(), offline)
+
+
+def test_blocks_are_neither_modified_nor_kept(service, calls):
+    y, offline = calls[22050]
+    monitor = EscalationMonitor(service, sr=22050)
+    reused = np.empty(3000, dtype=np.float32)  # a capture loop's buffer, reused per block
+    for start in range(0, y.shape[0], 3000):
+        block = y[start : start + 3000]
+        reused[: block.shape[0]] = block
+        view = reused[: block.shape[0]]
+        before = view.copy()
+        monitor.feed(view)
+        np.testing.assert_array_equal(view, before)
+    reused[:] = np.nan
+    _assert_same_report(monitor.finish(), offline)
+
+
+def test_feeding_after_the_end_raises(service, calls):
+    y, _ = calls[16000]
+    monitor = EscalationMonitor(service, sr=16000)
+    monitor.feed(y)
+    assert monitor.finish() is monitor.finish()  # computed once
+    with pytest.raises(StreamClosedError, match="ended"):
+        monitor.feed(y[:100])
+    flushed = EscalationMonitor(service, sr=16000)
+    flushed.feed(y[:100])
+    flushed.flush()
+    assert flushed.ended and flushed.flush() == []
+    with pytest.raises(StreamClosedError):
+        flushed.feed(y[:100])
+
+
+def test_too_short_stream_and_bad_settings(service):
+    monitor = EscalationMonitor(service, sr=16000)
+    monitor.feed(np.zeros(8000, dtype=np.float32))
+    with pytest.raises(InvalidAudioError, match="shorter than one analysis window"):
+        monitor.finish()
+    with pytest.raises(InvalidAudioError, match="shorter than one analysis window"):
+        EscalationMonitor(service, sr=16000).finish()  # nothing fed at all
+    with pytest.raises(InvalidParameterError, match="sample rate"):
+        EscalationMonitor(service, sr=0)
+    with pytest.raises(InvalidParameterError, match="window_s"):
+        EscalationMonitor(service, EscalationParams(window_s=0.01), sr=16000)
+
+
+# -- the building blocks -------------------------------------------------------------------
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    sr_in=st.sampled_from([8000, 11025, 16000, 22050, 44100, 48000]),
+    sizes=st.lists(st.one_of(st.integers(1, 50), st.integers(51, 9000)), min_size=1, max_size=8),
+    pulls=st.lists(st.booleans(), min_size=1, max_size=8),
+)
+def test_stream_resampler_equals_resampling_the_whole(sr_in, sizes, pulls):
+    x = (0.3 * np.random.default_rng(sr_in).standard_normal(int(1.3 * sr_in))).astype(np.float32)
+    resampler, out, start, i = StreamResampler(sr_in, 16000), [], 0, 0
+    while start < x.shape[0]:
+        resampler.push(x[start : start + sizes[i % len(sizes)]])
+        start, i = start + sizes[i % len(sizes)], i + 1
+        if pulls[i % len(pulls)]:
+            ready = resampler.ready()
+            out.append(resampler.pull())
+            assert out[-1].shape == (ready,)
+            held_back = resampler.received - resampler.produced * sr_in / 16000
+            assert held_back <= resampler.lookahead
+    resampler.close()
+    out.append(resampler.pull())
+    np.testing.assert_array_equal(np.concatenate(out), resample(x, sr_in, 16000))
+
+
+def test_pcm_reader_formats_channels_and_stray_bytes():
+    rng = np.random.default_rng(0)
+    pcm = rng.integers(-32768, 32767, (1000, 2), dtype=np.int16)
+    raw = pcm.astype("<i2").tobytes() + b"\x01"
+    reader = PcmReader(io.BytesIO(raw), "s16le", channels=2, channel=1, block_frames=7)
+    got = np.concatenate(list(reader))
+    np.testing.assert_array_equal(got, pcm[:, 1].astype(np.float32) / 32768)
+    assert reader.frames == 1000 and reader.stray_bytes == 1
+    assert reader.sha256 == hashlib.sha256(raw).hexdigest()
+    floats = rng.normal(0, 0.1, (500, 2)).astype("<f4")
+    mixed = np.concatenate(list(PcmReader(io.BytesIO(floats.tobytes()), "f32le", channels=2)))
+    np.testing.assert_array_equal(mixed, floats.mean(axis=1, dtype=np.float64).astype(np.float32))
+    with pytest.raises(InvalidParameterError, match="channel 2"):
+        PcmReader(io.BytesIO(raw), "s16le", channels=2, channel=2)
+
+
+# -- gpuaudio monitor ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """No gpuaudio.toml or GPUAUDIO_* from the developer's environment."""
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in os.environ if n.startswith("GPUAUDIO_")]:
+        monkeypatch.delenv(name)
+    return tmp_path
+
+
+class _Stdin:
+    """A stand-in for sys.stdin whose binary buffer holds `data`; `on_read(n)` runs per read."""
+
+    def __init__(self, data: bytes, on_read=None):
+        self.buffer = self
+        self._data = io.BytesIO(data)
+        self._reads = 0
+        self._on_read = on_read
+
+    def read1(self, size: int) -> bytes:
+        self._reads += 1
+        if self._on_read:
+            self._on_read(self._reads)
+        return self._data.read(size)
+
+
+FAST = ["--backend", "f0=fastpyin", "--device", "cpu"]
+
+
+def test_monitor_reads_raw_pcm_from_stdin(isolated, calls, service, capsys, monkeypatch):
+    y, _ = calls[16000]
+    pcm = np.clip(np.round(y * 32768), -32768, 32767).astype("<i2")
+    monkeypatch.setattr("sys.stdin", _Stdin(pcm.tobytes()))
+    assert main(["monitor", "-", "--sr", "16000", "--format", "s16le", "-o", "out", *FAST]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len([line for line in lines if " s  F0 " in line]) == 26  # one per window
+    assert any("escalation 1 OPEN" in line for line in lines)
+    assert any("escalation 1 CLOSED" in line for line in lines)
+    assert lines[-2].startswith("Final report (offline, whole stream): 1 escalation segment")
+    document = json.loads((isolated / "out" / "stdin" / REPORT_JSON).read_text())
+    offline = detect_escalation(service, pcm, 16000)
+    assert document["input"]["path"] == "-" and document["input"]["name"] == "stdin"
+    assert document["input"]["sha256"] == hashlib.sha256(pcm.tobytes()).hexdigest()
+    assert document["input"]["duration_s"] == 26.0 and document["analysis"]["n_windows"] == 26
+    found = [(s["start_s"], s["end_s"]) for s in document["segments"]]
+    assert found == [(s.start_s, s.end_s) for s in offline.segments]
+
+
+def test_monitor_stdin_float_stereo_and_events_only(isolated, calls, capsys, monkeypatch):
+    y, _ = calls[22050]
+    stereo = np.stack([np.zeros_like(y), y], axis=1).astype("<f4")
+    monkeypatch.setattr("sys.stdin", _Stdin(stereo.tobytes()))
+    argv = ["monitor", "-", "--sr", "22050", "--format", "f32le", "--channels", "2",
+            "--channel", "1", "--events-only", *FAST]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" at ")[0] for line in lines[:2]] == [
+        "escalation 1 OPEN", "escalation 1 CLOSED"
+    ]
+    assert len(lines) == 3 and not (isolated / "out").exists()  # no -o: no files
+
+
+def test_monitor_plays_a_file_like_analyze(isolated, calls, capsys):
+    y, _ = calls[22050]
+    path = isolated / "call.flac"
+    sf.write(path, np.stack([y, 0.5 * y], axis=1), 22050, subtype="PCM_24")
+    assert main(["monitor", str(path), "-o", "live", "--quiet", *FAST]) == 0
+    assert main(["analyze", str(path), "-o", "offline", "--quiet", *FAST]) == 0
+    assert capsys.readouterr().out == ""
+    live = json.loads((isolated / "live" / "call" / REPORT_JSON).read_text())
+    offline = json.loads((isolated / "offline" / "call" / REPORT_JSON).read_text())
+    assert (isolated / "live" / "call" / WINDOWS_CSV).read_text() == (
+        isolated / "offline" / "call" / WINDOWS_CSV
+    ).read_text()
+    for key in ("input", "baseline", "segments", "summary", "warnings"):
+        assert live[key] == offline[key], key
+    # Existing outputs are never overwritten without --force, and that is known up front.
+    assert main(["monitor", str(path), "-o", "live", "--quiet", *FAST]) == 2
+    assert "already holds" in capsys.readouterr().err
+    assert main(["monitor", str(path), "-o", "live", "--quiet", "--force", *FAST]) == 0
+
+
+def test_monitor_realtime_paces_the_file(isolated, calls, monkeypatch):
+    y, _ = calls[16000]
+    path = isolated / "call.wav"
+    sf.write(path, y[: 12 * 16000], 16000, subtype="FLOAT")
+    clock = [0.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(time, "sleep", lambda seconds: clock.__setitem__(0, clock[0] + seconds))
+    assert main(["monitor", str(path), "--realtime", "--block", "0.5", "--quiet", *FAST]) == 0
+    assert clock[0] == pytest.approx(12.0)  # slept until each block's last sample was due
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["monitor", "-"], "--sr"),
+        (["monitor", "call.wav", "--sr", "8000"], "describe raw PCM on stdin"),
+        (["monitor", "missing.wav"], "no such file"),
+        (["monitor", "-", "--sr", "16000", "--block", "0"], "--block"),
+    ],
+)
+def test_monitor_usage_errors_are_one_line(isolated, capsys, argv, expected):
+    assert main([*argv, *FAST]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("gpuaudio: error: ") and expected in err[0]
+
+
+def test_ctrl_c_ends_the_stream_and_the_report_is_still_written(isolated, calls, monkeypatch):
+    y, _ = calls[16000]
+    pcm = np.clip(np.round(y * 32768), -32768, 32767).astype("<i2")
+
+    def interrupt(reads: int) -> None:
+        if reads == 130:  # after 129 blocks of 0.1 s
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr("sys.stdin", _Stdin(pcm.tobytes(), on_read=interrupt))
+    handler = signal.getsignal(signal.SIGINT)
+    assert main(["monitor", "-", "--sr", "16000", "-o", "out", "--quiet", *FAST]) == 0
+    document = json.loads((isolated / "out" / "stdin" / REPORT_JSON).read_text())
+    assert document["input"]["duration_s"] == 13.0  # 130 blocks of 0.1 s, then the end
+    assert signal.getsignal(signal.SIGINT) is handler  # restored
