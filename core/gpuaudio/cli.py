@@ -272,7 +272,9 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     from gpuaudio.streaming import EscalationMonitor
 
     from_stdin = args.input == STDIN
-    raw_options = [f"--{name}" for name in ("sr", "format", "channels") if getattr(args, name)]
+    raw_options = [
+        f"--{name}" for name in ("sr", "format", "channels") if getattr(args, name) is not None
+    ]
     if from_stdin and args.sr is None:
         raise InvalidParameterError("raw PCM on stdin (-) needs its sample rate: pass --sr N")
     if not from_stdin and raw_options:
@@ -288,7 +290,8 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     if from_stdin:
         sr, digest = args.sr, ""
         reader = PcmReader(
-            sys.stdin.buffer, args.format or "s16le", channels=args.channels or 1,
+            sys.stdin.buffer, args.format or "s16le",
+            channels=1 if args.channels is None else args.channels,
             channel=args.channel, block_frames=round(args.block * args.sr),
         )
         blocks: Any = iter(reader)
@@ -409,7 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
     monitor.add_argument("--channel", type=int, default=None, metavar="N",
                          help="analyse channel N (0-based) instead of the mean of all channels")
     monitor.add_argument("--realtime", action="store_true",
-                         help="play a file at real-time pace (default: as fast as it is read)")
+                         help="pace the input at real time, as if a file were a live call "
+                              "(default: as fast as it is read)")
     monitor.add_argument("--block", type=float, default=0.1, metavar="SECONDS",
                          help="audio per read (default %(default)s s)")
     monitor.add_argument("--events-only", action="store_true",
