@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from gpuaudio import (
     AudioFeatureService,
+    BackendError,
     EscalationMonitor,
     InvalidAudioError,
     InvalidParameterError,
@@ -277,6 +278,27 @@ def test_blocks_are_neither_modified_nor_kept(service, calls):
         monitor.feed(view)
         np.testing.assert_array_equal(view, before)
     reused[:] = np.nan
+    _assert_same_report(monitor.finish(), offline)
+
+
+def test_a_backend_error_loses_nothing(service, calls, monkeypatch):
+    y, offline = calls[16000]
+    original, seen = service.extract_f0, []
+
+    def flaky(batch, *args, **kwargs):
+        seen.append(batch.shape[0])
+        if len(seen) == 2:  # the second batch of the first feed
+            raise BackendError("the GPU fell off the bus")
+        return original(batch, *args, **kwargs)
+
+    monkeypatch.setattr(service, "extract_f0", flaky)
+    monitor = EscalationMonitor(service, sr=16000, chunk_s=4.0)
+    with pytest.raises(BackendError, match="bus"):
+        monitor.feed(y[: 10 * 16000])
+    assert seen == [4, 4] and [w.index for w in monitor.windows] == [0, 1, 2, 3]
+    live = monitor.feed(y[10 * 16000 : 10 * 16000 + 5])  # measures windows 4..9 again
+    assert [w.index for w in live] == list(range(4, 10))
+    monitor.feed(y[10 * 16000 + 5 :])
     _assert_same_report(monitor.finish(), offline)
 
 

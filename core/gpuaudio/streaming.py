@@ -216,6 +216,7 @@ class EscalationMonitor:
         self._timing = {"read_s": 0.0, "f0_s": 0.0, "level_s": 0.0}
         self._busy_s = 0.0
         self._ended = False
+        self._flushed = False
         self._report: EscalationReport | None = None
 
     # -- state -----------------------------------------------------------------------------
@@ -270,7 +271,9 @@ class EscalationMonitor:
         `samples`: 1-D float (cast to float32) or integer PCM (scaled as
         ``librosa.util.buf_to_float``), at least one sample, all finite. The block is copied,
         never modified. Raises `InvalidAudioError` (the stream's state is then unchanged) or
-        `StreamClosedError` after `flush`/`finish`.
+        `StreamClosedError` after `flush`/`finish`. If the F0 backend fails, its error
+        propagates; the windows measured before it are in `windows`, and the next `feed` or
+        `flush` measures the rest.
         """
         if self._ended:
             raise StreamClosedError(
@@ -290,15 +293,16 @@ class EscalationMonitor:
     def flush(self) -> list[LiveWindow]:
         """End the stream: return the windows its last samples completed (the resampler holds
         back up to `lookahead_s`) and close the open live segment. Feeding then raises."""
-        if self._ended:
+        if not self._ended:
+            self._ended = True
+            self._resampler.close()
+        if self._flushed:
             return []
-        self._ended = True
-        self._resampler.close()
-        started = time.perf_counter()
-        done = self._advance(started)
+        done = self._advance(time.perf_counter())  # on a backend error, flush() again
         if self._is_open():
             self._close(self._resampler.received / self.sr)
         self._run = []
+        self._flushed = True
         return done
 
     def finish(self) -> EscalationReport:
@@ -346,13 +350,15 @@ class EscalationMonitor:
         batches = _window_batches(
             [self._analysis], self._window, self._hop, count, self._chunk_windows, self._timing
         )
-        for first, batch in batches:
-            raw = _measure(self.service, batch, self._next + first, self.params, self._timing)
+        for _, batch in batches:
+            raw = _measure(self.service, batch, self._next, self.params, self._timing)
             self._provenance = self.service.provenance["f0"].as_dict()
             self._parts.append(raw)
             done.extend(self._score(raw))
-        self._next += count
-        self._analysis = self._analysis[count * self._hop :]
+            # Consumed batch by batch: after a backend error, what was measured stays, and the
+            # next feed or flush measures the rest.
+            self._next += batch.shape[0]
+            self._analysis = self._analysis[batch.shape[0] * self._hop :]
         self._busy_s += time.perf_counter() - started
         return done
 
