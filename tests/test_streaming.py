@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import time
+import types
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import gpuaudio.cli
 from gpuaudio import (
     AudioFeatureService,
     BackendError,
@@ -460,9 +462,13 @@ def test_monitor_realtime_paces_the_file(isolated, calls, monkeypatch):
     y, _ = calls[16000]
     path = isolated / "call.wav"
     sf.write(path, y[: 12 * 16000], 16000, subtype="FLOAT")
-    clock = [0.0]
-    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(time, "sleep", lambda seconds: clock.__setitem__(0, clock[0] + seconds))
+    clock = [0.0]  # a clock that only moves when the CLI sleeps (for the CLI module alone)
+    fake = types.SimpleNamespace(
+        monotonic=lambda: clock[0],
+        sleep=lambda seconds: clock.__setitem__(0, clock[0] + seconds),
+        perf_counter=time.perf_counter,
+    )
+    monkeypatch.setattr(gpuaudio.cli, "time", fake)
     assert main(["monitor", str(path), "--realtime", "--block", "0.5", "--quiet", *FAST]) == 0
     assert clock[0] == pytest.approx(12.0)  # slept until each block's last sample was due
 
