@@ -8,7 +8,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gpuaudio import AudioFeatureService, BackendSpec, GpuOutOfMemoryError, hookimpl
+from gpuaudio import (
+    AudioFeatureService,
+    BackendError,
+    BackendSpec,
+    GpuOutOfMemoryError,
+    InvalidParameterError,
+    hookimpl,
+)
 from gpuaudio.device import CPU_ONLY
 from gpuaudio.plugins import make_plugin_manager
 from gpuaudio.testing import harmonic_tone
@@ -202,3 +209,64 @@ def test_oom_at_min_batch_falls_back_to_next_backend():
     )
     with pytest.raises(GpuOutOfMemoryError):
         strict.extract_f0(tone, 8000, frame_length=1024)
+
+
+class _BrokenKernelBackend:
+    """Fails like a GPU whose architecture the installed torch was not built for."""
+
+    def __init__(self, context):
+        self.context = context
+
+    def f0(self, y, sr, **kwargs):
+        raise RuntimeError("CUDA error: no kernel image is available for execution on the device")
+
+
+class _BrokenKernelPlugin:
+    @hookimpl
+    def gpuaudio_f0_backends(self):
+        return [BackendSpec("brokenkernel", "f0", f"{__name__}:_BrokenKernelBackend", priority=99)]
+
+
+def test_an_unexpected_backend_error_is_named_and_falls_back(caplog):
+    registry = make_plugin_manager()
+    registry.register(_BrokenKernelPlugin(), name="brokenkernelplugin")
+    tone = harmonic_tone(200, 8000, 0.5)
+    service = AudioFeatureService(registry=registry, device_info=CPU_ONLY)
+    with caplog.at_level("WARNING", logger="gpuaudio.service"):
+        f0, _, _ = service.extract_f0(tone, 8000, frame_length=1024)
+    assert np.nanmedian(f0) == pytest.approx(200, rel=0.02)  # the next backend's right answer
+    provenance = service.provenance["f0"]
+    assert provenance.backend in ("fastpyin", "librosa")
+    assert provenance.fallbacks[0].startswith("brokenkernel: backend 'brokenkernel' (f0) failed")
+    assert "no kernel image" in provenance.fallbacks[0]
+    assert "trying the next eligible backend" in caplog.text
+
+    strict = AudioFeatureService({"fallback": False}, registry=registry, device_info=CPU_ONLY)
+    with pytest.raises(BackendError, match="'brokenkernel' \\(f0\\) failed on cpu") as caught:
+        strict.extract_f0(tone, 8000, frame_length=1024)
+    assert isinstance(caught.value.__cause__, RuntimeError)
+
+
+class _PickyBackend:
+    """Refuses the caller's parameters, as a backend with narrower limits may."""
+
+    def __init__(self, context):
+        self.context = context
+
+    def f0(self, y, sr, **kwargs):
+        raise InvalidParameterError("picky: frame_length must be at least 4096 here")
+
+
+class _PickyPlugin:
+    @hookimpl
+    def gpuaudio_f0_backends(self):
+        return [BackendSpec("picky", "f0", f"{__name__}:_PickyBackend", priority=99)]
+
+
+def test_the_callers_mistake_is_not_retried_on_another_backend():
+    registry = make_plugin_manager()
+    registry.register(_PickyPlugin(), name="pickyplugin")
+    service = AudioFeatureService(registry=registry, device_info=CPU_ONLY)
+    with pytest.raises(InvalidParameterError, match="at least 4096"):
+        service.extract_f0(harmonic_tone(200, 8000, 0.5), 8000, frame_length=1024)
+    assert "f0" not in service.provenance  # nothing ran in its place

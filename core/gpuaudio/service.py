@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 import warnings
@@ -19,6 +20,7 @@ from gpuaudio.config import Config, load_config
 from gpuaudio.errors import (
     BackendError,
     ConfigError,
+    GpuAudioError,
     GpuOutOfMemoryError,
     InvalidParameterError,
 )
@@ -26,6 +28,8 @@ from gpuaudio.escalation import EscalationParams, EscalationReport, detect_escal
 from gpuaudio.memory import MemoryManager, frame_chunks
 from gpuaudio.plugins import PluginRegistry, make_plugin_manager
 from gpuaudio.resolver import Candidate, Resolution, resolve
+
+log = logging.getLogger(__name__)
 
 _F0_CONTEXT_SECONDS = 10.0
 """Frames of context on each side of a chunk for F0: covers the frame span and lets pyin's
@@ -174,11 +178,23 @@ class AudioFeatureService:
             except (GpuOutOfMemoryError, BackendError) as exc:
                 if not self.config.fallback:
                     raise
-                tried.append(f"{candidate.spec.name}: {exc}")
-                last_error = exc
-                continue
-            self._record(feature, candidate, tried, time.perf_counter() - started)
-            return result
+                failure: Exception = exc
+            except GpuAudioError:  # the caller's input or config: no other backend fixes it
+                raise
+            except Exception as exc:  # a CUDA/driver error, a bug: name the backend, keep going
+                failure = BackendError(
+                    f"backend {candidate.spec.name!r} ({feature}) failed on {candidate.device}: "
+                    f"{exc!r}"
+                )
+                if not self.config.fallback:
+                    raise failure from exc
+                failure.__cause__ = exc
+            else:
+                self._record(feature, candidate, tried, time.perf_counter() - started)
+                return result
+            log.warning("%s; trying the next eligible backend", failure)
+            tried.append(f"{candidate.spec.name}: {failure}")
+            last_error = failure
         assert last_error is not None
         raise last_error
 
