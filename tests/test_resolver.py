@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from gpuaudio import BackendSpec, BackendUnavailableError, DeviceInfo
-from gpuaudio.device import CPU_ONLY
+from gpuaudio.device import CPU_ONLY, arch_runs_on
 from gpuaudio.resolver import resolve
 from gpuaudio.testing import fake_gpu
 
@@ -153,3 +155,38 @@ def test_backend_spec_rejects_bad_fields(kwargs):
     fields = {"name": "ok", "feature": "f0", "load": "m:f", **kwargs}
     with pytest.raises(ValueError):
         BackendSpec(**fields)
+
+
+@pytest.mark.parametrize(
+    ("arch", "capability", "runs"),
+    [
+        ("sm_90", (9, 0), True),
+        ("sm_86", (8, 9), True),  # same major, newer minor: machine code runs
+        ("sm_86", (8, 0), False),  # older minor
+        ("sm_90", (12, 1), False),  # other major: machine code never runs
+        ("sm_120", (12, 1), True),  # Blackwell wheels' sm_120 runs on the GB10 (12.1)
+        ("sm_90a", (9, 0), True),
+        ("sm_90a", (9, 1), False),  # architecture-specific: exactly 9.0
+        ("sm_100f", (10, 3), True),  # family-specific: the same major
+        ("compute_90", (12, 1), True),  # PTX: compiled by the driver for newer GPUs
+        ("compute_90", (8, 6), False),
+        ("weird", (7, 0), True),  # unknown names do not block
+    ],
+)
+def test_which_gpu_code_runs_on_which_device(arch, capability, runs):
+    assert arch_runs_on(arch, capability) is runs
+
+
+def test_a_torch_without_code_for_this_gpu_rules_out_its_cuda_backends():
+    blackwell = fake_gpu(compute_capability=(12, 1), name="NVIDIA GB10")
+    old_torch = replace(blackwell, cuda_arch_list=("sm_80", "sm_86", "sm_90"))
+    res = resolve("f0", SPECS, old_torch)
+    assert names(res) == ["cpuref"]
+    why = reasons(res)["gpuonly"]
+    assert "no GPU code for compute capability 12.1 of cuda:0" in why
+    assert "sm_80 sm_86 sm_90" in why and "install a torch build" in why
+    with pytest.raises(BackendUnavailableError, match=r"no GPU code for compute capability 12\.1"):
+        resolve("f0", SPECS, old_torch, choice="gpuonly")
+    new_torch = replace(blackwell, cuda_arch_list=("sm_90", "sm_100", "sm_120", "compute_120"))
+    assert names(resolve("f0", SPECS, new_torch))[:2] == ["gpunet", "gpuonly"]
+    assert names(resolve("f0", SPECS, blackwell))[:2] == ["gpunet", "gpuonly"]  # list unknown

@@ -42,6 +42,15 @@ class DeviceInfo:
     gpus: tuple[GpuInfo, ...] = ()
     error: str | None = None
     """Why CUDA is unusable although torch imports (driver mismatch...), if known."""
+    cuda_arch_list: tuple[str, ...] = ()
+    """What this torch build has GPU code for (``torch.cuda.get_arch_list()``: ``sm_90``,
+    ``compute_90``...); empty when unknown, which is taken as "supported"."""
+
+    def supports(self, gpu: GpuInfo) -> bool:
+        """Whether this torch build has kernels that run on `gpu` (see `arch_runs_on`)."""
+        if not self.cuda_arch_list:
+            return True
+        return any(arch_runs_on(arch, gpu.compute_capability) for arch in self.cuda_arch_list)
 
     def gpu(self, index: int) -> GpuInfo | None:
         """The GPU with this index, or None."""
@@ -63,6 +72,26 @@ class DeviceInfo:
 
 
 CPU_ONLY = DeviceInfo()
+
+
+def arch_runs_on(arch: str, capability: tuple[int, int]) -> bool:
+    """Whether GPU code built for `arch` runs on a device of compute `capability`.
+
+    ``sm_XY`` (machine code) runs on the same major version with a minor >= Y; an
+    architecture-specific ``sm_XYa`` only on exactly X.Y; ``compute_XY`` (PTX) is compiled by
+    the driver for any device of X.Y or newer. Unparseable names count as runnable.
+    """
+    kind, _, digits = arch.partition("_")
+    specific = digits.endswith("a")
+    digits = digits.rstrip("abcdefghijklmnopqrstuvwxyz")
+    if kind not in ("sm", "compute") or len(digits) < 2 or not digits.isdigit():
+        return True
+    built = (int(digits[:-1]), int(digits[-1]))
+    if kind == "compute":
+        return capability >= built
+    if specific:
+        return capability == built
+    return capability[0] == built[0] and capability[1] >= built[1]
 
 
 def _torch() -> Any | None:
@@ -91,7 +120,11 @@ def _probe_cached() -> DeviceInfo:
             )
     except Exception as exc:  # a broken driver must degrade to CPU, with the reason kept
         return DeviceInfo(torch_available=True, torch_version=version, error=repr(exc))
-    return DeviceInfo(True, version, True, str(torch.version.cuda), tuple(gpus))
+    try:
+        arch_list = tuple(str(arch) for arch in torch.cuda.get_arch_list())
+    except Exception:  # unknown: the resolver then assumes the kernels are there
+        arch_list = ()
+    return DeviceInfo(True, version, True, str(torch.version.cuda), tuple(gpus), None, arch_list)
 
 
 def probe(*, refresh: bool = False) -> DeviceInfo:

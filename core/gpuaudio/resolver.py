@@ -86,9 +86,16 @@ def _target_gpu(device: DeviceInfo, setting: str) -> tuple[GpuInfo | None, str]:
     return device.gpus[0], ""  # REQ-S-005: the first available GPU
 
 
-def _cuda_problem(spec: BackendSpec, gpu: GpuInfo) -> str:
+def _cuda_problem(spec: BackendSpec, gpu: GpuInfo, device: DeviceInfo) -> str:
+    have = ".".join(map(str, gpu.compute_capability))
+    if not device.supports(gpu):
+        return (
+            f"torch {device.torch_version} (CUDA {device.cuda_version}) has no GPU code for "
+            f"compute capability {have} of cuda:{gpu.index} (it was built for "
+            f"{' '.join(device.cuda_arch_list)}); install a torch build for this GPU "
+            "(see https://pytorch.org/get-started/locally/)"
+        )
     if spec.min_compute_capability and gpu.compute_capability < spec.min_compute_capability:
-        have = ".".join(map(str, gpu.compute_capability))
         need = ".".join(map(str, spec.min_compute_capability))
         return f"compute capability {have} of cuda:{gpu.index} is below the required {need}"
     if gpu.free_memory_mb < spec.min_free_memory_mb:
@@ -119,7 +126,7 @@ def _place(
             if gpu is None:
                 problems.append(no_gpu)
                 continue
-            problem = _cuda_problem(spec, gpu)
+            problem = _cuda_problem(spec, gpu, device)
             if problem:
                 problems.append(problem)
                 continue
