@@ -664,6 +664,7 @@ def describe_machine(info: _device.DeviceInfo, registry: PluginRegistry) -> dict
         ],
         "nvidia_driver": _nvidia_driver() if info.gpus else None,
         "cuda": info.cuda_version,
+        "cuda_arch_list": list(info.cuda_arch_list),
         "versions": {
             "gpuaudio": __version__,
             "torch": info.torch_version,
