@@ -20,9 +20,16 @@ from gpuaudio_crepe._backend import CrepeBackend
 SR = 22050
 
 
-def _backend_on(device: str = "cpu", precision: str = "fp32", **memory: Any) -> CrepeBackend:
+def _backend_on(
+    device: str = "cpu",
+    precision: str = "fp32",
+    options: dict[str, Any] | None = None,
+    **memory: Any,
+) -> CrepeBackend:
     manager = MemoryManager(device, MemoryConfig(**memory))
-    return CrepeBackend(BackendContext(device, precision, manager, {"model": "tiny"}))
+    return CrepeBackend(
+        BackendContext(device, precision, manager, {"model": "tiny", **(options or {})})
+    )
 
 
 def _speechlike(seconds: float, seed: int) -> np.ndarray:
@@ -110,11 +117,15 @@ def test_silence_gate_unvoices_quiet_frames_and_can_be_disabled() -> None:
     assert ungated_prob[quiet].max() > 0  # CREPE reports periodicity in hiss without the gate
 
 
-def test_voicing_threshold_is_monotonic() -> None:
+@pytest.mark.parametrize(
+    ("voicing", "thresholds"),
+    [("periodicity", (0.05, 0.3, 0.6)), ("periodicity+harmonicity", (0.05, 0.3, 0.8))],
+)
+def test_voicing_threshold_is_monotonic(voicing: str, thresholds: tuple[float, ...]) -> None:
     y = _speechlike(1.0, seed=2)
     counts = []
-    for threshold in (0.05, 0.3, 0.6):
-        options = {"model": "tiny", "voicing_threshold": threshold}
+    for threshold in thresholds:
+        options = {"model": "tiny", "voicing": voicing, "voicing_threshold": threshold}
         backend = CrepeBackend(BackendContext("cpu", "fp32", MemoryManager("cpu"), options))
         f0, voiced, prob = _f0(backend, y)
         assert np.array_equal(voiced, prob >= threshold) and np.isnan(f0[~voiced]).all()
@@ -153,7 +164,9 @@ def test_cpu_runs_fp32_whatever_is_asked() -> None:
 
 
 def test_matches_stock_torchcrepe_predict_at_16k(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Same frames, same network, same HMM: periodicity equal, F0 within the stock dither."""
+    """Same frames, same network, same HMM: periodicity equal, F0 within the stock dither.
+
+    With ``voicing = "periodicity"`` voiced_prob is the periodicity torchcrepe returns."""
     pytest.importorskip("resampy")
     if "torchcrepe" not in sys.modules:
         monkeypatch.setitem(sys.modules, "torchaudio", types.ModuleType("torchaudio"))
@@ -164,7 +177,7 @@ def test_matches_stock_torchcrepe_predict_at_16k(monkeypatch: pytest.MonkeyPatch
     pitch, periodicity = torchcrepe.predict(
         torch.from_numpy(y)[None], rate, 160, 50.0, 550.0, "tiny", return_periodicity=True
     )
-    backend = _backend_on()
+    backend = _backend_on(options={"voicing": "periodicity"})
     frames = backend.f0(y[None], rate, fmin=50.0, fmax=550.0, frame_length=640, hop_length=160)
     np.testing.assert_allclose(frames.voiced_prob.numpy()[0], periodicity[0].numpy(), atol=1e-4)
     voiced = frames.voiced_flag.numpy()[0]
@@ -201,8 +214,13 @@ def test_cuda_peak_memory_of_full_model_is_bounded() -> None:
 def test_voicing_threshold_defaults_per_model_and_can_be_set() -> None:
     from gpuaudio_crepe._backend import DEFAULT_VOICING_THRESHOLD, CrepeOptions
 
-    for model, tuned in DEFAULT_VOICING_THRESHOLD.items():
-        assert CrepeOptions.from_table({"model": model}).voicing_threshold == tuned
+    for (model, voicing), tuned in DEFAULT_VOICING_THRESHOLD.items():
+        options = CrepeOptions.from_table({"model": model, "voicing": voicing})
+        assert options.voicing_threshold == tuned
+    assert (
+        CrepeOptions.from_table({"model": "tiny"}).voicing_threshold
+        == (DEFAULT_VOICING_THRESHOLD["tiny", "periodicity+harmonicity"])
+    )
     assert (
         CrepeOptions.from_table({"model": "full", "voicing_threshold": 0.3}).voicing_threshold
         == 0.3

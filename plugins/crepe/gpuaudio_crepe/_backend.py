@@ -18,11 +18,12 @@ import torch
 
 from gpuaudio import BackendContext, ConfigError, F0Frames
 from gpuaudio.device import tf32_mode
-from gpuaudio_crepe._decode import DECODERS, allowed_bins, decode
+from gpuaudio_crepe._decode import DECODERS, allowed_bins, bin_hz, decode
+from gpuaudio_crepe._harmonicity import at_period, difference, difference_bytes, lag_range
 from gpuaudio_crepe._network import MODELS, PITCH_BINS, WINDOW_SIZE, bytes_per_frame, load_model
 from gpuaudio_crepe._resample import resample
 
-__all__ = ["CrepeBackend", "CrepeOptions", "frame_centres"]
+__all__ = ["CrepeBackend", "CrepeOptions", "VoicingCues", "frame_centres"]
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +36,20 @@ _DTYPES = {
 }
 
 
-DEFAULT_VOICING_THRESHOLD = {"full": 0.04, "tiny": 0.14}
-"""Per model, the periodicity threshold that maximised overall accuracy (voicing and pitch)
-averaged over clean / 20 dB / 5 dB on the tuning half of the known-F0 speech set, and was
-then scored on the other half (benchmarks/known_f0/voicing_sweep.py, docs/crepe.md)."""
+VOICING = ("periodicity", "periodicity+harmonicity")
+"""Voicing cues: CREPE's periodicity alone, or its weighted mean with the frame's harmonicity."""
+DEFAULT_VOICING = "periodicity+harmonicity"
+DEFAULT_VOICING_THRESHOLD = {
+    ("full", "periodicity"): 0.04,
+    ("tiny", "periodicity"): 0.14,
+    ("full", "periodicity+harmonicity"): 0.14,
+    ("tiny", "periodicity+harmonicity"): 0.14,
+}
+DEFAULT_VOICING_WEIGHT = {"full": 0.2, "tiny": 0.3}
+"""Per model and voicing mode, the threshold (and weight of periodicity in the score) that
+maximised overall accuracy (voicing and pitch) averaged over clean / 20 dB / 5 dB on the tuning
+half of the known-F0 speech set with voicing false alarms at most pyin's there, and were then
+scored on the other half (benchmarks/known_f0/voicing_sweep.py, docs/crepe.md)."""
 
 
 @dataclass(frozen=True)
@@ -49,9 +60,15 @@ class CrepeOptions:
     """``full`` (22 M parameters, most accurate) or ``tiny`` (0.5 M, fast on CPU)."""
     decoder: str = "viterbi"
     """``viterbi`` (smooth path, torchcrepe's HMM), ``weighted_argmax`` or ``argmax``."""
+    voicing: str = DEFAULT_VOICING
+    """``periodicity+harmonicity``: the voicing score is ``voicing_weight * periodicity +
+    (1 - voicing_weight) * harmonicity``; ``periodicity``: the score is the periodicity."""
+    voicing_weight: float | None = None
+    """Weight of periodicity in the combined score, in [0, 1]; None takes the model's tuned
+    default (`DEFAULT_VOICING_WEIGHT`). Only with ``voicing = "periodicity+harmonicity"``."""
     voicing_threshold: float | None = None
-    """Frames whose periodicity (salience of the decoded bin) is below this are unvoiced;
-    None takes the model's tuned default (`DEFAULT_VOICING_THRESHOLD`)."""
+    """Frames whose voicing score is below this are unvoiced; None takes the tuned default for
+    the model and voicing mode (`DEFAULT_VOICING_THRESHOLD`)."""
     silence_db: float = -60.0
     """Frames quieter than this (RMS in dB re full scale, at 16 kHz) are unvoiced."""
 
@@ -60,6 +77,7 @@ class CrepeOptions:
         """Validate a ``[crepe]`` table; unknown keys and bad values raise `ConfigError`.
 
         `section` names the table in messages (backends built on crepe's have their own).
+        Defaults that depend on the model and voicing mode are filled in.
         """
         valid = sorted(cls.__dataclass_fields__)
         unknown = sorted(set(table) - set(valid))
@@ -72,20 +90,50 @@ class CrepeOptions:
             raise ConfigError(
                 f"{section}.decoder must be one of {DECODERS}, got {options.decoder!r}"
             )
-        if options.voicing_threshold is None:
-            options = replace(options, voicing_threshold=DEFAULT_VOICING_THRESHOLD[options.model])
-        try:
-            threshold = float(options.voicing_threshold)  # type: ignore[arg-type]
-            silence = float(options.silence_db)
-        except (TypeError, ValueError) as exc:
+        if options.voicing not in VOICING:
             raise ConfigError(
-                f"{section}.voicing_threshold and {section}.silence_db must be numbers: {exc}"
-            ) from None
-        if not 0.0 <= threshold <= 1.0:
-            raise ConfigError(f"{section}.voicing_threshold must be in [0, 1], got {threshold}")
-        if math.isnan(silence):
+                f"{section}.voicing must be one of {VOICING}, got {options.voicing!r}"
+            )
+        combined = options.voicing == "periodicity+harmonicity"
+        if options.voicing_weight is not None and not combined:
+            raise ConfigError(
+                f"{section}.voicing_weight applies only to voicing = "
+                f"'periodicity+harmonicity' (voicing is {options.voicing!r})"
+            )
+        weight = options.voicing_weight
+        if weight is None:
+            weight = DEFAULT_VOICING_WEIGHT[options.model] if combined else 1.0
+        threshold = options.voicing_threshold
+        if threshold is None:
+            threshold = DEFAULT_VOICING_THRESHOLD[options.model, options.voicing]
+        numbers = {"voicing_weight": weight, "voicing_threshold": threshold}
+        numbers["silence_db"] = options.silence_db
+        for key, value in numbers.items():
+            try:
+                numbers[key] = float(value)
+            except (TypeError, ValueError):
+                raise ConfigError(f"{section}.{key} must be a number, got {value!r}") from None
+        for key in ("voicing_weight", "voicing_threshold"):
+            if not 0.0 <= numbers[key] <= 1.0:
+                raise ConfigError(f"{section}.{key} must be in [0, 1], got {numbers[key]}")
+        if math.isnan(numbers["silence_db"]):
             raise ConfigError(f"{section}.silence_db must be a number of dB (use -inf to disable)")
-        return cls(options.model, options.decoder, threshold, silence)
+        return replace(options, **numbers)
+
+
+@dataclass(frozen=True)
+class VoicingCues:
+    """Per frame, (batch, frames) tensors: what the voicing decision is made from."""
+
+    f0: torch.Tensor
+    """Decoded F0 in Hz of every frame (NaN in gated silence)."""
+    periodicity: torch.Tensor
+    """CREPE's salience of the decoded bin."""
+    harmonicity: torch.Tensor | None
+    """1 - YIN's normalised difference at the decoded period (`_harmonicity`); None if not
+    asked."""
+    audible: torch.Tensor
+    """Frames at or above ``silence_db``."""
 
 
 def frame_centres(n_frames: int, hop_length: int, sr: int, device: torch.device) -> torch.Tensor:
@@ -139,10 +187,48 @@ class CrepeBackend:
         frame_length: int,
         hop_length: int,
     ) -> F0Frames:
-        """(batch, samples) float32 -> F0Frames of (batch, 1 + samples // hop_length) tensors."""
+        """(batch, samples) float32 -> F0Frames of (batch, 1 + samples // hop_length) tensors.
+
+        ``voiced_prob`` is the voicing score (0 in gated silence), ``voiced_flag`` is
+        ``voiced_prob >= voicing_threshold``, ``f0`` is NaN where unvoiced.
+        """
+        combined = self.options.voicing == "periodicity+harmonicity"
+        with torch.inference_mode():
+            cues = self.cues(
+                y, sr, fmin=fmin, fmax=fmax, hop_length=hop_length, harmonicity=combined
+            )
+            score = cues.periodicity
+            if cues.harmonicity is not None:
+                weight = self.options.voicing_weight
+                assert weight is not None  # resolved by CrepeOptions.from_table
+                score = weight * score + (1.0 - weight) * cues.harmonicity
+            voiced_prob = torch.where(cues.audible, score, 0.0).clamp(0.0, 1.0)
+            threshold = self.options.voicing_threshold
+            assert threshold is not None  # resolved by CrepeOptions.from_table
+            voiced_flag = cues.audible & (voiced_prob >= threshold)
+            f0 = torch.where(voiced_flag, cues.f0, math.nan)
+        return F0Frames(f0, voiced_flag, voiced_prob)
+
+    def cues(
+        self,
+        y: np.ndarray,
+        sr: int,
+        *,
+        fmin: float,
+        fmax: float,
+        hop_length: int,
+        harmonicity: bool = True,
+    ) -> VoicingCues:
+        """Decoded F0 and the voicing cues of every frame, before any voicing decision.
+
+        (batch, samples) float32 in, (batch, 1 + samples // hop_length) tensors out, on the
+        backend's device. `harmonicity` False skips that cue (None in the result).
+        """
         lo, hi = allowed_bins(fmin, fmax)
         batch, n_samples = y.shape
         n_frames = 1 + n_samples // hop_length
+        # Pitches the decoder can return: the centres of the first and last allowed bins.
+        lags = lag_range(float(bin_hz(lo)), float(bin_hz(hi - 1)), CREPE_RATE, WINDOW_SIZE)
         with torch.inference_mode(), tf32_mode(str(self.device), self.precision == "tf32"):
             signal = torch.from_numpy(np.ascontiguousarray(y)).to(self.device)
             resampled = resample(signal, sr, CREPE_RATE)
@@ -151,24 +237,26 @@ class CrepeBackend:
             padded = torch.nn.functional.pad(resampled, (half, half))
             del resampled
             starts = frame_centres(n_frames, hop_length, sr, self.device)  # in `padded`
-            salience, loudness_db = self._salience(padded, starts)
+            salience, loudness_db, curve = self._salience(
+                padded, starts, lags if harmonicity else None
+            )
             del padded
             f0, periodicity = decode(
                 salience.view(batch, n_frames, PITCH_BINS), self.options.decoder, lo, hi
             )
             del salience
             audible = loudness_db.view(batch, n_frames) >= self.options.silence_db
-            voiced_prob = torch.where(audible, periodicity, 0.0).clamp(0.0, 1.0)
-            threshold = self.options.voicing_threshold
-            assert threshold is not None  # resolved by CrepeOptions.from_table
-            voiced_flag = audible & (voiced_prob >= threshold)
-            f0 = torch.where(voiced_flag, f0, math.nan)
-        return F0Frames(f0, voiced_flag, voiced_prob)
+            f0 = torch.where(audible, f0, math.nan)
+            harmonic = None
+            if curve is not None:
+                harmonic = at_period(curve.view(batch, n_frames, -1), lags[0], f0, CREPE_RATE)
+        return VoicingCues(f0, periodicity, harmonic, audible)
 
     def _salience(
-        self, padded: torch.Tensor, starts: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Network salience (frames, 360) and loudness in dB (frames,) of every frame.
+        self, padded: torch.Tensor, starts: torch.Tensor, lags: tuple[int, int] | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Network salience (frames, 360), loudness in dB (frames,) of every frame and, when
+        `lags` ``(first, last)`` are given, YIN's normalised difference at those lags.
 
         Frames of all rows form one stream, cut into sub-batches by the MemoryManager.
         """
@@ -176,6 +264,11 @@ class CrepeBackend:
         total = padded.shape[0] * n_frames
         salience = torch.empty(total, PITCH_BINS, device=self.device)
         loudness_db = torch.empty(total, device=self.device)
+        curve = None
+        per_frame = self.bytes_per_frame
+        if lags is not None:
+            curve = torch.empty(total, lags[1] - lags[0] + 1, device=self.device)
+            per_frame += difference_bytes(WINDOW_SIZE, curve.shape[1])
         offsets = torch.arange(WINDOW_SIZE, device=self.device)
         network = self.network
 
@@ -187,7 +280,9 @@ class CrepeBackend:
             std = frames.std(dim=1, keepdim=True)
             loudness_db[first:stop] = 20 * torch.log10(std[:, 0].clamp_min(1e-10))
             frames = frames / std.clamp_min(1e-10)
+            if curve is not None and lags is not None:
+                curve[first:stop] = difference(frames, *lags)
             salience[first:stop] = network(frames.to(self.dtype)).float()
 
-        self.context.memory.map_batches(run, total, self.bytes_per_frame)
-        return salience, loudness_db
+        self.context.memory.map_batches(run, total, per_frame)
+        return salience, loudness_db, curve

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from gpuaudio_crepe._network import PITCH_BINS
 
-__all__ = ["DECODERS", "allowed_bins", "cents_to_hz", "decode", "viterbi_path"]
+__all__ = ["DECODERS", "allowed_bins", "bin_hz", "cents_to_hz", "decode", "viterbi_path"]
 
 DECODERS = ("viterbi", "weighted_argmax", "argmax")
 CENTS_PER_BIN = 20
@@ -41,6 +41,11 @@ def allowed_bins(fmin: float, fmax: float) -> tuple[int, int]:
     if lo >= hi:
         raise ValueError(f"no CREPE pitch bin lies in [{fmin}, {fmax}] Hz (32.7 Hz - 1975.5 Hz)")
     return lo, hi
+
+
+def bin_hz(index: int) -> float:
+    """Centre frequency in Hz of pitch bin `index`."""
+    return 10.0 * 2.0 ** ((CENTS_PER_BIN * index + _CENTS_OF_BIN_0) / 1200.0)
 
 
 def cents_to_hz(cents: torch.Tensor) -> torch.Tensor:
