@@ -118,7 +118,12 @@ class CrepeOptions:
                 raise ConfigError(f"{section}.{key} must be in [0, 1], got {numbers[key]}")
         if math.isnan(numbers["silence_db"]):
             raise ConfigError(f"{section}.silence_db must be a number of dB (use -inf to disable)")
-        return replace(options, **numbers)
+        return replace(
+            options,
+            voicing_weight=numbers["voicing_weight"],
+            voicing_threshold=numbers["voicing_threshold"],
+            silence_db=numbers["silence_db"],
+        )
 
 
 @dataclass(frozen=True)

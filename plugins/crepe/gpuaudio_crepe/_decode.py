@@ -45,7 +45,7 @@ def allowed_bins(fmin: float, fmax: float) -> tuple[int, int]:
 
 def bin_hz(index: int) -> float:
     """Centre frequency in Hz of pitch bin `index`."""
-    return 10.0 * 2.0 ** ((CENTS_PER_BIN * index + _CENTS_OF_BIN_0) / 1200.0)
+    return float(10.0 * 2.0 ** ((CENTS_PER_BIN * index + _CENTS_OF_BIN_0) / 1200.0))
 
 
 def cents_to_hz(cents: torch.Tensor) -> torch.Tensor:
