@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -146,8 +147,9 @@ def test_defaults_per_model_and_voicing() -> None:
     for (model, voicing), threshold in DEFAULT_VOICING_THRESHOLD.items():
         options = CrepeOptions.from_table({"model": model, "voicing": voicing})
         assert options.voicing_threshold == threshold
-        expected = DEFAULT_VOICING_WEIGHT[model] if voicing != "periodicity" else 1.0
+        expected = DEFAULT_VOICING_WEIGHT[model] if voicing != "periodicity" else None
         assert options.voicing_weight == expected
+        assert CrepeOptions.from_table(dataclasses.asdict(options)) == options  # resolved: valid
     assert CrepeOptions.from_table({}).voicing == "periodicity+harmonicity"
     options = CrepeOptions.from_table({"voicing_weight": 0.5, "voicing_threshold": "0.3"})
     assert (options.voicing_weight, options.voicing_threshold) == (0.5, 0.3)

@@ -120,7 +120,7 @@ class CrepeOptions:
             raise ConfigError(f"{section}.silence_db must be a number of dB (use -inf to disable)")
         return replace(
             options,
-            voicing_weight=numbers["voicing_weight"],
+            voicing_weight=numbers["voicing_weight"] if combined else None,
             voicing_threshold=numbers["voicing_threshold"],
             silence_db=numbers["silence_db"],
         )
