@@ -1,8 +1,10 @@
-"""gpuaudio.device memory probes on the host: what the bench and the MemoryManager read."""
+"""gpuaudio.device on the host: memory probes (what the bench and the MemoryManager read) and
+host tensors of the caller's arrays."""
 
 from __future__ import annotations
 
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -29,3 +31,22 @@ def test_host_memory_fields():
     total, available = device.host_memory_bytes("MemTotal"), device.host_memory_bytes()
     assert total is not None and available is not None and 0 < available <= total
     assert device.host_memory_bytes("NoSuchField") is None
+
+
+def test_host_tensor_shares_writable_arrays_and_copies_read_only_ones():
+    torch = pytest.importorskip("torch")
+    writable = np.arange(8, dtype=np.float32)
+    shared = device.host_tensor(writable)
+    assert np.shares_memory(shared.numpy(), writable)
+
+    frozen = np.arange(8, dtype=np.float32)
+    frozen.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch warns about tensors over read-only memory
+        copied = device.host_tensor(frozen)
+    assert not np.shares_memory(copied.numpy(), frozen)
+    assert copied.dtype == torch.float32 and not frozen.flags.writeable
+    np.testing.assert_array_equal(copied.numpy(), frozen)
+
+    converted = device.host_tensor(np.arange(4, dtype=np.int16)[::2])  # dtype and layout too
+    assert converted.dtype == torch.float32 and converted.tolist() == [0.0, 2.0]

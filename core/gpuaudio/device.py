@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 DEVICE_ENV = "GPUAUDIO_DEVICE"
 
 
@@ -219,6 +221,20 @@ def peak_memory_bytes(device: str) -> int:
     torch = _torch()
     assert torch is not None
     return int(torch.cuda.max_memory_allocated(index))
+
+
+def host_tensor(array: Any, dtype: Any = np.float32) -> Any:
+    """A CPU torch tensor of `array` as contiguous `dtype`, sharing its memory when it can.
+
+    Read-only arrays (memory maps, ``np.frombuffer``, arrays a caller froze) are copied first:
+    torch has no read-only tensors and warns about them. gpuaudio never writes to its input.
+    """
+    host = np.ascontiguousarray(array, dtype=dtype)
+    if not host.flags.writeable:
+        host = host.copy()
+    torch = _torch()
+    assert torch is not None
+    return torch.from_numpy(host)
 
 
 def synchronize(device: str) -> None:

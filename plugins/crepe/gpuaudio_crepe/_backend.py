@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from gpuaudio import BackendContext, ConfigError, F0Frames
-from gpuaudio.device import tf32_mode
+from gpuaudio.device import host_tensor, tf32_mode
 from gpuaudio_crepe._decode import DECODERS, allowed_bins, bin_hz, decode
 from gpuaudio_crepe._harmonicity import at_period, difference, difference_bytes, lag_range
 from gpuaudio_crepe._network import MODELS, PITCH_BINS, WINDOW_SIZE, bytes_per_frame, load_model
@@ -235,7 +235,7 @@ class CrepeBackend:
         # Pitches the decoder can return: the centres of the first and last allowed bins.
         lags = lag_range(float(bin_hz(lo)), float(bin_hz(hi - 1)), CREPE_RATE, WINDOW_SIZE)
         with torch.inference_mode(), tf32_mode(str(self.device), self.precision == "tf32"):
-            signal = torch.from_numpy(np.ascontiguousarray(y)).to(self.device)
+            signal = host_tensor(y).to(self.device)
             resampled = resample(signal, sr, CREPE_RATE)
             del signal
             half = WINDOW_SIZE // 2

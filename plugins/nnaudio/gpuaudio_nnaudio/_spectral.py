@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from gpuaudio import BackendContext, ConfigError, InvalidParameterError
-from gpuaudio.device import tf32_mode
+from gpuaudio.device import host_tensor, tf32_mode
 
 _DTYPES = {
     "fp32": torch.float32,
@@ -209,7 +209,7 @@ class SpectralBackend:
 
     def upload(self, y: np.ndarray) -> torch.Tensor:
         """The (batch, samples) float32 input on the device, in one host-to-device copy."""
-        host = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32))
+        host = host_tensor(y)
         if self.device.type == "cuda":
             return host.pin_memory().to(self.device, non_blocking=True)
         return host
