@@ -157,7 +157,8 @@ def _detect_row(label: str, items: list[tuple[Spans, Spans, float]]) -> str:
 def validate(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(Path(__file__).parent / "known_f0"))
     from make_speechset import build_escalation, with_noise
-    from speechset import load_set
+
+    from gpuaudio.speechset import load_set
 
     service = _service(args.backend, args.device)
     rows = []
@@ -165,7 +166,7 @@ def validate(args: argparse.Namespace) -> None:
         build_escalation(Path(tmp), args.seed, args.minutes, args.calm_minutes, tiny=False)
         rng = np.random.default_rng(args.seed)
         for condition, snr in (("clean", None), ("pink noise 20 dB SNR", 20.0)):
-            for recording in load_set(Path(tmp)):
+            for recording in load_set(tmp).recordings:
                 audio = recording.audio("clean")
                 if snr is not None:
                     audio = with_noise(audio, snr, rng).astype(np.float32)
