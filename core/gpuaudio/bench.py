@@ -41,7 +41,7 @@ from gpuaudio.errors import BackendUnavailableError, OutputExistsError
 from gpuaudio.metrics import f0_scores, resample_f0
 from gpuaudio.plugins import PluginRegistry, make_plugin_manager
 from gpuaudio.resolver import Candidate, resolve
-from gpuaudio.service import AudioFeatureService, window_frame_length
+from gpuaudio.service import AudioFeatureService, window_frame_grid
 from gpuaudio.speechset import F0Estimate, SpeechSet, condition_label, load_set, score_estimator
 
 BASELINE = "librosa"
@@ -379,15 +379,10 @@ class _Case:
         sr = recording.sr
         if self.feature == "f0":
             batch = recording.windows[:windows]
-            frame_length = window_frame_length(sr)
+            frame_length, hop_length = window_frame_grid(sr)
             fmin, fmax = F0_RANGE
             return self.service.extract_f0(
-                batch,
-                sr,
-                fmin=fmin,
-                fmax=fmax,
-                frame_length=frame_length,
-                hop_length=frame_length // 4,
+                batch, sr, fmin=fmin, fmax=fmax, frame_length=frame_length, hop_length=hop_length
             )
         signal = recording.audio if windows is None else recording.audio[: windows * sr]
         params = SPECTRAL[self.feature]
@@ -451,7 +446,7 @@ def _f0_accuracy(output: Any, recording: Recording) -> dict[str, float]:
     """RPA (50 cents), chroma accuracy, voicing recall and false alarm against the truth."""
     f0, voiced, _ = output
     n_windows, n_frames = f0.shape
-    hop = window_frame_length(recording.sr) // 4
+    _, hop = window_frame_grid(recording.sr)
     times = np.arange(n_windows)[:, None] + np.arange(n_frames)[None, :] * hop / recording.sr
     reference = resample_f0(recording.truth_times, recording.truth_f0, times.ravel())
     scores = f0_scores(reference, np.asarray(f0).ravel(), np.asarray(voiced).ravel())

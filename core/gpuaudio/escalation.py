@@ -464,7 +464,7 @@ def _measure(
     timing: dict[str, float],
 ) -> _Raw:
     """F0 (one batched call) and level of a chunk of windows."""
-    from gpuaudio.service import window_frame_length
+    from gpuaudio.service import window_frame_grid
 
     sr = params.analysis_sr
     started = time.perf_counter()
@@ -472,8 +472,7 @@ def _measure(
     level = 10 * np.log10(np.maximum(squares, 10 ** (_LEVEL_FLOOR_DB / 10)))
     timing["level_s"] += time.perf_counter() - started
 
-    frame_length = window_frame_length(sr)
-    frame_hop = frame_length // 4
+    frame_length, frame_hop = window_frame_grid(sr)
     started = time.perf_counter()
     f0, voiced, _ = service.extract_f0(
         batch,

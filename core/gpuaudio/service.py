@@ -278,14 +278,9 @@ class AudioFeatureService:
                 f"windows must be 2-D (num_windows, window_samples), got shape {batch.shape}"
             )
         sr = check.sample_rate(sr)
-        frame_length = window_frame_length(sr)
+        frame_length, hop_length = window_frame_grid(sr)
         f0, _, prob = self.extract_f0(
-            batch,
-            sr,
-            fmin=fmin,
-            fmax=fmax,
-            frame_length=frame_length,
-            hop_length=frame_length // 4,
+            batch, sr, fmin=fmin, fmax=fmax, frame_length=frame_length, hop_length=hop_length
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=RuntimeWarning)  # all-NaN rows -> NaN
@@ -527,10 +522,11 @@ class AudioFeatureService:
         return parts
 
 
-def window_frame_length(sr: int) -> int:
-    """F0 frame length for `extract_f0_windows`: ~93 ms, a power of two (2048 at 22.05 kHz)."""
-    exponent = round(math.log2(2048 * sr / 22050))
-    return max(256, 1 << exponent)
+def window_frame_grid(sr: int) -> tuple[int, int]:
+    """F0 (frame_length, hop_length) of `extract_f0_windows` at `sr`: ~93 ms frames, a power of
+    two (2048 at 22.05 kHz), and librosa.pyin's default hop of a quarter frame."""
+    frame_length = max(256, 1 << round(math.log2(2048 * sr / 22050)))
+    return frame_length, frame_length // 4
 
 
 def _trim(result: Any, first: int, stop: int) -> Any:
