@@ -47,20 +47,17 @@ class SetRecording:
     directory: Path
 
     def audio(self, condition: str = "clean") -> npt.NDArray[np.float32]:
-        """The float32 samples of one condition."""
-        import soundfile as sf
+        """The float32 samples of one condition (mono at the manifest's rate, or an error)."""
+        from gpuaudio.audio_io import audio_info, read_audio
 
         path = self.directory / self.entry["files"][condition]
-        try:
-            samples, sr = sf.read(path, dtype="float32", always_2d=True)
-        except (OSError, RuntimeError) as exc:  # soundfile raises LibsndfileError(RuntimeError)
-            raise AudioFileError(f"{path}: cannot be read as audio ({exc})") from exc
-        if sr != self.sr or samples.shape[1] != 1:
+        info = audio_info(path)  # AudioFileError for missing, empty or undecodable files
+        if info.sample_rate != self.sr or info.channels != 1:
             raise AudioFileError(
                 f"{path}: expected mono at {self.sr} Hz (the manifest's sr), "
-                f"found {samples.shape[1]} channel(s) at {sr} Hz"
+                f"found {info.channels} channel(s) at {info.sample_rate} Hz"
             )
-        return np.ascontiguousarray(samples[:, 0])
+        return read_audio(path, self.sr)
 
     @property
     def spans(self) -> list[tuple[float, float]]:
