@@ -569,12 +569,11 @@ def _run_case(
 
 def _describe_set(speech_set: SpeechSet) -> dict[str, Any]:
     """What identifies a known-F0 set in the report: where, how much, a manifest digest."""
-    import hashlib
+    from gpuaudio.audio_io import sha256_file
 
-    manifest = (speech_set.directory / "manifest.json").read_bytes()
     return {
         "known_f0": str(speech_set.directory),
-        "known_f0_manifest_sha256": hashlib.sha256(manifest).hexdigest(),
+        "known_f0_manifest_sha256": sha256_file(speech_set.directory / "manifest.json"),
         "known_f0_recordings": len(speech_set.recordings),
         "known_f0_conditions": {
             name: condition_label(name, snr) for name, snr in speech_set.conditions.items()
