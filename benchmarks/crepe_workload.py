@@ -1,6 +1,6 @@
 """The spec's F0 workload, shared by the crepe benchmarks: 42 minutes as 2,520 one-second windows.
 
-The recording is speech-like (gpuaudio.synth: voiced phrases and pauses) at 22,050 Hz,
+The recording is speech-like (gpuaudio.evaluation.synth: voiced phrases and pauses) at 22,050 Hz,
 librosa's default rate. A few distinct minutes are synthesised and tiled, which costs the
 same to analyse as 42 distinct minutes.
 """
@@ -20,7 +20,7 @@ FMIN, FMAX = 50.0, 550.0
 
 def windows(count: int = WINDOWS_42_MIN, seed: int = 0) -> np.ndarray:
     """(count, SR) float32 one-second windows of speech-like audio."""
-    from gpuaudio.synth import synthesize_speech
+    from gpuaudio.evaluation.synth import synthesize_speech
 
     minutes = min(3, max(1, -(-count // 60)))
     audio = np.concatenate(

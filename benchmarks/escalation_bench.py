@@ -29,10 +29,10 @@ import numpy as np
 import soundfile as sf
 
 from gpuaudio import AudioFeatureService, __version__
-from gpuaudio.escalation import detect_escalation, detect_escalation_file
-from gpuaudio.metrics import f0_scores, interval_scores, resample_f0
-from gpuaudio.report import analyze_to_folder
-from gpuaudio.synth import demo_call
+from gpuaudio.analysis.escalation import detect_escalation, detect_escalation_file
+from gpuaudio.analysis.report import analyze_to_folder
+from gpuaudio.evaluation.metrics import f0_scores, interval_scores, resample_f0
+from gpuaudio.evaluation.synth import demo_call
 
 SR = 16000
 WINDOWS_42_MIN = 2520
@@ -158,7 +158,7 @@ def validate(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(Path(__file__).parent / "known_f0"))
     from make_speechset import build_escalation, with_noise
 
-    from gpuaudio.speechset import load_set
+    from gpuaudio.evaluation.speechset import load_set
 
     service = _service(args.backend, args.device)
     rows = []

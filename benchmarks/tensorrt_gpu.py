@@ -65,7 +65,7 @@ def measure(
     model: str, precision: str, batch: np.ndarray, reference: np.ndarray, repeats: int
 ) -> dict[str, Any]:
     """One row: engine build/load times, warm times of both paths, accuracy vs fp32 PyTorch."""
-    from gpuaudio.metrics import f0_scores
+    from gpuaudio.evaluation.metrics import f0_scores
     from gpuaudio_tensorrt import _backend
 
     with tempfile.TemporaryDirectory(prefix="gpuaudio-trt-bench-") as folder:

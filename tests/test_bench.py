@@ -10,9 +10,9 @@ import pytest
 
 import gpuaudio_librosa
 from gpuaudio import BackendSpec, F0Frames, OutputExistsError, hookimpl
-from gpuaudio.bench import BenchReport, Workload, make_recording, run_bench, write_json
 from gpuaudio.cli import main
 from gpuaudio.device import CPU_ONLY
+from gpuaudio.evaluation.bench import BenchReport, Workload, make_recording, run_bench, write_json
 from gpuaudio.plugins import make_plugin_manager
 
 SR = 16000

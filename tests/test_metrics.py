@@ -1,4 +1,4 @@
-"""gpuaudio.metrics on hand-built cases whose scores are counted by hand."""
+"""gpuaudio.evaluation.metrics on hand-built cases whose scores are counted by hand."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from gpuaudio.metrics import f0_scores, interval_scores, merge_intervals, resample_f0
+from gpuaudio.evaluation.metrics import f0_scores, interval_scores, merge_intervals, resample_f0
 
 NAN = math.nan
 

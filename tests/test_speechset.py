@@ -1,4 +1,4 @@
-"""gpuaudio.speechset: reading a known-F0 set (and refusing a broken one), pooled scoring."""
+"""gpuaudio.evaluation.speechset: reading a known-F0 set (refusing a broken one), pooled scoring."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from gpuaudio.errors import AudioFileError
-from gpuaudio.speechset import (
+from gpuaudio.evaluation.speechset import (
     SpeechSet,
     condition_label,
     load_set,

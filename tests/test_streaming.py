@@ -31,12 +31,12 @@ from gpuaudio import (
     InvalidParameterError,
     StreamClosedError,
 )
+from gpuaudio.analysis.escalation import EscalationParams, detect_escalation
+from gpuaudio.analysis.report import REPORT_JSON, WINDOWS_CSV
 from gpuaudio.audio_io import PcmReader, StreamResampler, resample
 from gpuaudio.cli import main
 from gpuaudio.device import CPU_ONLY
-from gpuaudio.escalation import EscalationParams, detect_escalation
-from gpuaudio.report import REPORT_JSON, WINDOWS_CSV
-from gpuaudio.synth import ESCALATED, synthesize_speech
+from gpuaudio.evaluation.synth import ESCALATED, synthesize_speech
 
 ESCALATION = (14.0, 20.0)  # the escalated phrases of `_call`, to within a syllable
 

@@ -1,13 +1,20 @@
-"""gpuaudio.synth: the truth it returns is the F0 an independent estimator hears."""
+"""gpuaudio.evaluation.synth: the truth it returns is the F0 an independent estimator hears."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from gpuaudio.metrics import f0_scores, resample_f0
-from gpuaudio.speechset import load_set
-from gpuaudio.synth import CALM, ESCALATED, HOP_S, PhraseStyle, demo_call, synthesize_speech
+from gpuaudio.evaluation.metrics import f0_scores, resample_f0
+from gpuaudio.evaluation.speechset import load_set
+from gpuaudio.evaluation.synth import (
+    CALM,
+    ESCALATED,
+    HOP_S,
+    PhraseStyle,
+    demo_call,
+    synthesize_speech,
+)
 
 SR = 16000
 FEMALE = {"base_f0": 210.0, "formant_scale": 1.18}

@@ -1,9 +1,14 @@
 """gpuaudio: librosa-compatible audio features on the GPU, with a CPU fallback.
 
-Public API only; see docs/architecture.md.
+Public API only; see docs/architecture.md. The framework's names are imported here; the one
+name from the analysis layer above it, `EscalationMonitor`, is imported on first use, so
+``import gpuaudio`` loads the framework alone.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from gpuaudio.backends import (
     FEATURES,
@@ -34,9 +39,20 @@ from gpuaudio.memory import MemoryManager
 from gpuaudio.plugins import make_plugin_manager
 from gpuaudio.resolver import resolve
 from gpuaudio.service import AudioFeatureService, Provenance
-from gpuaudio.streaming import EscalationMonitor
+
+if TYPE_CHECKING:
+    from gpuaudio.analysis.streaming import EscalationMonitor
 
 __version__ = "0.1.0"
+
+_LAZY = {"EscalationMonitor": "gpuaudio.analysis.streaming"}
+"""Public names from the layers above the framework: imported on first access."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'gpuaudio' has no attribute {name!r}")
 
 __all__ = [
     "FEATURES",

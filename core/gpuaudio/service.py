@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,10 +24,12 @@ from gpuaudio.errors import (
     GpuOutOfMemoryError,
     InvalidParameterError,
 )
-from gpuaudio.escalation import EscalationParams, EscalationReport, detect_escalation
 from gpuaudio.memory import MemoryManager, frame_chunks
 from gpuaudio.plugins import PluginRegistry, make_plugin_manager
 from gpuaudio.resolver import Candidate, Resolution, resolve
+
+if TYPE_CHECKING:
+    from gpuaudio.analysis.escalation import EscalationReport
 
 log = logging.getLogger(__name__)
 
@@ -287,35 +289,18 @@ class AudioFeatureService:
             median_f0 = np.nanmedian(f0, axis=-1)
         return median_f0, prob.mean(axis=-1)
 
-    def detect_emotional_escalation(
-        self,
-        y: Any,
-        sr: int,
-        *,
-        window_s: float = 1.0,
-        hop_s: float | None = None,
-        threshold: float = EscalationParams.threshold,
-        min_duration_s: float = EscalationParams.min_duration_s,
-        max_gap_s: float = EscalationParams.max_gap_s,
-        fmin: float = EscalationParams.fmin,
-        fmax: float = EscalationParams.fmax,
-    ) -> EscalationReport:
+    def detect_emotional_escalation(self, y: Any, sr: int, **params: Any) -> EscalationReport:
         """Where the speaker escalates: per-window F0, variability, voicing, level and an
         arousal score against the speaker's own baseline, and the merged segments.
 
-        F0 of all windows comes from one batched call (REQ-E-005). See
-        `gpuaudio.escalation` and docs/escalation.md for the method.
+        Keyword arguments are `EscalationParams` fields (``window_s``, ``threshold``, ...).
+        F0 of all windows comes from one batched call (REQ-E-005). A thin delegation to the
+        analysis layer, imported here so the framework never imports it at load time; see
+        `gpuaudio.analysis.escalation` and docs/escalation.md for the method.
         """
-        params = EscalationParams(
-            window_s=window_s,
-            hop_s=hop_s,
-            threshold=threshold,
-            min_duration_s=min_duration_s,
-            max_gap_s=max_gap_s,
-            fmin=fmin,
-            fmax=fmax,
-        )
-        return detect_escalation(self, y, sr, params)
+        from gpuaudio.analysis.escalation import EscalationParams, detect_escalation
+
+        return detect_escalation(self, y, sr, EscalationParams(**params))
 
     def stft(
         self,

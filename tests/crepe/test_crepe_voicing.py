@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from gpuaudio import BackendContext, ConfigError, MemoryManager
-from gpuaudio.metrics import f0_scores, resample_f0
-from gpuaudio.synth import synthesize_speech
+from gpuaudio.evaluation.metrics import f0_scores, resample_f0
+from gpuaudio.evaluation.synth import synthesize_speech
 from gpuaudio.testing import harmonic_tone
 from gpuaudio_crepe._backend import (
     DEFAULT_VOICING_THRESHOLD,

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from gpuaudio.analysis.report import OUTPUT_NAMES, REPORT_JSON
 from gpuaudio.cli import main
-from gpuaudio.report import OUTPUT_NAMES, REPORT_JSON
-from gpuaudio.synth import synthesize_speech
+from gpuaudio.evaluation.synth import synthesize_speech
 
 
 @pytest.fixture(autouse=True)
@@ -105,8 +105,8 @@ def test_demo_finds_the_known_escalations(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "time recall" in out
     document = json.loads((folder / REPORT_JSON).read_text())
-    from gpuaudio.metrics import interval_scores
-    from gpuaudio.synth import demo_call
+    from gpuaudio.evaluation.metrics import interval_scores
+    from gpuaudio.evaluation.synth import demo_call
 
     _, truth = demo_call(sr=16000, seed=0)
     found = [(s["start_s"], s["end_s"]) for s in document["segments"]]

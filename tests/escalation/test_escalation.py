@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from gpuaudio import InvalidAudioError, InvalidParameterError
-from gpuaudio.escalation import EscalationParams, detect_escalation, detect_escalation_file
+from gpuaudio.analysis.escalation import EscalationParams, detect_escalation, detect_escalation_file
 
 SR = 16000
 

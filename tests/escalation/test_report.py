@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from gpuaudio import OutputExistsError
-from gpuaudio.report import (
+from gpuaudio.analysis.report import (
     FIGURE_PNG,
     REPORT_JSON,
     SCHEMA,

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from gpuaudio import AudioFeatureService
-from gpuaudio.escalation import detect_escalation_file
-from gpuaudio.metrics import interval_scores
-from gpuaudio.synth import synthesize_speech
+from gpuaudio.analysis.escalation import detect_escalation_file
+from gpuaudio.evaluation.metrics import interval_scores
+from gpuaudio.evaluation.synth import synthesize_speech
 
 ESCALATION_SET = Path(__file__).parents[2] / "benchmarks" / "known_f0" / "data" / "escalation"
 

@@ -17,8 +17,8 @@ import torch
 from gpuaudio import AudioFeatureService, BackendContext, MemoryManager
 from gpuaudio.config import MemoryConfig
 from gpuaudio.device import tf32_mode
-from gpuaudio.metrics import f0_scores
-from gpuaudio.synth import synthesize_speech
+from gpuaudio.evaluation.metrics import f0_scores
+from gpuaudio.evaluation.synth import synthesize_speech
 from gpuaudio.testing import F0BackendConformance
 
 pytestmark = pytest.mark.gpu

@@ -24,8 +24,8 @@ import torch
 
 from gpuaudio import BackendContext, MemoryManager
 from gpuaudio.config import MemoryConfig
-from gpuaudio.metrics import f0_scores
-from gpuaudio.synth import synthesize_speech
+from gpuaudio.evaluation.metrics import f0_scores
+from gpuaudio.evaluation.synth import synthesize_speech
 from gpuaudio_crepe import _backend as crepe_backend
 from gpuaudio_crepe._backend import CrepeBackend
 from gpuaudio_crepe._network import PITCH_BINS, WINDOW_SIZE, load_model, weights_path

@@ -1,0 +1,688 @@
+"""Emotional-escalation analysis: where a speaker's pitch and level rise above their own baseline.
+
+The recording is cut into windows (1 s by default). Per window: median F0 of the voiced
+frames, F0 variability, voiced fraction and RMS level. F0 for *all* windows comes from one
+batched backend call (REQ-E-005); recordings longer than ``memory.chunk_seconds`` are
+processed in window-aligned chunks, one call each (REQ-S-002), with the same result.
+
+Arousal score (see docs/escalation.md): each feature is turned into a robust z-score against
+the speaker's baseline in the same recording, ``(x - median) / (1.4826 * MAD)`` over the
+windows that hold speech, and the score is a weighted sum of the pitch, level and
+variability z-scores. Median and MAD are used because the escalation windows are themselves
+outliers: they would pull a mean and inflate a standard deviation, while median and MAD stay
+put until half of the speech is escalated (breakdown point 50%).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from gpuaudio import _validation as check
+from gpuaudio.errors import InvalidAudioError, InvalidParameterError
+
+if TYPE_CHECKING:
+    from gpuaudio.audio_io import AudioInfo
+    from gpuaudio.service import AudioFeatureService
+
+ANALYSIS_SR = 16000
+"""Every input is analysed at this rate: enough for F0 and level, and the same frame grid
+(and so the same thresholds) whatever the file's own rate."""
+FEATURES = ("pitch", "level", "variability")
+"""The per-window features that enter the score, in the order of `EscalationParams.weights`."""
+_MAD_TO_SIGMA = 1.4826
+Z_LIMIT = 5.0
+"""z-scores are clipped to +-Z_LIMIT, so one mis-tracked feature (an octave error) cannot
+dominate a window's score: variability alone (weight 0.2) can never flag a window."""
+_LEVEL_FLOOR_DB = -200.0
+
+Progress = Callable[[str, float], None]
+"""``progress(stage, fraction_done)``: called as the analysis advances."""
+
+
+@dataclass(frozen=True)
+class EscalationParams:
+    """Settings of the analysis (all recorded in the report)."""
+
+    window_s: float = 1.0
+    hop_s: float | None = None
+    """Window step; None means `window_s` (adjacent windows)."""
+    fmin: float = 50.0
+    fmax: float = 550.0
+    threshold: float = 2.0
+    """A window is flagged when its score is at least this (robust z units)."""
+    min_duration_s: float = 3.0
+    """Segments shorter than this (after merging) are dropped."""
+    max_gap_s: float = 2.0
+    """Flagged runs separated by at most this are merged into one segment."""
+    min_voiced_fraction: float = 0.2
+    """Windows with fewer voiced frames hold no usable speech: no score, never flagged."""
+    min_baseline_windows: int = 10
+    """Speech windows needed to estimate a baseline; fewer gives no scores and a warning."""
+    weights: tuple[float, float, float] = (0.4, 0.4, 0.2)
+    """Weights of the pitch, level and variability z-scores in the score."""
+    scale_floors: tuple[float, float, float] = (1.0, 1.5, 0.5)
+    """Smallest robust scale of pitch (st), level (dB) and variability (st): a very steady
+    baseline must not turn tiny changes into large z-scores."""
+    analysis_sr: int = ANALYSIS_SR
+
+    @property
+    def hop(self) -> float:
+        return self.window_s if self.hop_s is None else self.hop_s
+
+    def window_samples(self) -> tuple[int, int]:
+        """(window, hop) in samples at `analysis_sr`."""
+        return round(self.window_s * self.analysis_sr), round(self.hop * self.analysis_sr)
+
+    def validate(self) -> EscalationParams:
+        """Return self, or raise `InvalidParameterError` naming the bad setting."""
+        check.sample_rate(self.analysis_sr)
+        check.frequency_range(self.fmin, self.fmax, self.analysis_sr)
+        window, hop = self.window_samples()
+        if not 0.1 <= self.window_s <= 60 or window < check.MIN_SAMPLES:
+            raise InvalidParameterError(f"window_s must be within 0.1..60 s, got {self.window_s}")
+        if not 0 < self.hop <= self.window_s or hop < 1:
+            raise InvalidParameterError(
+                f"hop_s must be above 0 and at most window_s ({self.window_s}), got {self.hop_s}"
+            )
+        for name in ("min_duration_s", "max_gap_s"):
+            if getattr(self, name) < 0:
+                raise InvalidParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.min_voiced_fraction <= 1:
+            raise InvalidParameterError(
+                f"min_voiced_fraction must be within 0..1, got {self.min_voiced_fraction}"
+            )
+        if self.min_baseline_windows < 1:
+            raise InvalidParameterError("min_baseline_windows must be at least 1")
+        if len(self.weights) != 3 or min(self.weights) < 0 or sum(self.weights) <= 0:
+            raise InvalidParameterError(
+                f"weights must be 3 non-negative numbers, got {self.weights}"
+            )
+        if len(self.scale_floors) != 3 or min(self.scale_floors) <= 0:
+            raise InvalidParameterError(
+                f"scale_floors must be 3 positive numbers, got {self.scale_floors}"
+            )
+        return self
+
+
+@dataclass
+class WindowFeatures:
+    """Per-window columns, each an array of length n_windows."""
+
+    start_s: np.ndarray
+    end_s: np.ndarray
+    f0_median_hz: np.ndarray
+    """Median F0 of the voiced frames; NaN when none is voiced."""
+    f0_variability_st: np.ndarray
+    """Spread of the voiced frames' F0 in semitones: interquartile range / 1.349 (a robust
+    standard deviation); NaN with fewer than 2 voiced frames."""
+    voiced_fraction: np.ndarray
+    level_dbfs: np.ndarray
+    """RMS level in dB re full scale (a full-scale sine is -3 dBFS)."""
+    z_pitch: np.ndarray
+    z_level: np.ndarray
+    z_variability: np.ndarray
+    score: np.ndarray
+    """Weighted sum of the z-scores; NaN for windows without speech."""
+    flagged: np.ndarray
+    segment: np.ndarray
+    """Index of the segment a window belongs to, -1 when none."""
+
+    def __len__(self) -> int:
+        return int(self.start_s.shape[0])
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Column name -> array, in table order."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The speaker's reference level in this recording: robust centre and scale per feature."""
+
+    n_windows: int
+    f0_median_hz: float
+    pitch_scale_st: float
+    level_dbfs: float
+    level_scale_db: float
+    variability_st: float
+    variability_scale_st: float
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of escalation: merged flagged windows, at least `min_duration_s` long."""
+
+    start_s: float
+    end_s: float
+    peak_score: float
+    peak_time_s: float
+    mean_score: float
+    n_windows: int
+    drivers: tuple[str, ...]
+    """Features that raised the score, largest contribution first."""
+    f0_median_hz: float
+    pitch_change_st: float
+    """Median F0 of the segment's flagged windows relative to the baseline, in semitones."""
+    level_change_db: float
+    variability_change_st: float
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass
+class F0Contour:
+    """Frame-wise F0 over the whole recording (for the figure): times and Hz, NaN unvoiced."""
+
+    times_s: np.ndarray
+    f0_hz: np.ndarray
+
+
+@dataclass
+class EscalationReport:
+    """The result of `detect_emotional_escalation`: windows, baseline, segments, provenance."""
+
+    params: EscalationParams
+    duration_s: float
+    windows: WindowFeatures
+    baseline: Baseline | None
+    segments: list[Segment]
+    contour: F0Contour
+    provenance: dict[str, Any]
+    """Per feature: backend, version, device, precision, why it was chosen (and what not)."""
+    timing_s: dict[str, float]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def escalated_s(self) -> float:
+        return float(sum(s.duration_s for s in self.segments))
+
+    def summary(self) -> str:
+        """One line: how many segments, where, and how much of the recording."""
+        if not self.segments:
+            return f"no escalation found in {_clock(self.duration_s)} of audio"
+        spans = ", ".join(
+            f"{_clock(s.start_s)}-{_clock(s.end_s)} (peak {s.peak_score:.1f})"
+            for s in self.segments
+        )
+        return (
+            f"{len(self.segments)} escalation segment(s) in {_clock(self.duration_s)} of audio, "
+            f"{self.escalated_s:.0f} s in all: {spans}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (windows excluded; NaN as None)."""
+        params = asdict(self.params)
+        params["hop_s"] = self.params.hop
+        document: dict[str, Any] = _json_ready(
+            {
+                "params": params,
+                "duration_s": self.duration_s,
+                "n_windows": len(self.windows),
+                "baseline": asdict(self.baseline) if self.baseline else None,
+                "segments": [asdict(s) | {"duration_s": s.duration_s} for s in self.segments],
+                "escalated_s": self.escalated_s,
+                "provenance": self.provenance,
+                "timing_s": self.timing_s,
+                "warnings": self.warnings,
+            }
+        )
+        return document
+
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+# -- entry points --------------------------------------------------------------------------
+
+
+def detect_escalation(
+    service: AudioFeatureService,
+    y: Any,
+    sr: int,
+    params: EscalationParams | None = None,
+    *,
+    progress: Progress | None = None,
+) -> EscalationReport:
+    """Analyse an in-memory signal; multi-channel input (channels first) is averaged."""
+    from gpuaudio.audio_io import resample
+
+    params = (params or EscalationParams()).validate()
+    signal = check.audio(y)
+    sr = check.sample_rate(sr)
+    mono = signal.reshape(-1, signal.shape[-1]).mean(axis=0, dtype=np.float64).astype(np.float32)
+    started = time.perf_counter()
+    analysis = resample(mono, sr, params.analysis_sr)
+    read_s = time.perf_counter() - started
+    return _analyze(service, [analysis], analysis.shape[0], params, progress, read_s)
+
+
+def detect_escalation_file(
+    service: AudioFeatureService,
+    path: str | Path,
+    params: EscalationParams | None = None,
+    *,
+    channel: int | None = None,
+    chunk_s: float | None = None,
+    progress: Progress | None = None,
+) -> tuple[EscalationReport, AudioInfo]:
+    """Analyse a file, streamed from disk in chunks of `chunk_s` seconds (default: the
+    config's ``memory.chunk_seconds``); the report equals the one-piece analysis."""
+    from gpuaudio.audio_io import audio_info, stream_audio
+
+    params = (params or EscalationParams()).validate()
+    info = audio_info(path)
+    chunk = float(chunk_s or service.config.memory.chunk_seconds)
+    blocks = stream_audio(path, params.analysis_sr, channel=channel, block_s=chunk)
+    n_samples = -(-info.frames * params.analysis_sr // info.sample_rate)
+    report = _analyze(service, blocks, n_samples, params, progress, 0.0, chunk_s=chunk)
+    return report, info
+
+
+# -- the pipeline ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Raw:
+    """Unscored per-window measurements of one chunk."""
+
+    f0_median_hz: np.ndarray
+    f0_variability_st: np.ndarray
+    voiced_fraction: np.ndarray
+    level_dbfs: np.ndarray
+    contour_times: np.ndarray
+    contour_f0: np.ndarray
+
+    @classmethod
+    def concatenate(cls, parts: list[_Raw]) -> _Raw:
+        """The measurements of consecutive chunks as one."""
+        names = cls.__dataclass_fields__
+        return cls(*(np.concatenate([getattr(part, name) for part in parts]) for name in names))
+
+
+def _count_windows(n_samples: int, params: EscalationParams) -> int:
+    """Whole windows in `n_samples` analysis samples; raises when there is not one."""
+    window, hop = params.window_samples()
+    n_windows = 0 if n_samples < window else 1 + (n_samples - window) // hop
+    if n_windows == 0:
+        raise InvalidAudioError(
+            f"the recording lasts {n_samples / params.analysis_sr:.2f} s, shorter than one "
+            f"analysis window ({params.window_s} s); use a shorter window_s"
+        )
+    return n_windows
+
+
+def _chunk_windows(
+    service: AudioFeatureService, params: EscalationParams, chunk_s: float | None
+) -> int:
+    """Windows per batched F0 call: `chunk_s` seconds (default ``memory.chunk_seconds``)."""
+    chunk = chunk_s if chunk_s is not None else service.config.memory.chunk_seconds
+    return max(1, int(chunk * params.analysis_sr) // params.window_samples()[1])
+
+
+def _analyze(
+    service: AudioFeatureService,
+    blocks: Iterable[np.ndarray],
+    n_samples: int,
+    params: EscalationParams,
+    progress: Progress | None,
+    read_s: float,
+    *,
+    chunk_s: float | None = None,
+) -> EscalationReport:
+    window, hop = params.window_samples()
+    n_windows = _count_windows(n_samples, params)
+    chunk_windows = _chunk_windows(service, params, chunk_s)
+    parts: list[_Raw] = []
+    timing = {"read_s": read_s, "f0_s": 0.0, "level_s": 0.0}
+    provenance: dict[str, Any] = {}
+    started = time.perf_counter()
+    for first, batch in _window_batches(blocks, window, hop, n_windows, chunk_windows, timing):
+        if progress:
+            progress("F0 and level", first / n_windows)
+        parts.append(_measure(service, batch, first, params, timing))
+        provenance["f0"] = service.provenance["f0"].as_dict()
+    if progress:
+        progress("scoring", 1.0)
+    busy_s = time.perf_counter() - started + read_s
+    return _assemble(service, parts, n_samples, params, provenance, timing, busy_s)
+
+
+def _assemble(
+    service: AudioFeatureService,
+    parts: list[_Raw],
+    n_samples: int,
+    params: EscalationParams,
+    provenance: dict[str, Any],
+    timing: dict[str, float],
+    busy_s: float,
+) -> EscalationReport:
+    """Score the measured windows of the whole recording against its baseline: the report.
+
+    `provenance` holds the F0 provenance of the last call; `busy_s` is the time spent so far
+    (reading included).
+    """
+    started = time.perf_counter()
+    window, hop = params.window_samples()
+    raw = _Raw.concatenate(parts)
+    starts = np.arange(raw.f0_median_hz.shape[0]) * hop / params.analysis_sr
+    windows, baseline, notes = _score(raw, starts, starts + window / params.analysis_sr, params)
+    segments = _segments(windows, baseline, params)
+    resolution = service.resolution("f0")
+    provenance["f0"]["rejected"] = [
+        {"backend": r.spec.name, "reason": r.reason} for r in resolution.rejected
+    ]
+    provenance["f0"]["calls"] = len(parts)
+    provenance["level"] = {"backend": "numpy", "method": "RMS of each window's samples, dBFS"}
+    timing["total_s"] = busy_s + time.perf_counter() - started
+    return EscalationReport(
+        params=params,
+        duration_s=n_samples / params.analysis_sr,
+        windows=windows,
+        baseline=baseline,
+        segments=segments,
+        contour=F0Contour(raw.contour_times, raw.contour_f0),
+        provenance=provenance,
+        timing_s=timing,
+        warnings=notes,
+    )
+
+
+def _window_batches(
+    blocks: Iterable[np.ndarray],
+    window: int,
+    hop: int,
+    n_windows: int,
+    chunk_windows: int,
+    timing: dict[str, float],
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(first_window, windows[m, window])`` for consecutive chunks of whole windows.
+
+    Windows are cut at ``i * hop`` in the concatenated stream, whatever the block sizes, so
+    chunking never changes what a window holds.
+    """
+    buffer = np.zeros(0, dtype=np.float32)
+    offset = 0  # stream index of buffer[0]
+    first = 0
+    iterator = iter(blocks)
+    exhausted = False
+    while first < n_windows:
+        needed = (min(first + chunk_windows, n_windows) - 1) * hop + window
+        while not exhausted and offset + buffer.shape[0] < needed:
+            started = time.perf_counter()
+            block = next(iterator, None)
+            timing["read_s"] += time.perf_counter() - started
+            if block is None:
+                exhausted = True
+            else:
+                buffer = np.concatenate([buffer, block])
+        available = offset + buffer.shape[0]
+        stop = min(first + chunk_windows, n_windows, 1 + (available - window) // hop)
+        if stop <= first:
+            raise InvalidAudioError(
+                f"the audio stream ended after {available} samples, before window {first}"
+            )
+        local = first * hop - offset
+        frames = np.lib.stride_tricks.sliding_window_view(buffer[local:], window)[::hop]
+        yield first, np.ascontiguousarray(frames[: stop - first])
+        keep = stop * hop - offset
+        buffer, offset, first = buffer[keep:], offset + keep, stop
+
+
+def _measure(
+    service: AudioFeatureService,
+    batch: np.ndarray,
+    first: int,
+    params: EscalationParams,
+    timing: dict[str, float],
+) -> _Raw:
+    """F0 (one batched call) and level of a chunk of windows."""
+    from gpuaudio.service import window_frame_grid
+
+    sr = params.analysis_sr
+    started = time.perf_counter()
+    squares = np.square(batch, dtype=np.float64).mean(axis=1)
+    level = 10 * np.log10(np.maximum(squares, 10 ** (_LEVEL_FLOOR_DB / 10)))
+    timing["level_s"] += time.perf_counter() - started
+
+    frame_length, frame_hop = window_frame_grid(sr)
+    started = time.perf_counter()
+    f0, voiced, _ = service.extract_f0(
+        batch,
+        sr,
+        fmin=params.fmin,
+        fmax=params.fmax,
+        frame_length=frame_length,
+        hop_length=frame_hop,
+    )
+    timing["f0_s"] += time.perf_counter() - started
+
+    voiced_f0 = np.where(voiced, f0, np.nan)
+    semitones = 12 * np.log2(voiced_f0)
+    n_voiced = voiced.sum(axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)  # rows without voiced frames
+        median = np.nanmedian(voiced_f0, axis=1)
+        q25, q75 = np.nanpercentile(semitones, [25, 75], axis=1)
+    spread = np.where(n_voiced >= 2, (q75 - q25) / 1.349, np.nan)
+
+    # Contour: each window's frames that start before the next window (no duplicates).
+    hop_s = params.hop
+    frame_times = np.arange(f0.shape[1]) * frame_hop / sr
+    own = frame_times < hop_s - 1e-9
+    starts = (first + np.arange(batch.shape[0])) * round(hop_s * sr) / sr
+    times = (starts[:, None] + frame_times[None, own]).reshape(-1)
+    return _Raw(
+        f0_median_hz=median,
+        f0_variability_st=spread,
+        voiced_fraction=voiced.mean(axis=1),
+        level_dbfs=level,
+        contour_times=times,
+        contour_f0=voiced_f0[:, own].reshape(-1),
+    )
+
+
+def _robust(values: np.ndarray, floor: float) -> tuple[float, float]:
+    """Median and 1.4826 * MAD (at least `floor`) of the finite values."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return math.nan, floor
+    centre = float(np.median(finite))
+    scale = _MAD_TO_SIGMA * float(np.median(np.abs(finite - centre)))
+    return centre, max(scale, floor)
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """Robust centre and scale of pitch (st), level (dB) and variability (st) over speech."""
+
+    centres: tuple[float, float, float]
+    scales: tuple[float, float, float]
+    n_windows: int
+
+    def baseline(self) -> Baseline:
+        return Baseline(
+            n_windows=self.n_windows,
+            f0_median_hz=float(2 ** (self.centres[0] / 12)),
+            pitch_scale_st=self.scales[0],
+            level_dbfs=self.centres[1],
+            level_scale_db=self.scales[1],
+            variability_st=self.centres[2],
+            variability_scale_st=self.scales[2],
+        )
+
+
+def _features(raw: _Raw) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per window, what the score compares: pitch (st), level (dB), variability (st)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pitch_st = 12 * np.log2(raw.f0_median_hz)
+    return pitch_st, raw.level_dbfs, raw.f0_variability_st
+
+
+def _speech(raw: _Raw, params: EscalationParams) -> np.ndarray:
+    """Windows that hold usable speech: enough voiced frames and a median F0."""
+    speech: np.ndarray = (raw.voiced_fraction >= params.min_voiced_fraction) & np.isfinite(
+        raw.f0_median_hz
+    )
+    return speech
+
+
+def _fit(
+    features: tuple[np.ndarray, np.ndarray, np.ndarray],
+    speech: np.ndarray,
+    params: EscalationParams,
+) -> _Fit | None:
+    """The baseline over the speech windows; None with fewer than `min_baseline_windows`."""
+    n_speech = int(speech.sum())
+    if n_speech < params.min_baseline_windows:
+        return None
+    robust = [
+        _robust(values[speech], floor)
+        for values, floor in zip(features, params.scale_floors, strict=True)
+    ]
+    centres = (robust[0][0], robust[1][0], robust[2][0])
+    scales = (robust[0][1], robust[1][1], robust[2][1])
+    return _Fit(centres, scales, n_speech)
+
+
+def _zscores(
+    features: tuple[np.ndarray, np.ndarray, np.ndarray],
+    speech: np.ndarray,
+    fit: _Fit | None,
+    params: EscalationParams,
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Clipped z-scores against `fit`, the weighted score and the flags (NaN, NaN, False
+    without a fit or without speech)."""
+    if fit is None:
+        nan = np.full(speech.shape[0], np.nan)
+        z = [nan, nan, nan]
+    else:
+        (pitch_c, level_c, var_c), (pitch_s, level_s, var_s) = fit.centres, fit.scales
+        pitch_st, level_db, variability = features
+        z = [
+            np.where(speech, (pitch_st - pitch_c) / pitch_s, np.nan),
+            np.where(speech, (level_db - level_c) / level_s, np.nan),
+            # A window with one voiced frame has no spread: count it as baseline spread.
+            np.where(speech, np.nan_to_num((variability - var_c) / var_s), np.nan),
+        ]
+        z = [np.clip(values, -Z_LIMIT, Z_LIMIT) for values in z]
+    score = np.asarray(sum(w * zi for w, zi in zip(params.weights, z, strict=True)), np.float64)
+    flagged = np.nan_to_num(score, nan=-np.inf) >= params.threshold
+    return z, score, flagged
+
+
+def _score(
+    raw: _Raw, starts: np.ndarray, ends: np.ndarray, params: EscalationParams
+) -> tuple[WindowFeatures, Baseline | None, list[str]]:
+    n = starts.shape[0]
+    speech = _speech(raw, params)
+    features = _features(raw)
+    fit = _fit(features, speech, params)
+    notes: list[str] = []
+    if fit is None:
+        notes.append(
+            f"only {int(speech.sum())} window(s) hold speech (voiced fraction >= "
+            f"{params.min_voiced_fraction}); at least {params.min_baseline_windows} are needed "
+            "for a baseline, so nothing was scored"
+        )
+    z, score, flagged = _zscores(features, speech, fit, params)
+    windows = WindowFeatures(
+        start_s=starts,
+        end_s=ends,
+        f0_median_hz=raw.f0_median_hz,
+        f0_variability_st=raw.f0_variability_st,
+        voiced_fraction=raw.voiced_fraction,
+        level_dbfs=raw.level_dbfs,
+        z_pitch=z[0],
+        z_level=z[1],
+        z_variability=z[2],
+        score=score,
+        flagged=flagged,
+        segment=np.full(n, -1, dtype=np.int64),
+    )
+    return windows, fit.baseline() if fit else None, notes
+
+
+def _segments(
+    windows: WindowFeatures, baseline: Baseline | None, params: EscalationParams
+) -> list[Segment]:
+    """Merge flagged windows closer than `max_gap_s`; keep spans of `min_duration_s` or more."""
+    if baseline is None:
+        return []
+    spans: list[list[int]] = []  # indices of flagged windows per span
+    for index in np.flatnonzero(windows.flagged):
+        if (
+            spans
+            and windows.start_s[index] - windows.end_s[spans[-1][-1]] <= params.max_gap_s + 1e-9
+        ):
+            spans[-1].append(int(index))
+        else:
+            spans.append([int(index)])
+    segments: list[Segment] = []
+    for members in spans:
+        start, end = float(windows.start_s[members[0]]), float(windows.end_s[members[-1]])
+        if end - start < params.min_duration_s - 1e-9:
+            continue
+        windows.segment[members[0] : members[-1] + 1] = len(segments)
+        segments.append(_describe(windows, np.asarray(members), start, end, baseline, params))
+    return segments
+
+
+def _describe(
+    windows: WindowFeatures,
+    members: np.ndarray,
+    start: float,
+    end: float,
+    baseline: Baseline,
+    params: EscalationParams,
+) -> Segment:
+    scores = windows.score[members]
+    peak = int(np.argmax(scores))
+    zs = [windows.z_pitch, windows.z_level, windows.z_variability]
+    contributions = [
+        w * float(np.mean(z[members])) for w, z in zip(params.weights, zs, strict=True)
+    ]
+    order = sorted(range(3), key=lambda i: -contributions[i])
+    drivers = tuple(FEATURES[i] for i in order if contributions[i] > 0)
+    f0 = float(np.nanmedian(windows.f0_median_hz[members]))
+    return Segment(
+        start_s=start,
+        end_s=end,
+        peak_score=float(scores[peak]),
+        peak_time_s=float(windows.start_s[members[peak]] + params.window_s / 2),
+        mean_score=float(np.mean(scores)),
+        n_windows=int(members.size),
+        drivers=drivers,
+        f0_median_hz=f0,
+        pitch_change_st=12 * math.log2(f0 / baseline.f0_median_hz),
+        level_change_db=float(np.median(windows.level_dbfs[members])) - baseline.level_dbfs,
+        variability_change_st=float(np.nanmedian(windows.f0_variability_st[members]))
+        - baseline.variability_st,
+    )

@@ -1,0 +1,329 @@
+"""Writers for an escalation report: report.json, windows.csv, a PNG figure, a Praat TextGrid.
+
+The JSON schema is versioned (``"schema": "gpuaudio.analysis.escalation/1"``) and documented in
+docs/report-schema.md. Existing outputs are never overwritten unless ``force`` is given, and
+every file is written to a temporary name first and renamed, so a failed run leaves no
+half-written file behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+import os
+import platform
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from gpuaudio.errors import OutputExistsError
+
+if TYPE_CHECKING:
+    from gpuaudio.analysis.escalation import EscalationParams, EscalationReport, Progress
+    from gpuaudio.audio_io import AudioInfo
+    from gpuaudio.service import AudioFeatureService
+
+SCHEMA = "gpuaudio.analysis.escalation/1"
+REPORT_JSON = "report.json"
+WINDOWS_CSV = "windows.csv"
+FIGURE_PNG = "escalation.png"
+TEXTGRID = "escalation.TextGrid"
+OUTPUT_NAMES = (REPORT_JSON, WINDOWS_CSV, FIGURE_PNG, TEXTGRID)
+TEXTGRID_TIER = "escalation"
+STDIN = "-"
+"""`AudioInfo.path` of audio read from standard input (``gpuaudio monitor -``)."""
+
+
+def check_outputs(directory: str | Path, *, force: bool) -> None:
+    """Raise `OutputExistsError` if any report file exists in `directory` and not `force`."""
+    existing = [name for name in OUTPUT_NAMES if (Path(directory) / name).exists()]
+    if existing and not force:
+        raise OutputExistsError(
+            f"{directory} already holds {', '.join(existing)}; pass --force to overwrite "
+            "or choose another output folder with -o"
+        )
+
+
+def write_report(
+    directory: str | Path,
+    report: EscalationReport,
+    service: AudioFeatureService,
+    *,
+    info: AudioInfo,
+    sha256: str,
+    channel: int | None,
+    force: bool = False,
+) -> dict[str, str | None]:
+    """Write all four outputs into `directory`; returns output name -> path (None if skipped)."""
+    directory = Path(directory)
+    check_outputs(directory, force=force)
+    directory.mkdir(parents=True, exist_ok=True)
+    written: dict[str, str | None] = {}
+    _atomic_write(directory / WINDOWS_CSV, windows_csv(report).encode("utf-8"))
+    written["windows_csv"] = WINDOWS_CSV
+    _atomic_write(directory / TEXTGRID, textgrid(report).encode("utf-8"))
+    written["textgrid"] = TEXTGRID
+    figure, skipped = render_figure(report, title=_input_name(info))
+    if figure is not None:
+        _atomic_write(directory / FIGURE_PNG, figure)
+    written["figure"] = FIGURE_PNG if figure is not None else None
+    document = report_document(
+        report,
+        service,
+        info=info,
+        sha256=sha256,
+        channel=channel,
+        outputs=dict(written, figure_skipped=skipped),
+    )
+    _atomic_write(directory / REPORT_JSON, (_dumps(document) + "\n").encode("utf-8"))
+    written["report_json"] = REPORT_JSON
+    return {key: str(directory / value) if value else None for key, value in written.items()}
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.partial")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+def _dumps(document: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(document, indent=2, allow_nan=False)
+
+
+def report_document(
+    report: EscalationReport,
+    service: AudioFeatureService,
+    *,
+    info: AudioInfo,
+    sha256: str,
+    channel: int | None,
+    outputs: dict[str, Any],
+) -> dict[str, Any]:
+    """The report.json document (see docs/report-schema.md)."""
+    from gpuaudio import __version__
+
+    body = report.to_dict()
+    return {
+        "schema": SCHEMA,
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "input": {
+            "path": info.path if info.path == STDIN else str(Path(info.path).resolve()),
+            "name": _input_name(info),
+            "sha256": sha256,
+            "duration_s": info.duration_s,
+            "sample_rate": info.sample_rate,
+            "channels": info.channels,
+            "format": info.format,
+            "subtype": info.subtype,
+            "channel_policy": "mean of all channels" if channel is None else f"channel {channel}",
+        },
+        "analysis": {
+            "sample_rate": report.params.analysis_sr,
+            "duration_s": body["duration_s"],
+            "n_windows": body["n_windows"],
+            "params": body["params"],
+            "method": (
+                "per-window robust z-scores (median, 1.4826*MAD over speech windows) of median "
+                "F0 (semitones), RMS level (dB) and F0 variability; score = weighted sum"
+            ),
+        },
+        "baseline": body["baseline"],
+        "segments": body["segments"],
+        "summary": {
+            "n_segments": len(report.segments),
+            "escalated_s": body["escalated_s"],
+            "escalated_fraction": body["escalated_s"] / body["duration_s"],
+            "text": report.summary(),
+        },
+        "provenance": {
+            "gpuaudio": __version__,
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "libraries": _library_versions(),
+            "device": service.device_info.describe(),
+            "features": body["provenance"],
+            "config": service.config.model_dump(mode="json"),
+            "timing_s": body["timing_s"],
+        },
+        "outputs": outputs,
+        "warnings": body["warnings"],
+    }
+
+
+def _input_name(info: AudioInfo) -> str:
+    return "stdin" if info.path == STDIN else Path(info.path).name
+
+
+def _library_versions() -> dict[str, str | None]:
+    from importlib import metadata
+
+    versions: dict[str, str | None] = {}
+    for name in ("numpy", "scipy", "soundfile", "librosa", "torch", "matplotlib"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+WINDOW_COLUMNS = (
+    "start_s",
+    "end_s",
+    "f0_median_hz",
+    "f0_variability_st",
+    "voiced_fraction",
+    "level_dbfs",
+    "z_pitch",
+    "z_level",
+    "z_variability",
+    "score",
+    "flagged",
+    "segment",
+)
+
+
+def windows_csv(report: EscalationReport) -> str:
+    """One row per window; empty cells where a value is undefined (NaN); segment -1 = none."""
+    columns = report.windows.columns()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(WINDOW_COLUMNS)
+    formatters: dict[str, Callable[[Any], str]] = {
+        "flagged": lambda v: str(int(v)),
+        "segment": lambda v: str(int(v)),
+    }
+    for row in zip(*(columns[name] for name in WINDOW_COLUMNS), strict=True):
+        writer.writerow(
+            formatters.get(name, _number)(value)
+            for name, value in zip(WINDOW_COLUMNS, row, strict=True)
+        )
+    return buffer.getvalue()
+
+
+def _number(value: Any) -> str:
+    number = float(value)
+    return f"{number:.6g}" if np.isfinite(number) else ""
+
+
+def textgrid(report: EscalationReport) -> str:
+    """A Praat TextGrid (long text format) with one interval tier of the segments."""
+    total = report.duration_s
+    bounds: list[tuple[float, float, str]] = []
+    cursor = 0.0
+    for index, segment in enumerate(report.segments):
+        start, end = max(segment.start_s, cursor), min(segment.end_s, total)
+        if start > cursor:
+            bounds.append((cursor, start, ""))
+        label = (
+            f"escalation {index + 1} (peak {segment.peak_score:.1f}; {', '.join(segment.drivers)})"
+        )
+        bounds.append((start, end, label))
+        cursor = end
+    if cursor < total or not bounds:
+        bounds.append((cursor, total, ""))
+    lines = [
+        'File type = "ooTextFile"',
+        'Object class = "TextGrid"',
+        "",
+        "xmin = 0",
+        f"xmax = {total!r}",
+        "tiers? <exists>",
+        "size = 1",
+        "item []:",
+        "    item [1]:",
+        '        class = "IntervalTier"',
+        f'        name = "{TEXTGRID_TIER}"',
+        "        xmin = 0",
+        f"        xmax = {total!r}",
+        f"        intervals: size = {len(bounds)}",
+    ]
+    for number, (start, end, text) in enumerate(bounds, start=1):
+        escaped = text.replace('"', '""')
+        lines += [
+            f"        intervals [{number}]:",
+            f"            xmin = {start!r}",
+            f"            xmax = {end!r}",
+            f'            text = "{escaped}"',
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def render_figure(report: EscalationReport, *, title: str) -> tuple[bytes | None, str | None]:
+    """PNG bytes of level, F0 contour and score over time with segments shaded.
+
+    Returns ``(None, reason)`` when matplotlib is not installed (``pip install gpuaudio[report]``).
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        return None, f"matplotlib is not installed ({exc}); pip install 'gpuaudio[report]'"
+    windows = report.windows
+    long_form = report.duration_s > 600
+    scale, unit = (60.0, "min") if long_form else (1.0, "s")
+    middle = (windows.start_s + windows.end_s) / 2 / scale
+    figure = Figure(figsize=(12, 7), dpi=110, layout="constrained")
+    level_ax, f0_ax, score_ax = figure.subplots(3, 1, sharex=True)
+    level_ax.plot(middle, windows.level_dbfs, color="tab:blue", lw=0.9)
+    level_ax.set_ylabel("level (dBFS)")
+    contour = report.contour
+    f0_ax.plot(contour.times_s / scale, contour.f0_hz, ".", ms=1.2, color="0.55", label="frames")
+    f0_ax.plot(middle, windows.f0_median_hz, color="tab:green", lw=1.0, label="window median")
+    f0_ax.set_ylabel("F0 (Hz)")
+    f0_ax.legend(loc="upper right", fontsize=8)
+    score_ax.plot(middle, windows.score, color="tab:red", lw=0.9)
+    score_ax.axhline(report.params.threshold, color="k", ls="--", lw=0.8, label="threshold")
+    score_ax.set_ylabel("arousal score (robust z)")
+    score_ax.set_xlabel(f"time ({unit})")
+    score_ax.legend(loc="upper right", fontsize=8)
+    for axis in (level_ax, f0_ax, score_ax):
+        for segment in report.segments:
+            axis.axvspan(
+                segment.start_s / scale, segment.end_s / scale, color="tab:orange", alpha=0.25, lw=0
+            )
+        axis.grid(alpha=0.3)
+    score_ax.set_xlim(0, report.duration_s / scale)
+    figure.suptitle(f"{title}: {report.summary()}", fontsize=9)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue(), None
+
+
+def analyze_to_folder(
+    service: AudioFeatureService,
+    path: str | Path,
+    directory: str | Path,
+    params: EscalationParams | None = None,
+    *,
+    channel: int | None = None,
+    force: bool = False,
+    chunk_s: float | None = None,
+    progress: Progress | None = None,
+) -> tuple[EscalationReport, dict[str, str | None]]:
+    """Analyse one file (streamed) and write its four outputs; the CLI's unit of work.
+
+    Outputs are checked before the analysis starts, so a refusal to overwrite costs nothing.
+    """
+    from gpuaudio.analysis.escalation import detect_escalation_file
+    from gpuaudio.audio_io import audio_info, sha256_file
+
+    check_outputs(directory, force=force)
+    audio_info(path)  # fail on a missing or corrupt file before hashing it
+    digest = sha256_file(path)
+    report, info = detect_escalation_file(
+        service, path, params, channel=channel, chunk_s=chunk_s, progress=progress
+    )
+    if progress:
+        progress("writing outputs", 1.0)
+    written = write_report(
+        directory, report, service, info=info, sha256=digest, channel=channel, force=force
+    )
+    return report, written

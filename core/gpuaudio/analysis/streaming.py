@@ -1,0 +1,448 @@
+"""Real-time escalation monitoring of an audio stream (REQ-O-003), e.g. a call being listened to.
+
+`EscalationMonitor` takes the stream in blocks of any size and returns each analysis window
+as soon as its last sample has arrived, scored against a *live* baseline; `finish()` returns
+the offline `EscalationReport`, equal to `detect_escalation` on the whole stream.
+
+- **Same windows.** Blocks are resampled to the analysis rate by `audio_io.StreamResampler`
+  (bit for bit what `resample` gives the whole signal) and cut into windows at ``i * hop``
+  by the offline path's own `_window_batches`, so a window holds the same samples whatever
+  the block sizes, and its measurements are those of the offline analysis.
+- **One F0 call per feed.** The windows a block completes are measured together: one batched
+  F0 call (REQ-E-005), or one per ``memory.chunk_seconds`` of windows as offline.
+- **Live baseline.** Window k is scored against the median / 1.4826 MAD of the speech
+  windows 0..k, once at least ``min_baseline_windows`` of them have been seen: exactly the
+  score the offline analysis would give window k if the recording ended with it. It is
+  causal (later audio never changes it), uses the same robust statistics as the final
+  report, and converges to the report's baseline as the call goes on.
+- **Live segments.** The offline segment rule applied to the live flags as they come:
+  a segment *opens* when flagged windows (gaps of at most ``max_gap_s`` merged) span
+  ``min_duration_s``, and *closes* as soon as no later window could be merged into it (the
+  next window would start more than ``max_gap_s`` after its last flagged window), or when
+  the stream ends.
+
+See docs/streaming.md for latency and the CLI (``gpuaudio monitor``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from gpuaudio import _validation as check
+from gpuaudio.analysis.escalation import (
+    Baseline,
+    EscalationParams,
+    EscalationReport,
+    _assemble,
+    _chunk_windows,
+    _count_windows,
+    _features,
+    _Fit,
+    _fit,
+    _measure,
+    _Raw,
+    _speech,
+    _window_batches,
+    _zscores,
+)
+from gpuaudio.audio_io import StreamResampler
+from gpuaudio.errors import InvalidAudioError, StreamClosedError
+
+if TYPE_CHECKING:
+    from gpuaudio.service import AudioFeatureService
+
+__all__ = ["EscalationMonitor", "LiveSegment", "LiveWindow", "SegmentEvent"]
+
+_EPS = 1e-9  # the same tolerance as the offline segment rule
+_Columns = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""Pitch (st), level (dB) and variability (st) per window, as `escalation._features`."""
+
+
+def _rows(columns: _Columns, lo: int, hi: int) -> _Columns:
+    return columns[0][lo:hi], columns[1][lo:hi], columns[2][lo:hi]
+
+
+def _joined(have: _Columns, new: _Columns) -> _Columns:
+    return (
+        np.concatenate([have[0], new[0]]),
+        np.concatenate([have[1], new[1]]),
+        np.concatenate([have[2], new[2]]),
+    )
+
+
+@dataclass(frozen=True)
+class LiveSegment:
+    """A live escalation segment as known at some moment (a snapshot)."""
+
+    number: int
+    """0-based count of live segments in this stream."""
+    start_s: float
+    """Start of its first flagged window."""
+    end_s: float
+    """End of its last flagged window so far."""
+    peak_score: float
+    peak_time_s: float
+    """Centre of the window with the peak score."""
+    n_windows: int
+    """Flagged windows in it so far."""
+    closed: bool
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
+class SegmentEvent:
+    """A live segment opened or closed."""
+
+    kind: Literal["open", "close"]
+    segment: LiveSegment
+    at_s: float
+    """Stream time at which it was decided: the end of the window that decided it, or the end
+    of the stream."""
+
+    def line(self) -> str:
+        """One human-readable line."""
+        seg = self.segment
+        if self.kind == "open":
+            return (
+                f"escalation {seg.number + 1} OPEN at {self.at_s:.1f} s: since {seg.start_s:.1f}"
+                f" s, peak score {seg.peak_score:.1f}"
+            )
+        return (
+            f"escalation {seg.number + 1} CLOSED at {self.at_s:.1f} s: {seg.start_s:.1f}-"
+            f"{seg.end_s:.1f} s ({seg.duration_s:.1f} s), peak score {seg.peak_score:.1f} at "
+            f"{seg.peak_time_s:.1f} s"
+        )
+
+
+@dataclass(frozen=True)
+class LiveWindow:
+    """One analysis window as the monitor saw it when it completed."""
+
+    index: int
+    start_s: float
+    end_s: float
+    f0_median_hz: float
+    """NaN when no frame is voiced (as in the report)."""
+    f0_variability_st: float
+    voiced_fraction: float
+    level_dbfs: float
+    speech: bool
+    """Enough voiced frames to be scored and to enter the baseline."""
+    n_speech: int
+    """Speech windows so far, this one included: the live baseline needs
+    ``min_baseline_windows`` of them."""
+    z_pitch: float | None
+    z_level: float | None
+    z_variability: float | None
+    score: float | None
+    """None while the live baseline is not established, or when the window holds no speech."""
+    flagged: bool
+    baseline: Baseline | None
+    """The live baseline it was scored against (speech windows up to and including it)."""
+    events: tuple[SegmentEvent, ...] = ()
+    """Segment events this window's completion decided."""
+
+    def line(self, min_baseline_windows: int) -> str:
+        """One human-readable line (without its events)."""
+        f0 = f"{self.f0_median_hz:6.1f} Hz" if math.isfinite(self.f0_median_hz) else "     - Hz"
+        text = (
+            f"{self.start_s:8.1f}-{self.end_s:8.1f} s  F0 {f0}  level {self.level_dbfs:6.1f} "
+            f"dBFS  voiced {self.voiced_fraction:4.2f}  "
+        )
+        if self.score is not None:
+            return text + f"score {self.score:5.2f}" + ("  FLAGGED" if self.flagged else "")
+        if self.baseline is None:
+            return text + f"score     -  (baseline: {self.n_speech}/{min_baseline_windows})"
+        return text + "score     -  (no speech)"
+
+
+class EscalationMonitor:
+    """Causal, incremental escalation analysis of one audio stream.
+
+    ``feed(block)`` with mono blocks of any length at the stream's rate `sr` returns the
+    windows that block completed (`LiveWindow`, with live scores and segment events);
+    ``finish()`` ends the stream and returns the offline `EscalationReport` of all of it,
+    equal to `detect_escalation(service, whole_stream, sr, params)` (same windows, features,
+    baseline, scores and segments; provenance counts one F0 call per feed that completed
+    windows, and the timings differ). Not thread-safe: feed it from one thread.
+
+    Args:
+        service: the feature service that computes F0 (default: a new `AudioFeatureService`).
+        params: analysis settings, as for the offline analysis.
+        sr: sample rate of the stream; blocks are resampled to ``params.analysis_sr``.
+        chunk_s: most audio (seconds) per batched F0 call when one block completes many
+            windows (default: the config's ``memory.chunk_seconds``).
+    """
+
+    def __init__(
+        self,
+        service: AudioFeatureService | None = None,
+        params: EscalationParams | None = None,
+        *,
+        sr: int,
+        chunk_s: float | None = None,
+    ) -> None:
+        if service is None:
+            from gpuaudio.service import AudioFeatureService
+
+            service = AudioFeatureService()
+        self.service = service
+        self.params = (params or EscalationParams()).validate()
+        self.sr = check.sample_rate(sr)
+        self._resampler = StreamResampler(self.sr, self.params.analysis_sr)
+        self._window, self._hop = self.params.window_samples()
+        self._chunk_windows = _chunk_windows(service, self.params, chunk_s)
+        self._analysis = np.zeros(0, dtype=np.float32)  # from stream sample _next * hop
+        self._next = 0  # index of the next window to complete
+        self._blocks = 0
+        self._parts: list[_Raw] = []
+        self._features: _Columns = (np.zeros(0), np.zeros(0), np.zeros(0))
+        self._speech = np.zeros(0, dtype=bool)
+        self._n_speech = 0
+        self._fit: _Fit | None = None
+        self._windows: list[LiveWindow] = []
+        self._events: list[SegmentEvent] = []
+        self._segments: list[LiveSegment] = []
+        self._run: list[LiveWindow] = []  # flagged windows of the current live run
+        self._provenance: dict[str, Any] = {}
+        self._timing = {"read_s": 0.0, "f0_s": 0.0, "level_s": 0.0}
+        self._busy_s = 0.0
+        self._ended = False
+        self._flushed = False
+        self._report: EscalationReport | None = None
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def windows(self) -> list[LiveWindow]:
+        """Every window completed so far, in order (a copy)."""
+        return list(self._windows)
+
+    @property
+    def events(self) -> list[SegmentEvent]:
+        """Every segment event so far, in order, the close at the end of the stream included."""
+        return list(self._events)
+
+    @property
+    def segments(self) -> list[LiveSegment]:
+        """Live segments so far: the closed ones, then the open one (if any)."""
+        current = self.open_segment
+        return self._segments + ([current] if current else [])
+
+    @property
+    def open_segment(self) -> LiveSegment | None:
+        """The segment in progress, or None."""
+        return self._snapshot(closed=False) if self._is_open() else None
+
+    @property
+    def baseline(self) -> Baseline | None:
+        """The live baseline after the last completed window (None until established)."""
+        return self._fit.baseline() if self._fit else None
+
+    @property
+    def fed_s(self) -> float:
+        """Seconds of audio fed so far."""
+        return self._resampler.received / self.sr
+
+    @property
+    def lookahead_s(self) -> float:
+        """Most audio that can be held back by the resampler's filter (0 when `sr` is the
+        analysis rate): a window is complete this long after its last sample was fed."""
+        return self._resampler.lookahead / self.sr
+
+    @property
+    def ended(self) -> bool:
+        """True once `flush` or `finish` has been called: feeding raises."""
+        return self._ended
+
+    # -- input -----------------------------------------------------------------------------
+
+    def feed(self, samples: Any) -> list[LiveWindow]:
+        """Add a block of mono samples; return the windows it completed, oldest first.
+
+        `samples`: 1-D float (cast to float32) or integer PCM (scaled as
+        ``librosa.util.buf_to_float``), at least one sample, all finite. The block is copied,
+        never modified. Raises `InvalidAudioError` (the stream's state is then unchanged) or
+        `StreamClosedError` after `flush`/`finish`. If the F0 backend fails, its error
+        propagates; the windows measured before it are in `windows`, and the next `feed` or
+        `flush` measures the rest.
+        """
+        if self._ended:
+            raise StreamClosedError(
+                "this stream has ended (flush() or finish() was called); start a new "
+                "EscalationMonitor for more audio"
+            )
+        block = self._validate(samples)
+        started = time.perf_counter()
+        self._blocks += 1
+        self._resampler.push(block)
+        needed = (self._next * self._hop + self._window) - self._resampler.produced
+        if self._resampler.ready() < needed:
+            self._busy_s += time.perf_counter() - started
+            return []  # nothing can complete yet: no resampling, no copy
+        return self._advance(started)
+
+    def flush(self) -> list[LiveWindow]:
+        """End the stream: return the windows its last samples completed (the resampler holds
+        back up to `lookahead_s`) and close the open live segment. Feeding then raises."""
+        if not self._ended:
+            self._ended = True
+            self._resampler.close()
+        if self._flushed:
+            return []
+        done = self._advance(time.perf_counter())  # on a backend error, flush() again
+        if self._is_open():
+            self._close(self._resampler.received / self.sr)
+        self._run = []
+        self._flushed = True
+        return done
+
+    def finish(self) -> EscalationReport:
+        """`flush`, then the offline report of the whole stream (computed once).
+
+        Raises `InvalidAudioError` when the stream is shorter than one window, as the
+        offline analysis does.
+        """
+        self.flush()
+        if self._report is None:
+            n_samples = self._resampler.produced
+            _count_windows(n_samples, self.params)
+            provenance = {"f0": dict(self._provenance)}
+            self._report = _assemble(
+                self.service, self._parts, n_samples, self.params, provenance,
+                dict(self._timing), self._busy_s,
+            )
+        return self._report
+
+    def _validate(self, samples: Any) -> np.ndarray:
+        name = f"block {self._blocks} (from stream sample {self._resampler.received})"
+        try:
+            shape = np.shape(samples)
+        except ValueError:  # a ragged sequence
+            raise InvalidAudioError(f"{name} is not an array of samples") from None
+        if len(shape) != 1:
+            raise InvalidAudioError(
+                f"{name} has shape {shape}; feed mono blocks of shape (samples,): downmix "
+                "first, e.g. block.mean(axis=1) for (samples, channels), or start one monitor "
+                "per channel"
+            )
+        return check.audio(samples, name=name)
+
+    # -- the pipeline ----------------------------------------------------------------------
+
+    def _advance(self, started: float) -> list[LiveWindow]:
+        """Resample what is final, measure every window that is complete, score it live."""
+        resampling = time.perf_counter()
+        fresh = self._resampler.pull()
+        self._timing["read_s"] += time.perf_counter() - resampling
+        self._analysis = np.concatenate([self._analysis, fresh])
+        available = self._analysis.shape[0]
+        count = 0 if available < self._window else 1 + (available - self._window) // self._hop
+        done: list[LiveWindow] = []
+        batches = _window_batches(
+            [self._analysis], self._window, self._hop, count, self._chunk_windows, self._timing
+        )
+        for _, batch in batches:
+            raw = _measure(self.service, batch, self._next, self.params, self._timing)
+            self._provenance = self.service.provenance["f0"].as_dict()
+            self._parts.append(raw)
+            done.extend(self._score(raw))
+            # Consumed batch by batch: after a backend error, what was measured stays, and the
+            # next feed or flush measures the rest.
+            self._next += batch.shape[0]
+            self._analysis = self._analysis[batch.shape[0] * self._hop :]
+        self._busy_s += time.perf_counter() - started
+        return done
+
+    def _score(self, raw: _Raw) -> list[LiveWindow]:
+        """Live scores of a batch's windows, each against the speech windows up to itself."""
+        features, speech = _features(raw), _speech(raw, self.params)
+        offset = self._speech.shape[0]
+        self._features = _joined(self._features, features)
+        self._speech = np.concatenate([self._speech, speech])
+        sr = self.params.analysis_sr
+        window_s, hop_s = self._window / sr, self._hop / sr
+        done = []
+        for row in range(raw.f0_median_hz.shape[0]):
+            k = offset + row
+            if speech[row]:  # the baseline only moves with speech
+                self._n_speech += 1
+                prefix = _rows(self._features, 0, k + 1)
+                self._fit = _fit(prefix, self._speech[: k + 1], self.params)
+            z, score, flagged = _zscores(
+                _rows(features, row, row + 1), speech[row : row + 1], self._fit, self.params
+            )
+            scored = bool(np.isfinite(score[0]))
+            window = LiveWindow(
+                index=k,
+                start_s=k * hop_s,
+                end_s=k * hop_s + window_s,
+                f0_median_hz=float(raw.f0_median_hz[row]),
+                f0_variability_st=float(raw.f0_variability_st[row]),
+                voiced_fraction=float(raw.voiced_fraction[row]),
+                level_dbfs=float(raw.level_dbfs[row]),
+                speech=bool(speech[row]),
+                n_speech=self._n_speech,
+                z_pitch=float(z[0][0]) if scored else None,
+                z_level=float(z[1][0]) if scored else None,
+                z_variability=float(z[2][0]) if scored else None,
+                score=float(score[0]) if scored else None,
+                flagged=bool(flagged[0]),
+                baseline=self._fit.baseline() if self._fit else None,
+            )
+            window = self._segment(window)
+            self._windows.append(window)
+            done.append(window)
+        return done
+
+    # -- live segments ---------------------------------------------------------------------
+
+    def _segment(self, window: LiveWindow) -> LiveWindow:
+        """Apply the offline segment rule to the live flags; return `window` with its events."""
+        before = len(self._events)
+        if window.flagged:
+            was_open = self._is_open()
+            self._run.append(window)
+            if not was_open and self._is_open():
+                self._events.append(SegmentEvent("open", self._snapshot(False), window.end_s))
+        next_start = window.start_s + self._hop / self.params.analysis_sr
+        if self._run and next_start - self._run[-1].end_s > self.params.max_gap_s + _EPS:
+            # No later window can be merged into the run: it is over.
+            if self._is_open():
+                self._close(window.end_s)
+            self._run = []
+        events = tuple(self._events[before:])
+        if not events:
+            return window
+        return replace(window, events=events)
+
+    def _is_open(self) -> bool:
+        return bool(self._run) and (
+            self._run[-1].end_s - self._run[0].start_s >= self.params.min_duration_s - _EPS
+        )
+
+    def _snapshot(self, closed: bool) -> LiveSegment:
+        scores = [w.score if w.score is not None else -math.inf for w in self._run]
+        peak = self._run[int(np.argmax(scores))]
+        return LiveSegment(
+            number=len(self._segments),
+            start_s=self._run[0].start_s,
+            end_s=self._run[-1].end_s,
+            peak_score=float(max(scores)),
+            peak_time_s=(peak.start_s + peak.end_s) / 2,
+            n_windows=len(self._run),
+            closed=closed,
+        )
+
+    def _close(self, at_s: float) -> None:
+        segment = self._snapshot(closed=True)
+        self._segments.append(segment)
+        self._events.append(SegmentEvent("close", segment, at_s))

@@ -1,0 +1,90 @@
+"""What several verbs share: service and parameters from the command line, progress, options."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+
+class ProgressLine:
+    """A one-line progress display on stderr, redrawn in place (only on a terminal)."""
+
+    def __init__(self, label: str, enabled: bool) -> None:
+        self.label = label
+        self.enabled = enabled
+        self.started = time.perf_counter()
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        if self.enabled:
+            elapsed = time.perf_counter() - self.started
+            line = f"{self.label}: {stage} {100 * fraction:3.0f}%  {elapsed:6.1f} s"
+            print(f"\r{line:<78}", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.enabled:
+            print("\r" + " " * 78 + "\r", end="", file=sys.stderr, flush=True)
+
+
+def service_from_args(args: argparse.Namespace) -> Any:
+    """An AudioFeatureService from --config, --device and --backend FEATURE=NAME."""
+    from gpuaudio.backends import FEATURES
+    from gpuaudio.config import load_config
+    from gpuaudio.errors import ConfigError
+    from gpuaudio.service import AudioFeatureService
+
+    overrides: dict[str, Any] = {}
+    if args.device:
+        overrides["device"] = args.device
+    for choice in args.backend or ():
+        feature, _, name = choice.partition("=")
+        if feature not in FEATURES or not name:
+            raise ConfigError(
+                f"--backend wants FEATURE=NAME with FEATURE one of {', '.join(FEATURES)}, "
+                f"got {choice!r}"
+            )
+        overrides.setdefault("backends", {})[feature] = name
+    return AudioFeatureService(load_config(args.config, **overrides))
+
+
+def params_from_args(args: argparse.Namespace) -> Any:
+    from gpuaudio.analysis.escalation import EscalationParams
+
+    return EscalationParams(
+        window_s=args.window, hop_s=args.hop, threshold=args.threshold,
+        min_duration_s=args.min_duration,
+    ).validate()
+
+
+def backends_used(service: Any) -> str:
+    f0 = service.provenance.get("f0")
+    if f0 is None:
+        return "no F0 backend ran"
+    version = f" {f0.version}" if f0.version else ""
+    return (
+        f"F0 by {f0.backend} ({f0.distribution}{version}) on {f0.device}, {f0.precision}, "
+        f"chosen because: {f0.reason}; level by numpy RMS"
+    )
+
+
+def add_analysis_options(parser: argparse.ArgumentParser) -> None:
+    from gpuaudio.analysis.escalation import EscalationParams
+
+    defaults = EscalationParams()
+    parser.add_argument("--config", help="gpuaudio TOML config file")
+    parser.add_argument("--device", help="auto | cpu | cuda | cuda:N (overrides the config)")
+    parser.add_argument(
+        "--backend", action="append", metavar="FEATURE=NAME",
+        help="backend for a feature, e.g. f0=crepe (repeatable; overrides the config)",
+    )
+    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument("--window", type=float, default=defaults.window_s, metavar="SECONDS",
+                        help="analysis window (default %(default)s s)")
+    parser.add_argument("--hop", type=float, default=None, metavar="SECONDS",
+                        help="window step (default: the window, i.e. no overlap)")
+    parser.add_argument("--threshold", type=float, default=defaults.threshold,
+                        help="arousal score that flags a window (default %(default)s)")
+    parser.add_argument("--min-duration", type=float, default=defaults.min_duration_s,
+                        metavar="SECONDS", help="shortest segment kept (default %(default)s s)")

@@ -1,0 +1,76 @@
+"""`gpuaudio analyze`: escalation analysis of files into report folders."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from gpuaudio.cli._common import (
+    ProgressLine,
+    add_analysis_options,
+    backends_used,
+    params_from_args,
+    service_from_args,
+)
+from gpuaudio.errors import GpuAudioError
+
+
+def run(args: argparse.Namespace) -> int:
+    """Escalation analysis of each FILE into DIR/<file stem>/; one line per failed file."""
+    from gpuaudio.analysis.report import analyze_to_folder
+
+    stems = [Path(name).stem for name in args.files]
+    clashes = sorted({stem for stem in stems if stems.count(stem) > 1})
+    if clashes:
+        raise GpuAudioError(
+            f"several inputs are named {', '.join(clashes)}: their outputs would share a folder "
+            "under -o; analyse them in separate runs with different -o folders"
+        )
+    service = service_from_args(args)
+    params = params_from_args(args)
+    show = not args.quiet and sys.stderr.isatty()
+    started = time.perf_counter()
+    failed, audio_s, lines = 0, 0.0, []
+    for name, stem in zip(args.files, stems, strict=True):
+        progress = ProgressLine(Path(name).name, show)
+        try:
+            report, _ = analyze_to_folder(
+                service, name, Path(args.output) / stem, params, channel=args.channel,
+                force=args.force, progress=progress,
+            )
+        except GpuAudioError as exc:
+            progress.close()
+            print(f"gpuaudio: error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        progress.close()
+        audio_s += report.duration_s
+        lines.append(f"{name}: {report.summary()}; report in {Path(args.output) / stem}")
+        if report.warnings and not args.quiet:
+            lines.extend(f"  warning: {text}" for text in report.warnings)
+    if not args.quiet and lines:
+        done = len(args.files) - failed
+        print("\n".join(lines))
+        print(
+            f"Analysed {done} of {len(args.files)} file(s), {audio_s / 60:.1f} min of audio, in "
+            f"{time.perf_counter() - started:.1f} s; {backends_used(service)}; "
+            f"device: {service.device_info.describe()}."
+        )
+    return 2 if failed else 0
+
+
+def add_parser(verbs: Any) -> None:
+    """Add the verb to the `gpuaudio` parser's subcommands."""
+    analyze = verbs.add_parser(
+        "analyze", help="emotional-escalation analysis: report, CSV, figure, Praat TextGrid"
+    )
+    analyze.add_argument("files", nargs="+", metavar="FILE", help="wav, flac, ogg or mp3")
+    analyze.add_argument("-o", "--output", default="out", metavar="DIR",
+                         help="outputs go to DIR/<file name without extension>/ (default: out)")
+    analyze.add_argument("--channel", type=int, default=None, metavar="N",
+                         help="analyse channel N (0-based) instead of the mean of all channels")
+    add_analysis_options(analyze)
+    analyze.set_defaults(run=run)

@@ -1,0 +1,49 @@
+"""`gpuaudio plugins`: every backend, eligible here or why not."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def run(args: argparse.Namespace) -> int:
+    """Table of every backend: feature, plugin, eligible here or why not, install hint."""
+    from gpuaudio import device
+    from gpuaudio.config import load_config
+    from gpuaudio.plugins import make_plugin_manager
+    from gpuaudio.resolver import resolve
+
+    config = load_config(args.config)
+    registry = make_plugin_manager()
+    info = device.probe()
+    print(f"device: {info.describe()}")
+    rows = [("feature", "backend", "plugin", "status", "install")]
+    for feature in ("f0", "stft", "mel", "cqt"):
+        specs = registry.specs(feature)
+        res = resolve(feature, specs, info, device_setting=config.device)
+        chosen = res.ranked[0].spec.name if res.ranked else None
+        for cand in res.ranked:
+            mark = "SELECTED" if cand.spec.name == chosen else "eligible"
+            rows.append((feature, cand.spec.name, cand.spec.plugin, f"{mark} on {cand.device}", ""))
+        for rej in res.rejected:
+            hint = rej.spec.install_hint if rej.needs_install else ""
+            reason = rej.reason.split("; install with:")[0]
+            rows.append((feature, rej.spec.name, rej.spec.plugin, f"no: {reason}", hint))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+        print(("  ".join(cells) + "  " + row[4]).rstrip())
+    if not any("cuda" in spec.devices for spec in registry.all_specs()):
+        print("\nno GPU backend is installed: pip install 'gpuaudio[crepe,nnaudio]'")
+    if registry.failures:
+        print("\nplugins that failed to load:")
+        for failure in registry.failures:
+            print(f"  {failure.plugin} ({failure.distribution}): {failure.error}")
+    return 0
+
+
+def add_parser(verbs: Any) -> None:
+    """Add the verb to the `gpuaudio` parser's subcommands."""
+    plugins = verbs.add_parser("plugins", help="list backends: eligible here, or why not")
+    plugins.add_argument("--config", help="gpuaudio TOML config file")
+    plugins.set_defaults(run=run)
