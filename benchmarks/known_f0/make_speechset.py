@@ -6,6 +6,9 @@ where that F0 is > 0. Two modes:
 ``speech``      the accuracy set (committed in data/speech): 10 sentences, English and German,
                 two male-ish and two female-ish espeak-ng voices, each with its F0 scaled and
                 bent by a slow intonation curve, at clean / 20 dB / 5 dB SNR of pink noise.
+``telephone``   the telephone set (committed in data/telephone): the clean recordings of
+                data/speech through a narrow-band telephone channel (see `telephone`), read
+                from the committed files (no espeak-ng or pyworld needed), truth copied.
 ``escalation``  recordings of one speaker with known escalation spans (sentences re-synthesised
                 3-6 semitones higher with doubled intonation swings and +6 dB) and calm-only
                 recordings. ``--tiny`` writes the small committed example to data/escalation;
@@ -17,6 +20,7 @@ are deterministic. Needs the espeak-ng binary and pyworld (generation only; read
 needs neither).
 
     python benchmarks/known_f0/make_speechset.py speech
+    python benchmarks/known_f0/make_speechset.py telephone
     python benchmarks/known_f0/make_speechset.py escalation --tiny
     python benchmarks/known_f0/make_speechset.py escalation --minutes 20 --calm-minutes 20
 """
@@ -34,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import medfilt, resample_poly
+from scipy.signal import butter, medfilt, resample_poly, sosfilt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from speechset import (
@@ -43,10 +47,14 @@ from speechset import (
     FRAME_PERIOD_MS,
     SPEECH_DIR,
     SR,
+    TELEPHONE_BAND_HZ,
+    TELEPHONE_CONDITIONS,
+    TELEPHONE_DIR,
+    TELEPHONE_SR,
     import_pyworld,
 )
 
-from gpuaudio.speechset import write_truth
+from gpuaudio.evaluation.speechset import write_truth
 
 HOP = int(SR * FRAME_PERIOD_MS / 1000)  # samples per truth frame
 MARGIN_S = 0.15  # silence kept around each trimmed sentence
@@ -202,6 +210,58 @@ def write_audio(path: Path, samples: np.ndarray) -> None:
     sf.write(path, samples, SR, subtype="PCM_16", format="FLAC")
 
 
+MU = 255  # G.711 mu-law
+
+
+def telephone(samples: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
+    """`samples` (at SR) through a narrow-band telephone channel, returned at SR.
+
+    Resampled to TELEPHONE_SR; band-limited to TELEPHONE_BAND_HZ by a causal 4th-order
+    Butterworth band-pass (a real line's phase distortion included); white line noise through
+    the same band added at `snr_db` (speech power over the whole recording / noise power, both
+    band-limited); 8-bit mu-law (mu = 255) coded and decoded; resampled back to SR, as an
+    analysis that resamples its input to SR sees a telephone recording. Male voices lose their
+    fundamental (below 300 Hz) and keep harmonics 3 and up.
+    """
+    narrow = resample_poly(samples, TELEPHONE_SR, SR)
+    band = butter(4, TELEPHONE_BAND_HZ, btype="bandpass", fs=TELEPHONE_SR, output="sos")
+    speech = sosfilt(band, narrow)
+    noise = sosfilt(band, rng.standard_normal(narrow.size))
+    noise *= np.sqrt(np.mean(speech**2) / np.mean(noise**2) / 10 ** (snr_db / 10))
+    line = np.clip(speech + noise, -1.0, 1.0)
+    code = np.round(np.sign(line) * np.log1p(MU * np.abs(line)) / np.log1p(MU) * 127.5 - 0.5)
+    level = (np.clip(code, -128, 127) + 0.5) / 127.5
+    decoded = np.sign(level) * ((1 + MU) ** np.abs(level) - 1) / MU
+    result: np.ndarray = resample_poly(decoded, SR, TELEPHONE_SR)[: samples.size]
+    return result
+
+
+def build_telephone(source: Path, out: Path, seed: int) -> None:
+    """The telephone set: `source`'s clean recordings through `telephone`, truth copied."""
+    from gpuaudio.evaluation.speechset import load_set
+
+    out.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for index, rec in enumerate(load_set(source).recordings):
+        rng = np.random.default_rng([seed, index, 8000])
+        clean = rec.audio("clean").astype(np.float64)
+        files = {}
+        for condition, snr in TELEPHONE_CONDITIONS.items():
+            files[condition] = f"{rec.id}_{condition}.flac"
+            write_audio(out / files[condition], telephone(clean, float(snr or 0.0), rng))
+        truth = source / rec.entry["truth"]
+        (out / truth.name).write_bytes(truth.read_bytes())
+        entries.append({**rec.entry, "files": files})
+        print(f"{rec.id}: {clean.size / SR:.2f} s")
+    low, high = TELEPHONE_BAND_HZ
+    channel = (
+        f"telephone channel: {TELEPHONE_SR} Hz, {low:g}-{high:g} Hz 4th-order Butterworth "
+        "band-pass (causal), white line noise in the band at the condition's SNR, 8-bit "
+        f"mu-law, back to {SR} Hz; source: the clean files of {source.name}"
+    )
+    _write_manifest(out, "speech", seed, entries, TELEPHONE_CONDITIONS, channel)
+
+
 def build_speech(out: Path, seed: int) -> None:
     """The accuracy set: every sentence at every condition, with its truth and a manifest."""
     out.mkdir(parents=True, exist_ok=True)
@@ -244,7 +304,7 @@ def _write_manifest(
     conditions: dict[str, float | None],
     noise: str,
 ) -> None:
-    """Every recording has a file for each of `conditions` (gpuaudio.speechset checks it)."""
+    """Every recording has a file for each of `conditions` (the set reader checks it)."""
     manifest = {
         "kind": kind,
         "generator": "benchmarks/known_f0/make_speechset.py",
@@ -335,6 +395,10 @@ def main(argv: list[str] | None = None) -> None:
     speech = sub.add_parser("speech", help="the accuracy set (default: the committed data/speech)")
     speech.add_argument("--out", type=Path, default=SPEECH_DIR)
     speech.add_argument("--seed", type=int, default=0)
+    tel = sub.add_parser("telephone", help="the telephone set from the speech set's clean files")
+    tel.add_argument("--source", type=Path, default=SPEECH_DIR)
+    tel.add_argument("--out", type=Path, default=TELEPHONE_DIR)
+    tel.add_argument("--seed", type=int, default=0)
     esc = sub.add_parser("escalation", help="recordings with known escalation spans + calm ones")
     esc.add_argument("--out", type=Path, default=None, help="default: data/escalation if --tiny")
     esc.add_argument("--seed", type=int, default=0)
@@ -344,6 +408,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.mode == "speech":
         build_speech(args.out, args.seed)
+    elif args.mode == "telephone":
+        build_telephone(args.source, args.out, args.seed)
     else:
         default = ESCALATION_DIR if args.tiny else Path(tempfile.mkdtemp(prefix="gpuaudio-esc-"))
         build_escalation(args.out or default, args.seed, args.minutes, args.calm_minutes, args.tiny)

@@ -1,6 +1,6 @@
 """Where the committed known-F0 sets live, and the conventions ``make_speechset.py`` writes by.
 
-Reading a set and scoring an estimator on it is `gpuaudio.speechset` (shared with
+Reading a set and scoring an estimator on it is `gpuaudio.evaluation.speechset` (shared with
 ``gpuaudio bench --known-f0 DIR``); this module keeps what only the generator and the scripts
 beside it need.
 """
@@ -15,10 +15,19 @@ from pathlib import Path
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SPEECH_DIR = DATA_DIR / "speech"
 ESCALATION_DIR = DATA_DIR / "escalation"
+TELEPHONE_DIR = DATA_DIR / "telephone"
 SR = 16000
 FRAME_PERIOD_MS = 5.0
 CONDITIONS: dict[str, float | None] = {"clean": None, "snr20": 20.0, "snr05": 5.0}
 """Condition name -> SNR in dB of the added pink noise over the whole recording (None: none)."""
+TELEPHONE_CONDITIONS: dict[str, float | None] = {"tel": 22.0}
+"""The telephone set (data/telephone): the clean recordings of data/speech through a narrow-band
+telephone channel (8 kHz, 300-3400 Hz band-pass, G.711 mu-law, line noise at this SNR in dB),
+stored back at SR as an analysis that resamples its input would see it. Its own directory, not a
+fourth condition of data/speech: a set has one sample rate and the speech set's three noise
+conditions are relied on as they are."""
+TELEPHONE_SR = 8000
+TELEPHONE_BAND_HZ = (300.0, 3400.0)
 
 
 def import_pyworld() -> types.ModuleType:
