@@ -31,8 +31,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from speechset import CONDITIONS, SPEECH_DIR, SR
 
-from gpuaudio.metrics import f0_scores, resample_f0
-from gpuaudio.speechset import load_set
+from gpuaudio.evaluation.metrics import f0_scores, resample_f0
+from gpuaudio.evaluation.speechset import load_set
 
 FMIN, FMAX, HOP, FRAME = 50.0, 550.0, 160, 1024
 THRESHOLDS = np.round(np.arange(0.02, 0.42, 0.02), 2)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = sorted(
     path.relative_to(ROOT)
     for path in (*ROOT.glob("benchmarks/*.py"), *ROOT.glob("benchmarks/known_f0/*.py"))

@@ -117,7 +117,7 @@ def _speechset() -> object:
     import sys
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "known_f0" / "speechset.py"
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "known_f0" / "speechset.py"
     spec = importlib.util.spec_from_file_location("known_f0_speechset", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -22,7 +22,7 @@ import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import gpuaudio.cli
+import gpuaudio.cli.monitor
 from gpuaudio import (
     AudioFeatureService,
     BackendError,
@@ -468,7 +468,7 @@ def test_monitor_realtime_paces_the_file(isolated, calls, monkeypatch):
         sleep=lambda seconds: clock.__setitem__(0, clock[0] + seconds),
         perf_counter=time.perf_counter,
     )
-    monkeypatch.setattr(gpuaudio.cli, "time", fake)
+    monkeypatch.setattr(gpuaudio.cli.monitor, "time", fake)
     assert main(["monitor", str(path), "--realtime", "--block", "0.5", "--quiet", *FAST]) == 0
     assert clock[0] == pytest.approx(12.0)  # slept until each block's last sample was due
 

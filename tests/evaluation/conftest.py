@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-SPEECH_SET = Path(__file__).resolve().parents[1] / "benchmarks" / "known_f0" / "data" / "speech"
+SPEECH_SET = Path(__file__).resolve().parents[2] / "benchmarks" / "known_f0" / "data" / "speech"
 """The committed known-F0 speech set (espeak-ng + WORLD, exact F0)."""
 
 
