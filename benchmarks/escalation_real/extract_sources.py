@@ -1,0 +1,337 @@
+"""Extract the committed source speech of the real-speech escalation set from registry packages.
+
+Writes ``sources/`` beside this file (or ``--out``): one 16 kHz mono FLAC per speaker (the
+speaker's utterances one after another, 0.25 s of silence between them), ``utterances.csv``
+(where each utterance lies in that FLAC and where it came from) and ``speakers.csv`` (sex,
+language, source, licence, split). ``build_set.py`` reads only these files, so building the
+set needs no network and no espeak-ng; this script is how they were made and how to re-make
+or audit them.
+
+Sources (see README.md for the licences):
+
+- ``pyannote.audio==4.0.7`` source distribution (PyPI): ``tests/data/*.wav`` — one-minute
+  clips of the AMI Meeting Corpus with speaker turns in ``debug.*.rttm`` (AMI speaker ids:
+  first letter = sex); ``src/pyannote/audio/sample/sample.wav`` — a 30-s two-speaker
+  conversation with ``sample.rttm``.
+- ``pocketsphinx==5.1.1`` source distribution (PyPI): ``test/data/librivox/*.wav`` — five
+  utterances of a LibriVox reading (Sense and Sensibility, chapter 1; a male reader).
+- espeak-ng (Debian package ``espeak-ng``): German, French and Spanish sentences, a male and
+  a female variant each. Not real speech: they fill languages the real material lacks.
+
+Only turns where the speaker talks alone (no other speaker's turn within 50 ms) and that last
+at least ``MIN_UTTERANCE_S`` are kept; a speaker's utterances are capped at
+``MAX_SPEAKER_S`` seconds in all (in file and time order).
+
+    python benchmarks/escalation_real/extract_sources.py [--cache DIR] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+HERE = Path(__file__).resolve().parent
+SR = 16000
+GAP_S = 0.25
+MIN_UTTERANCE_S = 1.2
+MAX_SPEAKER_S = 30.0
+GUARD_S = 0.05
+PEAK = 0.5  # each speaker's FLAC is scaled to this peak (levels are set again by the build)
+
+PACKAGES = {"pyannote.audio": "4.0.7", "pocketsphinx": "5.1.1"}
+AMI_LICENCE = "CC BY 4.0 (AMI Meeting Corpus), shipped in pyannote.audio (MIT)"
+PYANNOTE_SAMPLE_LICENCE = "MIT (pyannote.audio, sample/ folder)"
+LIBRIVOX_LICENCE = "public domain (LibriVox), shipped in pocketsphinx (BSD-2-Clause, CMU)"
+ESPEAK_LICENCE = "generated with espeak-ng (GPL-3.0 program; its output is not covered)"
+
+# speaker -> (sex, language, split). AMI speakers of one meeting share a split (same room
+# and microphones), so no recording condition is seen in both halves.
+AMI_SPEAKERS = {
+    # Those with >= 9 s of talk alone in the clips. tune: meetings trn05, dev00/dev01;
+    # test: trn06/trn09, trn00/trn01/trn03 (a meeting's speakers share room and microphones,
+    # so they share a split).
+    "FEE078": ("F", "en", "tune"),
+    "MEE009": ("M", "en", "tune"),
+    "MEE012": ("M", "en", "tune"),
+    "FEE083": ("F", "en", "test"),
+    "MEE068": ("M", "en", "test"),
+    "MEO069": ("M", "en", "test"),  # "MÉO069" in pyannote's RTTM (a Unicode-path test)
+}
+SAMPLE_SPEAKERS = {"speaker90": "sample-a", "speaker91": "sample-b"}  # both female, test
+ESPEAK_VOICES = {
+    # speaker: (voice, sex, language, split)
+    "espeak-de-m": ("de+m3", "M", "de", "tune"),
+    "espeak-fr-f": ("fr+f3", "F", "fr", "tune"),
+    "espeak-es-m": ("es+m3", "M", "es", "tune"),
+    "espeak-de-f": ("de+f3", "F", "de", "test"),
+    "espeak-fr-m": ("fr+m3", "M", "fr", "test"),
+    "espeak-es-f": ("es+f3", "F", "es", "test"),
+}
+ESPEAK_TEXTS = {
+    "de": [
+        "Ich rufe wegen der Rechnung vom letzten Monat an.",
+        "Der Betrag stimmt nicht mit dem überein, was wir vereinbart haben.",
+        "Können Sie mir sagen, wer diese Änderung genehmigt hat?",
+        "Ich warte jetzt schon seit einer Stunde in der Leitung.",
+        "Bitte verbinden Sie mich mit jemandem, der mir helfen kann.",
+        "Wir sind seit mehr als zehn Jahren Kunden bei Ihnen.",
+        "Ich möchte, dass das heute erledigt wird und nicht nächste Woche.",
+    ],
+    "fr": [
+        "J'appelle au sujet de la facture du mois dernier.",
+        "Le montant ne correspond pas à ce que nous avions convenu.",
+        "Pouvez-vous me dire qui a approuvé ce changement?",
+        "J'attends au téléphone depuis plus d'une heure.",
+        "Passez-moi quelqu'un qui peut vraiment m'aider, s'il vous plaît.",
+        "Nous sommes clients chez vous depuis plus de dix ans.",
+        "Je veux que ce soit réglé aujourd'hui, pas la semaine prochaine.",
+    ],
+    "es": [
+        "Llamo por la factura del mes pasado.",
+        "El importe no es lo que habíamos acordado.",
+        "¿Puede decirme quién aprobó este cambio?",
+        "Llevo más de una hora esperando al teléfono.",
+        "Por favor, páseme con alguien que pueda ayudarme.",
+        "Somos clientes suyos desde hace más de diez años.",
+        "Quiero que esto se resuelva hoy, no la semana que viene.",
+    ],
+}
+
+
+def fetch_sdist(name: str, version: str, cache: Path) -> Path:
+    """The package's source distribution, downloaded with pip into `cache` once."""
+    folder = cache / "downloads" / f"{name}-{version}"
+    found = sorted(folder.glob("*.tar.gz"))
+    if not found:
+        folder.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", name]
+        subprocess.run([*command, "-d", str(folder), f"{name}=={version}"], check=True)
+        found = sorted(folder.glob("*.tar.gz"))
+    return found[0]
+
+
+def unpack(archive: Path, cache: Path) -> Path:
+    root = cache / archive.name.removesuffix(".tar.gz")
+    if not root.is_dir():
+        with tarfile.open(archive) as tar:
+            tar.extractall(cache, filter="data")
+    return root
+
+
+def read_rttm(paths: list[Path]) -> dict[str, list[tuple[str, float, float]]]:
+    """uri -> [(speaker, start, end)]."""
+    turns: dict[str, list[tuple[str, float, float]]] = {}
+    for path in paths:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            parts = line.split()
+            if parts and parts[0] == "SPEAKER":
+                start, duration = float(parts[3]), float(parts[4])
+                turns.setdefault(parts[1], []).append((parts[7], start, start + duration))
+    return turns
+
+
+def solo_parts(
+    turns: list[tuple[str, float, float]], speaker: str
+) -> list[tuple[float, float]]:
+    """Stretches of `speaker`'s turns where nobody else speaks (within GUARD_S)."""
+    others = sorted((a - GUARD_S, b + GUARD_S) for s, a, b in turns if s != speaker)
+    parts = []
+    for s, a, b in sorted(turns, key=lambda t: t[1]):
+        if s != speaker:
+            continue
+        pieces = [(a, b)]
+        for oa, ob in others:
+            pieces = [
+                piece
+                for pa, pb in pieces
+                for piece in ((pa, min(pb, oa)), (max(pa, ob), pb))
+                if piece[1] - piece[0] > 0
+            ]
+        parts += [(pa, pb) for pa, pb in pieces if pb - pa >= MIN_UTTERANCE_S]
+    return parts
+
+
+def split_at_pauses(audio: np.ndarray, longest_s: float = 5.0) -> list[np.ndarray]:
+    """Cut a long turn into phrases at its pauses (>= 150 ms, 30 dB under its loud frames);
+    pieces still longer than `longest_s` are cut at their quietest 20-ms frame in the middle
+    third; pieces shorter than MIN_UTTERANCE_S join their neighbour."""
+    hop = SR // 50
+    n = audio.size // hop
+    if audio.size < longest_s * SR or n < 10:
+        return [audio]
+    energy = 10 * np.log10(np.mean(audio[: n * hop].reshape(n, hop) ** 2, axis=1) + 1e-12)
+    quiet = energy < np.percentile(energy, 95) - 30.0
+    cuts, run = [], 0
+    for index, flag in enumerate(quiet):
+        run = run + 1 if flag else 0
+        if run == 8:
+            cuts.append(index - 4)
+    bounds = [0, *cuts, n]
+    pieces = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    final: list[tuple[int, int]] = []
+    stack = pieces[::-1]
+    while stack:
+        a, b = stack.pop()
+        if (b - a) * hop > longest_s * SR:
+            third = (b - a) // 3
+            cut = a + third + int(np.argmin(energy[a + third : b - third]))
+            stack += [(cut, b), (a, cut)]
+        elif final and (b - a) * hop < MIN_UTTERANCE_S * SR:
+            final[-1] = (final[-1][0], b)
+        else:
+            final.append((a, b))
+    if len(final) > 1 and (final[0][1] - final[0][0]) * hop < MIN_UTTERANCE_S * SR:
+        final[:2] = [(final[0][0], final[1][1])]
+    return [audio[a * hop : (b * hop if b < n else audio.size)] for a, b in final]
+
+
+def read16k(path: Path) -> np.ndarray:
+    audio, sr = sf.read(path, dtype="float64", always_2d=True)
+    mono = audio.mean(axis=1)
+    return mono if sr == SR else resample_poly(mono, SR, sr)
+
+
+def espeak(text: str, voice: str) -> np.ndarray:
+    if shutil.which("espeak-ng") is None:
+        raise SystemExit("espeak-ng not found: install it (apt-get install espeak-ng)")
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "say.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(wav), text], check=True)
+        samples = read16k(wav)
+    loud = np.flatnonzero(np.abs(samples) > 0.01 * np.abs(samples).max())
+    return samples[max(0, loud[0] - 800) : loud[-1] + 800]
+
+
+def write_speaker(
+    out: Path,
+    speaker: str,
+    utterances: list[tuple[np.ndarray, str]],
+    rows: list[dict[str, object]],
+) -> float:
+    """Concatenate `utterances` (audio, origin) into out/<speaker>.flac; append their rows."""
+    gap = np.zeros(int(GAP_S * SR))
+    pieces, position = [], 0
+    for index, (audio, origin) in enumerate(utterances):
+        pieces += [audio, gap]
+        rows.append(
+            {
+                "speaker": speaker,
+                "utterance": index,
+                "start_s": round(position / SR, 4),
+                "end_s": round((position + audio.size) / SR, 4),
+                "origin": origin,
+            }
+        )
+        position += audio.size + gap.size
+    signal = np.concatenate(pieces)
+    signal *= PEAK / np.max(np.abs(signal))
+    sf.write(out / f"{speaker}.flac", signal, SR, subtype="PCM_16", format="FLAC")
+    return sum(a.size for a, _ in utterances) / SR
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "gpuaudio-sets")
+    parser.add_argument("--out", type=Path, default=HERE / "sources")
+    args = parser.parse_args()
+    args.cache.mkdir(parents=True, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    roots = {name: unpack(fetch_sdist(name, v, args.cache), args.cache) for name, v in PACKAGES.items()}
+    rows: list[dict[str, object]] = []
+    speakers: list[dict[str, object]] = []
+
+    pyannote = roots["pyannote.audio"]
+    data = pyannote / "tests" / "data"
+    turns = read_rttm(sorted(data.glob("debug.*.rttm")))
+    # trn00 is shipped as "trñ00.wav" (a Unicode-path test): match names without accents.
+    wav_files = {_ascii(p.stem): p for p in data.glob("*.wav")}
+    pkg = f"pyannote.audio=={PACKAGES['pyannote.audio']}"
+    for speaker, (sex, language, split) in AMI_SPEAKERS.items():
+        utterances, total = [], 0.0
+        for uri in sorted(turns):
+            label = {s.replace("É", "E"): s for s, _, _ in turns[uri]}.get(speaker)
+            if label is None or total >= MAX_SPEAKER_S:
+                continue
+            audio = read16k(wav_files[uri])
+            for a, b in solo_parts(turns[uri], label):
+                if total >= MAX_SPEAKER_S:
+                    break
+                b = min(b, a + MAX_SPEAKER_S - total)
+                if b - a < MIN_UTTERANCE_S:
+                    break
+                origin = f"{pkg}:tests/data/{wav_files[uri].name}@{a:.3f}-{b:.3f}"
+                turn = audio[round(a * SR) : round(b * SR)]
+                pieces = split_at_pauses(turn)
+                utterances += [(piece, f"{origin} phrase {i}") for i, piece in enumerate(pieces)]
+                total += b - a
+        seconds = write_speaker(args.out, f"ami-{speaker}", utterances, rows)
+        speakers.append(_speaker_row(f"ami-{speaker}", sex, language, split, f"{pkg} tests/data (AMI)", AMI_LICENCE, seconds, len(utterances)))
+
+    sample_dir = pyannote / "src" / "pyannote" / "audio" / "sample"
+    sample_turns = read_rttm([sample_dir / "sample.rttm"])["sample"]
+    audio = read16k(sample_dir / "sample.wav")
+    for label, speaker in SAMPLE_SPEAKERS.items():
+        utterances = [
+            (piece, f"{pkg}:src/pyannote/audio/sample/sample.wav@{a:.3f}-{b:.3f} phrase {i}")
+            for a, b in solo_parts(sample_turns, label)
+            for i, piece in enumerate(split_at_pauses(audio[round(a * SR) : round(b * SR)]))
+        ]
+        seconds = write_speaker(args.out, speaker, utterances, rows)
+        speakers.append(_speaker_row(speaker, "F", "en", "test", f"{pkg} sample/sample.wav", PYANNOTE_SAMPLE_LICENCE, seconds, len(utterances)))
+
+    sphinx = roots["pocketsphinx"] / "test" / "data" / "librivox"
+    pkg = f"pocketsphinx=={PACKAGES['pocketsphinx']}"
+    utterances = [(read16k(p), f"{pkg}:test/data/librivox/{p.name}") for p in sorted(sphinx.glob("*.wav"))]
+    seconds = write_speaker(args.out, "librivox-ss01", utterances, rows)
+    speakers.append(_speaker_row("librivox-ss01", "M", "en", "tune", f"{pkg} test/data/librivox", LIBRIVOX_LICENCE, seconds, len(utterances)))
+
+    version = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True).stdout.strip()
+    for speaker, (voice, sex, language, split) in ESPEAK_VOICES.items():
+        utterances = [(espeak(text, voice), f"espeak-ng -v {voice} -s 150 ({version}): {text}") for text in ESPEAK_TEXTS[language]]
+        seconds = write_speaker(args.out, speaker, utterances, rows)
+        speakers.append(_speaker_row(speaker, sex, language, split, f"espeak-ng voice {voice}", ESPEAK_LICENCE, seconds, len(utterances)))
+
+    _write_csv(args.out / "utterances.csv", rows)
+    _write_csv(args.out / "speakers.csv", speakers)
+    for row in speakers:
+        print(f"{row['speaker']}: {row['sex']} {row['language']} {row['split']}, {row['utterances']} utterances, {row['seconds']} s")
+
+
+def _ascii(name: str) -> str:
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+
+
+def _speaker_row(speaker: str, sex: str, language: str, split: str, source: str, licence: str, seconds: float, count: int) -> dict[str, object]:
+    return {
+        "speaker": speaker,
+        "sex": sex,
+        "language": language,
+        "split": split,
+        "real": not speaker.startswith("espeak"),
+        "source": source,
+        "licence": licence,
+        "seconds": round(seconds, 2),
+        "utterances": count,
+    }
+
+
+def _write_csv(path: Path, rows: list[dict[str, object]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+if __name__ == "__main__":
+    main()
