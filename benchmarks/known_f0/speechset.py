@@ -32,6 +32,7 @@ TELEPHONE_BAND_HZ = (300.0, 3400.0)
 
 def import_pyworld() -> types.ModuleType:
     """Import pyworld, whose ``__init__`` needs ``pkg_resources`` (gone from setuptools >= 81)."""
+    shimmed = False
     if "pkg_resources" not in sys.modules:
         try:
             import pkg_resources  # noqa: F401
@@ -40,6 +41,10 @@ def import_pyworld() -> types.ModuleType:
             version = importlib.metadata.version("pyworld")
             shim.get_distribution = lambda _name: types.SimpleNamespace(version=version)  # type: ignore[attr-defined]
             sys.modules["pkg_resources"] = shim
-    import pyworld
-
+            shimmed = True
+    try:
+        import pyworld
+    finally:
+        if shimmed:  # others (pytest's syspath_prepend) must not take the shim for the real one
+            del sys.modules["pkg_resources"]
     return pyworld

@@ -1,5 +1,7 @@
 """Shared helpers: a fast, exact-enough fake F0 backend for pipeline tests, and test signals.
 
+The spectral cues use the librosa plugin's STFT (registered beside the fake F0 backend).
+
 The fake backend takes the spectral peak of each frame (right for pure tones) on pyin's frame
 grid and records every call, so tests can check batching and chunking without paying for
 pyin. End-to-end accuracy is tested with the real backends in test_validation.py.
@@ -12,6 +14,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
+import gpuaudio_librosa
 from gpuaudio import AudioFeatureService, BackendSpec, F0Frames, hookimpl
 from gpuaudio.device import CPU_ONLY
 from gpuaudio.plugins import make_plugin_manager
@@ -53,6 +56,7 @@ def make_fake_service():
     def make(config=None):
         registry = make_plugin_manager(load_entry_points=False)
         registry.register(_PeakPlugin(), name="peak")
+        registry.register(gpuaudio_librosa, name="librosa")  # spectral cues: librosa's STFT
         return AudioFeatureService(config or {}, registry=registry, device_info=CPU_ONLY)
 
     return make

@@ -75,10 +75,14 @@ def test_scores_do_not_depend_on_recording_gain(fake_service, tones):
 
 def test_short_flagged_runs_are_dropped_and_close_ones_merged(fake_service, tones):
     y = tones(SR, 60, [(10, 12), (30, 34), (35, 39)])
-    report = fake_service.detect_emotional_escalation(y, SR, min_duration_s=3.0, max_gap_s=2.0)
+    report = fake_service.detect_emotional_escalation(
+        y, SR, min_duration_s=3.0, max_gap_s=2.0, context_s=0.0  # the merge rule alone
+    )
     assert [(s.start_s, s.end_s) for s in report.segments] == [(30.0, 39.0)]
     assert report.windows.flagged[10:12].all()  # flagged, but too short for a segment
-    split = fake_service.detect_emotional_escalation(y, SR, min_duration_s=3.0, max_gap_s=0.5)
+    split = fake_service.detect_emotional_escalation(
+        y, SR, min_duration_s=3.0, max_gap_s=0.5, context_s=0.0
+    )
     assert [(s.start_s, s.end_s) for s in split.segments] == [(30.0, 34.0), (35.0, 39.0)]
 
 

@@ -209,22 +209,27 @@ def test_live_escalation_is_flagged_and_segmented_with_bounded_delay(service, ca
     params = monitor.params
     flagged = [w for w in live if w.flagged]
     start, end = ESCALATION
-    assert flagged and all(start - 1 <= w.start_s and w.end_s <= end + 1 for w in flagged)
+    # At the live edge a cue's context is its past half (context_s / 2): live flags may trail
+    # the escalation by that much; the offline report (finish) has the whole context.
+    trail = params.context_s / 2
+    assert flagged and all(start - 1 <= w.start_s and w.end_s <= end + trail + 1 for w in flagged)
     events = monitor.events
     assert [e.kind for e in events] == ["open", "close"]
     opened, closed = events
     # Opened once flagged windows span min_duration_s, closed once max_gap_s has passed.
     assert opened.at_s <= start + params.min_duration_s + params.window_s
     assert opened.segment.start_s == pytest.approx(start, abs=1.0) and not opened.segment.closed
-    assert closed.segment.closed and closed.segment.end_s == pytest.approx(end, abs=1.0)
-    assert closed.at_s <= closed.segment.end_s + params.max_gap_s + params.window_s
-    assert closed.at_s == 23.0  # once the window 22-23 s, the last that could merge, is in
+    assert closed.segment.closed and end - 1 <= closed.segment.end_s <= end + trail + 1
+    # Closed once the last window that could merge (max_gap_s after the segment) is in.
+    assert closed.at_s == closed.segment.end_s + params.max_gap_s + params.window_s
     # The events ride on the windows whose completion decided them.
     assert [e for w in live for e in w.events] == events
     assert live[int(opened.at_s) - 1].events == (opened,)
     assert monitor.open_segment is None and monitor.segments == [closed.segment]
     (segment,) = offline.segments
-    assert (segment.start_s, segment.end_s) == (closed.segment.start_s, closed.segment.end_s)
+    assert segment.start_s == pytest.approx(start, abs=1.0)
+    assert segment.end_s == pytest.approx(end, abs=1.0)
+    assert closed.segment.start_s - 1 <= segment.start_s and segment.end_s <= closed.segment.end_s
 
 
 def test_a_segment_open_at_the_end_of_the_stream_is_closed_by_flush(service, calls):
@@ -414,7 +419,10 @@ def test_monitor_reads_raw_pcm_from_stdin(isolated, calls, service, capsys, monk
     assert len([line for line in lines if " s  F0 " in line]) == 26  # one per window
     assert any("escalation 1 OPEN" in line for line in lines)
     assert any("escalation 1 CLOSED" in line for line in lines)
-    assert lines[-2].startswith("Final report (offline, whole stream): 1 escalation segment")
+    assert any(
+        line.startswith("Final report (offline, whole stream): 1 escalation segment")
+        for line in lines
+    )
     document = json.loads((isolated / "out" / "stdin" / REPORT_JSON).read_text())
     offline = detect_escalation(service, pcm, 16000)
     assert document["input"]["path"] == "-" and document["input"]["name"] == "stdin"
@@ -435,6 +443,7 @@ def test_monitor_stdin_float_stereo_and_events_only(isolated, calls, capsys, mon
     assert [line.split(" at ")[0] for line in lines[:2]] == [
         "escalation 1 OPEN", "escalation 1 CLOSED"
     ]
+    lines = [line for line in lines if "warning:" not in line]  # a 26-s call: little speech
     assert len(lines) == 3 and not (isolated / "out").exists()  # no -o: no files
 
 

@@ -5,12 +5,14 @@ frames, F0 variability, voiced fraction and RMS level. F0 for *all* windows come
 batched backend call (REQ-E-005); recordings longer than ``memory.chunk_seconds`` are
 processed in window-aligned chunks, one call each (REQ-S-002), with the same result.
 
-Arousal score (see docs/escalation.md): each feature is turned into a robust z-score against
-the speaker's baseline in the same recording, ``(x - median) / (1.4826 * MAD)`` over the
-windows that hold speech, and the score is a weighted sum of the pitch, level and
-variability z-scores. Median and MAD are used because the escalation windows are themselves
-outliers: they would pull a mean and inflate a standard deviation, while median and MAD stay
-put until half of the speech is escalated (breakdown point 50%).
+Arousal score (see docs/escalation.md): five cues per window (pitch, level, spectral
+balance, speech rate, F0 variability) are smoothed over their time context (a running median
+over ``context_s`` of speech), turned into robust z-scores against the speaker's baseline in
+the same recording, and added as evidence: a weighted sum divided by the norm of the weights,
+so two cues at z = 2 give more than one (an average would give the same). The baseline is
+refitted without the windows it flags, so it stays calm when escalation covers up to half of
+the speech. Windows count as speech only when the voice-activity decision says so (voicing,
+spectral flatness, level above the recording's floor).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gpuaudio import _validation as check
+from gpuaudio.analysis.cues import onset_rate, running_median, spectral_measures
 from gpuaudio.errors import InvalidAudioError, InvalidParameterError
 
 if TYPE_CHECKING:
@@ -35,12 +38,14 @@ if TYPE_CHECKING:
 ANALYSIS_SR = 16000
 """Every input is analysed at this rate: enough for F0 and level, and the same frame grid
 (and so the same thresholds) whatever the file's own rate."""
-FEATURES = ("pitch", "level", "variability")
-"""The per-window features that enter the score, in the order of `EscalationParams.weights`."""
+FEATURES = ("pitch", "level", "balance", "rate", "variability")
+"""The per-window cues that enter the score, in the order of `EscalationParams.weights`."""
 _MAD_TO_SIGMA = 1.4826
 Z_LIMIT = 5.0
-"""z-scores are clipped to +-Z_LIMIT, so one mis-tracked feature (an octave error) cannot
-dominate a window's score: variability alone (weight 0.2) can never flag a window."""
+"""z-scores are clipped to [-Z_FLOOR, Z_LIMIT], so one mis-tracked cue (an octave error)
+cannot dominate a window's score, and a cue below its baseline (a quieter line behind AGC)
+cannot cancel the evidence of the others."""
+Z_FLOOR = 1.0
 _LEVEL_FLOOR_DB = -200.0
 
 Progress = Callable[[str, float], None]
@@ -57,7 +62,8 @@ class EscalationParams:
     fmin: float = 50.0
     fmax: float = 550.0
     threshold: float = 2.0
-    """A window is flagged when its score is at least this (robust z units)."""
+    """A window is flagged when its score is at least this (robust z units; see the operating
+    curve in docs/escalation.md)."""
     min_duration_s: float = 3.0
     """Segments shorter than this (after merging) are dropped."""
     max_gap_s: float = 2.0
@@ -66,11 +72,20 @@ class EscalationParams:
     """Windows with fewer voiced frames hold no usable speech: no score, never flagged."""
     min_baseline_windows: int = 10
     """Speech windows needed to estimate a baseline; fewer gives no scores and a warning."""
-    weights: tuple[float, float, float] = (0.4, 0.4, 0.2)
-    """Weights of the pitch, level and variability z-scores in the score."""
-    scale_floors: tuple[float, float, float] = (1.0, 1.5, 0.5)
-    """Smallest robust scale of pitch (st), level (dB) and variability (st): a very steady
-    baseline must not turn tiny changes into large z-scores."""
+    weights: tuple[float, float, float, float, float] = (1.0, 0.6, 0.4, 0.3, 0.3)
+    """Weights of the pitch, level, balance, rate and variability z-scores (`FEATURES`)."""
+    scale_floors: tuple[float, float, float, float, float] = (0.5, 1.0, 0.5, 0.2, 0.2)
+    """Smallest robust scale of pitch (st), level (dB), balance (dB), rate (onsets/s) and
+    variability (st): a very steady baseline must not turn tiny changes into large z-scores."""
+    context_s: float = 7.0
+    """Each cue is the running median over the speech windows within this span around a
+    window: an escalation lasts longer than a word, so its evidence adds up over seconds."""
+    max_flatness: float = 0.35
+    """Windows whose 300-3400 Hz spectrum is flatter than this are noise, not speech."""
+    min_speech_s: float = 30.0
+    """Less speech than this in a recording gives a warning: its baseline is uncertain."""
+    baseline_iterations: int = 5
+    """Refits of the baseline without the windows it flags (0: one fit over all speech)."""
     analysis_sr: int = ANALYSIS_SR
 
     @property
@@ -92,8 +107,10 @@ class EscalationParams:
             raise InvalidParameterError(
                 f"hop_s must be above 0 and at most window_s ({self.window_s}), got {self.hop_s}"
             )
+        if not math.isfinite(self.threshold):
+            raise InvalidParameterError(f"threshold must be a finite number, got {self.threshold}")
         for name in ("min_duration_s", "max_gap_s"):
-            if getattr(self, name) < 0:
+            if not getattr(self, name) >= 0:
                 raise InvalidParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.min_voiced_fraction <= 1:
             raise InvalidParameterError(
@@ -101,13 +118,26 @@ class EscalationParams:
             )
         if self.min_baseline_windows < 1:
             raise InvalidParameterError("min_baseline_windows must be at least 1")
-        if len(self.weights) != 3 or min(self.weights) < 0 or sum(self.weights) <= 0:
+        cues = ", ".join(FEATURES)
+        if len(self.weights) != len(FEATURES) or min(self.weights) < 0 or sum(self.weights) <= 0:
             raise InvalidParameterError(
-                f"weights must be 3 non-negative numbers, got {self.weights}"
+                f"weights must be {len(FEATURES)} non-negative numbers ({cues}), got "
+                f"{self.weights}"
             )
-        if len(self.scale_floors) != 3 or min(self.scale_floors) <= 0:
+        if len(self.scale_floors) != len(FEATURES) or min(self.scale_floors) <= 0:
             raise InvalidParameterError(
-                f"scale_floors must be 3 positive numbers, got {self.scale_floors}"
+                f"scale_floors must be {len(FEATURES)} positive numbers ({cues}), got "
+                f"{self.scale_floors}"
+            )
+        if not 0 <= self.context_s <= 600:
+            raise InvalidParameterError(f"context_s must be within 0..600 s, got {self.context_s}")
+        if not 0 < self.max_flatness <= 1:
+            raise InvalidParameterError(
+                f"max_flatness must be within 0..1 (above 0), got {self.max_flatness}"
+            )
+        if not 0 <= self.baseline_iterations <= 50:
+            raise InvalidParameterError(
+                f"baseline_iterations must be within 0..50, got {self.baseline_iterations}"
             )
         return self
 
@@ -126,11 +156,21 @@ class WindowFeatures:
     voiced_fraction: np.ndarray
     level_dbfs: np.ndarray
     """RMS level in dB re full scale (a full-scale sine is -3 dBFS)."""
+    balance_db: np.ndarray
+    """Spectral balance of the voiced frames: 1000-3400 Hz over 300-1000 Hz energy, dB."""
+    onset_rate_hz: np.ndarray
+    """Voiced onsets per second (a speech-rate proxy)."""
+    flatness: np.ndarray
+    """Spectral flatness of 300-3400 Hz (median over frames): ~0.56 for white noise."""
+    speech: np.ndarray
+    """The voice-activity decision: the window holds speech (only these are scored)."""
     z_pitch: np.ndarray
     z_level: np.ndarray
+    z_balance: np.ndarray
+    z_rate: np.ndarray
     z_variability: np.ndarray
     score: np.ndarray
-    """Weighted sum of the z-scores; NaN for windows without speech."""
+    """Weighted sum of the z-scores over the norm of the weights; NaN without speech."""
     flagged: np.ndarray
     segment: np.ndarray
     """Index of the segment a window belongs to, -1 when none."""
@@ -154,6 +194,14 @@ class Baseline:
     level_scale_db: float
     variability_st: float
     variability_scale_st: float
+    balance_db: float
+    balance_scale_db: float
+    onset_rate_hz: float
+    onset_rate_scale_hz: float
+    iterations: int
+    """Fits until the baseline stopped changing (1: no window was excluded)."""
+    excluded_windows: int
+    """Speech windows left out of the final fit because they were flagged."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +221,8 @@ class Segment:
     """Median F0 of the segment's flagged windows relative to the baseline, in semitones."""
     level_change_db: float
     variability_change_st: float
+    balance_change_db: float
+    onset_rate_change_hz: float
 
     @property
     def duration_s(self) -> float:
@@ -317,6 +367,11 @@ class _Raw:
     f0_variability_st: np.ndarray
     voiced_fraction: np.ndarray
     level_dbfs: np.ndarray
+    balance_db: np.ndarray
+    onset_rate_hz: np.ndarray
+    flatness: np.ndarray
+    quiet_dbfs: np.ndarray
+    """Level of the window's quieter frames (their 10th percentile), dBFS."""
     contour_times: np.ndarray
     contour_f0: np.ndarray
 
@@ -325,6 +380,12 @@ class _Raw:
         """The measurements of consecutive chunks as one."""
         names = cls.__dataclass_fields__
         return cls(*(np.concatenate([getattr(part, name) for part in parts]) for name in names))
+
+    def head(self, stop: int) -> _Raw:
+        """The per-window measurements of the first `stop` windows (no contour)."""
+        names = [name for name in self.__dataclass_fields__ if not name.startswith("contour")]
+        columns = {name: getattr(self, name)[:stop] for name in names}
+        return _Raw(**columns, contour_times=np.zeros(0), contour_f0=np.zeros(0))
 
 
 def _count_windows(n_samples: int, params: EscalationParams) -> int:
@@ -401,6 +462,8 @@ def _assemble(
     ]
     provenance["f0"]["calls"] = len(parts)
     provenance["level"] = {"backend": "numpy", "method": "RMS of each window's samples, dBFS"}
+    if "stft" in service.provenance:
+        provenance["spectral"] = service.provenance["stft"].as_dict()
     timing["total_s"] = busy_s + time.perf_counter() - started
     return EscalationReport(
         params=params,
@@ -468,11 +531,15 @@ def _measure(
 
     sr = params.analysis_sr
     started = time.perf_counter()
-    squares = np.square(batch, dtype=np.float64).mean(axis=1)
-    level = 10 * np.log10(np.maximum(squares, 10 ** (_LEVEL_FLOOR_DB / 10)))
+    squares = np.square(batch, dtype=np.float64)
+    level = _db(squares.mean(axis=1))
+    frame_hop = window_frame_grid(sr)[1]
+    n_frames = batch.shape[1] // frame_hop
+    frames = squares[:, : n_frames * frame_hop].reshape(batch.shape[0], n_frames, frame_hop)
+    quiet = _db(np.percentile(frames.mean(axis=2), 10, axis=1))
     timing["level_s"] += time.perf_counter() - started
 
-    frame_length, frame_hop = window_frame_grid(sr)
+    frame_length = window_frame_grid(sr)[0]
     started = time.perf_counter()
     f0, voiced, _ = service.extract_f0(
         batch,
@@ -483,6 +550,10 @@ def _measure(
         hop_length=frame_hop,
     )
     timing["f0_s"] += time.perf_counter() - started
+
+    started = time.perf_counter()
+    balance, flatness = spectral_measures(service, batch, sr, frame_hop, voiced)
+    timing["spectral_s"] = timing.get("spectral_s", 0.0) + time.perf_counter() - started
 
     voiced_f0 = np.where(voiced, f0, np.nan)
     semitones = 12 * np.log2(voiced_f0)
@@ -504,6 +575,10 @@ def _measure(
         f0_variability_st=spread,
         voiced_fraction=voiced.mean(axis=1),
         level_dbfs=level,
+        balance_db=balance,
+        onset_rate_hz=onset_rate(voiced, params.window_s),
+        flatness=flatness,
+        quiet_dbfs=quiet,
         contour_times=times,
         contour_f0=voiced_f0[:, own].reshape(-1),
     )
@@ -519,100 +594,165 @@ def _robust(values: np.ndarray, floor: float) -> tuple[float, float]:
     return centre, max(scale, floor)
 
 
+Cues = tuple[np.ndarray, ...]
+"""Per-window values of each cue in `FEATURES` order."""
+
+
 @dataclass(frozen=True)
 class _Fit:
-    """Robust centre and scale of pitch (st), level (dB) and variability (st) over speech."""
+    """Robust centre and scale of each cue (`FEATURES` order) over the baseline windows."""
 
-    centres: tuple[float, float, float]
-    scales: tuple[float, float, float]
+    centres: tuple[float, ...]
+    scales: tuple[float, ...]
     n_windows: int
+    iterations: int = 1
+    excluded: int = 0
 
     def baseline(self) -> Baseline:
+        pitch, level, balance, rate, variability = range(len(FEATURES))
         return Baseline(
             n_windows=self.n_windows,
-            f0_median_hz=float(2 ** (self.centres[0] / 12)),
-            pitch_scale_st=self.scales[0],
-            level_dbfs=self.centres[1],
-            level_scale_db=self.scales[1],
-            variability_st=self.centres[2],
-            variability_scale_st=self.scales[2],
+            f0_median_hz=float(2 ** (self.centres[pitch] / 12)),
+            pitch_scale_st=self.scales[pitch],
+            level_dbfs=self.centres[level],
+            level_scale_db=self.scales[level],
+            variability_st=self.centres[variability],
+            variability_scale_st=self.scales[variability],
+            balance_db=self.centres[balance],
+            balance_scale_db=self.scales[balance],
+            onset_rate_hz=self.centres[rate],
+            onset_rate_scale_hz=self.scales[rate],
+            iterations=self.iterations,
+            excluded_windows=self.excluded,
         )
 
 
-def _features(raw: _Raw) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per window, what the score compares: pitch (st), level (dB), variability (st)."""
+def _features(raw: _Raw) -> Cues:
+    """Per window, the raw cues: pitch (st), level (dB), balance (dB), rate (1/s), variability
+    (st)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         pitch_st = 12 * np.log2(raw.f0_median_hz)
-    return pitch_st, raw.level_dbfs, raw.f0_variability_st
+    return pitch_st, raw.level_dbfs, raw.balance_db, raw.onset_rate_hz, raw.f0_variability_st
 
 
 def _speech(raw: _Raw, params: EscalationParams) -> np.ndarray:
-    """Windows that hold usable speech: enough voiced frames and a median F0."""
-    speech: np.ndarray = (raw.voiced_fraction >= params.min_voiced_fraction) & np.isfinite(
-        raw.f0_median_hz
-    )
+    """The voice-activity decision per window: enough voiced frames with a median F0, a
+    spectrum less flat than noise, and a level above the recording's noise floor."""
+    voiced = (raw.voiced_fraction >= params.min_voiced_fraction) & np.isfinite(raw.f0_median_hz)
+    harmonic = np.nan_to_num(raw.flatness, nan=1.0) <= params.max_flatness
+    speech: np.ndarray = voiced & harmonic & (raw.level_dbfs >= _noise_floor(raw) + _SPEECH_SNR_DB)
     return speech
 
 
-def _fit(
-    features: tuple[np.ndarray, np.ndarray, np.ndarray],
-    speech: np.ndarray,
-    params: EscalationParams,
-) -> _Fit | None:
-    """The baseline over the speech windows; None with fewer than `min_baseline_windows`."""
+_SPEECH_SNR_DB = 6.0
+"""Speech windows are at least this far above the recording's noise floor."""
+
+
+def _noise_floor(raw: _Raw) -> float:
+    """The recording's noise floor: the 10th percentile of its windows' quiet-frame levels.
+
+    Speech pauses between words, so its windows stand well above the quietest frames; hum,
+    hiss and other steady sounds do not.
+    """
+    return float(np.percentile(raw.quiet_dbfs, 10)) if raw.quiet_dbfs.size else -np.inf
+
+
+def _db(power: np.ndarray) -> np.ndarray:
+    """Mean squares as dBFS, floored at -200 dB (digital silence)."""
+    return np.asarray(10 * np.log10(np.maximum(power, 10 ** (_LEVEL_FLOOR_DB / 10))))
+
+
+def _smooth(cues: Cues, speech: np.ndarray, params: EscalationParams) -> Cues:
+    """Each cue as the running median over its speech context (`context_s`)."""
+    half_width = round(params.context_s / params.hop / 2)
+    return tuple(running_median(values, speech, half_width) for values in cues)
+
+
+def _fit_once(
+    cues: Cues, keep: np.ndarray, params: EscalationParams, iterations: int, excluded: int
+) -> _Fit:
+    robust = [
+        _robust(values[keep], floor)
+        for values, floor in zip(cues, params.scale_floors, strict=True)
+    ]
+    return _Fit(
+        tuple(c for c, _ in robust), tuple(s for _, s in robust), int(keep.sum()),
+        iterations, excluded,
+    )
+
+
+def _fit(cues: Cues, speech: np.ndarray, params: EscalationParams) -> _Fit | None:
+    """The baseline over the speech windows; None with fewer than `min_baseline_windows`.
+
+    Fitted over all speech, then refitted without the windows that fit flags, until the set
+    stops changing (`baseline_iterations`): escalated windows are outliers that would pull
+    the centre and widen the scale. At least half of the speech always stays in the fit.
+    """
     n_speech = int(speech.sum())
     if n_speech < params.min_baseline_windows:
         return None
-    robust = [
-        _robust(values[speech], floor)
-        for values, floor in zip(features, params.scale_floors, strict=True)
-    ]
-    centres = (robust[0][0], robust[1][0], robust[2][0])
-    scales = (robust[0][1], robust[1][1], robust[2][1])
-    return _Fit(centres, scales, n_speech)
+    keep = speech
+    fit = _fit_once(cues, keep, params, 1, 0)
+    for iteration in range(2, params.baseline_iterations + 2):
+        _, score, flagged = _zscores(cues, speech, fit, params)
+        calm = speech & ~flagged
+        if calm.sum() < max(params.min_baseline_windows, n_speech / 2):
+            # Never below half of the speech: keep the lower-scoring half.
+            cut = np.nanmedian(score[speech])
+            calm = speech & (np.nan_to_num(score, nan=np.inf) <= cut)
+        if np.array_equal(calm, keep):
+            break
+        keep = calm
+        fit = _fit_once(cues, keep, params, iteration, n_speech - int(keep.sum()))
+    return fit
 
 
 def _zscores(
-    features: tuple[np.ndarray, np.ndarray, np.ndarray],
-    speech: np.ndarray,
-    fit: _Fit | None,
-    params: EscalationParams,
+    cues: Cues, speech: np.ndarray, fit: _Fit | None, params: EscalationParams
 ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """Clipped z-scores against `fit`, the weighted score and the flags (NaN, NaN, False
-    without a fit or without speech)."""
+    """Clipped z-scores against `fit`, the score and the flags (NaN, NaN, False without a fit
+    or without speech).
+
+    score = sum(w_i * z_i) / sqrt(sum(w_i^2)): for independent cues with unit variance this is
+    again a unit-variance score (Stouffer's combination), so evidence adds up: two cues at
+    z = 2 give 2.6 with equal weights, where an average would give 2.
+    """
     if fit is None:
         nan = np.full(speech.shape[0], np.nan)
-        z = [nan, nan, nan]
+        z = [nan] * len(FEATURES)
     else:
-        (pitch_c, level_c, var_c), (pitch_s, level_s, var_s) = fit.centres, fit.scales
-        pitch_st, level_db, variability = features
-        z = [
-            np.where(speech, (pitch_st - pitch_c) / pitch_s, np.nan),
-            np.where(speech, (level_db - level_c) / level_s, np.nan),
-            # A window with one voiced frame has no spread: count it as baseline spread.
-            np.where(speech, np.nan_to_num((variability - var_c) / var_s), np.nan),
-        ]
-        z = [np.clip(values, -Z_LIMIT, Z_LIMIT) for values in z]
-    score = np.asarray(sum(w * zi for w, zi in zip(params.weights, z, strict=True)), np.float64)
+        z = []
+        for values, centre, scale in zip(cues, fit.centres, fit.scales, strict=True):
+            # A speech window without a value (one voiced frame: no spread) is at baseline.
+            deviation = np.nan_to_num((values - centre) / scale)
+            z.append(np.where(speech, np.clip(deviation, -Z_FLOOR, Z_LIMIT), np.nan))
+    weights = np.asarray(params.weights, dtype=np.float64)
+    total = np.asarray(sum(w * zi for w, zi in zip(weights, z, strict=True)), np.float64)
+    score = total / float(np.sqrt(np.sum(weights**2)))
     flagged = np.nan_to_num(score, nan=-np.inf) >= params.threshold
     return z, score, flagged
+
+
+def score_windows(raw: _Raw, params: EscalationParams) -> tuple[
+    np.ndarray, Cues, _Fit | None, list[np.ndarray], np.ndarray, np.ndarray
+]:
+    """The whole scoring of measured windows: (speech, smoothed cues, fit, z, score, flags).
+
+    The offline report and the live monitor (on the windows so far) both use it.
+    """
+    speech = _speech(raw, params)
+    cues = _smooth(_features(raw), speech, params)
+    fit = _fit(cues, speech, params)
+    z, score, flagged = _zscores(cues, speech, fit, params)
+    return speech, cues, fit, z, score, flagged
 
 
 def _score(
     raw: _Raw, starts: np.ndarray, ends: np.ndarray, params: EscalationParams
 ) -> tuple[WindowFeatures, Baseline | None, list[str]]:
     n = starts.shape[0]
-    speech = _speech(raw, params)
-    features = _features(raw)
-    fit = _fit(features, speech, params)
-    notes: list[str] = []
-    if fit is None:
-        notes.append(
-            f"only {int(speech.sum())} window(s) hold speech (voiced fraction >= "
-            f"{params.min_voiced_fraction}); at least {params.min_baseline_windows} are needed "
-            "for a baseline, so nothing was scored"
-        )
-    z, score, flagged = _zscores(features, speech, fit, params)
+    speech, _, fit, z, score, flagged = score_windows(raw, params)
+    notes = _speech_notes(raw, speech, fit, params)
     windows = WindowFeatures(
         start_s=starts,
         end_s=ends,
@@ -620,14 +760,41 @@ def _score(
         f0_variability_st=raw.f0_variability_st,
         voiced_fraction=raw.voiced_fraction,
         level_dbfs=raw.level_dbfs,
+        balance_db=raw.balance_db,
+        onset_rate_hz=raw.onset_rate_hz,
+        flatness=raw.flatness,
+        speech=speech,
         z_pitch=z[0],
         z_level=z[1],
-        z_variability=z[2],
+        z_balance=z[2],
+        z_rate=z[3],
+        z_variability=z[4],
         score=score,
         flagged=flagged,
         segment=np.full(n, -1, dtype=np.int64),
     )
     return windows, fit.baseline() if fit else None, notes
+
+
+def _speech_notes(
+    raw: _Raw, speech: np.ndarray, fit: _Fit | None, params: EscalationParams
+) -> list[str]:
+    """Warnings about the speech found: none to score, or too little for a sure baseline."""
+    n_speech = int(speech.sum())
+    speech_s = n_speech * params.hop
+    if fit is None:
+        voiced = int(((raw.voiced_fraction >= params.min_voiced_fraction)).sum())
+        return [
+            f"only {n_speech} window(s) hold speech ({voiced} with voicing, the rest noise-like"
+            f" or at the noise floor); at least {params.min_baseline_windows} are needed for a "
+            "baseline, so nothing was scored: is this a recording of speech?"
+        ]
+    if speech_s < params.min_speech_s:
+        return [
+            f"only {speech_s:.0f} s of speech (under {params.min_speech_s:.0f} s): the "
+            "baseline rests on little speech, read the scores with care"
+        ]
+    return []
 
 
 def _segments(
@@ -665,11 +832,11 @@ def _describe(
 ) -> Segment:
     scores = windows.score[members]
     peak = int(np.argmax(scores))
-    zs = [windows.z_pitch, windows.z_level, windows.z_variability]
+    zs = [getattr(windows, f"z_{name}") for name in FEATURES]
     contributions = [
         w * float(np.mean(z[members])) for w, z in zip(params.weights, zs, strict=True)
     ]
-    order = sorted(range(3), key=lambda i: -contributions[i])
+    order = sorted(range(len(FEATURES)), key=lambda i: -contributions[i])
     drivers = tuple(FEATURES[i] for i in order if contributions[i] > 0)
     f0 = float(np.nanmedian(windows.f0_median_hz[members]))
     return Segment(
@@ -685,4 +852,7 @@ def _describe(
         level_change_db=float(np.median(windows.level_dbfs[members])) - baseline.level_dbfs,
         variability_change_st=float(np.nanmedian(windows.f0_variability_st[members]))
         - baseline.variability_st,
+        balance_change_db=float(np.nanmedian(windows.balance_db[members])) - baseline.balance_db,
+        onset_rate_change_hz=float(np.median(windows.onset_rate_hz[members]))
+        - baseline.onset_rate_hz,
     )

@@ -1,6 +1,6 @@
 """Writers for an escalation report: report.json, windows.csv, a PNG figure, a Praat TextGrid.
 
-The JSON schema is versioned (``"schema": "gpuaudio.analysis.escalation/1"``) and documented in
+The JSON schema is versioned (``"schema": "gpuaudio.escalation/2"``) and documented in
 docs/report-schema.md. Existing outputs are never overwritten unless ``force`` is given, and
 every file is written to a temporary name first and renamed, so a failed run leaves no
 half-written file behind.
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from gpuaudio.audio_io import AudioInfo
     from gpuaudio.service import AudioFeatureService
 
-SCHEMA = "gpuaudio.analysis.escalation/1"
+SCHEMA = "gpuaudio.escalation/2"
 REPORT_JSON = "report.json"
 WINDOWS_CSV = "windows.csv"
 FIGURE_PNG = "escalation.png"
@@ -179,8 +179,14 @@ WINDOW_COLUMNS = (
     "f0_variability_st",
     "voiced_fraction",
     "level_dbfs",
+    "balance_db",
+    "onset_rate_hz",
+    "flatness",
+    "speech",
     "z_pitch",
     "z_level",
+    "z_balance",
+    "z_rate",
     "z_variability",
     "score",
     "flagged",
@@ -196,6 +202,7 @@ def windows_csv(report: EscalationReport) -> str:
     writer.writerow(WINDOW_COLUMNS)
     formatters: dict[str, Callable[[Any], str]] = {
         "flagged": lambda v: str(int(v)),
+        "speech": lambda v: str(int(v)),
         "segment": lambda v: str(int(v)),
     }
     for row in zip(*(columns[name] for name in WINDOW_COLUMNS), strict=True):

@@ -41,14 +41,11 @@ from gpuaudio.analysis.escalation import (
     _assemble,
     _chunk_windows,
     _count_windows,
-    _features,
     _Fit,
-    _fit,
     _measure,
     _Raw,
-    _speech,
     _window_batches,
-    _zscores,
+    score_windows,
 )
 from gpuaudio.audio_io import StreamResampler
 from gpuaudio.errors import InvalidAudioError, StreamClosedError
@@ -59,20 +56,6 @@ if TYPE_CHECKING:
 __all__ = ["EscalationMonitor", "LiveSegment", "LiveWindow", "SegmentEvent"]
 
 _EPS = 1e-9  # the same tolerance as the offline segment rule
-_Columns = tuple[np.ndarray, np.ndarray, np.ndarray]
-"""Pitch (st), level (dB) and variability (st) per window, as `escalation._features`."""
-
-
-def _rows(columns: _Columns, lo: int, hi: int) -> _Columns:
-    return columns[0][lo:hi], columns[1][lo:hi], columns[2][lo:hi]
-
-
-def _joined(have: _Columns, new: _Columns) -> _Columns:
-    return (
-        np.concatenate([have[0], new[0]]),
-        np.concatenate([have[1], new[1]]),
-        np.concatenate([have[2], new[2]]),
-    )
 
 
 @dataclass(frozen=True)
@@ -135,12 +118,14 @@ class LiveWindow:
     voiced_fraction: float
     level_dbfs: float
     speech: bool
-    """Enough voiced frames to be scored and to enter the baseline."""
+    """The voice-activity decision (as the offline analysis of the stream so far makes it)."""
     n_speech: int
     """Speech windows so far, this one included: the live baseline needs
     ``min_baseline_windows`` of them."""
     z_pitch: float | None
     z_level: float | None
+    z_balance: float | None
+    z_rate: float | None
     z_variability: float | None
     score: float | None
     """None while the live baseline is not established, or when the window holds no speech."""
@@ -204,9 +189,7 @@ class EscalationMonitor:
         self._next = 0  # index of the next window to complete
         self._blocks = 0
         self._parts: list[_Raw] = []
-        self._features: _Columns = (np.zeros(0), np.zeros(0), np.zeros(0))
-        self._speech = np.zeros(0, dtype=bool)
-        self._n_speech = 0
+        self._measured: _Raw | None = None  # every window so far, contour left out
         self._fit: _Fit | None = None
         self._windows: list[LiveWindow] = []
         self._events: list[SegmentEvent] = []
@@ -363,24 +346,20 @@ class EscalationMonitor:
         return done
 
     def _score(self, raw: _Raw) -> list[LiveWindow]:
-        """Live scores of a batch's windows, each against the speech windows up to itself."""
-        features, speech = _features(raw), _speech(raw, self.params)
-        offset = self._speech.shape[0]
-        self._features = _joined(self._features, features)
-        self._speech = np.concatenate([self._speech, speech])
+        """Live scores of a batch's windows: each is scored as the offline analysis of the
+        stream up to and including it would score it."""
+        rows = raw.head(raw.f0_median_hz.shape[0])
+        offset = 0 if self._measured is None else self._measured.f0_median_hz.shape[0]
+        self._measured = _Raw.concatenate([*([self._measured] if self._measured else []), rows])
         sr = self.params.analysis_sr
         window_s, hop_s = self._window / sr, self._hop / sr
         done = []
         for row in range(raw.f0_median_hz.shape[0]):
             k = offset + row
-            if speech[row]:  # the baseline only moves with speech
-                self._n_speech += 1
-                prefix = _rows(self._features, 0, k + 1)
-                self._fit = _fit(prefix, self._speech[: k + 1], self.params)
-            z, score, flagged = _zscores(
-                _rows(features, row, row + 1), speech[row : row + 1], self._fit, self.params
+            speech, _, self._fit, z, score, flagged = score_windows(
+                self._measured.head(k + 1), self.params
             )
-            scored = bool(np.isfinite(score[0]))
+            scored = bool(np.isfinite(score[k]))
             window = LiveWindow(
                 index=k,
                 start_s=k * hop_s,
@@ -389,13 +368,15 @@ class EscalationMonitor:
                 f0_variability_st=float(raw.f0_variability_st[row]),
                 voiced_fraction=float(raw.voiced_fraction[row]),
                 level_dbfs=float(raw.level_dbfs[row]),
-                speech=bool(speech[row]),
-                n_speech=self._n_speech,
-                z_pitch=float(z[0][0]) if scored else None,
-                z_level=float(z[1][0]) if scored else None,
-                z_variability=float(z[2][0]) if scored else None,
-                score=float(score[0]) if scored else None,
-                flagged=bool(flagged[0]),
+                speech=bool(speech[k]),
+                n_speech=int(speech.sum()),
+                z_pitch=float(z[0][k]) if scored else None,
+                z_level=float(z[1][k]) if scored else None,
+                z_balance=float(z[2][k]) if scored else None,
+                z_rate=float(z[3][k]) if scored else None,
+                z_variability=float(z[4][k]) if scored else None,
+                score=float(score[k]) if scored else None,
+                flagged=bool(flagged[k]),
                 baseline=self._fit.baseline() if self._fit else None,
             )
             window = self._segment(window)
