@@ -1,0 +1,317 @@
+"""Score gpuaudio's escalation analysis on the real-speech set built by build_set.py.
+
+One analysis per call and condition (``gpuaudio.analysis.escalation.detect_escalation`` with
+default settings, or ``--threshold``); per condition and overall:
+
+- **time recall / precision**: ``interval_scores`` of gpuaudio's metrics module over all calls
+  laid end to end (seconds of truth spans covered by found segments; seconds of found
+  segments inside truth spans);
+- **spans found**: a truth span counts as found when found segments cover at least
+  ``FOUND_SHARE`` (30%) of it — a segment that only grazes a span's edge (a ramp, a
+  neighbouring window) does not find it, and a span found in several pieces does;
+- **false alarms on calm calls**: found seconds per hour of calm calls (calm, questions,
+  dialogue: they have no escalation), and found segments per hour of them;
+- **operating curve** (``--curve``): the same at thresholds 0.5..4 in steps of 0.25, from the
+  one analysis per call: the analysis's measured windows are kept and re-scored and
+  re-segmented at each threshold with the analysis's own functions (``score_windows``,
+  ``_segments``: the threshold also decides which windows the baseline refit leaves out, so
+  re-thresholding the report's scores alone would not be what the analysis gives).
+
+    python benchmarks/escalation_real/evaluate.py --set DIR [--split tune] [--threshold T]
+        [--conditions clean,telephone,agc] [--curve] [--backend f0=NAME] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+import gpuaudio.analysis.escalation as escalation
+from gpuaudio import AudioFeatureService, __version__
+from gpuaudio.analysis.escalation import EscalationParams, detect_escalation
+from gpuaudio.evaluation.metrics import interval_scores, merge_intervals
+
+FOUND_SHARE = 0.3
+CALM_KINDS = ("calm", "questions", "dialogue")
+CURVE = tuple(float(t) for t in np.arange(0.5, 4.0 + 1e-9, 0.25))
+
+Spans = list[tuple[float, float]]
+
+
+@dataclass
+class Call:
+    call_id: str
+    condition: str
+    kind: str
+    recipe: str
+    sex: str
+    real: bool
+    duration_s: float
+    truth: Spans
+    found: dict[float, Spans] = field(default_factory=dict)
+    """Threshold -> found segments."""
+    seconds: float = 0.0
+    """Analysis time."""
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@contextmanager
+def captured_raw() -> Iterator[list[Any]]:
+    """The analysis's measured windows (its ``_Raw``), captured as it scores them."""
+    seen: list[Any] = []
+    original = escalation._score
+
+    def spy(raw: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(raw)
+        return original(raw, *args, **kwargs)
+
+    escalation._score = spy  # type: ignore[assignment]
+    try:
+        yield seen
+    finally:
+        escalation._score = original  # type: ignore[assignment]
+
+
+def segments_at(report: Any, raw: Any, threshold: float) -> Spans:
+    """The segments the analysis gives at `threshold`, from its measured windows."""
+    params = replace(report.params, threshold=threshold)
+    _, _, fit, z, score, flagged = escalation.score_windows(raw, params)
+    if fit is None:
+        return []
+    windows = replace(
+        report.windows,
+        score=score,
+        flagged=flagged,
+        segment=np.full(len(report.windows), -1, dtype=np.int64),
+        **{f"z_{name}": values for name, values in zip(escalation.FEATURES, z, strict=True)},
+    )
+    return [(s.start_s, s.end_s) for s in escalation._segments(windows, fit.baseline(), params)]
+
+
+def analyse(
+    service: AudioFeatureService, set_dir: Path, row: dict[str, str], truth: Spans,
+    params: EscalationParams, curve: bool,
+) -> Call:
+    y, sr = sf.read(set_dir / row["file"], dtype="float32")
+    started = time.perf_counter()
+    with captured_raw() as seen:
+        report = detect_escalation(service, y, sr, params)
+    call = Call(
+        row["call_id"], row["condition"], row["kind"], row["recipe"], row["sex"],
+        row["real"] == "True", report.duration_s, truth,
+    )
+    call.found[params.threshold] = [(s.start_s, s.end_s) for s in report.segments]
+    if curve:
+        # the re-scoring must give the analysis's own answer at its threshold
+        again = segments_at(report, seen[-1], params.threshold)
+        if again != call.found[params.threshold]:
+            raise RuntimeError(f"{row['call_id']}: re-scoring differs from the analysis: {again}")
+        for threshold in CURVE:
+            if threshold != params.threshold:
+                call.found[threshold] = segments_at(report, seen[-1], threshold)
+    call.seconds = time.perf_counter() - started
+    return call
+
+
+def _covered(span: tuple[float, float], found: Spans) -> float:
+    a, b = span
+    return sum(max(0.0, min(b, e) - max(a, s)) for s, e in merge_intervals(found))
+
+
+def score(calls: list[Call], threshold: float) -> dict[str, Any]:
+    """Pooled scores of `calls` at `threshold`."""
+    reference: Spans = []
+    predicted: Spans = []
+    shift = 0.0
+    n_spans = n_found = 0
+    calm_s = calm_found_s = 0.0
+    calm_segments = 0
+    for call in calls:
+        found = call.found[threshold]
+        reference += [(a + shift, b + shift) for a, b in call.truth]
+        predicted += [(a + shift, b + shift) for a, b in found]
+        shift += call.duration_s
+        for span in call.truth:
+            n_spans += 1
+            n_found += _covered(span, found) >= FOUND_SHARE * (span[1] - span[0])
+        if call.kind in CALM_KINDS:
+            calm_s += call.duration_s
+            calm_found_s += sum(b - a for a, b in found)
+            calm_segments += len(found)
+    s = interval_scores(reference, predicted, duration_s=max(shift, 1e-9))
+    return {
+        "threshold": threshold,
+        "calls": len(calls),
+        "hours": shift / 3600,
+        "spans": n_spans,
+        "found": n_found,
+        "found_share": n_found / n_spans if n_spans else float("nan"),
+        "recall": s.recall if reference else float("nan"),
+        "precision": s.precision if predicted else float("nan"),
+        "false_alarm_segments_escalation_calls": sum(
+            1
+            for call in calls
+            if call.kind == "escalation"
+            for seg in call.found[threshold]
+            if all(_covered(t, [seg]) <= 0 for t in call.truth)
+        ),
+        "calm_hours": calm_s / 3600,
+        "calm_found_s_per_hour": calm_found_s * 3600 / calm_s if calm_s else float("nan"),
+        "calm_segments_per_hour": calm_segments * 3600 / calm_s if calm_s else float("nan"),
+    }
+
+
+def _f(value: float, digits: int = 3) -> str:
+    return "-" if value != value else f"{value:.{digits}f}"
+
+
+def table(rows: list[tuple[str, dict[str, Any]]]) -> str:
+    lines = [
+        "| calls | minutes | spans found (>= 30% covered) | time recall | time precision | "
+        "false-alarm segments on escalation calls | calm minutes | calm: found s / hour | "
+        "calm: segments / hour |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, r in rows:
+        lines.append(
+            f"| {label} | {r['hours'] * 60:.1f} | {r['found']}/{r['spans']} | {_f(r['recall'])} | "
+            f"{_f(r['precision'])} | {r['false_alarm_segments_escalation_calls']} | "
+            f"{r['calm_hours'] * 60:.1f} | {_f(r['calm_found_s_per_hour'], 0)} | "
+            f"{_f(r['calm_segments_per_hour'], 1)} |"
+        )
+    return "\n".join(lines)
+
+
+def recipe_table(calls: list[Call], threshold: float, conditions: list[str]) -> str:
+    recipes = sorted({c.recipe for c in calls if c.kind == "escalation"})
+    lines = ["| recipe | " + " | ".join(conditions) + " |", "|---|" + "---|" * len(conditions)]
+    for recipe in recipes:
+        cells = []
+        for condition in conditions:
+            chosen = [c for c in calls if c.recipe == recipe and c.condition == condition]
+            r = score(chosen, threshold)
+            cells.append(f"{r['found']}/{r['spans']} (recall {_f(r['recall'], 2)})")
+        lines.append(f"| {recipe} | " + " | ".join(cells) + " |")
+    kinds = sorted({c.kind for c in calls if c.kind in CALM_KINDS})
+    for kind in kinds:
+        cells = []
+        for condition in conditions:
+            chosen = [c for c in calls if c.kind == kind and c.condition == condition]
+            r = score(chosen, threshold)
+            cells.append(f"{_f(r['calm_found_s_per_hour'], 0)} s/h found")
+        lines.append(f"| calm: {kind} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def curve_table(calls: list[Call], conditions: list[str]) -> str:
+    lines = [
+        "| threshold | " + " | ".join(f"{c}: found / recall / precision / calm s/h" for c in conditions) + " |",
+        "|---|" + "---|" * len(conditions),
+    ]
+    for threshold in CURVE:
+        cells = []
+        for condition in conditions:
+            r = score([c for c in calls if c.condition == condition], threshold)
+            cells.append(
+                f"{r['found']}/{r['spans']} / {_f(r['recall'], 2)} / {_f(r['precision'], 2)} / "
+                f"{_f(r['calm_found_s_per_hour'], 0)}"
+            )
+        lines.append(f"| {threshold:.2f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--set", type=Path, required=True, dest="set_dir")
+    parser.add_argument("--split", choices=("tune", "test", "all"), default="tune")
+    parser.add_argument("--conditions", default="clean,telephone,agc")
+    parser.add_argument("--threshold", type=float, default=EscalationParams().threshold)
+    parser.add_argument("--curve", action="store_true")
+    parser.add_argument("--backend", action="append", default=[], metavar="FEATURE=NAME")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--max-calls", type=int, default=None, help="per condition (quick runs)")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    config: dict[str, Any] = {"backends": dict(b.split("=", 1) for b in args.backend)}
+    if args.device:
+        config["device"] = args.device
+    service = AudioFeatureService(config)
+    params = EscalationParams(threshold=args.threshold)
+    truth: dict[str, Spans] = {}
+    for row in read_csv(args.set_dir / "truth.csv"):
+        truth.setdefault(row["call_id"], []).append((float(row["start_s"]), float(row["end_s"])))
+    conditions = [c for c in args.conditions.split(",") if c]
+    rows = [
+        r for r in read_csv(args.set_dir / "manifest.csv")
+        if (args.split == "all" or r["split"] == args.split) and r["condition"] in conditions
+    ]
+    if args.max_calls is not None:
+        ids = list(dict.fromkeys(r["call_id"] for r in rows))[: args.max_calls]
+        rows = [r for r in rows if r["call_id"] in ids]
+    if not rows:
+        raise SystemExit(f"no call of split {args.split!r} in {args.set_dir}/manifest.csv")
+    calls = []
+    for row in rows:
+        call = analyse(service, args.set_dir, row, truth.get(row["call_id"], []), params, args.curve)
+        calls.append(call)
+        found = ", ".join(f"{a:.0f}-{b:.0f}" for a, b in call.found[args.threshold]) or "-"
+        spans = ", ".join(f"{a:.0f}-{b:.0f}" for a, b in call.truth) or "-"
+        print(f"{call.condition:9s} {call.call_id}: truth {spans}; found {found} ({call.seconds:.1f} s)", file=sys.stderr, flush=True)
+
+    present = [c for c in conditions if any(call.condition == c for call in calls)]
+    summary = [(c, score([x for x in calls if x.condition == c], args.threshold)) for c in present]
+    summary.append(("all conditions", score(calls, args.threshold)))
+    f0 = service.provenance["f0"]
+    print(
+        f"gpuaudio {__version__}, F0 backend {f0.backend} on {f0.device}; set {args.set_dir} "
+        f"split {args.split}; threshold {args.threshold}; a span is found when >= "
+        f"{FOUND_SHARE:.0%} of it is covered"
+    )
+    print()
+    print(table(summary))
+    print()
+    print(recipe_table(calls, args.threshold, present))
+    if args.curve:
+        print()
+        print(curve_table(calls, present))
+    if args.json:
+        document = {
+            "set": str(args.set_dir),
+            "split": args.split,
+            "threshold": args.threshold,
+            "f0_backend": f0.backend,
+            "summary": dict(summary),
+            "curve": {
+                c: [score([x for x in calls if x.condition == c], t) for t in CURVE]
+                for c in present
+            } if args.curve else None,
+            "calls": [
+                {
+                    "call_id": c.call_id, "condition": c.condition, "kind": c.kind,
+                    "recipe": c.recipe, "duration_s": c.duration_s, "truth": c.truth,
+                    "found": {str(t): v for t, v in c.found.items()}, "seconds": c.seconds,
+                }
+                for c in calls
+            ],
+        }
+        args.json.write_text(json.dumps(document, indent=1, default=float) + "\n")
+
+
+if __name__ == "__main__":
+    main()
