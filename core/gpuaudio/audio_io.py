@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -41,6 +42,9 @@ class AudioInfo:
     frames: int
     format: str
     subtype: str
+    problems: tuple[str, ...] = ()
+    """Inconsistencies the decoder found in the file (a header claiming more audio than the
+    file holds: a truncated file); the audio that is there is still read."""
 
     @property
     def duration_s(self) -> float:
@@ -55,6 +59,7 @@ class AudioInfo:
             "duration_s": self.duration_s,
             "format": self.format,
             "subtype": self.subtype,
+            "problems": list(self.problems),
         }
 
 
@@ -84,6 +89,21 @@ def audio_info(path: str | Path) -> AudioInfo:
         frames=int(info.frames),
         format=str(info.format),
         subtype=str(info.subtype),
+        problems=header_problems(str(info.extra_info)),
+    )
+
+
+_SHOULD_BE = re.compile(r"^\s*(\w+)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+
+
+def header_problems(extra_info: str) -> tuple[str, ...]:
+    """libsndfile's header notes (``data : 320000 (should be 159978)``) as sentences."""
+    return tuple(
+        f"the file's header says its {chunk} chunk holds {claimed} bytes but the file holds "
+        f"{actual}: the file is truncated or its header is wrong; only the audio that is "
+        "there was analysed, and a segment at its end may be cut short"
+        for chunk, claimed, actual in _SHOULD_BE.findall(extra_info)
+        if chunk.lower() == "data"
     )
 
 

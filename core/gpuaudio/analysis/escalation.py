@@ -353,6 +353,7 @@ def detect_escalation_file(
     blocks = stream_audio(path, params.analysis_sr, channel=channel, block_s=chunk)
     n_samples = -(-info.frames * params.analysis_sr // info.sample_rate)
     report = _analyze(service, blocks, n_samples, params, progress, 0.0, chunk_s=chunk)
+    report.warnings[:0] = [f"{Path(path).name}: {problem}" for problem in info.problems]
     return report, info
 
 
@@ -693,6 +694,13 @@ def _fit(cues: Cues, speech: np.ndarray, params: EscalationParams) -> _Fit | Non
         return None
     keep = speech
     fit = _fit_once(cues, keep, params, 1, 0)
+    if params.baseline_iterations and n_speech >= 2 * params.min_baseline_windows:
+        # Escalation over nearly half of the speech hides in a wide scale: start the refits
+        # from the calmer of two well-separated states, when the scores show two.
+        calmer = _calmer_state(_zscores(cues, speech, fit, params)[1], speech)
+        if calmer is not None and calmer.sum() >= params.min_baseline_windows:
+            keep = calmer
+            fit = _fit_once(cues, keep, params, 1, n_speech - int(keep.sum()))
     for iteration in range(2, params.baseline_iterations + 2):
         _, score, flagged = _zscores(cues, speech, fit, params)
         calm = speech & ~flagged
@@ -705,6 +713,39 @@ def _fit(cues: Cues, speech: np.ndarray, params: EscalationParams) -> _Fit | Non
         keep = calm
         fit = _fit_once(cues, keep, params, iteration, n_speech - int(keep.sum()))
     return fit
+
+
+_SEPARATION = 2.5
+"""Ashman's D between two Gaussian states of the scores above which they count as two."""
+
+
+def _calmer_state(score: np.ndarray, speech: np.ndarray) -> np.ndarray | None:
+    """The speech windows of the lower of two states of `score`, or None when the scores do
+    not fall into two well-separated states (a two-component Gaussian mixture, fitted by EM,
+    with Ashman's D above `_SEPARATION` and the higher state holding 10-60% of the speech)."""
+    values = score[speech]
+    lo, hi = np.percentile(values, [25, 75])
+    if hi - lo < 1e-9:
+        return None
+    means = np.array([lo, hi])
+    spread = np.full(2, max((hi - lo) / 2, 1e-3))
+    weights = np.array([0.5, 0.5])
+    for _ in range(50):
+        density = weights * np.exp(-0.5 * ((values[:, None] - means) / spread) ** 2) / spread
+        resp = density / np.maximum(density.sum(axis=1, keepdims=True), 1e-300)
+        weights = resp.mean(axis=0)
+        if weights.min() < 1e-3:
+            return None
+        means = (resp * values[:, None]).sum(axis=0) / resp.sum(axis=0)
+        variance = (resp * (values[:, None] - means) ** 2).sum(axis=0) / resp.sum(axis=0)
+        spread = np.sqrt(np.maximum(variance, 1e-6))
+    low, high = np.argsort(means)
+    separation = math.sqrt(2) * (means[high] - means[low]) / math.sqrt(np.sum(spread**2))
+    if separation < _SEPARATION or not 0.1 <= weights[high] <= 0.6:
+        return None
+    calmer = speech.copy()
+    calmer[speech] = resp[:, low] >= 0.5
+    return calmer
 
 
 def _zscores(

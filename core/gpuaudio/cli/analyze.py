@@ -49,8 +49,10 @@ def run(args: argparse.Namespace) -> int:
         progress.close()
         audio_s += report.duration_s
         lines.append(f"{name}: {report.summary()}; report in {Path(args.output) / stem}")
-        if report.warnings and not args.quiet:
-            lines.extend(f"  warning: {text}" for text in report.warnings)
+        for text in report.warnings:  # on stderr too, where a script's log keeps it
+            print(f"gpuaudio: warning: {name}: {text}", file=sys.stderr)
+            if not args.quiet:
+                lines.append(f"  warning: {text}")
     if not args.quiet and lines:
         done = len(args.files) - failed
         print("\n".join(lines))

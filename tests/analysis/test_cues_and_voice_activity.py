@@ -1,0 +1,139 @@
+"""The arousal cues, the evidence sum, the baseline under long escalations, voice activity and
+file problems (issue 11 items 3 and 4)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from gpuaudio.analysis.cues import onset_rate, running_median, spectral_measures
+from gpuaudio.analysis.escalation import EscalationParams, detect_escalation_file
+from gpuaudio.audio_io import audio_info, header_problems
+
+SR = 16000
+
+
+def _harmonic(f0: float, seconds: float, tilt_db_per_octave: float, gain: float = 0.1):
+    t = np.arange(int(seconds * SR)) / SR
+    y = sum(
+        10 ** (tilt_db_per_octave * np.log2(k) / 20) * np.sin(2 * np.pi * k * f0 * t)
+        for k in range(1, int(3400 // f0))
+    )
+    return (gain * y / np.max(np.abs(y))).astype(np.float32)
+
+
+def test_spectral_balance_follows_the_slope_not_the_gain(fake_service):
+    hop = 512
+    steep = _harmonic(150, 1, -12.0)
+    flat = _harmonic(150, 1, -6.0)
+    batch = np.stack([steep, flat, 0.1 * steep])
+    voiced = np.ones((3, 1 + SR // hop), dtype=bool)
+    balance, flatness = spectral_measures(fake_service, batch, SR, hop, voiced)
+    assert balance[1] - balance[0] > 6  # a flatter slope: more energy above 1 kHz
+    assert balance[2] == pytest.approx(balance[0], abs=0.01)  # gain does not move it
+    assert (flatness < 0.1).all()  # harmonic sounds are far from flat
+    noise = np.random.default_rng(0).standard_normal((1, SR)).astype(np.float32) * 0.1
+    _, noise_flatness = spectral_measures(fake_service, noise, SR, hop, voiced[:1])
+    assert 0.45 < noise_flatness[0] < 0.7  # white noise: ~0.56
+
+
+def test_no_voiced_frame_means_no_balance(fake_service):
+    batch = _harmonic(150, 1, -12.0)[None]
+    balance, _ = spectral_measures(fake_service, batch, SR, 512, np.zeros((1, 32), dtype=bool))
+    assert np.isnan(balance[0])
+
+
+def test_onset_rate_counts_voiced_onsets_per_second():
+    voiced = np.array([[0, 1, 1, 0, 1, 0, 0, 1], [1, 1, 1, 1, 1, 1, 1, 1]], dtype=bool)
+    assert onset_rate(voiced, 2.0).tolist() == [1.5, 0.5]
+
+
+def test_running_median_keeps_a_step_and_skips_non_speech():
+    values = np.array([0, 0, 0, 0, 9, 5, 5, 5, 5, 5], dtype=float)
+    keep = np.array([1, 1, 1, 1, 0, 1, 1, 1, 1, 1], dtype=bool)
+    smoothed = running_median(values, keep, 1)
+    assert np.isnan(smoothed[4])  # not speech: no value, and 9 never leaks into neighbours
+    assert smoothed[[0, 1, 2, 3]].tolist() == [0, 0, 0, 0]
+    assert smoothed[[5, 6, 7, 8, 9]].tolist() == [5, 5, 5, 5, 5]  # the step stays sharp
+
+
+def test_two_cues_give_more_evidence_than_one(fake_service, tones):
+    both = fake_service.detect_emotional_escalation(tones(SR, 80, [(40, 55)], gain_db=6.0), SR)
+    pitch = fake_service.detect_emotional_escalation(tones(SR, 80, [(40, 55)], gain_db=0.0), SR)
+    inside = slice(42, 53)
+    assert np.nanmedian(both.windows.score[inside]) > np.nanmedian(pitch.windows.score[inside]) + 1
+
+
+def test_pitch_alone_is_found_as_behind_agc(fake_service, tones):
+    """A phone line's AGC takes the level cue away: a +5 st rise must still be found."""
+    report = fake_service.detect_emotional_escalation(
+        tones(SR, 90, [(30, 50)], raise_st=5.0, gain_db=0.0), SR
+    )
+    assert [(s.start_s, s.end_s) for s in report.segments] == [(30.0, 50.0)]
+    assert report.segments[0].drivers[0] == "pitch"
+
+
+def test_the_baseline_stays_calm_when_half_the_speech_escalates(fake_service, tones):
+    """45 s of 90 escalated (+6 st, +8 dB): median/MAD over all speech would sit between the
+    two states; the baseline starts from the calmer state and refits without flagged windows."""
+    y = tones(SR, 90, [(40, 85)], raise_st=6.0, gain_db=8.0)
+    report = fake_service.detect_emotional_escalation(y, SR)
+    assert [(s.start_s, s.end_s) for s in report.segments] == [(40.0, 85.0)]
+    assert abs(12 * np.log2(report.baseline.f0_median_hz / 140.0)) < 0.5
+    assert report.baseline.excluded_windows >= 40
+    one_fit = fake_service.detect_emotional_escalation(y, SR, baseline_iterations=0)
+    assert one_fit.escalated_s < report.escalated_s  # what the refit buys
+
+
+@pytest.mark.parametrize("kind", ["white", "dither", "hum"])
+def test_noise_hum_and_dither_are_not_speech(fake_service, kind):
+    rng = np.random.default_rng(1)
+    t = np.arange(40 * SR) / SR
+    y = {
+        "white": 0.05 * rng.standard_normal(t.size),
+        "dither": 3e-5 * rng.standard_normal(t.size),
+        "hum": 0.05 * np.sin(2 * np.pi * 100 * t) + 0.02 * np.sin(2 * np.pi * 300 * t),
+    }[kind].astype(np.float32)
+    report = fake_service.detect_emotional_escalation(y, SR)
+    assert not report.windows.speech.any() and report.segments == []
+    assert report.baseline is None
+    assert "is this a recording of speech?" in report.warnings[0]
+
+
+def test_little_speech_gives_a_warning(fake_service, tones):
+    report = fake_service.detect_emotional_escalation(tones(SR, 20, []), SR)
+    assert any("only 20 s of speech" in text for text in report.warnings)
+
+
+def test_a_truncated_wav_is_flagged(fake_service, tones, tmp_path):
+    whole = tmp_path / "call.wav"
+    sf.write(whole, tones(SR, 30, []), SR, subtype="PCM_16")
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    assert audio_info(whole).problems == ()
+    (problem,) = audio_info(cut).problems
+    assert "960000 bytes but the file holds" in problem and "truncated" in problem
+    report, info = detect_escalation_file(fake_service, cut)
+    assert report.warnings[0].startswith("cut.wav: the file's header says")
+    assert report.duration_s == pytest.approx(15.0, abs=0.01)  # what is there is analysed
+    assert info.as_dict()["problems"] == [problem]
+
+
+def test_header_problems_reads_libsndfile_notes():
+    notes = "RIFF : 320036 (should be 160014)\nWAVE\ndata : 320000 (should be 159978)\nEnd"
+    (problem,) = header_problems(notes)
+    assert "320000 bytes but the file holds 159978" in problem
+    assert header_problems("data : 320000\nEnd") == ()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("threshold", float("nan")), ("max_gap_s", float("nan")), ("context_s", -1.0),
+     ("max_flatness", 0.0), ("weights", (1.0, 1.0, 1.0)), ("baseline_iterations", -1)],
+)
+def test_bad_new_parameters_are_refused(field, value):
+    from gpuaudio.errors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match=field):
+        EscalationParams(**{field: value}).validate()
