@@ -756,7 +756,7 @@ def _zscores(
 
     score = sum(w_i * z_i) / sqrt(sum(w_i^2)): for independent cues with unit variance this is
     again a unit-variance score (Stouffer's combination), so evidence adds up: two cues at
-    z = 2 give 2.6 with equal weights, where an average would give 2.
+    z = 2 give 2.8 with equal weights, where an average would give 2.
     """
     if fit is None:
         nan = np.full(speech.shape[0], np.nan)

@@ -129,8 +129,11 @@ def report_document(
             "n_windows": body["n_windows"],
             "params": body["params"],
             "method": (
-                "per-window robust z-scores (median, 1.4826*MAD over speech windows) of median "
-                "F0 (semitones), RMS level (dB) and F0 variability; score = weighted sum"
+                "per speech window (voicing, spectral flatness, level above the noise floor): "
+                "median F0 (st), RMS level (dB), spectral balance (dB), voiced-onset rate and "
+                "F0 variability, each a running median over context_s, as robust z-scores "
+                "(median, 1.4826*MAD) against a baseline refitted without flagged windows; "
+                "score = sum(w*z) / |w|"
             ),
         },
         "baseline": body["baseline"],
