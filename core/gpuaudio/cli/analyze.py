@@ -49,10 +49,9 @@ def run(args: argparse.Namespace) -> int:
         progress.close()
         audio_s += report.duration_s
         lines.append(f"{name}: {report.summary()}; report in {Path(args.output) / stem}")
-        for text in report.warnings:  # on stderr too, where a script's log keeps it
-            print(f"gpuaudio: warning: {name}: {text}", file=sys.stderr)
-            if not args.quiet:
-                lines.append(f"  warning: {text}")
+        if not args.quiet:  # on stderr, apart from the results a script may parse
+            for text in report.warnings:
+                print(f"gpuaudio: warning: {name}: {text}", file=sys.stderr)
     if not args.quiet and lines:
         done = len(args.files) - failed
         print("\n".join(lines))
