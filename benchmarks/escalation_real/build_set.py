@@ -6,12 +6,12 @@ resynthesis artefacts are everywhere, not only in the spans, and writes calls of
 (or two, taking turns) in three channel conditions:
 
 ``clean``      16 kHz FLAC.
-``telephone``  8 kHz WAV: resampled to 8 kHz, white noise at 20-25 dB SNR (over the whole
-               call), 4th-order Butterworth band-pass 300-3400 Hz, G.711 mu-law 8-bit encode
-               and decode.
+``telephone``  8 kHz WAV: resampled to 8 kHz, white noise at 20-25 dB SNR (re the active
+               level of the call's speech outside the spans), 4th-order Butterworth
+               band-pass 300-3400 Hz, G.711 mu-law 8-bit encode and decode.
 ``agc``        8 kHz WAV: the telephone chain with an automatic gain control before the
                mu-law coder (level of the speech frames followed with 1 s attack / 3 s
-               release time constants, frames more than 20 dB under the followed level hold
+               release time constants, frames more than 12 dB under the followed level hold
                the gain; gain = target - level, within +-24 dB). It removes most of a planted
                dB rise, as a phone line's AGC does.
 
@@ -29,7 +29,7 @@ the same seed gives the same files byte for byte on the same library versions.
 
     python benchmarks/escalation_real/build_set.py --out DIR [--seed 0] [--split tune]
         [--speakers ami-MEE009,...] [--max-calls N] [--call-seconds 120:240]
-        [--conditions clean,telephone,agc] [--flat]
+        [--conditions clean,telephone,agc] [--recipes rise-high,...] [--flat]
 """
 
 from __future__ import annotations
@@ -219,9 +219,14 @@ def plan_calls(
     seed: int,
     call_seconds: tuple[float, float],
     splits: set[str],
+    recipes: list[str] | None = None,
 ) -> list[CallPlan]:
     """Per speaker with enough speech: two escalation calls and one calm call; per split, the
-    dialogues of two speakers. Recipes rotate over the speakers of a split."""
+    dialogues of two speakers. Recipes (all, or `recipes`) rotate over the speakers of a split."""
+    names = recipes or [name for name, _ in RECIPES]
+    unknown = set(names) - set(dict(RECIPES))
+    if unknown:
+        raise SystemExit(f"unknown recipe(s) {sorted(unknown)}; known: {list(dict(RECIPES))}")
     plans: list[CallPlan] = []
     for split in ("tune", "test"):
         if split not in splits:
@@ -230,8 +235,8 @@ def plan_calls(
         mains = [s for s in members if s.seconds >= MIN_SPEAKER_S]
         turn = 0
         for index, speaker in enumerate(mains):
-            for k in range(2):
-                recipe = RECIPES[turn % len(RECIPES)][0]
+            for _k in range(2):
+                recipe = names[turn % len(names)]
                 turn += 1
                 plans.append(_plan(split, "escalation", recipe, [speaker.name], seed, len(plans)))
             kind = "questions" if index % 2 else "calm"
@@ -306,7 +311,9 @@ def _choose_spans(plan: CallPlan, durations: list[float], rng: np.random.Generat
     speech = float(sum(durations))
     n = len(durations)
     # Spans lie after the first 20% of the utterances (a calm start) and apart from each other.
-    regions = [(int(0.2 * n), n)] if len(recipe) == 1 else [(int(0.15 * n), n // 2), (n // 2 + 2, n)]
+    regions = (
+        [(int(0.2 * n), n)] if len(recipe) == 1 else [(int(0.15 * n), n // 2), (n // 2 + 2, n)]
+    )
     for index, (ranges, (lo, hi)) in enumerate(zip(recipe, regions, strict=True)):
         if ranges["s"] == "half":
             want = float(rng.uniform(0.35, 0.5)) * speech
@@ -353,10 +360,18 @@ def _time_scaled(world: World, tempo: float) -> World:
     nearest = np.round(positions).astype(int)
     f0 = world.f0[nearest].copy()
     voiced = (world.f0[lo] > 0) & (world.f0[hi] > 0)
-    f0[voiced] = np.exp((1 - w[voiced, 0]) * np.log(world.f0[lo][voiced]) + w[voiced, 0] * np.log(world.f0[hi][voiced]))
+    f0[voiced] = np.exp(
+        (1 - w[voiced, 0]) * np.log(world.f0[lo][voiced])
+        + w[voiced, 0] * np.log(world.f0[hi][voiced])
+    )
     sp = np.exp((1 - w) * np.log(world.sp[lo]) + w * np.log(world.sp[hi]))
     ap = (1 - w) * world.ap[lo] + w * world.ap[hi]
-    return World(np.ascontiguousarray(f0), np.ascontiguousarray(sp), np.ascontiguousarray(ap), int(round(world.n_samples / tempo)))
+    return World(
+        np.ascontiguousarray(f0),
+        np.ascontiguousarray(sp),
+        np.ascontiguousarray(ap),
+        round(world.n_samples / tempo),
+    )
 
 
 def _question_f0(f0: np.ndarray) -> np.ndarray:
@@ -379,7 +394,9 @@ def _synth(world: World, f0: np.ndarray) -> np.ndarray:
     return np.asarray(y[: world.n_samples], np.float64)
 
 
-def render(plan: CallPlan, speakers: dict[str, Speaker], flat: bool, cache: dict[Any, np.ndarray]) -> np.ndarray:
+def render(
+    plan: CallPlan, speakers: dict[str, Speaker], flat: bool, cache: dict[Any, np.ndarray]
+) -> np.ndarray:
     """The clean call at SR; fills the spans' times (speech-bounded) into `plan.spans`.
 
     `flat`: the spans' pitch and gain are not applied (their tempo is), for checks.
@@ -393,7 +410,7 @@ def render(plan: CallPlan, speakers: dict[str, Speaker], flat: bool, cache: dict
         tempo = plan.spans[p.span].tempo if p.span >= 0 else 1.0
         position += p.gap_s
         starts.append(position)
-        n = world.n_samples if tempo == 1.0 else int(round(world.n_samples / tempo))
+        n = world.n_samples if tempo == 1.0 else round(world.n_samples / tempo)
         lengths.append(n)
         position += n / SR
     for index, span in enumerate(plan.spans):
@@ -403,7 +420,7 @@ def render(plan: CallPlan, speakers: dict[str, Speaker], flat: bool, cache: dict
     total = int(np.ceil((position + 0.5) * SR))
     out = np.zeros(total)
     # pass 2: synthesis
-    for p, start, length in zip(plan.placements, starts, lengths, strict=True):
+    for p, start, _length in zip(plan.placements, starts, lengths, strict=True):
         speaker = speakers[p.speaker]
         world = speaker.worlds[p.utterance]
         key = (p.speaker, p.utterance, p.question)
@@ -423,7 +440,7 @@ def render(plan: CallPlan, speakers: dict[str, Speaker], flat: bool, cache: dict
             if not flat:
                 ts = start + np.arange(y.size) / SR
                 y = y * 10 ** (span.gain_db * _trapezoid(ts, span) / 20)
-        a = int(round(start * SR))
+        a = round(start * SR)
         out[a : a + y.size] += y * speaker.gain * 10 ** (p.jitter_db / 20)
     noise_db = CALM_DBFS + NOISE_FLOOR_DB
     out += pink_noise(out.size, rng) * 10 ** (noise_db / 20)
@@ -464,7 +481,7 @@ def agc(
     target_dbfs: float = -24.0,
     attack_s: float = 1.0,
     release_s: float = 3.0,
-    gate_db: float = 20.0,
+    gate_db: float = 12.0,
     max_gain_db: float = 24.0,
 ) -> np.ndarray:
     """Slow automatic gain control: follow the level of speech frames, normalise it to target.
@@ -480,7 +497,7 @@ def agc(
         return x.copy()
     frame_db = 10 * np.log10(np.mean(x[: n * hop].reshape(n, hop) ** 2, axis=1) + 1e-12)
     loud = frame_db[frame_db > np.percentile(frame_db, 90) - 20]
-    level = float(np.median(loud[: 200])) if loud.size else target_dbfs
+    level = float(np.median(loud[:200])) if loud.size else target_dbfs
     a_up, a_down = np.exp(-0.01 / attack_s), np.exp(-0.01 / release_s)
     gains = np.empty(n)
     for i, db in enumerate(frame_db):
@@ -494,12 +511,15 @@ def agc(
     return result
 
 
-def telephone(clean: np.ndarray, rng: np.random.Generator, with_agc: bool) -> tuple[np.ndarray, float]:
+def telephone(
+    clean: np.ndarray, rng: np.random.Generator, with_agc: bool, speech_db: float
+) -> tuple[np.ndarray, float]:
     """The telephone chain at PHONE_SR (and the SNR drawn); with_agc puts the AGC before the
-    mu-law coder. Both calls of `rng` happen in the same order either way."""
+    mu-law coder. The SNR is that of the calm speech (active level `speech_db`, dBFS, before
+    the line) to the white noise (before the band-pass). Both conditions draw the same noise."""
     y = resample_poly(clean, PHONE_SR, SR)
     snr = float(rng.uniform(20.0, 25.0))
-    noise = rng.standard_normal(y.size) * np.sqrt(np.mean(y**2) / 10 ** (snr / 10))
+    noise = rng.standard_normal(y.size) * 10 ** ((speech_db - snr) / 20)
     sos = butter(4, [300.0, 3400.0], btype="bandpass", fs=PHONE_SR, output="sos")
     y = sosfilt(sos, y + noise)
     if with_agc:
@@ -524,11 +544,12 @@ def build(
     call_seconds: tuple[float, float] = (120.0, 240.0),
     conditions: tuple[str, ...] = CONDITIONS,
     flat: bool = False,
+    recipes: list[str] | None = None,
     verbose: bool = True,
 ) -> list[CallPlan]:
     splits = splits or {"tune", "test"}
     speakers = load_speakers(sources, speaker_names)
-    plans = plan_calls(speakers, seed, call_seconds, splits)
+    plans = plan_calls(speakers, seed, call_seconds, splits, recipes)
     if max_calls is not None:
         plans = plans[:max_calls]
     for condition in conditions:
@@ -537,6 +558,10 @@ def build(
     cache: dict[Any, np.ndarray] = {}
     for plan in plans:
         clean = render(plan, speakers, flat, cache)
+        outside = np.ones(clean.size, dtype=bool)
+        for span in plan.spans:
+            outside[round(span.start_s * SR) : round(span.end_s * SR)] = False
+        calm_db = active_db(clean[outside])
         members = [speakers[name] for name in plan.speakers]
         common = {
             "call_id": plan.call_id,
@@ -555,7 +580,7 @@ def build(
                 audio, sr, name, snr = clean, SR, f"clean/{plan.call_id}.flac", None
                 sf.write(out / name, audio, sr, subtype="PCM_16", format="FLAC")
             else:
-                audio, snr = telephone(clean, rng, condition == "agc")
+                audio, snr = telephone(clean, rng, condition == "agc", calm_db)
                 sr, name = PHONE_SR, f"{condition}/{plan.call_id}.wav"
                 sf.write(out / name, audio, sr, subtype="PCM_16", format="WAV")
             manifest.append(
@@ -583,10 +608,23 @@ def build(
                 }
             )
         if verbose:
-            spans = ", ".join(f"{s.start_s:.1f}-{s.end_s:.1f} s (+{s.pitch_st} st, +{s.gain_db} dB, x{s.tempo})" for s in plan.spans)
+            spans = ", ".join(
+                f"{s.start_s:.1f}-{s.end_s:.1f} s (+{s.pitch_st} st, +{s.gain_db} dB, x{s.tempo})"
+                for s in plan.spans
+            )
             print(f"{plan.call_id}: {clean.size / SR:.0f} s {spans}", flush=True)
     _write(out / "manifest.csv", manifest, list(manifest[0]) if manifest else ["call_id"])
-    fields = ["call_id", "span", "start_s", "end_s", "pitch_st", "gain_db", "tempo", "ramp_s", "recipe"]
+    fields = [
+        "call_id",
+        "span",
+        "start_s",
+        "end_s",
+        "pitch_st",
+        "gain_db",
+        "tempo",
+        "ramp_s",
+        "recipe",
+    ]
     _write(out / "truth.csv", truth, fields)
     about = {
         "generator": "benchmarks/escalation_real/build_set.py",
@@ -596,6 +634,7 @@ def build(
         "max_calls": max_calls,
         "call_seconds": list(call_seconds),
         "flat": flat,
+        "recipes": recipes or "all",
         "versions": {name: _version(name) for name in ("numpy", "scipy", "pyworld", "soundfile")},
         "libsndfile": sf.__libsndfile_version__,
     }
@@ -628,6 +667,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--call-seconds", default="120:240", help="MIN:MAX length of a call")
     parser.add_argument("--conditions", default=",".join(CONDITIONS))
     parser.add_argument("--flat", action="store_true", help="spans without pitch and gain (checks)")
+    parser.add_argument("--recipes", default=None, help="comma-separated recipes to rotate")
     args = parser.parse_args(argv)
     low, _, high = args.call_seconds.partition(":")
     build(
@@ -640,6 +680,7 @@ def main(argv: list[str] | None = None) -> None:
         call_seconds=(float(low), float(high or low)),
         conditions=tuple(c for c in args.conditions.split(",") if c),
         flat=args.flat,
+        recipes=args.recipes.split(",") if args.recipes else None,
     )
 
 

@@ -1,0 +1,182 @@
+"""The real-speech escalation set (benchmarks/escalation_real): a tiny build is deterministic,
+its truth spans are where the pitch and level were raised, the telephone copy is 8 kHz and
+band-limited, the AGC copy has most of the level step removed, and evaluate.py runs on it."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from scipy.signal import welch
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = ROOT / "benchmarks" / "escalation_real"
+SPEAKER = "ami-MEE009"  # real speech (AMI, male), committed in sources/
+RECIPE = "rise-high"  # +6.5..7 st, +11..12 dB
+TINY = {
+    "speaker_names": {SPEAKER},
+    "max_calls": 1,
+    "call_seconds": (60.0, 60.0),
+    "recipes": [RECIPE],
+    "verbose": False,
+}
+
+
+def _module(name: str):  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location(f"escalation_real_{name}", HERE / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+build_set = _module("build_set")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The same tiny set built twice, and once with the spans' pitch and gain left out."""
+    sets = {}
+    for name, flat in (("a", False), ("b", False), ("flat", True)):
+        out = tmp_path_factory.mktemp(name)
+        conditions = ("clean",) if flat else build_set.CONDITIONS
+        build_set.build(out, seed=3, flat=flat, conditions=conditions, **TINY)
+        sets[name] = out
+    return sets
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _span(out: Path) -> dict[str, float]:
+    (row,) = _rows(out / "truth.csv")
+    return {k: float(v) for k, v in row.items() if k not in ("call_id", "recipe")}
+
+
+def _digests(out: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(out.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_build_is_deterministic(tiny):
+    first, second = _digests(tiny["a"]), _digests(tiny["b"])
+    assert len(first) == 6  # 3 audio files, manifest, truth, build.json
+    assert first == second
+    manifest = _rows(tiny["a"] / "manifest.csv")
+    assert [r["condition"] for r in manifest] == ["clean", "telephone", "agc"]
+    assert {r["speakers"] for r in manifest} == {SPEAKER}
+    assert {r["sex"] for r in manifest} == {"M"} and {r["split"] for r in manifest} == {"tune"}
+    span = _span(tiny["a"])
+    assert 8.0 <= span["end_s"] - span["start_s"] <= 0.5 * 60
+    assert 6.5 <= span["pitch_st"] <= 7.0 and 11.0 <= span["gain_db"] <= 12.0
+
+
+def _f0_st(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Frame times and F0 in semitones (NaN unvoiced), measured with WORLD's DIO+StoneMask."""
+    pw = build_set.import_pyworld()
+    y, sr = sf.read(path, dtype="float64")
+    f0, t = pw.dio(y, sr, f0_floor=60.0, f0_ceil=600.0, frame_period=10.0)
+    f0 = pw.stonemask(y, f0, t, sr)
+    return t, np.where(f0 > 0, 12 * np.log2(np.maximum(f0, 1e-9)), np.nan)
+
+
+def test_pitch_is_raised_by_the_planted_semitones_inside_the_span_only(tiny):
+    """Planted and flat builds differ by the span's semitones inside it, by nothing outside."""
+    name = _rows(tiny["a"] / "manifest.csv")[0]["file"]
+    t, planted = _f0_st(tiny["a"] / name)
+    _, flat = _f0_st(tiny["flat"] / name)
+    span = _span(tiny["a"])
+    inside = (t > span["start_s"] + span["ramp_s"]) & (t < span["end_s"] - span["ramp_s"])
+    outside = (t < span["start_s"] - 0.5) | (t > span["end_s"] + 0.5)
+    difference = planted - flat
+    both = np.isfinite(difference)
+    assert (inside & both).sum() > 300 and (outside & both).sum() > 300  # 10-ms frames
+    assert np.median(difference[inside & both]) == pytest.approx(span["pitch_st"], abs=1.0)
+    assert np.median(difference[outside & both]) == pytest.approx(0.0, abs=0.3)
+    # the flat build's own pitch does not step at the span: the rise is the planted one
+    level_in = np.nanmedian(flat[inside])
+    level_out = np.nanmedian(flat[outside])
+    assert abs(level_in - level_out) < 2.0
+
+
+def _frame_db(path: Path) -> np.ndarray:
+    """Level of 50-ms frames, dBFS."""
+    y, sr = sf.read(path, dtype="float64")
+    hop = sr // 20
+    n = y.size // hop
+    return 10 * np.log10(np.mean(y[: n * hop].reshape(n, hop) ** 2, axis=1) + 1e-12)
+
+
+def _steps(files: dict[str, Path], span: dict[str, float]) -> dict[str, float]:
+    """Per condition: median level of the speech frames inside the span (ramps left out)
+    minus before it. Speech frames are chosen on the clean call (within 20 dB of the loud
+    ones), so every condition is measured on the same frames."""
+    clean = _frame_db(files["clean"])
+    t = (np.arange(clean.size) + 0.5) * 0.05
+    inside = (t > span["start_s"] + span["ramp_s"]) & (t < span["end_s"] - span["ramp_s"])
+    before = t < span["start_s"] - 1.0
+    inside &= clean > np.percentile(clean[inside], 95) - 20.0
+    before &= clean > np.percentile(clean[before], 95) - 20.0
+    steps = {}
+    for condition, path in files.items():
+        db = _frame_db(path)[: clean.size]
+        steps[condition] = float(np.median(db[inside]) - np.median(db[before]))
+    return steps
+
+
+def test_telephone_copy_is_8khz_and_band_limited(tiny):
+    files = {r["condition"]: tiny["a"] / r["file"] for r in _rows(tiny["a"] / "manifest.csv")}
+    clean_info, phone_info = sf.info(files["clean"]), sf.info(files["telephone"])
+    assert clean_info.samplerate == 16000 and phone_info.samplerate == 8000
+    assert phone_info.duration == pytest.approx(clean_info.duration, abs=0.01)
+    y, sr = sf.read(files["telephone"], dtype="float64")
+    clean, _ = sf.read(files["clean"], dtype="float64")
+
+    def share(x: np.ndarray, fs: int, low: float, high: float) -> float:
+        freqs, power = welch(x, fs=fs, nperseg=fs // 8)
+        return float(power[(freqs >= low) & (freqs < high)].sum() / power.sum())
+
+    # This male voice has most of its energy under 250 Hz (F0 and 2 F0) before the line ...
+    assert share(clean, 16000, 0, 150) > 0.2 and share(clean, 16000, 0, 250) > 0.5
+    # ... and little after it: the 4th-order Butterworth falls 24 dB/octave under 300 Hz.
+    assert share(y, sr, 0, 150) < 0.01
+    assert share(y, sr, 0, 250) < 0.1 * share(clean, 16000, 0, 250)
+    assert share(y, sr, 3700, 4000) < 0.01
+
+
+def test_agc_removes_most_of_the_level_step(tiny):
+    files = {r["condition"]: tiny["a"] / r["file"] for r in _rows(tiny["a"] / "manifest.csv")}
+    span = _span(tiny["a"])
+    steps = _steps(files, span)
+    assert steps["clean"] == pytest.approx(span["gain_db"], abs=2.0)
+    assert steps["telephone"] == pytest.approx(span["gain_db"], abs=2.0)
+    assert abs(steps["agc"]) < 0.25 * steps["telephone"]
+
+
+def test_evaluate_runs_on_the_tiny_set(tiny, tmp_path):
+    out = tmp_path / "scores.json"
+    done = subprocess.run(
+        [sys.executable, str(HERE / "evaluate.py"), "--set", str(tiny["a"]), "--split", "tune",
+         "--curve", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    table = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    labels = [line.split("|")[1].strip() for line in table]
+    assert {"clean", "telephone", "agc", "all conditions"} <= set(labels)
+    assert out.stat().st_size > 0
+    # the operating curve has every threshold, 0.5..4
+    assert sum(line.startswith("| 0.50 ") or line.startswith("| 4.00 ") for line in table) == 2
