@@ -19,6 +19,7 @@ default settings, or ``--threshold``); per condition and overall:
 
     python benchmarks/escalation_real/evaluate.py --set DIR [--split tune] [--threshold T]
         [--conditions clean,telephone,agc] [--curve] [--backend f0=NAME] [--json out.json]
+        [--param NAME=VALUE ...]
 """
 
 from __future__ import annotations
@@ -247,6 +248,24 @@ def curve_table(calls: list[Call], conditions: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _params(settings: list[str]) -> dict[str, Any]:
+    """``NAME=VALUE`` settings as EscalationParams fields: comma lists become float tuples,
+    numbers with a dot floats, other numbers ints."""
+    fields = EscalationParams.__dataclass_fields__
+    parsed: dict[str, Any] = {}
+    for setting in settings:
+        name, _, value = setting.partition("=")
+        if name not in fields or name == "threshold":
+            raise SystemExit(
+                f"--param {setting!r}: not an EscalationParams field (or use --threshold)"
+            )
+        if "," in value:
+            parsed[name] = tuple(float(v) for v in value.split(","))
+        else:
+            parsed[name] = float(value) if "." in value or "e" in value else int(value)
+    return parsed
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", type=Path, required=True, dest="set_dir")
@@ -254,6 +273,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--conditions", default="clean,telephone,agc")
     parser.add_argument("--threshold", type=float, default=EscalationParams().threshold)
     parser.add_argument("--curve", action="store_true")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an EscalationParams field, e.g. weights=1,0.6,0.4,0,0.3 (tuning on --split tune)",
+    )
     parser.add_argument("--backend", action="append", default=[], metavar="FEATURE=NAME")
     parser.add_argument("--device", default=None)
     parser.add_argument("--max-calls", type=int, default=None, help="per condition (quick runs)")
@@ -264,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.device:
         config["device"] = args.device
     service = AudioFeatureService(config)
-    params = EscalationParams(threshold=args.threshold)
+    params = EscalationParams(threshold=args.threshold, **_params(args.param))
     truth: dict[str, Spans] = {}
     for row in read_csv(args.set_dir / "truth.csv"):
         truth.setdefault(row["call_id"], []).append((float(row["start_s"]), float(row["end_s"])))
@@ -300,7 +326,8 @@ def main(argv: list[str] | None = None) -> None:
     f0 = service.provenance["f0"]
     print(
         f"gpuaudio {__version__}, F0 backend {f0.backend} on {f0.device}; set {args.set_dir} "
-        f"split {args.split}; threshold {args.threshold}; a span is found when >= "
+        f"split {args.split}; threshold {args.threshold}; "
+        f"params {_params(args.param) or 'default'}; a span is found when >= "
         f"{FOUND_SHARE:.0%} of it is covered"
     )
     print()
@@ -315,6 +342,7 @@ def main(argv: list[str] | None = None) -> None:
             "set": str(args.set_dir),
             "split": args.split,
             "threshold": args.threshold,
+            "params": _params(args.param),
             "f0_backend": f0.backend,
             "summary": dict(summary),
             "curve": {
