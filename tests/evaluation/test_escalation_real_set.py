@@ -180,3 +180,13 @@ def test_evaluate_runs_on_the_tiny_set(tiny, tmp_path):
     assert out.stat().st_size > 0
     # the operating curve has every threshold, 0.5..4
     assert sum(line.startswith("| 0.50 ") or line.startswith("| 4.00 ") for line in table) == 2
+
+
+@pytest.mark.parametrize("script", ["build_set.py", "evaluate.py", "extract_sources.py"])
+def test_scripts_parse_their_options(script):
+    done = subprocess.run(
+        [sys.executable, str(HERE / script), "--help"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "usage:" in done.stdout
