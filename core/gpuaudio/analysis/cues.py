@@ -19,7 +19,7 @@ STFT frame of ``hop`` samples centred on each F0 frame.
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -80,6 +80,12 @@ def onset_rate(voiced: np.ndarray, window_s: float) -> np.ndarray:
     return rate
 
 
+def running_mean(values: np.ndarray, keep: np.ndarray, half_width: int) -> np.ndarray:
+    """As `running_median`, with the mean: for counts (onsets per window), whose median moves
+    in whole steps while their mean resolves a change of a fraction of a count."""
+    return _running(values, keep, half_width, np.nanmean)
+
+
 def running_median(values: np.ndarray, keep: np.ndarray, half_width: int) -> np.ndarray:
     """Median of `values` over the windows ``i - half_width .. i + half_width`` that `keep`
     marks, for each window that `keep` marks; NaN elsewhere.
@@ -87,6 +93,10 @@ def running_median(values: np.ndarray, keep: np.ndarray, half_width: int) -> np.
     A median keeps the edges of a step (the start of an escalation) where a mean would smear
     them, and it ignores a minority of mis-tracked windows (octave errors) in the context.
     """
+    return _running(values, keep, half_width, np.nanmedian)
+
+
+def _running(values: np.ndarray, keep: np.ndarray, half_width: int, reduce: Any) -> np.ndarray:
     n = values.shape[0]
     masked = np.where(keep, values, np.nan)
     if half_width <= 0 or n == 0:
@@ -97,5 +107,5 @@ def running_median(values: np.ndarray, keep: np.ndarray, half_width: int) -> np.
     if keep.any():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=RuntimeWarning)  # all-NaN contexts
-            result[keep] = np.nanmedian(context[keep], axis=1)
+            result[keep] = reduce(context[keep], axis=1)
     return result

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gpuaudio import _validation as check
-from gpuaudio.analysis.cues import onset_rate, running_median, spectral_measures
+from gpuaudio.analysis.cues import onset_rate, running_mean, running_median, spectral_measures
 from gpuaudio.errors import InvalidAudioError, InvalidParameterError
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ class EscalationParams:
     """Window step; None means `window_s` (adjacent windows)."""
     fmin: float = 50.0
     fmax: float = 550.0
-    threshold: float = 2.0
+    threshold: float = 2.5
     """A window is flagged when its score is at least this (robust z units; see the operating
     curve in docs/escalation.md)."""
     min_duration_s: float = 3.0
@@ -72,14 +72,15 @@ class EscalationParams:
     """Windows with fewer voiced frames hold no usable speech: no score, never flagged."""
     min_baseline_windows: int = 10
     """Speech windows needed to estimate a baseline; fewer gives no scores and a warning."""
-    weights: tuple[float, float, float, float, float] = (1.0, 0.6, 0.4, 0.3, 0.3)
+    weights: tuple[float, float, float, float, float] = (1.0, 0.5, 0.4, 0.3, 0.2)
     """Weights of the pitch, level, balance, rate and variability z-scores (`FEATURES`)."""
-    scale_floors: tuple[float, float, float, float, float] = (0.5, 1.0, 0.5, 0.2, 0.2)
+    scale_floors: tuple[float, float, float, float, float] = (0.75, 1.0, 0.5, 0.2, 0.2)
     """Smallest robust scale of pitch (st), level (dB), balance (dB), rate (onsets/s) and
     variability (st): a very steady baseline must not turn tiny changes into large z-scores."""
-    context_s: float = 7.0
-    """Each cue is the running median over the speech windows within this span around a
-    window: an escalation lasts longer than a word, so its evidence adds up over seconds."""
+    context_s: float = 9.0
+    """Each cue is the running median over the speech windows within +-context_s/2 of a
+    window (whole windows): an escalation lasts longer than a word, so its evidence adds up
+    over seconds. 9 s still keeps an 8-s escalation (5 of its 9 windows are raised)."""
     max_flatness: float = 0.35
     """Windows whose 300-3400 Hz spectrum is flatter than this are noise, not speech."""
     min_speech_s: float = 30.0
@@ -664,9 +665,13 @@ def _db(power: np.ndarray) -> np.ndarray:
 
 
 def _smooth(cues: Cues, speech: np.ndarray, params: EscalationParams) -> Cues:
-    """Each cue as the running median over its speech context (`context_s`)."""
-    half_width = round(params.context_s / params.hop / 2)
-    return tuple(running_median(values, speech, half_width) for values in cues)
+    """Each cue as the running median over its speech context (`context_s`); the rate (a
+    count) as the running mean."""
+    half_width = int(params.context_s / params.hop / 2)  # windows each side
+    return tuple(
+        (running_mean if name == "rate" else running_median)(values, speech, half_width)
+        for name, values in zip(FEATURES, cues, strict=True)
+    )
 
 
 def _fit_once(
@@ -696,8 +701,8 @@ def _fit(cues: Cues, speech: np.ndarray, params: EscalationParams) -> _Fit | Non
     fit = _fit_once(cues, keep, params, 1, 0)
     if params.baseline_iterations and n_speech >= 2 * params.min_baseline_windows:
         # Escalation over nearly half of the speech hides in a wide scale: start the refits
-        # from the calmer of two well-separated states, when the scores show two.
-        calmer = _calmer_state(_zscores(cues, speech, fit, params)[1], speech)
+        # from the calmer of two well-separated pitch states, when there are two.
+        calmer = _calmer_state(cues, speech)
         if calmer is not None and calmer.sum() >= params.min_baseline_windows:
             keep = calmer
             fit = _fit_once(cues, keep, params, 1, n_speech - int(keep.sum()))
@@ -716,36 +721,78 @@ def _fit(cues: Cues, speech: np.ndarray, params: EscalationParams) -> _Fit | Non
 
 
 _SEPARATION = 2.5
-"""Ashman's D between two Gaussian states of the scores above which they count as two."""
+"""Ashman's D between two Gaussian states above which they count as two."""
+_STATE_ST = (2.0, 9.0)
+"""Pitch states closer than 2 semitones are one voice's prosody; further apart than 9 they are
+two voices (a man and a woman on one channel), not one voice escalating."""
 
 
-def _calmer_state(score: np.ndarray, speech: np.ndarray) -> np.ndarray | None:
-    """The speech windows of the lower of two states of `score`, or None when the scores do
-    not fall into two well-separated states (a two-component Gaussian mixture, fitted by EM,
-    with Ashman's D above `_SEPARATION` and the higher state holding 10-60% of the speech)."""
-    values = score[speech]
-    lo, hi = np.percentile(values, [25, 75])
+@dataclass(frozen=True)
+class _States:
+    """Two states of a cue over the speech windows (a two-component Gaussian mixture)."""
+
+    lower: np.ndarray
+    """Speech windows of the lower state."""
+    distance: float
+    separation: float
+    """Ashman's D."""
+    upper_share: float
+
+
+def _two_states(values: np.ndarray, speech: np.ndarray) -> _States | None:
+    """The two states of `values` over `speech` fitted by EM, or None when EM collapses."""
+    usable = speech & np.isfinite(values)
+    x = values[usable]
+    if x.size < 4:
+        return None
+    lo, hi = np.percentile(x, [25, 75])
     if hi - lo < 1e-9:
         return None
     means = np.array([lo, hi])
-    spread = np.full(2, max((hi - lo) / 2, 1e-3))
+    spread = np.full(2, (hi - lo) / 2)
     weights = np.array([0.5, 0.5])
     for _ in range(50):
-        density = weights * np.exp(-0.5 * ((values[:, None] - means) / spread) ** 2) / spread
+        density = weights * np.exp(-0.5 * ((x[:, None] - means) / spread) ** 2) / spread
         resp = density / np.maximum(density.sum(axis=1, keepdims=True), 1e-300)
         weights = resp.mean(axis=0)
         if weights.min() < 1e-3:
             return None
-        means = (resp * values[:, None]).sum(axis=0) / resp.sum(axis=0)
-        variance = (resp * (values[:, None] - means) ** 2).sum(axis=0) / resp.sum(axis=0)
+        means = (resp * x[:, None]).sum(axis=0) / resp.sum(axis=0)
+        variance = (resp * (x[:, None] - means) ** 2).sum(axis=0) / resp.sum(axis=0)
         spread = np.sqrt(np.maximum(variance, 1e-6))
     low, high = np.argsort(means)
-    separation = math.sqrt(2) * (means[high] - means[low]) / math.sqrt(np.sum(spread**2))
-    if separation < _SEPARATION or not 0.1 <= weights[high] <= 0.6:
+    lower = usable.copy()
+    lower[usable] = resp[:, low] >= 0.5
+    distance = float(means[high] - means[low])
+    return _States(
+        lower, distance, math.sqrt(2) * distance / math.sqrt(float(np.sum(spread**2))),
+        float(weights[high]),
+    )
+
+
+def _calmer_state(cues: Cues, speech: np.ndarray) -> np.ndarray | None:
+    """The speech windows of the lower of two well-separated pitch states (Ashman's D above
+    `_SEPARATION`, 2-9 semitones apart, the higher holding 10-60% of the speech), else None.
+
+    Pitch decides: it is the cue that can flag a window alone, and its states are clean once
+    smoothed; level and the rest would only blur them."""
+    states = _two_states(cues[0], speech)
+    if (
+        states is None
+        or states.separation < _SEPARATION
+        or not _STATE_ST[0] <= states.distance <= _STATE_ST[1]
+        or not 0.1 <= states.upper_share <= 0.6
+    ):
         return None
-    calmer = speech.copy()
-    calmer[speech] = resp[:, low] >= 0.5
-    return calmer
+    return states.lower
+
+
+def _two_voices(cues: Cues, speech: np.ndarray) -> float | None:
+    """Semitones between two clearly separate pitch states too far apart for one voice."""
+    states = _two_states(cues[0], speech)
+    if states is None or states.separation < _SEPARATION or states.distance <= _STATE_ST[1]:
+        return None
+    return states.distance if 0.1 <= states.upper_share <= 0.9 else None
 
 
 def _zscores(
@@ -792,8 +839,15 @@ def _score(
     raw: _Raw, starts: np.ndarray, ends: np.ndarray, params: EscalationParams
 ) -> tuple[WindowFeatures, Baseline | None, list[str]]:
     n = starts.shape[0]
-    speech, _, fit, z, score, flagged = score_windows(raw, params)
+    speech, cues, fit, z, score, flagged = score_windows(raw, params)
     notes = _speech_notes(raw, speech, fit, params)
+    apart = _two_voices(cues, speech) if fit else None
+    if apart is not None:
+        notes.append(
+            f"the pitch falls into two states {apart:.0f} semitones apart: two voices on one "
+            "channel? A baseline is one speaker's: analyse each party's channel (--channel N) "
+            "or each speaker's turns separately"
+        )
     windows = WindowFeatures(
         start_s=starts,
         end_s=ends,
