@@ -11,8 +11,15 @@ both is measured against the synthesiser's exact F0 on those same windows.
 re-synthesised with WORLD with known escalation spans (benchmarks/known_f0/make_speechset.py),
 clean and with pink noise at 20 dB SNR, plus calm-only recordings, plus seeded `demo_call`s.
 
+``cost``: the CPU cost of this checkout's analysis of the same 42-minute file against an
+earlier commit's (``--ref``, default the last commit before the real-speech rework), in one
+run: each side runs in its own Python process (the earlier one from ``git archive`` of its
+``core/``, with the same installed plugins), alternating, ``--repeats`` times; medians and
+their ratio. Issue 11 asks for at most 1.5x.
+
     python benchmarks/escalation_bench.py speed [--baseline-windows 300] [--backend f0=crepe]
     python benchmarks/escalation_bench.py validate [--minutes 10 --calm-minutes 10]
+    python benchmarks/escalation_bench.py cost [--ref 5f46f8a] [--repeats 3] [--minutes 42]
 """
 
 from __future__ import annotations
@@ -197,10 +204,66 @@ def validate(args: argparse.Namespace) -> None:
     print("\n".join(rows))
 
 
+_TIME_ONE = """
+import sys, time
+from gpuaudio import AudioFeatureService
+try:
+    from gpuaudio.analysis.escalation import detect_escalation_file
+except ImportError:  # before the layers
+    from gpuaudio.escalation import detect_escalation_file
+service = AudioFeatureService({"backends": {"f0": "fastpyin"}, "device": "cpu"})
+detect_escalation_file(service, sys.argv[2])  # warm-up: numba kernels, caches
+started = time.perf_counter()
+report, _ = detect_escalation_file(service, sys.argv[1])
+import gpuaudio
+print(time.perf_counter() - started, len(report.windows), gpuaudio.__file__)
+"""
+
+
+def cost(args: argparse.Namespace) -> None:
+    import statistics
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    seconds = round(args.minutes * 60)
+    y, _, _, _ = long_call(seconds)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        path, warm = work / "call.wav", work / "warm.wav"
+        sf.write(path, y, SR, subtype="PCM_16")
+        sf.write(warm, y[: 30 * SR], SR, subtype="PCM_16")
+        archive = subprocess.run(
+            ["git", "-C", str(root), "archive", args.ref, "core"], check=True, capture_output=True
+        ).stdout
+        (work / "ref").mkdir()
+        subprocess.run(["tar", "-x", "-C", str(work / "ref")], input=archive, check=True)
+        sides = {f"{args.ref} (earlier)": work / "ref" / "core", "this checkout": root / "core"}
+        times: dict[str, list[float]] = {label: [] for label in sides}
+        for _ in range(args.repeats):
+            for label, core in sides.items():
+                env = dict(os.environ, PYTHONPATH=str(core))
+                out = subprocess.run(
+                    [sys.executable, "-c", _TIME_ONE, str(path), str(warm)],
+                    env=env, check=True, capture_output=True, text=True,
+                ).stdout.split()
+                if not out[2].startswith(str(core)):  # the side's own gpuaudio, not another
+                    raise RuntimeError(f"{label} imported gpuaudio from {out[2]}")
+                times[label].append(float(out[0]))
+    medians = {label: statistics.median(values) for label, values in times.items()}
+    before, after = medians.values()
+    print(f"machine: {_machine()}; {args.minutes:g}-min recording, fastpyin F0 on the CPU")
+    print("| analysis | median s (runs) | ratio |")
+    print("|---|---|---|")
+    for label, values in times.items():
+        runs = ", ".join(f"{v:.1f}" for v in values)
+        print(f"| {label} | {medians[label]:.1f} ({runs}) | {medians[label] / before:.2f}x |")
+    print(f"cost ratio this checkout / {args.ref}: {after / before:.2f} (limit 1.5)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="mode", required=True)
-    for name in ("speed", "validate"):
+    for name in ("speed", "validate", "cost"):
         mode = sub.add_parser(name)
         mode.add_argument("--backend", action="append", default=[], metavar="FEATURE=NAME")
         mode.add_argument("--device", default=None)
@@ -209,8 +272,11 @@ def main() -> None:
     sub.choices["validate"].add_argument("--calm-minutes", type=float, default=10.0)
     sub.choices["validate"].add_argument("--demo-calls", type=int, default=8)
     sub.choices["validate"].add_argument("--seed", type=int, default=1)
+    sub.choices["cost"].add_argument("--ref", default="5f46f8a")
+    sub.choices["cost"].add_argument("--repeats", type=int, default=3)
+    sub.choices["cost"].add_argument("--minutes", type=float, default=42.0)
     args = parser.parse_args()
-    {"speed": speed, "validate": validate}[args.mode](args)
+    {"speed": speed, "validate": validate, "cost": cost}[args.mode](args)
 
 
 if __name__ == "__main__":

@@ -137,3 +137,28 @@ def test_bad_new_parameters_are_refused(field, value):
 
     with pytest.raises(InvalidParameterError, match=field):
         EscalationParams(**{field: value}).validate()
+
+
+def test_running_mean_resolves_fractions_of_a_count():
+    from gpuaudio.analysis.cues import running_mean
+
+    counts = np.array([1, 2, 1, 2, 1, 2, 1], dtype=float)
+    keep = np.ones(7, dtype=bool)
+    assert running_mean(counts, keep, 1)[1:-1] == pytest.approx([4 / 3, 5 / 3, 4 / 3, 5 / 3, 4 / 3])
+
+
+def test_an_eight_second_escalation_is_found(fake_service, tones):
+    """The shortest span the analysis is built for: 9-s context, 4-s minimum segment."""
+    report = fake_service.detect_emotional_escalation(tones(SR, 80, [(40, 48)]), SR)
+    ((start, end),) = [(s.start_s, s.end_s) for s in report.segments]
+    assert start == pytest.approx(40, abs=1) and end == pytest.approx(48, abs=1)
+
+
+def test_two_voices_on_one_channel_are_not_taken_for_an_escalation(fake_service, tones):
+    """Turns of a low and a high voice (12 st apart): two voices, not one escalating."""
+    low = tones(SR, 10, [], base_hz=110.0, seed=1)
+    high = tones(SR, 10, [], base_hz=220.0, seed=2)
+    y = np.concatenate([low, high] * 5)
+    report = fake_service.detect_emotional_escalation(y, SR)
+    assert any("two voices on one channel" in text for text in report.warnings)
+    assert report.baseline.excluded_windows < 10  # no split into a "calm" and an "escalated" voice

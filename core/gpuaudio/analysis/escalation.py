@@ -61,10 +61,10 @@ class EscalationParams:
     """Window step; None means `window_s` (adjacent windows)."""
     fmin: float = 50.0
     fmax: float = 550.0
-    threshold: float = 2.5
+    threshold: float = 2.75
     """A window is flagged when its score is at least this (robust z units; see the operating
     curve in docs/escalation.md)."""
-    min_duration_s: float = 3.0
+    min_duration_s: float = 4.0
     """Segments shorter than this (after merging) are dropped."""
     max_gap_s: float = 2.0
     """Flagged runs separated by at most this are merged into one segment."""
