@@ -23,6 +23,10 @@ speech. Calm calls have no span; ``questions`` calls end about 60% of their utte
 rising glide (+4 st over their last 0.4 s of voicing); ``dialogue`` calls alternate two
 speakers (truth: no escalation).
 
+``f0/<call_id>.csv`` (``time_s,f0_hz``, 5-ms grid from 0 s, 0 = unvoiced) is the F0 track
+that WORLD synthesised each utterance with (question glides, span shifts and tempo included),
+laid on the call's timeline: the known F0 of every condition (channels do not move pitch).
+
 Speakers are split into ``tune`` and ``test`` halves by speaker (sources/speakers.csv).
 Deterministic: every random draw comes from numpy Generators seeded with (seed, call, use);
 the same seed gives the same files byte for byte on the same library versions.
@@ -400,11 +404,18 @@ def _synth(world: World, f0: np.ndarray) -> np.ndarray:
 
 
 def render(
-    plan: CallPlan, speakers: dict[str, Speaker], flat: bool, cache: dict[Any, np.ndarray]
+    plan: CallPlan,
+    speakers: dict[str, Speaker],
+    flat: bool,
+    cache: dict[Any, np.ndarray],
+    f0_parts: list[tuple[float, np.ndarray, int]] | None = None,
 ) -> np.ndarray:
     """The clean call at SR; fills the spans' times (speech-bounded) into `plan.spans`.
 
     `flat`: the spans' pitch and gain are not applied (their tempo is), for checks.
+    `f0_parts`: if given, gets ``(start_s, f0, n_samples)`` per utterance: the F0 track fed to
+    WORLD's synthesis (FRAME_MS frames from `start_s`) and the utterance's length (see
+    `f0_truth`).
     """
     rng = np.random.default_rng([*plan.seed, 1])
     # pass 1: times (tempo shortens the span's utterances)
@@ -430,8 +441,8 @@ def render(
         world = speaker.worlds[p.utterance]
         key = (p.speaker, p.utterance, p.question)
         if p.span < 0:
+            f0 = _question_f0(world.f0) if p.question else world.f0
             if key not in cache:
-                f0 = _question_f0(world.f0) if p.question else world.f0
                 cache[key] = _synth(world, f0)
             y = cache[key]
         else:
@@ -445,6 +456,8 @@ def render(
             if not flat:
                 ts = start + np.arange(y.size) / SR
                 y = y * 10 ** (span.gain_db * _trapezoid(ts, span) / 20)
+        if f0_parts is not None:
+            f0_parts.append((start, f0, y.size))
         a = round(start * SR)
         out[a : a + y.size] += y * speaker.gain * 10 ** (p.jitter_db / 20)
     noise_db = CALM_DBFS + NOISE_FLOOR_DB
@@ -453,6 +466,32 @@ def render(
     if peak > 0.95:  # keep relative levels; the whole call is turned down
         out *= 0.95 / peak
     return out
+
+
+def f0_truth(
+    parts: list[tuple[float, np.ndarray, int]], n_samples: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The call's F0 truth on a FRAME_MS grid from 0 s (Hz, 0 = unvoiced): the F0 fed to WORLD
+    for each utterance (`render`'s `f0_parts`), moved from the utterance's own frames (which
+    start at its start time) to the call's grid by log-linear interpolation between voiced
+    frames (`gpuaudio.evaluation.metrics.resample_f0`); pauses are unvoiced. Channels do not
+    move pitch, so one truth serves every condition."""
+    from gpuaudio.evaluation.metrics import resample_f0
+
+    step = FRAME_MS / 1000
+    times = np.arange(int(np.ceil(n_samples / HOP))) * step
+    truth = np.zeros(times.size)
+    for start, f0, size in parts:
+        # frames whose centre lies inside the synthesised (length-trimmed) utterance
+        n = min(f0.size, int(np.ceil(size / HOP)))
+        own = start + np.arange(n) * step
+        k0 = int(np.ceil((own[0] - 1e-9) / step))
+        k1 = min(int(np.floor((own[-1] + 1e-9) / step)), times.size - 1)
+        if k1 < k0:
+            continue
+        grid = resample_f0(own, f0[:n], times[k0 : k1 + 1])
+        truth[k0 : k1 + 1] = np.nan_to_num(grid, nan=0.0)
+    return times, truth
 
 
 def pink_noise(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -557,12 +596,17 @@ def build(
     plans = plan_calls(speakers, seed, call_seconds, splits, recipes)
     if max_calls is not None:
         plans = plans[:max_calls]
+    from gpuaudio.evaluation.speechset import write_truth
+
     for condition in conditions:
         (out / condition).mkdir(parents=True, exist_ok=True)
+    (out / "f0").mkdir(parents=True, exist_ok=True)
     manifest, truth = [], []
     cache: dict[Any, np.ndarray] = {}
     for plan in plans:
-        clean = render(plan, speakers, flat, cache)
+        parts: list[tuple[float, np.ndarray, int]] = []
+        clean = render(plan, speakers, flat, cache, parts)
+        write_truth(out / "f0" / f"{plan.call_id}.csv", *f0_truth(parts, clean.size))
         outside = np.ones(clean.size, dtype=bool)
         for span in plan.spans:
             outside[round(span.start_s * SR) : round(span.end_s * SR)] = False
