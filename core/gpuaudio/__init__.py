@@ -32,6 +32,7 @@ from gpuaudio.errors import (
     InvalidAudioError,
     InvalidParameterError,
     OutputExistsError,
+    OutputWriteError,
     StreamClosedError,
 )
 from gpuaudio.hookspecs import hookimpl
@@ -77,6 +78,7 @@ __all__ = [
     "MelBackend",
     "MemoryManager",
     "OutputExistsError",
+    "OutputWriteError",
     "Provenance",
     "StftBackend",
     "StreamClosedError",

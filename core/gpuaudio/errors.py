@@ -41,3 +41,7 @@ class StreamClosedError(GpuAudioError, RuntimeError):
 
 class OutputExistsError(GpuAudioError, FileExistsError):
     """An output file already exists and overwriting was not requested."""
+
+
+class OutputWriteError(GpuAudioError, OSError):
+    """Outputs cannot be written (disk full, no permission, a file where a folder should be)."""

@@ -1,9 +1,11 @@
 """Writers for an escalation report: report.json, windows.csv, a PNG figure, a Praat TextGrid.
 
 The JSON schema is versioned (``"schema": "gpuaudio.escalation/2"``) and documented in
-docs/report-schema.md. Existing outputs are never overwritten unless ``force`` is given, and
-every file is written to a temporary name first and renamed, so a failed run leaves no
-half-written file behind.
+docs/report-schema.md. Existing outputs are never overwritten unless ``force`` is given.
+Outputs are complete or absent: all of them are written into a hidden staging folder beside
+their place and moved in only when every one is written, report.json last (it marks a
+complete set). A failure or an interrupt (SIGINT, SIGTERM through the CLI) while writing
+leaves the folder as it was and removes the staging folder, so a rerun needs no --force.
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ import datetime as _dt
 import io
 import os
 import platform
+import re
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gpuaudio.errors import OutputExistsError
+from gpuaudio.errors import OutputExistsError, OutputWriteError
 
 if TYPE_CHECKING:
     from gpuaudio.analysis.escalation import EscalationParams, EscalationReport, Progress
@@ -38,14 +43,34 @@ STDIN = "-"
 """`AudioInfo.path` of audio read from standard input (``gpuaudio monitor -``)."""
 
 
+_UNSAFE = re.compile(r"[^\w.-]")
+
+
+def output_folder_name(path: str | Path) -> str:
+    """The name of the folder for `path`'s outputs: its file name without extension, with
+    anything but letters, digits, ``_``, ``-`` and ``.`` replaced by ``_`` and leading dots
+    removed, so it can never leave the output folder (``...wav`` -> ``recording``)."""
+    name = _UNSAFE.sub("_", Path(str(path)).stem).lstrip(".")
+    return name or "recording"
+
+
 def check_outputs(directory: str | Path, *, force: bool) -> None:
-    """Raise `OutputExistsError` if any report file exists in `directory` and not `force`."""
-    existing = [name for name in OUTPUT_NAMES if (Path(directory) / name).exists()]
-    if existing and not force:
+    """Before any work: raise `OutputExistsError` if any report file exists in `directory`
+    and not `force`, `OutputWriteError` if it cannot be written (a file, no permission)."""
+    directory = Path(directory)
+    existing_outputs = [name for name in OUTPUT_NAMES if (directory / name).exists()]
+    if existing_outputs and not force:
         raise OutputExistsError(
-            f"{directory} already holds {', '.join(existing)}; pass --force to overwrite "
-            "or choose another output folder with -o"
+            f"{directory} already holds {', '.join(existing_outputs)}; pass --force to "
+            "overwrite or choose another output folder with -o"
         )
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputWriteError(f"cannot write the report to {directory}: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputWriteError(f"cannot write the report to {directory}: {existing} is read-only")
 
 
 def write_report(
@@ -58,36 +83,63 @@ def write_report(
     channel: int | None,
     force: bool = False,
 ) -> dict[str, str | None]:
-    """Write all four outputs into `directory`; returns output name -> path (None if skipped)."""
+    """Write all four outputs into `directory`, all or none (see the module docstring);
+    returns output name -> path (None if skipped). Raises `OutputWriteError` when the disk is
+    full or the folder cannot be written."""
     directory = Path(directory)
     check_outputs(directory, force=force)
-    directory.mkdir(parents=True, exist_ok=True)
-    written: dict[str, str | None] = {}
-    _atomic_write(directory / WINDOWS_CSV, windows_csv(report).encode("utf-8"))
-    written["windows_csv"] = WINDOWS_CSV
-    _atomic_write(directory / TEXTGRID, textgrid(report).encode("utf-8"))
-    written["textgrid"] = TEXTGRID
     figure, skipped = render_figure(report, title=_input_name(info))
+    contents: dict[str, bytes] = {
+        WINDOWS_CSV: windows_csv(report).encode("utf-8"),
+        TEXTGRID: textgrid(report).encode("utf-8"),
+    }
     if figure is not None:
-        _atomic_write(directory / FIGURE_PNG, figure)
-    written["figure"] = FIGURE_PNG if figure is not None else None
+        contents[FIGURE_PNG] = figure
+    written: dict[str, str | None] = {
+        "windows_csv": WINDOWS_CSV,
+        "textgrid": TEXTGRID,
+        "figure": FIGURE_PNG if figure is not None else None,
+    }
     document = report_document(
-        report,
-        service,
-        info=info,
-        sha256=sha256,
-        channel=channel,
+        report, service, info=info, sha256=sha256, channel=channel,
         outputs=dict(written, figure_skipped=skipped),
     )
-    _atomic_write(directory / REPORT_JSON, (_dumps(document) + "\n").encode("utf-8"))
+    contents[REPORT_JSON] = (_dumps(document) + "\n").encode("utf-8")
     written["report_json"] = REPORT_JSON
+    _commit(directory, contents)
     return {key: str(directory / value) if value else None for key, value in written.items()}
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+def _commit(directory: Path, contents: dict[str, bytes]) -> None:
+    """Write `contents` (name -> bytes; REPORT_JSON among them) into `directory`, all or none."""
+    staging: Path | None = None
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".gpuaudio-partial-", dir=directory))
+        for name, data in contents.items():
+            with open(staging / name, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        # The old marker goes first and the new one comes last: report.json is there only
+        # when the set next to it is this run's, complete.
+        (directory / REPORT_JSON).unlink(missing_ok=True)
+        for name in OUTPUT_NAMES:
+            if name == REPORT_JSON:
+                continue
+            if name in contents:
+                os.replace(staging / name, directory / name)
+            else:  # e.g. no figure this time: an older one would not belong to this report
+                (directory / name).unlink(missing_ok=True)
+        os.replace(staging / REPORT_JSON, directory / REPORT_JSON)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OutputWriteError(
+            f"cannot write the report to {directory}: {reason}; no report was written"
+        ) from exc
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _dumps(document: dict[str, Any]) -> str:

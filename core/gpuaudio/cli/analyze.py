@@ -19,10 +19,10 @@ from gpuaudio.errors import GpuAudioError
 
 
 def run(args: argparse.Namespace) -> int:
-    """Escalation analysis of each FILE into DIR/<file stem>/; one line per failed file."""
-    from gpuaudio.analysis.report import analyze_to_folder
+    """Escalation analysis of each FILE into DIR/<safe file stem>/; one line per failed file."""
+    from gpuaudio.analysis.report import analyze_to_folder, output_folder_name
 
-    stems = [Path(name).stem for name in args.files]
+    stems = [output_folder_name(name) for name in args.files]
     clashes = sorted({stem for stem in stems if stems.count(stem) > 1})
     if clashes:
         raise GpuAudioError(

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from typing import Any
 
 from gpuaudio import __version__
 from gpuaudio.cli import analyze, bench, demo, monitor, plugins
@@ -27,9 +30,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is so that cleanups (``finally``) run, as for Ctrl-C.
+    A BaseException, so no ``except Exception`` on the way swallows it."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gpuaudio`` command."""
     args = build_parser().parse_args(argv)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         code: int = args.run(args)
     except GpuAudioError as exc:
@@ -38,8 +53,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gpuaudio: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("gpuaudio: terminated", file=sys.stderr)
+        return 143
     except BrokenPipeError:  # e.g. `gpuaudio plugins | head`
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep interpreter exit quiet
         return 0
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return code
 

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     One line per window (and per segment event) as the audio arrives; at the end, the offline
     report of the whole stream, written like `analyze`'s with -o.
     """
-    from gpuaudio.analysis.report import STDIN, check_outputs, write_report
+    from gpuaudio.analysis.report import STDIN, check_outputs, output_folder_name, write_report
     from gpuaudio.analysis.streaming import EscalationMonitor
     from gpuaudio.audio_io import AudioInfo, PcmReader, audio_info, sha256_file, stream_audio
     from gpuaudio.errors import InvalidParameterError
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if not args.block > 0:
         raise InvalidParameterError(f"--block must be above 0 s, got {args.block}")
-    folder = Path(args.output or ".") / ("stdin" if from_stdin else Path(args.input).stem)
+    folder = Path(args.output or ".") / ("stdin" if from_stdin else output_folder_name(args.input))
     if args.output:
         check_outputs(folder, force=args.force)  # fail before the stream, not after it
     reader: PcmReader | None = None
