@@ -315,6 +315,21 @@ PCM_FORMATS = {"s16le": "<i2", "f32le": "<f4"}
 """Headerless PCM sample formats `PcmReader` reads (names as ffmpeg and sox spell them)."""
 
 
+_CONTAINERS = {b"RIFF": "WAV", b"RIFX": "WAV", b"fLaC": "FLAC", b"OggS": "Ogg",
+               b"ID3": "MP3", b"FORM": "AIFF"}  # fmt: skip
+
+
+def _refuse_container(head: bytes) -> None:
+    """Raise `AudioFileError` when raw PCM on stdin starts like an audio file's header."""
+    for magic, kind in _CONTAINERS.items():
+        if head.startswith(magic):
+            raise AudioFileError(
+                f"stdin holds a {kind} file ({magic.decode()} header), not raw PCM: pass the "
+                f"file's name instead of -, or send raw samples (e.g. sox FILE -t raw -e signed "
+                "-b 16 -c 1 -)"
+            )
+
+
 class PcmReader:
     """Mono float32 blocks of headerless, interleaved PCM from a binary stream (e.g. stdin),
     as the bytes arrive; counts frames and hashes the bytes (SHA-256) on the way.
@@ -360,7 +375,11 @@ class PcmReader:
         # read1: what has arrived (at least a byte), not more; plain streams only have read
         read = self.source.read1 if hasattr(self.source, "read1") else self.source.read
         carry = b""
+        head = b""  # the stream's first bytes, until there are enough to tell a header
         while chunk := read(self.block_frames * frame):
+            if len(head) < 4:
+                head += chunk[:4]
+                _refuse_container(head)
             self._digest.update(chunk)
             data = carry + chunk
             usable = len(data) // frame * frame

@@ -498,17 +498,57 @@ def test_monitor_usage_errors_are_one_line(isolated, capsys, argv, expected):
     assert len(err) == 1 and err[0].startswith("gpuaudio: error: ") and expected in err[0]
 
 
-def test_ctrl_c_ends_the_stream_and_the_report_is_still_written(isolated, calls, monkeypatch):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_ends_the_stream_and_the_report_is_still_written(
+    isolated, calls, monkeypatch, stop
+):
     y, _ = calls[16000]
     pcm = np.clip(np.round(y * 32768), -32768, 32767).astype("<i2")
 
     def interrupt(reads: int) -> None:
-        if reads == 130:  # after 129 blocks of 0.1 s
-            os.kill(os.getpid(), signal.SIGINT)
+        if reads == 130:  # while waiting for the 130th block of 0.1 s
+            os.kill(os.getpid(), stop)
 
     monkeypatch.setattr("sys.stdin", _Stdin(pcm.tobytes(), on_read=interrupt))
-    handler = signal.getsignal(signal.SIGINT)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     assert main(["monitor", "-", "--sr", "16000", "-o", "out", "--quiet", *FAST]) == 0
     document = json.loads((isolated / "out" / "stdin" / REPORT_JSON).read_text())
-    assert document["input"]["duration_s"] == 13.0  # 130 blocks of 0.1 s, then the end
-    assert signal.getsignal(signal.SIGINT) is handler  # restored
+    assert document["input"]["duration_s"] == 12.9  # the read it stopped brought nothing
+    assert document["analysis"]["partial"] is True
+    assert any(f"stopped by {stop.name} after 12.9 s" in w for w in document["warnings"])
+    assert {s: signal.getsignal(s) for s in handlers} == handlers  # restored
+
+
+def test_bad_samples_in_a_stream_are_silenced_and_reported(isolated, calls, monkeypatch, capsys):
+    y, _ = calls[16000]
+    broken = y.astype("<f4")
+    broken[15 * 16000 : 15 * 16000 + 3] = np.nan
+    monkeypatch.setattr("sys.stdin", _Stdin(broken.tobytes()))
+    argv = ["monitor", "-", "--sr", "16000", "--format", "f32le", "-o", "out", "--quiet", *FAST]
+    assert main(argv) == 0
+    document = json.loads((isolated / "out" / "stdin" / REPORT_JSON).read_text())
+    assert document["input"]["duration_s"] == 26.0 and document["analysis"]["partial"] is False
+    assert any("3 non-finite sample(s)" in w and "15.00 s" in w for w in document["warnings"])
+    assert "3 non-finite sample(s) at 15.00 s replaced by silence" in capsys.readouterr().err
+
+
+def test_the_monitor_api_raises_on_bad_samples_unless_told_to_silence(service, calls):
+    y, _ = calls[16000]
+    broken = y.copy()
+    broken[100] = np.inf
+    with pytest.raises(InvalidAudioError, match="non-finite"):
+        EscalationMonitor(service, sr=16000).feed(broken)
+    monitor = EscalationMonitor(service, sr=16000, bad_samples="silence")
+    monitor.feed(broken)
+    assert monitor.silenced == [(100 / 16000, 1)]
+    with pytest.raises(InvalidParameterError, match="bad_samples"):
+        EscalationMonitor(service, sr=16000, bad_samples="drop")
+
+
+@pytest.mark.parametrize(("head", "kind"), [(b"RIFF\x24\x00\x00\x00WAVEfmt ", "WAV"),
+                                            (b"fLaC\x00\x00\x00\x22", "FLAC")])  # fmt: skip
+def test_an_audio_file_on_stdin_is_refused_with_a_hint(isolated, monkeypatch, capsys, head, kind):
+    monkeypatch.setattr("sys.stdin", _Stdin(head + bytes(32000)))
+    assert main(["monitor", "-", "--sr", "16000", *FAST]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"stdin holds a {kind} file" in err[0] and "instead of -" in err[0]

@@ -252,6 +252,9 @@ class EscalationReport:
     """Per feature: backend, version, device, precision, why it was chosen (and what not)."""
     timing_s: dict[str, float]
     warnings: list[str] = field(default_factory=list)
+    partial: bool = False
+    """The input was stopped before its end (a monitored stream ended by a signal): the
+    report covers `duration_s` of it only."""
 
     @property
     def escalated_s(self) -> float:
@@ -285,6 +288,7 @@ class EscalationReport:
                 "provenance": self.provenance,
                 "timing_s": self.timing_s,
                 "warnings": self.warnings,
+                "partial": self.partial,
             }
         )
         return document

@@ -178,6 +178,7 @@ def report_document(
         "analysis": {
             "sample_rate": report.params.analysis_sr,
             "duration_s": body["duration_s"],
+            "partial": body["partial"],
             "n_windows": body["n_windows"],
             "params": body["params"],
             "method": (

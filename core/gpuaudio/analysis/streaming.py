@@ -48,7 +48,7 @@ from gpuaudio.analysis.escalation import (
     score_windows,
 )
 from gpuaudio.audio_io import StreamResampler
-from gpuaudio.errors import InvalidAudioError, StreamClosedError
+from gpuaudio.errors import InvalidAudioError, InvalidParameterError, StreamClosedError
 
 if TYPE_CHECKING:
     from gpuaudio.service import AudioFeatureService
@@ -165,6 +165,9 @@ class EscalationMonitor:
         sr: sample rate of the stream; blocks are resampled to ``params.analysis_sr``.
         chunk_s: most audio (seconds) per batched F0 call when one block completes many
             windows (default: the config's ``memory.chunk_seconds``).
+        bad_samples: ``"raise"`` (default): a block with NaN or inf raises
+            `InvalidAudioError` and changes nothing; ``"silence"``: such samples become 0,
+            the stream goes on, and the report's warnings say how many, and where.
     """
 
     def __init__(
@@ -174,7 +177,15 @@ class EscalationMonitor:
         *,
         sr: int,
         chunk_s: float | None = None,
+        bad_samples: Literal["raise", "silence"] = "raise",
     ) -> None:
+        if bad_samples not in ("raise", "silence"):
+            raise InvalidParameterError(
+                f"bad_samples must be 'raise' or 'silence', got {bad_samples!r}"
+            )
+        self.bad_samples = bad_samples
+        self.silenced: list[tuple[float, int]] = []
+        """(stream time in s of the first, count) of the non-finite samples made silence."""
         if service is None:
             from gpuaudio.service import AudioFeatureService
 
@@ -303,6 +314,15 @@ class EscalationMonitor:
                 self.service, self._parts, n_samples, self.params, provenance,
                 dict(self._timing), self._busy_s,
             )
+            if self.silenced:
+                count = sum(n for _, n in self.silenced)
+                places = ", ".join(f"{t:.2f} s" for t, _ in self.silenced[:5])
+                extra = len(self.silenced) - 5
+                more = f" and {extra} more blocks" if extra > 0 else ""
+                self._report.warnings.append(
+                    f"{count} non-finite sample(s) (NaN or inf) in the stream were replaced by "
+                    f"silence, in blocks at {places}{more}"
+                )
         return self._report
 
     def _validate(self, samples: Any) -> np.ndarray:
@@ -317,7 +337,20 @@ class EscalationMonitor:
                 "first, e.g. block.mean(axis=1) for (samples, channels), or start one monitor "
                 "per channel"
             )
+        if self.bad_samples == "silence":
+            samples = self._silence_non_finite(samples)
         return check.audio(samples, name=name)
+
+    def _silence_non_finite(self, samples: Any) -> Any:
+        array = np.asarray(samples)
+        if array.dtype.kind not in "fc":
+            return samples
+        bad = ~np.isfinite(array)
+        if not bad.any():
+            return samples
+        first = int(np.flatnonzero(bad)[0])
+        self.silenced.append(((self._resampler.received + first) / self.sr, int(bad.sum())))
+        return np.where(bad, 0, array)
 
     # -- the pipeline ----------------------------------------------------------------------
 

@@ -16,34 +16,51 @@ from gpuaudio.cli._common import (
 )
 
 
+class StreamStopped(BaseException):
+    """Raised out of a blocking read when a stop signal arrives (see `StopOnInterrupt`)."""
+
+
 class StopOnInterrupt:
-    """Within it, the first Ctrl-C (SIGINT) sets `requested` instead of raising, so a monitored
-    stream can end cleanly and its report still be written; a second Ctrl-C interrupts."""
+    """Within it, the first Ctrl-C (SIGINT) or SIGTERM sets `requested` (and `signal_name`)
+    instead of ending the program, so a monitored stream ends cleanly and its report is still
+    written; if the program is waiting for input at that moment, `StreamStopped` is raised out
+    of the read (`reading` says when). A second signal of the same kind acts as usual."""
+
+    _SIGNALS = ("SIGINT", "SIGTERM")
 
     def __init__(self) -> None:
         self.requested = False
-        self._installed = False
-        self._previous: Any = None
+        self.signal_name: str | None = None
+        self.reading = False
+        self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> StopOnInterrupt:
         import signal
         import threading
 
         if threading.current_thread() is threading.main_thread():  # else signals can't be set
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-            self._installed = True
+            for name in self._SIGNALS:
+                number = getattr(signal, name)
+                self._previous[number] = signal.signal(number, self._handle)
         return self
 
-    def _restore(self) -> None:
+    def _restore(self, number: int | None = None) -> None:
         import signal
 
-        if self._installed:  # None: the previous handler was not set from Python
-            signal.signal(signal.SIGINT, self._previous or signal.default_int_handler)
-            self._installed = False
+        for each in [number] if number is not None else list(self._previous):
+            if each in self._previous:  # None: the previous handler was not set from Python
+                previous = self._previous.pop(each)
+                fallback = signal.default_int_handler if each == signal.SIGINT else signal.SIG_DFL
+                signal.signal(each, previous or fallback)
 
     def _handle(self, signum: int, frame: Any) -> None:
+        import signal
+
         self.requested = True
-        self._restore()
+        self.signal_name = signal.Signals(signum).name
+        self._restore(signum)
+        if self.reading:
+            raise StreamStopped
 
     def __exit__(self, *exc: object) -> None:
         self._restore()
@@ -90,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         digest = sha256_file(args.input) if args.output else ""
         blocks = stream_audio(args.input, sr, channel=args.channel, block_s=args.block)
     params = params_from_args(args)
-    monitor = EscalationMonitor(service_from_args(args), params, sr=sr)
+    monitor = EscalationMonitor(service_from_args(args), params, sr=sr, bad_samples="silence")
     shown = 0  # segment events printed
 
     def show(windows: list[Any]) -> None:
@@ -105,17 +122,36 @@ def run(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     with StopOnInterrupt() as stop:
-        for block in blocks:
+        iterator = iter(blocks)
+        while not stop.requested:
+            stop.reading = True
+            try:
+                block = next(iterator, None)
+            except StreamStopped:
+                break
+            finally:
+                stop.reading = False
+            if block is None:
+                break
             if args.realtime:  # a block is there once its last sample has been "played"
                 time.sleep(max(0.0, started + monitor.fed_s + len(block) / sr - time.monotonic()))
+            silenced = len(monitor.silenced)
             show(monitor.feed(block))
-            if stop.requested:
-                break
+            for at_s, count in monitor.silenced[silenced:]:
+                print(f"gpuaudio: warning: {count} non-finite sample(s) at {at_s:.2f} s replaced "
+                      "by silence; the stream goes on", file=sys.stderr)  # fmt: skip
     show(monitor.flush())
     for event in monitor.events[shown:]:  # a segment still open when the stream ended
         if not args.quiet:
             print(event.line() + " (end of stream)", flush=True)
     report = monitor.finish()
+    if stop.signal_name:
+        report.partial = True
+        whole = "" if from_stdin else f" of the {info.duration_s:.1f}-s file"
+        report.warnings.append(
+            f"the stream was stopped by {stop.signal_name} after {monitor.fed_s:.1f} s{whole}: "
+            "this report covers that part only"
+        )
     if reader is not None:
         if reader.stray_bytes:
             print(f"gpuaudio: warning: the stream ended inside a sample frame; "
