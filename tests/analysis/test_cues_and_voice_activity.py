@@ -162,3 +162,32 @@ def test_two_voices_on_one_channel_are_not_taken_for_an_escalation(fake_service,
     report = fake_service.detect_emotional_escalation(y, SR)
     assert any("two voices on one channel" in text for text in report.warnings)
     assert report.baseline.excluded_windows < 10  # no split into a "calm" and an "escalated" voice
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("window_s", "1"), ("window_s", float("inf")), ("hop_s", float("nan")),
+     ("threshold", "2"), ("threshold", True), ("fmin", None), ("scale_floors", (1, "a", 1, 1, 1)),
+     ("min_duration_s", float("inf"))],
+)  # fmt: skip
+def test_settings_of_the_wrong_type_are_refused_by_name(field, value):
+    from gpuaudio.errors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match=f"{field} must be a finite number"):
+        EscalationParams(**{field: value}).validate()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--window", "nan"], ["--hop", "nan"], ["--threshold", "nan"], ["--window", "inf"],
+     ["--min-duration", "inf"]],
+)  # fmt: skip
+def test_cli_refuses_non_finite_settings_in_one_line(tmp_path, tones, capsys, argv):
+    from gpuaudio.cli import main
+
+    audio = tmp_path / "call.wav"
+    sf.write(audio, tones(SR, 12, []), SR)
+    assert main(["analyze", str(audio), "-o", str(tmp_path / "out"), *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("gpuaudio: error: ") and "finite" in err[0]
+    assert not (tmp_path / "out").exists()

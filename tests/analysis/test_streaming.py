@@ -489,6 +489,7 @@ def test_monitor_realtime_paces_the_file(isolated, calls, monkeypatch):
         (["monitor", "call.wav", "--sr", "8000"], "describe raw PCM on stdin"),
         (["monitor", "missing.wav"], "no such file"),
         (["monitor", "-", "--sr", "16000", "--block", "0"], "--block"),
+        (["monitor", "-", "--sr", "16000", "--block", "inf"], "--block"),
         (["monitor", "-", "--sr", "16000", "--channels", "0"], "channels must be at least 1"),
     ],
 )

@@ -93,12 +93,31 @@ class EscalationParams:
     def hop(self) -> float:
         return self.window_s if self.hop_s is None else self.hop_s
 
+    def _check_types(self) -> None:
+        """Every setting is a real, finite number (or a tuple of them; hop_s may be None):
+        a string or NaN from a config file must not reach the arithmetic."""
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if name == "hop_s" and value is None:
+                continue
+            items = value if isinstance(value, tuple) else (value,)
+            for item in items:
+                if (
+                    isinstance(item, bool)
+                    or not isinstance(item, (int, float, np.integer, np.floating))
+                    or not math.isfinite(item)
+                ):
+                    raise InvalidParameterError(
+                        f"{name} must be a finite number, got {value!r}"
+                    )
+
     def window_samples(self) -> tuple[int, int]:
         """(window, hop) in samples at `analysis_sr`."""
         return round(self.window_s * self.analysis_sr), round(self.hop * self.analysis_sr)
 
     def validate(self) -> EscalationParams:
         """Return self, or raise `InvalidParameterError` naming the bad setting."""
+        self._check_types()
         check.sample_rate(self.analysis_sr)
         check.frequency_range(self.fmin, self.fmax, self.analysis_sr)
         window, hop = self.window_samples()

@@ -87,8 +87,8 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidParameterError(
             f"{', '.join(raw_options)} describe raw PCM on stdin (-); a file says its own"
         )
-    if not args.block > 0:
-        raise InvalidParameterError(f"--block must be above 0 s, got {args.block}")
+    if not 0 < args.block < 3600:
+        raise InvalidParameterError(f"--block must be above 0 and under 3600 s, got {args.block}")
     folder = Path(args.output or ".") / ("stdin" if from_stdin else output_folder_name(args.input))
     if args.output:
         check_outputs(folder, force=args.force)  # fail before the stream, not after it
