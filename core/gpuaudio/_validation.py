@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -51,7 +52,13 @@ def audio(y: Any, *, name: str = "y") -> np.ndarray:
                 f"{name} has {bad.size} non-finite samples (NaN or inf), the first at flat "
                 f"index {int(bad[0])}; repair or drop them (e.g. np.nan_to_num) before analysis"
             )
-        array = array.astype(np.float32, copy=False)
+        converted = array.astype(np.float32, copy=False)
+        if converted is not array and not np.all(np.isfinite(converted)):
+            raise InvalidAudioError(
+                f"{name} has samples beyond float32's range (|x| > 3.4e38), which would become "
+                "inf; audio is expected within [-1, 1]: scale it first"
+            )
+        array = converted
     return np.ascontiguousarray(array)
 
 
@@ -74,6 +81,19 @@ def positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise InvalidParameterError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def positive_int_or(name: str, value: Any, default: int) -> int:
+    """`default` when `value` is None, else `value` as a positive integer (0 is refused, as
+    librosa refuses it, not taken for "the default")."""
+    return positive_int(name, default if value is None else value)
+
+
+def finite_real(name: str, value: Any) -> float:
+    """A finite real number (not a bool or a string)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise InvalidParameterError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
 
 
 def frequency_range(fmin: Any, fmax: Any, sr: int) -> tuple[float, float]:

@@ -242,7 +242,7 @@ class AudioFeatureService:
         sr = check.sample_rate(sr)
         fmin, fmax = check.frequency_range(fmin, fmax, sr)
         frame_length = check.positive_int("frame_length", frame_length)
-        hop = check.positive_int("hop_length", hop_length or frame_length // 4)
+        hop = check.positive_int_or("hop_length", hop_length, frame_length // 4)
 
         def compute(segment: np.ndarray) -> Any:
             def call(backend: Any) -> Any:
@@ -280,6 +280,7 @@ class AudioFeatureService:
                 f"windows must be 2-D (num_windows, window_samples), got shape {batch.shape}"
             )
         sr = check.sample_rate(sr)
+        check.frequency_range(fmin, fmax, sr)  # before the grid: sr must fit the F0 range
         frame_length, hop_length = window_frame_grid(sr)
         f0, _, prob = self.extract_f0(
             batch, sr, fmin=fmin, fmax=fmax, frame_length=frame_length, hop_length=hop_length
@@ -317,8 +318,8 @@ class AudioFeatureService:
         """Complex STFT as ``librosa.stft`` with the same arguments: (..., 1 + n_fft//2, frames)."""
         signal = check.audio(y)
         n_fft = check.positive_int("n_fft", n_fft)
-        win_length = check.positive_int("win_length", win_length or n_fft)
-        hop = check.positive_int("hop_length", hop_length or win_length // 4)
+        win_length = check.positive_int_or("win_length", win_length, n_fft)
+        hop = check.positive_int_or("hop_length", hop_length, win_length // 4)
         if win_length > n_fft:
             raise InvalidParameterError(f"win_length ({win_length}) must be <= n_fft ({n_fft})")
 
@@ -358,7 +359,9 @@ class AudioFeatureService:
         n_fft = check.positive_int("n_fft", n_fft)
         hop = check.positive_int("hop_length", hop_length)
         n_mels = check.positive_int("n_mels", n_mels)
-        top = sr / 2 if fmax is None else fmax
+        fmin = check.finite_real("fmin", fmin)
+        top = sr / 2 if fmax is None else check.finite_real("fmax", fmax)
+        power = check.finite_real("power", power)
         if fmin < 0 or fmin >= top or top > sr / 2:
             raise InvalidParameterError(
                 f"need 0 <= fmin < fmax <= sr/2 ({sr / 2} Hz), got fmin={fmin}, fmax={fmax}"
@@ -403,8 +406,14 @@ class AudioFeatureService:
         hop = check.positive_int("hop_length", hop_length)
         n_bins = check.positive_int("n_bins", n_bins)
         bins_per_octave = check.positive_int("bins_per_octave", bins_per_octave)
-        low = 32.70319566257483 if fmin is None else float(fmin)  # librosa's default: C1
-        top = low * 2 ** ((n_bins - 1) / bins_per_octave)
+        low = 32.70319566257483 if fmin is None else check.finite_real("fmin", fmin)  # C1
+        octaves = (n_bins - 1) / bins_per_octave
+        if octaves > 40:  # far above any Nyquist frequency (and 2**octaves would overflow)
+            raise InvalidParameterError(
+                f"n_bins={n_bins} at {bins_per_octave} per octave spans {octaves:.0f} octaves "
+                f"above fmin: the top bins are above the Nyquist frequency ({sr / 2} Hz)"
+            )
+        top = low * 2**octaves
         check.frequency_range(low, max(top, low * 1.0001), sr)
         n_octaves = math.ceil(n_bins / bins_per_octave)
         if hop % 2 ** (n_octaves - 1):

@@ -131,3 +131,32 @@ def test_any_float_input_is_clean_or_rejected(values):
         assert not np.all(np.isfinite(array))
     else:
         assert out.dtype == np.float32 and np.all(np.isfinite(out))
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda s: s.stft(GOOD, hop_length=0), "hop_length must be a positive integer, got 0"),
+        (lambda s: s.stft(GOOD, win_length=0), "win_length must be a positive integer, got 0"),
+        (lambda s: s.extract_f0(GOOD, 22050, hop_length=0), "hop_length .* got 0"),
+        (lambda s: s.melspectrogram(GOOD, 22050, fmin=float("nan")), "fmin must be a finite"),
+        (lambda s: s.melspectrogram(GOOD, 22050, fmax=float("nan")), "fmax must be a finite"),
+        (lambda s: s.melspectrogram(GOOD, 22050, power=float("nan")), "power must be a finite"),
+        (lambda s: s.melspectrogram(GOOD, 22050, fmin="a"), "fmin must be a finite"),
+        (lambda s: s.cqt(GOOD, 22050, n_bins=10**6), "above the Nyquist"),
+        (lambda s: s.cqt(GOOD, 22050, fmin=float("inf")), "fmin must be a finite"),
+        (lambda s: s.extract_f0_windows(np.zeros((2, 4096), np.float32), 1), "Nyquist"),
+    ],
+)
+def test_zero_nan_and_absurd_parameters_are_refused_by_name(service, call, match):
+    """librosa raises for these; gpuaudio used to take 0 for "the default", let NaN through
+    and crash with OverflowError or "negative shift count"."""
+    with pytest.raises(InvalidParameterError, match=match):
+        call(service)
+
+
+def test_samples_beyond_float32_range_are_refused():
+    y = np.array([0.0, 1e39, 0.0], dtype=np.float64)
+    with pytest.raises(InvalidAudioError, match="beyond float32's range"):
+        audio(y)
+    assert audio(np.array([0.0, 0.5], dtype=np.float64)).dtype == np.float32
