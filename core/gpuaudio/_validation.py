@@ -89,6 +89,22 @@ def positive_int_or(name: str, value: Any, default: int) -> int:
     return positive_int(name, default if value is None else value)
 
 
+def window_name(window: Any) -> str:
+    """A window function name that scipy.signal.get_window knows ("hann", "hamming"...)."""
+    from scipy.signal import get_window
+
+    try:
+        if not isinstance(window, str):
+            raise TypeError
+        get_window(window, 8)
+    except (ValueError, TypeError):
+        raise InvalidParameterError(
+            f"window must be the name of a window function scipy knows (e.g. 'hann', "
+            f"'hamming', 'blackman'), got {window!r}"
+        ) from None
+    return window
+
+
 def finite_real(name: str, value: Any) -> float:
     """A finite real number (not a bool or a string)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):

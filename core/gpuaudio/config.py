@@ -35,7 +35,7 @@ BackendChoice = str | list[str]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class BackendsConfig(_Strict):

@@ -322,6 +322,7 @@ class AudioFeatureService:
         hop = check.positive_int_or("hop_length", hop_length, win_length // 4)
         if win_length > n_fft:
             raise InvalidParameterError(f"win_length ({win_length}) must be <= n_fft ({n_fft})")
+        window = check.window_name(window)
 
         def compute(segment: np.ndarray) -> Any:
             return self._dispatch(

@@ -138,6 +138,7 @@ def test_any_float_input_is_clean_or_rejected(values):
     [
         (lambda s: s.stft(GOOD, hop_length=0), "hop_length must be a positive integer, got 0"),
         (lambda s: s.stft(GOOD, win_length=0), "win_length must be a positive integer, got 0"),
+        (lambda s: s.stft(GOOD, window="nope"), "window must be the name .* got 'nope'"),
         (lambda s: s.extract_f0(GOOD, 22050, hop_length=0), "hop_length .* got 0"),
         (lambda s: s.melspectrogram(GOOD, 22050, fmin=float("nan")), "fmin must be a finite"),
         (lambda s: s.melspectrogram(GOOD, 22050, fmax=float("nan")), "fmax must be a finite"),

@@ -42,6 +42,8 @@ def test_comma_separated_preference_list():
         ({"backends": {"f0": []}}, "backends.f0"),
         ({"backends": {"f0": ["auto", "crepe"]}}, "backends.f0"),
         ({"fallback": "sometimes"}, "fallback"),
+        ({"memory": {"chunk_seconds": float("inf")}}, "memory.chunk_seconds"),
+        ({"memory": {"memory_fraction": float("nan")}}, "memory.memory_fraction"),
     ],
 )
 def test_bad_values_name_the_key(data, key):
