@@ -13,6 +13,9 @@ from gpuaudio.errors import InvalidAudioError, InvalidParameterError
 MIN_SAMPLES = 512
 """Shorter input is zero-padded to this length and the result trimmed (REQ-E-004)."""
 _MAX_CHANNEL_AXIS = 16
+MAX_SAMPLE_RATE = 2_000_000
+"""Highest sample rate accepted (ultrasound recorders reach 768 kHz); above it a number is
+not a sample rate, and the buffers it would size (CQT filters...) would not fit in memory."""
 
 
 def audio(y: Any, *, name: str = "y") -> np.ndarray:
@@ -73,6 +76,11 @@ def sample_rate(sr: Any) -> int:
     rate = float(sr)
     if not rate.is_integer() or rate <= 0:
         raise InvalidParameterError(f"sr must be a positive integer sample rate, got {sr!r}")
+    if rate > MAX_SAMPLE_RATE:
+        raise InvalidParameterError(
+            f"sr={sr!r} is above {MAX_SAMPLE_RATE} Hz, more than any audio converter delivers: "
+            "is it the sample rate?"
+        )
     return int(rate)
 
 

@@ -147,6 +147,8 @@ def test_any_float_input_is_clean_or_rejected(values):
         (lambda s: s.cqt(GOOD, 22050, n_bins=10**6), "above the Nyquist"),
         (lambda s: s.cqt(GOOD, 22050, fmin=float("inf")), "fmin must be a finite"),
         (lambda s: s.extract_f0_windows(np.zeros((2, 4096), np.float32), 1), "Nyquist"),
+        (lambda s: s.cqt(GOOD, 10**12), "above 2000000 Hz"),
+        (lambda s: s.cqt(GOOD, 4.99e304), "is it the sample rate"),
     ],
 )
 def test_zero_nan_and_absurd_parameters_are_refused_by_name(service, call, match):
