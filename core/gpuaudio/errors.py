@@ -43,5 +43,9 @@ class OutputExistsError(GpuAudioError, FileExistsError):
     """An output file already exists and overwriting was not requested."""
 
 
+class InsufficientMemoryError(GpuAudioError, MemoryError):
+    """A call would need more host memory than the machine has available; refused up front."""
+
+
 class OutputWriteError(GpuAudioError, OSError):
     """Outputs cannot be written (disk full, no permission, a file where a folder should be)."""

@@ -22,6 +22,7 @@ from gpuaudio.errors import (
     ConfigError,
     GpuAudioError,
     GpuOutOfMemoryError,
+    InsufficientMemoryError,
     InvalidParameterError,
 )
 from gpuaudio.memory import MemoryManager, frame_chunks
@@ -254,7 +255,8 @@ class AudioFeatureService:
 
         context = math.ceil(_F0_CONTEXT_SECONDS * sr / hop) + math.ceil(frame_length / 2 / hop)
         parts = self._framewise(
-            compute, signal, sr, hop=hop, span=frame_length, center=True, context=context
+            compute, signal, sr, hop=hop, span=frame_length, center=True, context=context,
+            bytes_per_frame=frame_length * 32,  # YIN's difference functions, float64
         )
         f0 = _concat([p.f0 for p in parts])
         flag = _concat([p.voiced_flag for p in parts])
@@ -338,7 +340,9 @@ class AudioFeatureService:
                 ),
             )
 
-        parts = self._spectral(compute, signal, n_fft, hop, center, pad_mode)
+        parts = self._spectral(
+            compute, signal, n_fft, hop, center, pad_mode, bytes_per_frame=(n_fft // 2 + 1) * 24
+        )
         return _output(_concat(parts), signal.shape, np.complex64, as_tensor)
 
     def melspectrogram(
@@ -387,7 +391,10 @@ class AudioFeatureService:
                 ),
             )
 
-        parts = self._spectral(compute, signal, n_fft, hop, True, "constant", sr=sr)
+        parts = self._spectral(
+            compute, signal, n_fft, hop, True, "constant", sr=sr,
+            bytes_per_frame=(n_fft // 2 + 1) * 24 + n_mels * 4,
+        )
         return _output(_concat(parts), signal.shape, np.float32, as_tensor)
 
     def cqt(
@@ -439,7 +446,8 @@ class AudioFeatureService:
         longest_filter = math.ceil(sr / low / (2 ** (1 / bins_per_octave) - 1))
         context = math.ceil(longest_filter / hop) + 4
         parts = self._framewise(
-            compute, signal, sr, hop=hop, span=longest_filter, center=True, context=context
+            compute, signal, sr, hop=hop, span=longest_filter, center=True, context=context,
+            bytes_per_frame=n_bins * 32,
         )
         return _output(_concat(parts), signal.shape, np.complex64, as_tensor)
 
@@ -454,6 +462,8 @@ class AudioFeatureService:
         center: bool,
         pad_mode: str,
         sr: int | None = None,
+        *,
+        bytes_per_frame: int,
     ) -> list[Any]:
         n = signal.shape[-1]
         if not center and n < n_fft:
@@ -476,6 +486,7 @@ class AudioFeatureService:
             center=center,
             context=context,
             pad_short=pad_mode == "constant",
+            bytes_per_frame=bytes_per_frame,
         )
 
     def _framewise(
@@ -488,6 +499,7 @@ class AudioFeatureService:
         span: int,
         center: bool,
         context: int,
+        bytes_per_frame: int,
         pad_short: bool = True,
     ) -> list[Any]:
         """Compute a frame-wise feature, padding short input and chunking long input.
@@ -495,17 +507,22 @@ class AudioFeatureService:
         Input under 512 samples is zero-padded and the frames trimmed (REQ-E-004). Input
         longer than ``memory.chunk_seconds`` is cut into frame ranges, each computed with
         `context` frames on both sides that are then dropped, so the kept frames see exactly
-        the samples they would see in one piece (REQ-S-002).
+        the samples they would see in one piece (REQ-S-002). A call whose working memory
+        (about `bytes_per_frame` per frame of every signal) would not fit in the host's
+        available memory is refused before it starts.
         """
         batch = signal.reshape(-1, signal.shape[-1])
         n = batch.shape[-1]
         n_frames = 1 + n // hop if center else 1 + (n - span) // hop
+        rate = sr or 22050
+        chunk_frames = max(1, int(self.config.memory.chunk_seconds * rate) // hop)
+        padded_n = max(n, check.MIN_SAMPLES) if pad_short else n
+        computed = min(1 + padded_n // hop if center else n_frames, chunk_frames + 2 * context)
+        _check_host_memory(batch.shape[0], computed, bytes_per_frame)
         if n < check.MIN_SAMPLES and pad_short:
             padded = np.zeros((batch.shape[0], check.MIN_SAMPLES), dtype=np.float32)
             padded[:, :n] = batch
             return [_trim(compute(padded), 0, n_frames)]
-        rate = sr or 22050
-        chunk_frames = max(1, int(self.config.memory.chunk_seconds * rate) // hop)
         if n_frames <= chunk_frames:
             return [_trim(compute(batch), 0, n_frames)]
         offset = span // 2 if center else 0
@@ -515,6 +532,22 @@ class AudioFeatureService:
             start, end = lo * hop, min(n, (hi - 1) * hop - offset + span)
             parts.append(_trim(compute(batch[:, start:end]), first - lo, stop - lo))
         return parts
+
+
+_HOST_SHARE = 0.8
+"""Share of the host's available memory one call may plan to use."""
+
+
+def _check_host_memory(signals: int, frames: int, bytes_per_frame: int) -> None:
+    """Raise `InsufficientMemoryError` when `signals` x `frames` frames would not fit."""
+    needed = signals * frames * bytes_per_frame
+    available = _device.free_memory_bytes("cpu")
+    if needed > _HOST_SHARE * available:
+        raise InsufficientMemoryError(
+            f"{signals} signal(s) of {frames} frame(s) each need about {needed / 1e9:.1f} GB of "
+            f"host memory, more than {_HOST_SHARE:.0%} of the {available / 1e9:.1f} GB "
+            "available: pass fewer or shorter signals per call"
+        )
 
 
 def window_frame_grid(sr: int) -> tuple[int, int]:
