@@ -193,7 +193,8 @@ class AudioFeatureService:
                     raise failure from exc
                 failure.__cause__ = exc
             else:
-                self._record(feature, candidate, tried, time.perf_counter() - started)
+                used = _precision_used(backend, feature) or self._precision(candidate.device)
+                self._record(feature, candidate, tried, time.perf_counter() - started, used)
                 return result
             log.warning("%s; trying the next eligible backend", failure)
             tried.append(f"{candidate.spec.name}: {failure}")
@@ -201,7 +202,9 @@ class AudioFeatureService:
         assert last_error is not None
         raise last_error
 
-    def _record(self, feature: Feature, cand: Candidate, tried: list[str], seconds: float) -> None:
+    def _record(
+        self, feature: Feature, cand: Candidate, tried: list[str], seconds: float, precision: str
+    ) -> None:
         loaded = {p.plugin: p for p in self.registry.loaded}
         plugin = loaded.get(cand.spec.plugin)
         stats = self.memory_manager(cand.device).stats
@@ -212,7 +215,7 @@ class AudioFeatureService:
             distribution=plugin.distribution if plugin else "",
             version=plugin.version if plugin else "",
             device=cand.device,
-            precision=self._precision(cand.device),
+            precision=precision,
             reason=cand.reason,
             fallbacks=tuple(tried),
             sub_batches=stats.sub_batches,
@@ -532,6 +535,15 @@ class AudioFeatureService:
             start, end = lo * hop, min(n, (hi - 1) * hop - offset + span)
             parts.append(_trim(compute(batch[:, start:end]), first - lo, stop - lo))
         return parts
+
+
+def _precision_used(backend: Any, feature: Feature) -> str | None:
+    """The precision a backend says it computed `feature` in: its ``precision`` attribute (a
+    string, or a mapping feature -> string); None when it says nothing (the config's then)."""
+    declared = getattr(backend, "precision", None)
+    if isinstance(declared, Mapping):
+        declared = declared.get(feature)
+    return declared if isinstance(declared, str) else None
 
 
 _HOST_SHARE = 0.8

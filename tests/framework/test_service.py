@@ -270,3 +270,14 @@ def test_the_callers_mistake_is_not_retried_on_another_backend():
     with pytest.raises(InvalidParameterError, match="at least 4096"):
         service.extract_f0(harmonic_tone(200, 8000, 0.5), 8000, frame_length=1024)
     assert "f0" not in service.provenance  # nothing ran in its place
+
+
+def test_provenance_records_the_precision_used_not_the_configured_one():
+    """fastpyin computes in float64 whatever the config asks; the provenance says so."""
+    service = AudioFeatureService({"backends": {"f0": "fastpyin", "stft": "librosa"},
+                                   "precision": "fp16"})  # fmt: skip
+    y = np.sin(np.arange(8192) / 20).astype(np.float32)
+    service.extract_f0(y, 22050)
+    service.stft(y)
+    assert service.provenance["f0"].precision == "fp64"
+    assert service.provenance["stft"].precision == "fp32"

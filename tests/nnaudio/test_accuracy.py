@@ -180,7 +180,8 @@ def test_half_precision_bounds(
     )
     ref_mel = librosa.feature.melspectrogram(y=noise, sr=16000, n_fft=2048, hop_length=512)
     assert relative_error(mel, ref_mel) <= bound
-    assert svc.provenance["mel"].precision == precision
+    # the precision actually used: the torch backend computes in fp32 whatever is asked
+    assert svc.provenance["mel"].precision == (precision if backend == "nnaudio" else "fp32")
 
 
 def test_cqt_filter_span_covers_librosa_longest_filter(make_backend: Any) -> None:

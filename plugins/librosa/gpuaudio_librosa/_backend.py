@@ -6,7 +6,7 @@ one call (librosa vectorises over leading axes), so many windows are never a Pyt
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import librosa
 import numpy as np
@@ -20,6 +20,11 @@ class LibrosaBackend:
     """CPU reference implementation of every gpuaudio feature."""
 
     name = "librosa"
+    precision: ClassVar[dict[str, str]] = {
+        "f0": "fp64", "stft": "fp32", "mel": "fp32", "cqt": "fp32",
+    }
+    """What librosa computes in, whatever the config asks: pyin in float64, spectra from
+    float32 input (recorded in the provenance)."""
 
     def __init__(self, context: BackendContext) -> None:
         context.require_no_options("librosa")

@@ -53,6 +53,8 @@ class FastPyinBackend:
     """CPU F0 backend returning exactly what ``librosa.pyin`` returns, several times faster."""
 
     name = "fastpyin"
+    precision = "fp64"
+    """As librosa.pyin: float64 throughout, whatever the config asks (recorded in provenance)."""
 
     def __init__(self, context: BackendContext) -> None:
         context.require_no_options("fastpyin")

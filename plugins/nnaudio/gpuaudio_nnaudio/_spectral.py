@@ -89,6 +89,8 @@ class SpectralBackend:
         self.device = torch.device(context.device)
         self.memory = context.memory
         self.dtype = _DTYPES[context.precision] if self.half_precision else torch.float32
+        self.precision = context.precision if self.half_precision else "fp32"
+        """The precision the spectra are computed in (recorded in the provenance)."""
         self.cache = LayerCache()
 
     # -- the one thing a subclass provides --------------------------------------------------
