@@ -450,7 +450,7 @@ class AudioFeatureService:
         context = math.ceil(longest_filter / hop) + 4
         parts = self._framewise(
             compute, signal, sr, hop=hop, span=longest_filter, center=True, context=context,
-            bytes_per_frame=n_bins * 32,
+            bytes_per_frame=n_bins * 32, stft_frames=False,
         )
         return _output(_concat(parts), signal.shape, np.complex64, as_tensor)
 
@@ -504,6 +504,7 @@ class AudioFeatureService:
         context: int,
         bytes_per_frame: int,
         pad_short: bool = True,
+        stft_frames: bool = True,
     ) -> list[Any]:
         """Compute a frame-wise feature, padding short input and chunking long input.
 
@@ -512,11 +513,18 @@ class AudioFeatureService:
         `context` frames on both sides that are then dropped, so the kept frames see exactly
         the samples they would see in one piece (REQ-S-002). A call whose working memory
         (about `bytes_per_frame` per frame of every signal) would not fit in the host's
-        available memory is refused before it starts.
+        available memory is refused before it starts. `stft_frames`: frames are counted as
+        librosa's centred STFT counts them, ``1 + (n + 2 * (span // 2) - span) // hop`` (one
+        fewer for an odd span when hop divides n); else ``1 + n // hop`` (CQT).
         """
         batch = signal.reshape(-1, signal.shape[-1])
         n = batch.shape[-1]
-        n_frames = 1 + n // hop if center else 1 + (n - span) // hop
+        if not center:
+            n_frames = 1 + (n - span) // hop
+        elif stft_frames:
+            n_frames = 1 + (n + 2 * (span // 2) - span) // hop
+        else:
+            n_frames = 1 + n // hop
         rate = sr or 22050
         chunk_frames = max(1, int(self.config.memory.chunk_seconds * rate) // hop)
         padded_n = max(n, check.MIN_SAMPLES) if pad_short else n

@@ -281,3 +281,23 @@ def test_provenance_records_the_precision_used_not_the_configured_one():
     service.stft(y)
     assert service.provenance["f0"].precision == "fp64"
     assert service.provenance["stft"].precision == "fp32"
+
+
+@pytest.mark.parametrize("n_fft", [255, 511, 513])
+@pytest.mark.parametrize("n", [100, 256, 300, 512])
+def test_odd_n_fft_on_short_input_has_librosas_frames(service, n_fft, n):
+    """An odd n_fft pads n_fft // 2 on each side, one sample short of n_fft: librosa gets one
+    frame fewer when hop divides n; the padding to 512 samples used to add it back."""
+    import warnings
+
+    import librosa
+
+    y = np.random.default_rng(n).standard_normal(n).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # librosa: n_fft too large for the input
+        expected = librosa.stft(y, n_fft=n_fft, hop_length=128)
+        mel = librosa.feature.melspectrogram(y=y, sr=22050, n_fft=n_fft, hop_length=128)
+    got = service.stft(y, n_fft=n_fft, hop_length=128)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
+    assert service.melspectrogram(y, 22050, n_fft=n_fft, hop_length=128).shape == mel.shape
