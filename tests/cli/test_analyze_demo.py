@@ -115,3 +115,11 @@ def test_demo_finds_the_known_escalations(tmp_path, capsys):
     assert scores.recall >= 0.9 and scores.precision >= 0.8
     assert (folder / "demo_call.wav").is_file()
     assert main(["demo", "-o", str(folder), "--quiet"]) == 2  # no overwrite without --force
+
+
+def test_a_too_short_file_names_itself_and_the_cli_flag(tmp_path, capsys):
+    short = tmp_path / "tiny.wav"
+    sf.write(short, np.zeros(4000, dtype=np.float32), 16000)
+    assert main(["analyze", str(short), "-o", str(tmp_path / "o"), "--window", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(short) in err[0] and "--window" in err[0]

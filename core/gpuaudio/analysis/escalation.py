@@ -420,7 +420,8 @@ def _count_windows(n_samples: int, params: EscalationParams) -> int:
     if n_windows == 0:
         raise InvalidAudioError(
             f"the recording lasts {n_samples / params.analysis_sr:.2f} s, shorter than one "
-            f"analysis window ({params.window_s} s); use a shorter window_s"
+            f"analysis window ({params.window_s} s); use a shorter window (window_s; --window on "
+            "the command line)"
         )
     return n_windows
 

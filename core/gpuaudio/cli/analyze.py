@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
             )
         except GpuAudioError as exc:
             progress.close()
-            print(f"gpuaudio: error: {exc}", file=sys.stderr)
+            where = "" if str(name) in str(exc) else f"{name}: "
+            print(f"gpuaudio: error: {where}{exc}", file=sys.stderr)
             failed += 1
             continue
         progress.close()
