@@ -7,6 +7,7 @@ keys are validated by that backend when it loads.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import sys
@@ -110,6 +111,9 @@ class Config(BaseModel):
     @model_validator(mode="after")
     def _backend_tables(self) -> Config:
         for key, value in (self.model_extra or {}).items():
+            close = difflib.get_close_matches(key, Config.model_fields, n=1, cutoff=0.8)
+            if close:  # a typo of a setting, not a backend's option table
+                raise ValueError(f"unknown key {key!r}: did you mean {close[0]!r}?")
             if not isinstance(value, Mapping):
                 raise ValueError(
                     f"unknown key {key!r}: expected one of {sorted(Config.model_fields)} "
