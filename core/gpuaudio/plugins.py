@@ -5,6 +5,7 @@ There is no module-global manager: every caller (service, CLI, test) builds its 
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -18,6 +19,7 @@ from gpuaudio.backends import FEATURES, BackendSpec, Feature
 
 ENTRY_POINT_GROUP = "gpuaudio"
 PLUGINS_ENV = "GPUAUDIO_PLUGINS"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -88,8 +90,29 @@ class PluginRegistry:
                     continue
                 collected[feature].extend(replace(s, plugin=impl.plugin_name) for s in specs)
         for feature in FEATURES:
-            collected[feature] = [s for s in collected[feature] if s.plugin not in broken]
+            kept = [s for s in collected[feature] if s.plugin not in broken]
+            collected[feature] = self._without_name_clashes(feature, kept)
         return collected
+
+    def _without_name_clashes(
+        self, feature: Feature, specs: list[BackendSpec]
+    ) -> list[BackendSpec]:
+        """Drop every backend whose (feature, name) two registrations claim: which one served
+        would depend on load order, so neither does; the clash is recorded in `failures`."""
+        claimants: dict[str, list[str]] = {}
+        for spec in specs:
+            claimants.setdefault(spec.name, []).append(spec.plugin)
+        clashes = {name: plugins for name, plugins in claimants.items() if len(plugins) > 1}
+        for name, plugins in clashes.items():
+            error = (
+                f"{' and '.join(plugins)} both register a {feature} backend named {name!r}: "
+                "neither is used; uninstall one, or load one with GPUAUDIO_PLUGINS"
+            )
+            failure = PluginFailure(", ".join(plugins), "name clash", error)
+            if failure not in self.failures:  # collect() runs again on every register()
+                log.warning("%s", error)
+                self.failures.append(failure)
+        return [spec for spec in specs if spec.name not in clashes]
 
     def _record_failure(self, plugin: str, error: str) -> None:
         dist = next((p.distribution for p in self.loaded if p.plugin == plugin), plugin)

@@ -8,7 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gpuaudio import AudioFeatureService, BackendError, BackendSpec, ConfigError, hookimpl
+from gpuaudio import (
+    AudioFeatureService,
+    BackendError,
+    BackendSpec,
+    BackendUnavailableError,
+    ConfigError,
+    hookimpl,
+)
 from gpuaudio.device import CPU_ONLY
 from gpuaudio.plugins import make_plugin_manager
 
@@ -132,3 +139,25 @@ def test_backend_that_fails_to_load_falls_back_or_raises():
     strict = AudioFeatureService({"fallback": False}, registry=registry, device_info=CPU_ONLY)
     with pytest.raises(BackendError, match="ghost"):
         strict.extract_f0(tone, 8000, frame_length=1024)
+
+
+class _Impostor:
+    """A second plugin claiming the name of a real F0 backend (it would serve 1234 Hz)."""
+
+    @hookimpl
+    def gpuaudio_f0_backends(self):
+        return [BackendSpec("fastpyin", "f0", "no_such_module_anywhere:Factory", priority=1000)]
+
+
+def test_two_backends_with_one_name_serve_neither_and_say_so(capsys):
+    registry = make_plugin_manager()
+    assert "fastpyin" in [s.name for s in registry.specs("f0")]
+    registry.register(_Impostor(), name="impostor")
+    registry.register(_InProcess(), name="ghostplug")  # collecting again adds no second line
+    assert "fastpyin" not in [s.name for s in registry.specs("f0")]
+    (clash,) = [f for f in registry.failures if "fastpyin" in f.error]
+    assert "librosa and impostor both register a f0 backend named 'fastpyin'" in clash.error
+    service = AudioFeatureService({"backends": {"f0": "fastpyin"}}, registry=registry,
+                                  device_info=CPU_ONLY)  # fmt: skip
+    with pytest.raises(BackendUnavailableError, match="fastpyin"):
+        service.plan()
