@@ -84,7 +84,7 @@ class PluginRegistry:
                     continue
                 try:
                     specs = _validated_specs(impl.function(), feature)
-                except Exception as exc:  # a plugin's bug must never stop the host
+                except (Exception, SystemExit) as exc:  # a plugin's bug never stops the host
                     broken.add(impl.plugin_name)
                     self._record_failure(impl.plugin_name, f"{feature} hook failed: {exc!r}")
                     continue
@@ -160,7 +160,7 @@ def make_plugin_manager(
         try:
             module = entry_point.load()
             manager.register(module, name=entry_point.name)
-        except Exception as exc:  # any import-time failure is the plugin's, not ours
+        except (Exception, SystemExit) as exc:  # any import-time failure is the plugin's
             registry.failures.append(PluginFailure(entry_point.name, dist_name, f"{exc!r}"))
             continue
         registry.loaded.append(LoadedPlugin(entry_point.name, dist_name, version))

@@ -156,7 +156,7 @@ class AudioFeatureService:
                 backend = candidate.spec.load_factory()(context)
             except (ConfigError, InvalidParameterError):
                 raise
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # a backend must not end the program
                 raise BackendError(
                     f"backend {candidate.spec.name!r} ({feature}) failed to load: {exc!r}"
                 ) from exc
@@ -184,7 +184,7 @@ class AudioFeatureService:
                 failure: Exception = exc
             except GpuAudioError:  # the caller's input or config: no other backend fixes it
                 raise
-            except Exception as exc:  # a CUDA/driver error, a bug: name the backend, keep going
+            except (Exception, SystemExit) as exc:  # a CUDA/driver error, a bug: keep going
                 failure = BackendError(
                     f"backend {candidate.spec.name!r} ({feature}) failed on {candidate.device}: "
                     f"{exc!r}"

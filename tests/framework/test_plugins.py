@@ -44,6 +44,14 @@ from gpuaudio import hookimpl
 def gpuaudio_mel_backends():
     raise RuntimeError("bug in plugin hook")
 """
+EXITS = "raise SystemExit(3)\n"
+HOOK_EXITS = """
+from gpuaudio import hookimpl
+
+@hookimpl
+def gpuaudio_f0_backends():
+    raise SystemExit("plugin calls sys.exit in a hook")
+"""
 NOT_A_SPEC = """
 from gpuaudio import hookimpl
 
@@ -68,6 +76,8 @@ def fake_dists(tmp_path, monkeypatch):
         "brokenplug": BROKEN,
         "hookbugplug": HOOK_BUG,
         "notaspecplug": NOT_A_SPEC,
+        "exitplug": EXITS,
+        "hookexitplug": HOOK_EXITS,
     }.items():
         _distribution(tmp_path, name, source)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -86,6 +96,8 @@ def test_good_plugin_registers_and_broken_ones_are_recorded(fake_dists):
     assert "cannot open shared object file" in failures["brokenplug"]
     assert "bug in plugin hook" in failures["hookbugplug"]
     assert "expected BackendSpec" in failures["notaspecplug"]
+    assert "SystemExit(3)" in failures["exitplug"]  # sys.exit at import: recorded, host lives
+    assert "sys.exit in a hook" in failures["hookexitplug"]
     assert "hookbugplug" not in loaded
     assert all(s.plugin != "notaspecplug" for s in registry.specs("cqt"))
 
@@ -161,3 +173,32 @@ def test_two_backends_with_one_name_serve_neither_and_say_so(capsys):
                                   device_info=CPU_ONLY)  # fmt: skip
     with pytest.raises(BackendUnavailableError, match="fastpyin"):
         service.plan()
+
+
+class _Exiting:
+    """An F0 backend that calls sys.exit() while computing."""
+
+    def __init__(self, context):
+        self.context = context
+
+    def f0(self, y, sr, *, fmin, fmax, frame_length, hop_length):
+        raise SystemExit("a backend calling sys.exit")
+
+
+class _ExitingPlugin:
+    @hookimpl
+    def gpuaudio_f0_backends(self):
+        return [BackendSpec("exiting", "f0", f"{__name__}:_Exiting", priority=99)]
+
+
+def test_a_backend_calling_sys_exit_is_a_backend_error_not_the_end():
+    registry = make_plugin_manager()
+    registry.register(_ExitingPlugin(), name="exitingplug")
+    tone = np.sin(np.arange(8000) / 8000 * 2 * np.pi * 200).astype(np.float32)
+    service = AudioFeatureService({}, registry=registry, device_info=CPU_ONLY)
+    service.extract_f0(tone, 8000, frame_length=1024)
+    assert service.provenance["f0"].backend != "exiting"
+    assert "sys.exit" in service.provenance["f0"].fallbacks[0]
+    strict = AudioFeatureService({"fallback": False}, registry=registry, device_info=CPU_ONLY)
+    with pytest.raises(BackendError, match="exiting"):
+        strict.extract_f0(tone, 8000, frame_length=1024)
