@@ -43,7 +43,6 @@ import csv
 import importlib.metadata
 import json
 import sys
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +50,9 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 from scipy.signal import butter, resample_poly, sosfilt
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "known_f0"))
+from speechset import import_pyworld, pink_noise  # the known-F0 set's helpers, shared
 
 HERE = Path(__file__).resolve().parent
 SOURCES = HERE / "sources"
@@ -85,26 +87,6 @@ RAMP_S = (1.0, 2.0)
 QUESTION_SHARE = 0.6
 QUESTION_ST = 4.0
 QUESTION_S = 0.4
-
-
-def import_pyworld() -> types.ModuleType:
-    """pyworld's ``__init__`` imports ``pkg_resources`` (gone from setuptools >= 81): shim it."""
-    if "pkg_resources" not in sys.modules:
-        try:
-            import pkg_resources  # noqa: F401
-        except ImportError:
-            shim = types.ModuleType("pkg_resources")
-            version = importlib.metadata.version("pyworld")
-            shim.get_distribution = lambda _name: types.SimpleNamespace(version=version)  # type: ignore[attr-defined]
-            sys.modules["pkg_resources"] = shim
-    try:
-        import pyworld
-    finally:  # pytest's syspath_prepend must not take the shim for the real pkg_resources
-        if getattr(sys.modules.get("pkg_resources"), "get_distribution", None) and not hasattr(
-            sys.modules["pkg_resources"], "__file__"
-        ):
-            del sys.modules["pkg_resources"]
-    return pyworld
 
 
 # -- sources ---------------------------------------------------------------------------------
@@ -492,17 +474,6 @@ def f0_truth(
         grid = resample_f0(own, f0[:n], times[k0 : k1 + 1])
         truth[k0 : k1 + 1] = np.nan_to_num(grid, nan=0.0)
     return times, truth
-
-
-def pink_noise(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Unit-RMS pink (1/f power) noise, shaped in the frequency domain."""
-    spectrum = np.fft.rfft(rng.standard_normal(n))
-    freqs = np.fft.rfftfreq(n)
-    spectrum[1:] /= np.sqrt(freqs[1:])
-    spectrum[0] = 0.0
-    noise = np.fft.irfft(spectrum, n)
-    result: np.ndarray = noise / np.sqrt(np.mean(noise**2))
-    return result
 
 
 # -- channels ----------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ from speechset import (
     TELEPHONE_DIR,
     TELEPHONE_SR,
     import_pyworld,
+    pink_noise,
 )
 
 from gpuaudio.evaluation.speechset import write_truth
@@ -182,17 +183,6 @@ def synthesize(world: World, f0: np.ndarray, level_dbfs: float) -> np.ndarray:
     voiced = np.repeat(f0 > 0, HOP)[: audio.size]
     rms = np.sqrt(np.mean(audio[: voiced.size][voiced] ** 2))
     result: np.ndarray = audio * 10 ** (level_dbfs / 20) / rms
-    return result
-
-
-def pink_noise(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Unit-RMS pink (1/f power) noise, shaped in the frequency domain."""
-    spectrum = np.fft.rfft(rng.standard_normal(n))
-    freqs = np.fft.rfftfreq(n)
-    spectrum[1:] /= np.sqrt(freqs[1:])
-    spectrum[0] = 0.0
-    noise = np.fft.irfft(spectrum, n)
-    result: np.ndarray = noise / np.sqrt(np.mean(noise**2))
     return result
 
 

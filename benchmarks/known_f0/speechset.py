@@ -12,6 +12,8 @@ import sys
 import types
 from pathlib import Path
 
+import numpy as np
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SPEECH_DIR = DATA_DIR / "speech"
 ESCALATION_DIR = DATA_DIR / "escalation"
@@ -48,3 +50,14 @@ def import_pyworld() -> types.ModuleType:
         if shimmed:  # others (pytest's syspath_prepend) must not take the shim for the real one
             del sys.modules["pkg_resources"]
     return pyworld
+
+
+def pink_noise(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Unit-RMS pink (1/f power) noise, shaped in the frequency domain."""
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    freqs = np.fft.rfftfreq(n)
+    spectrum[1:] /= np.sqrt(freqs[1:])
+    spectrum[0] = 0.0
+    noise = np.fft.irfft(spectrum, n)
+    result: np.ndarray = noise / np.sqrt(np.mean(noise**2))
+    return result
