@@ -448,7 +448,7 @@ def _analyze(
     n_windows = _count_windows(n_samples, params)
     chunk_windows = _chunk_windows(service, params, chunk_s)
     parts: list[_Raw] = []
-    timing = {"read_s": read_s, "f0_s": 0.0, "level_s": 0.0}
+    timing = {"read_s": read_s, "f0_s": 0.0, "level_s": 0.0, "spectral_s": 0.0}
     provenance: dict[str, Any] = {}
     started = time.perf_counter()
     for first, batch in _window_batches(blocks, window, hop, n_windows, chunk_windows, timing):
@@ -556,16 +556,15 @@ def _measure(
     from gpuaudio.service import window_frame_grid
 
     sr = params.analysis_sr
+    frame_length, frame_hop = window_frame_grid(sr)
     started = time.perf_counter()
     squares = np.square(batch, dtype=np.float64)
     level = _db(squares.mean(axis=1))
-    frame_hop = window_frame_grid(sr)[1]
     n_frames = batch.shape[1] // frame_hop
     frames = squares[:, : n_frames * frame_hop].reshape(batch.shape[0], n_frames, frame_hop)
     quiet = _db(np.percentile(frames.mean(axis=2), 10, axis=1))
     timing["level_s"] += time.perf_counter() - started
 
-    frame_length = window_frame_grid(sr)[0]
     started = time.perf_counter()
     f0, voiced, _ = service.extract_f0(
         batch,
@@ -579,7 +578,7 @@ def _measure(
 
     started = time.perf_counter()
     balance, flatness = spectral_measures(service, batch, sr, frame_hop, voiced)
-    timing["spectral_s"] = timing.get("spectral_s", 0.0) + time.perf_counter() - started
+    timing["spectral_s"] += time.perf_counter() - started
 
     voiced_f0 = np.where(voiced, f0, np.nan)
     semitones = 12 * np.log2(voiced_f0)

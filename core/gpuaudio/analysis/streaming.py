@@ -207,7 +207,7 @@ class EscalationMonitor:
         self._segments: list[LiveSegment] = []
         self._run: list[LiveWindow] = []  # flagged windows of the current live run
         self._provenance: dict[str, Any] = {}
-        self._timing = {"read_s": 0.0, "f0_s": 0.0, "level_s": 0.0}
+        self._timing = {"read_s": 0.0, "f0_s": 0.0, "level_s": 0.0, "spectral_s": 0.0}
         self._busy_s = 0.0
         self._ended = False
         self._flushed = False
