@@ -49,3 +49,8 @@ class InsufficientMemoryError(GpuAudioError, MemoryError):
 
 class OutputWriteError(GpuAudioError, OSError):
     """Outputs cannot be written (disk full, no permission, a file where a folder should be)."""
+
+
+class BatchEngineError(GpuAudioError, RuntimeError):
+    """A batch engine could not run a task to completion (worker lost past the retry limit,
+    scheduler unreachable); names the recording."""

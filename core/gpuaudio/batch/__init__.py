@@ -1,2 +1,2 @@
-"""Archives of recordings (reserved): the per-recording task, engines and archive tables.
+"""Archives of recordings: the per-recording task, the engines that run it and the archive tables.
 Will import the framework and the analysis layer, never evaluation or the CLI."""
