@@ -2,8 +2,9 @@
 
 The recording is cut into windows (1 s by default). Per window: median F0 of the voiced
 frames, F0 variability, voiced fraction and RMS level. F0 for *all* windows comes from one
-batched backend call (REQ-E-005); recordings longer than ``memory.chunk_seconds`` are
-processed in window-aligned chunks, one call each (REQ-S-002), with the same result.
+batched backend call (REQ-E-005); recordings longer than `ANALYSIS_CHUNK_S` (or a shorter
+``memory.chunk_seconds``) are processed in window-aligned chunks, one call each (REQ-S-002), with
+the same result, so memory stays flat in recording length.
 
 Arousal score (see docs/escalation.md): five cues per window (pitch, level, spectral
 balance, speech rate, F0 variability) are smoothed over their time context (a running median
@@ -46,6 +47,9 @@ Z_LIMIT = 5.0
 cannot dominate a window's score, and a cue below its baseline (a quieter line behind AGC)
 cannot cancel the evidence of the others."""
 Z_FLOOR = 1.0
+ANALYSIS_CHUNK_S = 600.0
+"""Most audio (seconds) analysed at once: window-aligned chunks well below an hour keep a
+worker's peak memory the same for a 30-minute and a 4-hour recording (docs/batch.md)."""
 _LEVEL_FLOOR_DB = -200.0
 
 Progress = Callable[[str, float], None]
@@ -366,15 +370,19 @@ def detect_escalation_file(
     channel: int | None = None,
     chunk_s: float | None = None,
     progress: Progress | None = None,
+    blocks: Iterable[np.ndarray] | None = None,
 ) -> tuple[EscalationReport, AudioInfo]:
-    """Analyse a file, streamed from disk in chunks of `chunk_s` seconds (default: the
-    config's ``memory.chunk_seconds``); the report equals the one-piece analysis."""
+    """Analyse a file, streamed from disk in chunks of `chunk_s` seconds (default: see
+    `analysis_chunk_s`); the report equals the one-piece analysis. `blocks`, when given, is the
+    file's audio as ``stream_audio(path, params.analysis_sr, channel=channel)`` yields it (e.g.
+    decoded ahead on a thread by a batch worker); any block sizes give the same report."""
     from gpuaudio.audio_io import audio_info, stream_audio
 
     params = (params or EscalationParams()).validate()
     info = audio_info(path)
-    chunk = float(chunk_s or service.config.memory.chunk_seconds)
-    blocks = stream_audio(path, params.analysis_sr, channel=channel, block_s=chunk)
+    chunk = float(chunk_s or analysis_chunk_s(service))
+    if blocks is None:
+        blocks = stream_audio(path, params.analysis_sr, channel=channel, block_s=chunk)
     n_samples = -(-info.frames * params.analysis_sr // info.sample_rate)
     report = _analyze(service, blocks, n_samples, params, progress, 0.0, chunk_s=chunk)
     report.warnings[:0] = [f"{Path(path).name}: {problem}" for problem in info.problems]
@@ -426,11 +434,17 @@ def _count_windows(n_samples: int, params: EscalationParams) -> int:
     return n_windows
 
 
+def analysis_chunk_s(service: AudioFeatureService) -> float:
+    """Seconds of audio analysed at once by default: `ANALYSIS_CHUNK_S`, or the config's
+    ``memory.chunk_seconds`` when that is shorter."""
+    return min(ANALYSIS_CHUNK_S, service.config.memory.chunk_seconds)
+
+
 def _chunk_windows(
     service: AudioFeatureService, params: EscalationParams, chunk_s: float | None
 ) -> int:
-    """Windows per batched F0 call: `chunk_s` seconds (default ``memory.chunk_seconds``)."""
-    chunk = chunk_s if chunk_s is not None else service.config.memory.chunk_seconds
+    """Windows per batched F0 call: `chunk_s` seconds (default `analysis_chunk_s`)."""
+    chunk = chunk_s if chunk_s is not None else analysis_chunk_s(service)
     return max(1, int(chunk * params.analysis_sr) // params.window_samples()[1])
 
 
@@ -940,6 +954,18 @@ def _segments(
     return segments
 
 
+def cue_contributions(
+    windows: WindowFeatures, members: np.ndarray, weights: tuple[float, ...]
+) -> list[float]:
+    """Each cue's mean share of the score over the `members` windows (w_i * z_i / |w|), in
+    `FEATURES` order: they add up to the windows' mean score."""
+    norm = math.sqrt(sum(w * w for w in weights))
+    return [
+        w * float(np.mean(getattr(windows, f"z_{name}")[members])) / norm
+        for w, name in zip(weights, FEATURES, strict=True)
+    ]
+
+
 def _describe(
     windows: WindowFeatures,
     members: np.ndarray,
@@ -950,10 +976,7 @@ def _describe(
 ) -> Segment:
     scores = windows.score[members]
     peak = int(np.argmax(scores))
-    zs = [getattr(windows, f"z_{name}") for name in FEATURES]
-    contributions = [
-        w * float(np.mean(z[members])) for w, z in zip(params.weights, zs, strict=True)
-    ]
+    contributions = cue_contributions(windows, members, params.weights)
     order = sorted(range(len(FEATURES)), key=lambda i: -contributions[i])
     drivers = tuple(FEATURES[i] for i in order if contributions[i] > 0)
     f0 = float(np.nanmedian(windows.f0_median_hz[members]))
