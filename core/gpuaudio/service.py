@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gpuaudio import _validation as check
+from gpuaudio import contract
 from gpuaudio import device as _device
 from gpuaudio.backends import FEATURES, PROTOCOLS, BackendContext, F0Frames, Feature
 from gpuaudio.config import Config, load_config
@@ -167,8 +168,13 @@ class AudioFeatureService:
             self._backends[key] = backend
         return self._backends[key]
 
-    def _dispatch(self, feature: Feature, call: Callable[[Any], Any]) -> Any:
-        """Run `call(backend)` on the best backend, falling back on failure when allowed."""
+    def _dispatch(
+        self, feature: Feature, call: Callable[[Any], Any], expected: contract.Expected
+    ) -> Any:
+        """Run `call(backend)` on the best backend, falling back on failure when allowed.
+
+        A result that breaks the feature's contract (`expected`) is a `BackendError`.
+        """
         resolution = self.resolution(feature)
         tried: list[str] = []
         last_error: Exception | None = None
@@ -178,6 +184,12 @@ class AudioFeatureService:
                 backend = self._backend(feature, candidate)
                 result = call(backend)
                 _device.synchronize(candidate.device)
+                problem = expected.problem(result)
+                if problem:
+                    raise BackendError(
+                        f"backend {candidate.spec.name!r} ({feature}, plugin "
+                        f"{candidate.spec.plugin!r}) broke the {feature} contract: {problem}"
+                    )
             except (GpuOutOfMemoryError, BackendError) as exc:
                 if not self.config.fallback:
                     raise
@@ -254,7 +266,10 @@ class AudioFeatureService:
                     segment, sr, fmin=fmin, fmax=fmax, frame_length=frame_length, hop_length=hop
                 )
 
-            return self._dispatch("f0", call)
+            frames = contract.frame_count(
+                segment.shape[-1], span=frame_length, hop=hop, center=True
+            )
+            return self._dispatch("f0", call, contract.expected_f0(segment.shape[0], frames))
 
         context = math.ceil(_F0_CONTEXT_SECONDS * sr / hop) + math.ceil(frame_length / 2 / hop)
         parts = self._framewise(
@@ -341,6 +356,13 @@ class AudioFeatureService:
                     center=center,
                     pad_mode=pad_mode,
                 ),
+                contract.expected_spectrum(
+                    "stft",
+                    segment.shape[0],
+                    1 + n_fft // 2,
+                    contract.frame_count(segment.shape[-1], span=n_fft, hop=hop, center=center),
+                    complex_=True,
+                ),
             )
 
         parts = self._spectral(
@@ -391,6 +413,13 @@ class AudioFeatureService:
                     power=float(power),
                     center=True,
                     pad_mode="constant",
+                ),
+                contract.expected_spectrum(
+                    "mel",
+                    segment.shape[0],
+                    n_mels,
+                    contract.frame_count(segment.shape[-1], span=n_fft, hop=hop, center=True),
+                    complex_=False,
                 ),
             )
 
@@ -443,6 +472,15 @@ class AudioFeatureService:
                     fmin=low,
                     n_bins=n_bins,
                     bins_per_octave=bins_per_octave,
+                ),
+                contract.expected_spectrum(
+                    "cqt",
+                    segment.shape[0],
+                    n_bins,
+                    contract.frame_count(
+                        segment.shape[-1], span=0, hop=hop, center=True, stft_frames=False
+                    ),
+                    complex_=True,
                 ),
             )
 
@@ -514,17 +552,13 @@ class AudioFeatureService:
         the samples they would see in one piece (REQ-S-002). A call whose working memory
         (about `bytes_per_frame` per frame of every signal) would not fit in the host's
         available memory is refused before it starts. `stft_frames`: frames are counted as
-        librosa's centred STFT counts them, ``1 + (n + 2 * (span // 2) - span) // hop`` (one
-        fewer for an odd span when hop divides n); else ``1 + n // hop`` (CQT).
+        librosa's centred STFT counts them, else as its CQT does (`contract.frame_count`).
         """
         batch = signal.reshape(-1, signal.shape[-1])
         n = batch.shape[-1]
-        if not center:
-            n_frames = 1 + (n - span) // hop
-        elif stft_frames:
-            n_frames = 1 + (n + 2 * (span // 2) - span) // hop
-        else:
-            n_frames = 1 + n // hop
+        n_frames = contract.frame_count(
+            n, span=span, hop=hop, center=center, stft_frames=stft_frames
+        )
         rate = sr or 22050
         chunk_frames = max(1, int(self.config.memory.chunk_seconds * rate) // hop)
         padded_n = max(n, check.MIN_SAMPLES) if pad_short else n

@@ -1,0 +1,128 @@
+"""What a backend call must return, checked by the service before a result reaches the user.
+
+The checks read only shapes, dtypes and a few reductions, on numpy arrays or torch tensors
+alike (a tensor stays on its device). A violation is a short sentence; the service turns it
+into a `BackendError` naming the backend and its plugin, and the normal fallback applies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gpuaudio.backends import F0Frames
+
+REAL = ("float32", "float64")
+COMPLEX = ("complex64", "complex128")
+BOOL = ("bool",)
+
+
+def frame_count(n: int, *, span: int, hop: int, center: bool, stft_frames: bool = True) -> int:
+    """Frames librosa computes for `n` samples: ``1 + (n + 2 * (span // 2) - span) // hop``
+    when centred (STFT, mel, pyin; one fewer than ``1 + n // hop`` for an odd span when hop
+    divides n), ``1 + (n - span) // hop`` when not, ``1 + n // hop`` for CQT (`stft_frames`
+    False)."""
+    if not center:
+        return 1 + (n - span) // hop
+    if stft_frames:
+        return 1 + (n + 2 * (span // 2) - span) // hop
+    return 1 + n // hop
+
+
+def _dtype_name(array: Any) -> str:
+    """``"float32"`` for numpy's float32 and torch's ``torch.float32`` alike."""
+    return str(array.dtype).removeprefix("torch.")
+
+
+def _all(flags: Any) -> bool:
+    """True if every element of a numpy or torch boolean array is true."""
+    return bool(flags.all())
+
+
+def _isnan(array: Any) -> Any:
+    return array.isnan() if hasattr(array, "isnan") else np.isnan(array)
+
+
+def _isfinite(array: Any) -> Any:
+    return array.isfinite() if hasattr(array, "isfinite") else np.isfinite(array)
+
+
+def _shape_problem(name: str, got: tuple[int, ...], want: tuple[int, ...]) -> str:
+    if got == want:
+        return ""
+    text = f"{name} has shape {got}, expected {want}"
+    if len(got) == len(want) and got[:-1] == want[:-1]:
+        gap = want[-1] - got[-1]
+        text += f" ({abs(gap)} frame(s) {'short' if gap > 0 else 'too many'})"
+    elif sorted(got) == sorted(want):
+        text += " (axes transposed?)"
+    elif len(got) != len(want):
+        text += f" ({len(got)}-D, not {len(want)}-D: batch-first, frames last)"
+    return text
+
+
+@dataclass(frozen=True)
+class Expected:
+    """The contract of one backend call: array shape (batch first, frames last) and dtypes."""
+
+    feature: str
+    shape: tuple[int, ...]
+    dtypes: tuple[str, ...]
+
+    def problem(self, result: Any) -> str:
+        """What is wrong with `result` (empty when it honours the contract)."""
+        if self.feature == "f0":
+            return self._f0_problem(result)
+        return self._array_problem(self.feature, result, self.dtypes, finite=True)
+
+    def _array_problem(
+        self, name: str, array: Any, dtypes: tuple[str, ...], *, finite: bool
+    ) -> str:
+        if array is None:
+            return f"{name} is None"
+        if not hasattr(array, "shape") or not hasattr(array, "dtype"):
+            return f"{name} is a {type(array).__name__}, not a numpy array or torch tensor"
+        problem = _shape_problem(name, tuple(array.shape), self.shape)
+        if problem:
+            return problem
+        dtype = _dtype_name(array)
+        if dtype not in dtypes:
+            return f"{name} has dtype {dtype}, expected {' or '.join(dtypes)}"
+        if finite and not _all(_isfinite(array)):
+            return f"{name} has NaN or infinite values"
+        return ""
+
+    def _f0_problem(self, result: Any) -> str:
+        if not isinstance(result, F0Frames):
+            return (
+                f"returned {type(result).__name__}, expected F0Frames(f0, voiced_flag, voiced_prob)"
+            )
+        problem = (
+            self._array_problem("f0", result.f0, REAL, finite=False)
+            or self._array_problem("voiced_flag", result.voiced_flag, BOOL, finite=False)
+            or self._array_problem("voiced_prob", result.voiced_prob, REAL, finite=True)
+        )
+        if problem:
+            return problem
+        f0, voiced, prob = result.f0, result.voiced_flag, result.voiced_prob
+        if not _all(_isnan(f0) == ~voiced):
+            return "f0 must be NaN exactly where voiced_flag is False"
+        if not _all(_isfinite(f0[voiced]) & (f0[voiced] > 0)):
+            return "f0 has infinite or non-positive values in voiced frames"
+        if not _all((prob >= 0) & (prob <= 1)):
+            return "voiced_prob has values outside [0, 1]"
+        return ""
+
+
+def expected_f0(batch: int, frames: int) -> Expected:
+    """F0Frames of three (batch, frames) arrays."""
+    return Expected("f0", (batch, frames), REAL)
+
+
+def expected_spectrum(
+    feature: str, batch: int, rows: int, frames: int, *, complex_: bool
+) -> Expected:
+    """A (batch, rows, frames) spectrum: complex (STFT, CQT) or real (mel), finite."""
+    return Expected(feature, (batch, rows, frames), COMPLEX if complex_ else REAL)
