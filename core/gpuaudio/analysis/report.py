@@ -1,4 +1,5 @@
-"""Writers for an escalation report: report.json, windows.csv, a PNG figure, a Praat TextGrid.
+"""Writers for an escalation report: report.json, windows.csv, a PNG figure, a Praat TextGrid,
+report.html (gpuaudio.analysis.page) with a copy of the recording beside it.
 
 The JSON schema is versioned (``"schema": "gpuaudio.escalation/2"``) and documented in
 docs/report-schema.md. Existing outputs are never overwritten unless ``force`` is given.
@@ -19,12 +20,13 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gpuaudio.analysis.page import REPORT_HTML
 from gpuaudio.errors import OutputExistsError, OutputWriteError
 
 if TYPE_CHECKING:
@@ -37,7 +39,7 @@ REPORT_JSON = "report.json"
 WINDOWS_CSV = "windows.csv"
 FIGURE_PNG = "escalation.png"
 TEXTGRID = "escalation.TextGrid"
-OUTPUT_NAMES = (REPORT_JSON, WINDOWS_CSV, FIGURE_PNG, TEXTGRID)
+OUTPUT_NAMES = (REPORT_JSON, WINDOWS_CSV, FIGURE_PNG, TEXTGRID, REPORT_HTML)
 TEXTGRID_TIER = "escalation"
 STDIN = "-"
 """`AudioInfo.path` of audio read from standard input (``gpuaudio monitor -``)."""
@@ -52,6 +54,12 @@ def output_folder_name(path: str | Path) -> str:
     removed, so it can never leave the output folder (``...wav`` -> ``recording``)."""
     name = _UNSAFE.sub("_", Path(str(path)).stem).lstrip(".")
     return name or "recording"
+
+
+def audio_copy_name(path: str | Path) -> str:
+    """The name of the recording's copy beside its report page: safe stem and extension."""
+    suffix = "".join(c for c in Path(str(path)).suffix.lower() if c.isalnum() or c == ".")
+    return output_folder_name(path) + suffix
 
 
 def check_outputs(directory: str | Path, *, force: bool) -> None:
@@ -82,10 +90,13 @@ def write_report(
     sha256: str,
     channel: int | None,
     force: bool = False,
+    html: bool = True,
+    embed_audio: bool = False,
 ) -> dict[str, str | None]:
-    """Write all four outputs into `directory`, all or none (see the module docstring);
-    returns output name -> path (None if skipped). Raises `OutputWriteError` when the disk is
-    full or the folder cannot be written."""
+    """Write all outputs into `directory`, all or none (see the module docstring); returns
+    output name -> path (None if skipped). `html`: also report.html, with a copy of the
+    recording beside it or (`embed_audio`) inlined. Raises `OutputWriteError` when the disk
+    is full or the folder cannot be written."""
     directory = Path(directory)
     check_outputs(directory, force=force)
     figure, skipped = render_figure(report, title=_input_name(info))
@@ -99,19 +110,32 @@ def write_report(
         "windows_csv": WINDOWS_CSV,
         "textgrid": TEXTGRID,
         "figure": FIGURE_PNG if figure is not None else None,
+        "html": REPORT_HTML if html else None,
     }
+    copies: dict[str, Path] = {}
+    embed = html and embed_audio and info.path != STDIN
+    if html and not embed and info.path != STDIN:
+        copy_name = audio_copy_name(info.path)
+        written["audio"], copies[copy_name] = copy_name, Path(info.path)
     document = report_document(
         report, service, info=info, sha256=sha256, channel=channel,
-        outputs=dict(written, figure_skipped=skipped),
+        outputs=dict(written, figure_skipped=skipped, audio_embedded=embed),
     )
+    if html:
+        from gpuaudio.analysis.page import embedded_audio, render_report_page
+
+        source = embedded_audio(info.path, channel) if embed else written.get("audio")
+        page = render_report_page(report, document, audio_src=source)
+        contents[REPORT_HTML] = page.encode("utf-8")
     contents[REPORT_JSON] = (_dumps(document) + "\n").encode("utf-8")
     written["report_json"] = REPORT_JSON
-    _commit(directory, contents)
+    _commit(directory, contents, copies)
     return {key: str(directory / value) if value else None for key, value in written.items()}
 
 
-def _commit(directory: Path, contents: dict[str, bytes]) -> None:
-    """Write `contents` (name -> bytes; REPORT_JSON among them) into `directory`, all or none."""
+def _commit(directory: Path, contents: dict[str, bytes], copies: dict[str, Path]) -> None:
+    """Write `contents` (name -> bytes; REPORT_JSON among them) and `copies` (name -> a file to
+    copy, e.g. the recording beside its page) into `directory`, all or none."""
     staging: Path | None = None
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -120,6 +144,11 @@ def _commit(directory: Path, contents: dict[str, bytes]) -> None:
             with open(staging / name, "wb") as handle:
                 handle.write(data)
                 handle.flush()
+                os.fsync(handle.fileno())
+        copies = {n: f for n, f in copies.items() if not _same_file(f, directory / n)}
+        for name, source in copies.items():
+            shutil.copyfile(source, staging / name)
+            with open(staging / name, "rb+") as handle:
                 os.fsync(handle.fileno())
         # The old marker goes first and the new one comes last: report.json is there only
         # when the set next to it is this run's, complete.
@@ -131,6 +160,8 @@ def _commit(directory: Path, contents: dict[str, bytes]) -> None:
                 os.replace(staging / name, directory / name)
             else:  # e.g. no figure this time: an older one would not belong to this report
                 (directory / name).unlink(missing_ok=True)
+        for name in copies:
+            os.replace(staging / name, directory / name)
         os.replace(staging / REPORT_JSON, directory / REPORT_JSON)
     except OSError as exc:
         reason = exc.strerror or str(exc)
@@ -140,6 +171,10 @@ def _commit(directory: Path, contents: dict[str, bytes]) -> None:
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return b.exists() and os.path.samefile(a, b)
 
 
 def _dumps(document: dict[str, Any]) -> str:
@@ -370,23 +405,31 @@ def analyze_to_folder(
     force: bool = False,
     chunk_s: float | None = None,
     progress: Progress | None = None,
+    html: bool = True,
+    embed_audio: bool = False,
+    sha256: str | None = None,
+    blocks: Iterable[np.ndarray] | None = None,
 ) -> tuple[EscalationReport, dict[str, str | None]]:
-    """Analyse one file (streamed) and write its four outputs; the CLI's unit of work.
+    """Analyse one file (streamed) and write its outputs (see `write_report`); the CLI's unit
+    of work.
 
     Outputs are checked before the analysis starts, so a refusal to overwrite costs nothing.
+    `sha256` (the file's, when already known) and `blocks` (its decoded audio, see
+    `detect_escalation_file`) save a batch worker reading the file twice.
     """
     from gpuaudio.analysis.escalation import detect_escalation_file
     from gpuaudio.audio_io import audio_info, sha256_file
 
     check_outputs(directory, force=force)
     audio_info(path)  # fail on a missing or corrupt file before hashing it
-    digest = sha256_file(path)
+    digest = sha256 or sha256_file(path)
     report, info = detect_escalation_file(
-        service, path, params, channel=channel, chunk_s=chunk_s, progress=progress
+        service, path, params, channel=channel, chunk_s=chunk_s, progress=progress, blocks=blocks
     )
     if progress:
         progress("writing outputs", 1.0)
     written = write_report(
-        directory, report, service, info=info, sha256=digest, channel=channel, force=force
+        directory, report, service, info=info, sha256=digest, channel=channel, force=force,
+        html=html, embed_audio=embed_audio,
     )
     return report, written
