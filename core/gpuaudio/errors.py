@@ -54,3 +54,8 @@ class OutputWriteError(GpuAudioError, OSError):
 class BatchEngineError(GpuAudioError, RuntimeError):
     """A batch engine could not run a task to completion (worker lost past the retry limit,
     scheduler unreachable); names the recording."""
+
+
+class BatchInputError(GpuAudioError, ValueError):
+    """A batch's inputs cannot be used (a missing path, a manifest without a ``path`` column,
+    two recordings with one id); names the input."""
