@@ -28,7 +28,7 @@ ENV_PREFIX = "GPUAUDIO_"
 CONFIG_FILE_ENV = "GPUAUDIO_CONFIG"
 CONFIG_FILENAME = "gpuaudio.toml"
 # Variables that are not configuration keys.
-_NON_CONFIG_ENV = {"GPUAUDIO_CONFIG", "GPUAUDIO_PLUGINS"}
+_NON_CONFIG_ENV = {"GPUAUDIO_CONFIG", "GPUAUDIO_PLUGINS", "GPUAUDIO_PLUGIN_IMPORT_TIMEOUT"}
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 
 Precision = Literal["auto", "fp32", "tf32", "fp16", "bf16"]
@@ -87,6 +87,21 @@ class MemoryConfig(_Strict):
         return self
 
 
+class BatchConfig(_Strict):
+    """How `gpuaudio batch` runs its recordings (not an analysis setting: never in a config hash)."""
+
+    engine: Literal["local", "dask"] = Field(
+        "local", description="local (embedded worker processes) or dask (dask.distributed)."
+    )
+    workers: int | None = Field(
+        None, ge=1, description="Worker processes (default: one per GPU, else one)."
+    )
+    address: str | None = Field(
+        None, description="Dask scheduler to connect to (tcp://host:8786); else a LocalCluster."
+    )
+    retries: int = Field(2, ge=0, description="Reruns of a task whose worker died.")
+
+
 class Config(BaseModel):
     """The whole gpuaudio configuration."""
 
@@ -96,6 +111,7 @@ class Config(BaseModel):
     precision: Precision = Field("auto", description="auto | fp32 | tf32 | fp16 | bf16")
     backends: BackendsConfig = Field(default_factory=BackendsConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    batch: BatchConfig = Field(default_factory=BatchConfig)
     fallback: bool = Field(
         True, description="On a backend failure (e.g. OOM at min_batch) try the next eligible one."
     )

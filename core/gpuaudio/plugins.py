@@ -1,14 +1,21 @@
 """Plugin-manager factory: loads the ``gpuaudio`` entry points one at a time, tolerantly.
 
 There is no module-global manager: every caller (service, CLI, test) builds its own registry.
+Plugin code (an entry point's import, a hook call) runs in a worker thread with a time limit
+and anything it raises, `BaseException` included, is recorded as that plugin's failure: no
+plugin can end, hang or exhaust the host. A real Ctrl-C reaches the main thread and stops it.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import logging
 import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import astuple, dataclass, field, replace
 from importlib import metadata
 from typing import Any
 
@@ -16,10 +23,63 @@ import pluggy
 
 from gpuaudio import hookspecs
 from gpuaudio.backends import FEATURES, BackendSpec, Feature
+from gpuaudio.errors import ConfigError
 
 ENTRY_POINT_GROUP = "gpuaudio"
 PLUGINS_ENV = "GPUAUDIO_PLUGINS"
+TIMEOUT_ENV = "GPUAUDIO_PLUGIN_IMPORT_TIMEOUT"
+DEFAULT_TIMEOUT = 10.0
+"""Seconds a plugin's import, or one of its hook calls, may take before it is given up."""
+MAX_SPECS_PER_HOOK = 64
+"""Backends one hook call may register; the rest (an endless generator) are refused."""
 log = logging.getLogger(__name__)
+
+
+class _PluginFault(Exception):
+    """Plugin code raised (anything) or did not return in time; the message says which."""
+
+
+def _isolated(call: Callable[[], Any], seconds: float, what: str) -> Any:
+    """Run plugin code in a daemon worker thread and return its result.
+
+    Raises `_PluginFault` when it raises any `BaseException` or runs past `seconds`. The main
+    thread waits in short slices, so a real Ctrl-C interrupts the wait and propagates.
+    """
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt... from plugin code
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name=f"gpuaudio plugin: {what}", daemon=True)
+    worker.start()
+    deadline = time.monotonic() + seconds
+    while worker.is_alive() and time.monotonic() < deadline:
+        worker.join(min(0.05, max(0.0, deadline - time.monotonic())))
+    if worker.is_alive():
+        raise _PluginFault(
+            f"{what} did not finish within {seconds:g} s ({TIMEOUT_ENV}); it may hang: "
+            f"leave it out with {PLUGINS_ENV}=<the plugins to load>, or uninstall it"
+        )
+    if "error" in outcome:
+        raise _PluginFault(repr(outcome["error"]))
+    return outcome["value"]
+
+
+def plugin_timeout(environ: dict[str, str] | None = None) -> float:
+    """The time limit from ``GPUAUDIO_PLUGIN_IMPORT_TIMEOUT`` (seconds), else the default."""
+    raw = (os.environ if environ is None else environ).get(TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise ConfigError(f"{TIMEOUT_ENV} must be a positive number of seconds, got {raw!r}")
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -47,6 +107,8 @@ class PluginRegistry:
     manager: pluggy.PluginManager
     loaded: list[LoadedPlugin] = field(default_factory=list)
     failures: list[PluginFailure] = field(default_factory=list)
+    timeout: float = DEFAULT_TIMEOUT
+    """Seconds one hook call may take (`GPUAUDIO_PLUGIN_IMPORT_TIMEOUT`)."""
     _specs: dict[Feature, list[BackendSpec]] | None = None
 
     def specs(self, feature: Feature) -> list[BackendSpec]:
@@ -78,15 +140,25 @@ class PluginRegistry:
         collected: dict[Feature, list[BackendSpec]] = {feature: [] for feature in FEATURES}
         broken: set[str] = set()
         for feature in FEATURES:
-            caller = getattr(self.manager.hook, hookspecs.HOOK_BY_FEATURE[feature])
-            for impl in caller.get_hookimpls():
+            hook = hookspecs.HOOK_BY_FEATURE[feature]
+            for impl in getattr(self.manager.hook, hook).get_hookimpls():
                 if impl.plugin_name in broken:
                     continue
                 try:
-                    specs = _validated_specs(impl.function(), feature)
-                except (Exception, SystemExit) as exc:  # a plugin's bug never stops the host
+                    specs = _isolated(
+                        functools.partial(_bounded_call, impl.function), self.timeout, f"{hook}()"
+                    )
+                    if len(specs) > MAX_SPECS_PER_HOOK:
+                        specs = specs[:MAX_SPECS_PER_HOOK]
+                        self._warn(
+                            impl.plugin_name,
+                            f"{hook}() returned more than {MAX_SPECS_PER_HOOK} backends: "
+                            f"the first {MAX_SPECS_PER_HOOK} are used, the rest refused",
+                        )
+                    specs = _validated_specs(specs, feature)
+                except (_PluginFault, TypeError, ValueError) as exc:
                     broken.add(impl.plugin_name)
-                    self._record_failure(impl.plugin_name, f"{feature} hook failed: {exc!r}")
+                    self._record_failure(impl.plugin_name, f"{feature} hook failed: {exc}")
                     continue
                 collected[feature].extend(replace(s, plugin=impl.plugin_name) for s in specs)
         for feature in FEATURES:
@@ -108,20 +180,34 @@ class PluginRegistry:
                 f"{' and '.join(plugins)} both register a {feature} backend named {name!r}: "
                 "neither is used; uninstall one, or load one with GPUAUDIO_PLUGINS"
             )
-            failure = PluginFailure(", ".join(plugins), "name clash", error)
-            if failure not in self.failures:  # collect() runs again on every register()
-                log.warning("%s", error)
-                self.failures.append(failure)
+            self._add_failure(PluginFailure(", ".join(plugins), "name clash", error))
         return [spec for spec in specs if spec.name not in clashes]
 
+    def _add_failure(self, failure: PluginFailure) -> None:
+        """Record and log a failure once (collect() runs again on every register())."""
+        if failure not in self.failures:
+            log.warning("gpuaudio plugin %s (%s): %s", *astuple(failure))
+            self.failures.append(failure)
+
+    def _distribution(self, plugin: str) -> str:
+        return next((p.distribution for p in self.loaded if p.plugin == plugin), plugin)
+
+    def _warn(self, plugin: str, error: str) -> None:
+        """Record a fault of a plugin that stays loaded."""
+        self._add_failure(PluginFailure(plugin, self._distribution(plugin), error))
+
     def _record_failure(self, plugin: str, error: str) -> None:
-        dist = next((p.distribution for p in self.loaded if p.plugin == plugin), plugin)
+        """Record a plugin that cannot serve, and drop it from `loaded`."""
+        self._warn(plugin, error)
         self.loaded = [p for p in self.loaded if p.plugin != plugin]
-        self.failures.append(PluginFailure(plugin, dist, error))
 
 
-def _validated_specs(result: Iterable[BackendSpec] | None, feature: Feature) -> list[BackendSpec]:
-    specs = list(result or ())
+def _bounded_call(hook: Callable[[], Iterable[BackendSpec] | None]) -> list[BackendSpec]:
+    """At most one more than `MAX_SPECS_PER_HOOK` items of a hook's result (any iterable)."""
+    return list(itertools.islice(hook() or (), MAX_SPECS_PER_HOOK + 1))
+
+
+def _validated_specs(specs: list[BackendSpec], feature: Feature) -> list[BackendSpec]:
     for spec in specs:
         if not isinstance(spec, BackendSpec):
             raise TypeError(f"hook returned {type(spec).__name__}, expected BackendSpec")
@@ -136,15 +222,18 @@ def make_plugin_manager(
     *,
     load_entry_points: bool = True,
     only: Sequence[str] | None = None,
+    timeout: float | None = None,
 ) -> PluginRegistry:
     """Build a fresh registry, loading each ``gpuaudio`` entry point in isolation.
 
     `only` (or the comma-separated ``GPUAUDIO_PLUGINS`` variable) restricts which entry points
-    load. A plugin that raises while importing is recorded in `failures`, never re-raised.
+    load. A plugin whose import raises (anything) or takes longer than `timeout` seconds
+    (default ``GPUAUDIO_PLUGIN_IMPORT_TIMEOUT``, else 10) is recorded in `failures` and
+    logged, never re-raised.
     """
     manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
-    registry = PluginRegistry(manager)
+    registry = PluginRegistry(manager, timeout=plugin_timeout() if timeout is None else timeout)
     if not load_entry_points:
         return registry
     if only is None and os.environ.get(PLUGINS_ENV):
@@ -158,10 +247,12 @@ def make_plugin_manager(
         if manager.has_plugin(entry_point.name):
             continue  # the same distribution seen twice on sys.path
         try:
-            module = entry_point.load()
+            module = _isolated(
+                entry_point.load, registry.timeout, f"import of plugin {entry_point.name!r}"
+            )
             manager.register(module, name=entry_point.name)
-        except (Exception, SystemExit) as exc:  # any import-time failure is the plugin's
-            registry.failures.append(PluginFailure(entry_point.name, dist_name, f"{exc!r}"))
+        except (_PluginFault, ValueError, pluggy.PluginValidationError) as exc:
+            registry._add_failure(PluginFailure(entry_point.name, dist_name, str(exc)))
             continue
         registry.loaded.append(LoadedPlugin(entry_point.name, dist_name, version))
     registry.collect()
