@@ -28,7 +28,7 @@ ENV_PREFIX = "GPUAUDIO_"
 CONFIG_FILE_ENV = "GPUAUDIO_CONFIG"
 CONFIG_FILENAME = "gpuaudio.toml"
 # Variables that are not configuration keys.
-_NON_CONFIG_ENV = {"GPUAUDIO_CONFIG", "GPUAUDIO_PLUGINS"}
+_NON_CONFIG_ENV = {"GPUAUDIO_CONFIG", "GPUAUDIO_PLUGINS", "GPUAUDIO_PLUGIN_IMPORT_TIMEOUT"}
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 
 Precision = Literal["auto", "fp32", "tf32", "fp16", "bf16"]
