@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
+from typing import Any, TypedDict
 
 
 class ProgressLine:
@@ -68,6 +68,22 @@ def backends_used(service: Any) -> str:
     )
 
 
+class PageOptions(TypedDict):
+    """`analyze_to_folder`'s and `write_report`'s options for report.html."""
+
+    html: bool
+    embed_audio: bool
+
+
+def page_options(args: argparse.Namespace) -> PageOptions:
+    """The report page's options from --no-html and --embed-audio."""
+    from gpuaudio.errors import InvalidParameterError
+
+    if args.no_html and args.embed_audio:
+        raise InvalidParameterError("--embed-audio puts the audio in report.html: drop --no-html")
+    return {"html": not args.no_html, "embed_audio": args.embed_audio}
+
+
 def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     from gpuaudio.analysis.escalation import EscalationParams
 
@@ -80,6 +96,11 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument("--no-html", action="store_true",
+                        help="write no report.html page (nor the copy of the recording for it)")
+    parser.add_argument("--embed-audio", action="store_true",
+                        help="inline the recording in report.html (Ogg/Opus, mono, 16 kHz) "
+                             "instead of a copy beside it")
     parser.add_argument("--window", type=float, default=defaults.window_s, metavar="SECONDS",
                         help="analysis window (default %(default)s s)")
     parser.add_argument("--hop", type=float, default=None, metavar="SECONDS",

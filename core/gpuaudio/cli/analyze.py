@@ -12,6 +12,7 @@ from gpuaudio.cli._common import (
     ProgressLine,
     add_analysis_options,
     backends_used,
+    page_options,
     params_from_args,
     service_from_args,
 )
@@ -31,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
         )
     service = service_from_args(args)
     params = params_from_args(args)
+    pages = page_options(args)
     show = not args.quiet and sys.stderr.isatty()
     started = time.perf_counter()
     failed, audio_s, lines = 0, 0.0, []
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             report, _ = analyze_to_folder(
                 service, name, Path(args.output) / stem, params, channel=args.channel,
-                force=args.force, progress=progress,
+                force=args.force, progress=progress, **pages,
             )
         except GpuAudioError as exc:
             progress.close()

@@ -12,6 +12,7 @@ from gpuaudio.cli._common import (
     ProgressLine,
     add_analysis_options,
     backends_used,
+    page_options,
     params_from_args,
     service_from_args,
 )
@@ -31,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     if audio_path.exists() and not args.force:
         raise OutputExistsError(f"{audio_path} exists; pass --force to overwrite or use -o")
     check_outputs(folder, force=args.force)
+    pages = page_options(args)
     service = service_from_args(args)
     audio, truth = demo_call(sr=16000, seed=0)
     folder.mkdir(parents=True, exist_ok=True)
@@ -38,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     progress = ProgressLine("demo", not args.quiet and sys.stderr.isatty())
     report, written = analyze_to_folder(
-        service, audio_path, folder, params_from_args(args), force=args.force, progress=progress
+        service, audio_path, folder, params_from_args(args), force=args.force, progress=progress,
+        **pages,
     )
     progress.close()
     found = [(s.start_s, s.end_s) for s in report.segments]

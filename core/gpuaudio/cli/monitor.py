@@ -11,6 +11,7 @@ from typing import Any
 from gpuaudio.cli._common import (
     add_analysis_options,
     backends_used,
+    page_options,
     params_from_args,
     service_from_args,
 )
@@ -90,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.block < 3600:
         raise InvalidParameterError(f"--block must be above 0 and under 3600 s, got {args.block}")
     folder = Path(args.output or ".") / ("stdin" if from_stdin else output_folder_name(args.input))
+    pages = page_options(args)
     if args.output:
         check_outputs(folder, force=args.force)  # fail before the stream, not after it
     reader: PcmReader | None = None
@@ -166,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         write_report(
             folder, report, monitor.service, info=info, sha256=digest, channel=args.channel,
-            force=args.force,
+            force=args.force, **pages,
         )
         if not args.quiet:
             print(f"Wrote the report to {folder}; {backends_used(monitor.service)}.")
