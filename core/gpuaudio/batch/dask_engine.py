@@ -1,0 +1,179 @@
+"""The Dask engine: a batch's tasks on a dask.distributed cluster (``--engine dask``).
+
+With an ``address`` it connects to a running scheduler (``dask scheduler`` and ``dask worker``
+processes started by the user, on this machine or a cluster); without one it starts a
+``LocalCluster`` of single-threaded worker processes, or dask-cuda's ``LocalCUDACluster`` (one
+worker per GPU, each seeing only its own device) when GPUs are requested and dask-cuda is
+installed. Each item is one ``client.submit``-ed task (``pure=False``: a recording is analysed
+even if an identical one was, the task decides what to skip), results come back through
+``distributed.as_completed`` in completion order.
+
+Faults: a task whose worker dies (killed, out of memory) is recomputed by Dask on another worker;
+a task on more than ``retries`` dying workers is given up (``KilledWorker``). An exception raised
+by the task itself is retried ``retries`` times, then ends the iteration. Both come out as
+``BatchEngineError`` naming the item. For a local cluster ``retries`` sets the scheduler's
+``allowed-failures``; a scheduler started by the user keeps its own (the
+``distributed.scheduler.allowed-failures`` setting, 3 by default).
+
+dask is imported lazily, so the rest of gpuaudio works without the ``gpuaudio[dask]`` extra.
+
+**Adding another engine (Ray, say)** takes one class in one module, nothing else: a constructor
+that connects or starts the cluster, ``map_unordered`` that submits ``task(item)`` for every item
+(``ray.remote(task).options(max_retries=retries).remote(item)``), yields ``(item, result)`` as
+results arrive (``ray.wait``), raises ``BatchEngineError`` naming the item when a task is lost
+for good and cancels what is pending when the iterator is closed (``ray.cancel``), and ``close``
+that disconnects (``ray.shutdown``). Import ``ray`` inside the class, raise ``ConfigError`` with
+the install hint when it is missing, then register the class under its name where the batch
+picks its engine. See :mod:`gpuaudio.batch.engine` for the contract and ``docs/batch.md``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from gpuaudio.errors import BatchEngineError, ConfigError
+
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
+
+INSTALL_HINT = "pip install gpuaudio[dask]"
+
+
+def _distributed() -> Any:
+    """The ``distributed`` module, or ConfigError with the install hint."""
+    try:
+        import distributed
+    except ImportError as exc:
+        raise ConfigError(
+            f"the dask engine needs dask.distributed, which is not installed ({exc}); "
+            f"install it with `{INSTALL_HINT}`, or use the local engine (--engine local)"
+        ) from exc
+    return distributed
+
+
+class DaskEngine:
+    """Runs a batch's tasks on a Dask cluster: an existing one (``address``) or a local one.
+
+    ``workers``: worker processes of a local cluster (default: one per CPU core, or one per GPU
+    with dask-cuda). ``retries``: how often a task is recomputed after its worker died or it
+    raised. ``resources``: what each task needs of a worker (``{"GPU": 1}`` runs one task per
+    GPU on workers started with ``--resources GPU=1``); a local cluster's workers are given them.
+    """
+
+    name = "dask"
+
+    def __init__(
+        self,
+        *,
+        address: str | None = None,
+        workers: int | None = None,
+        retries: int = 2,
+        resources: dict[str, float] | None = None,
+    ) -> None:
+        if workers is not None and workers < 1:
+            raise ConfigError(f"the dask engine needs at least one worker, got workers={workers}")
+        if retries < 0:
+            raise ConfigError(f"the dask engine's retries must be >= 0, got {retries}")
+        distributed = _distributed()
+        self.retries = retries
+        self.resources = dict(resources) if resources else None
+        self._cluster: Any = None
+        if address is None:
+            self._cluster = self._start_cluster(distributed, workers)
+            target: Any = self._cluster
+        else:
+            target = address
+        try:
+            self._client: Any = distributed.Client(target)
+        except (OSError, TimeoutError) as exc:
+            self._close_cluster()
+            raise BatchEngineError(
+                f"cannot reach the Dask scheduler at {address}: {exc}; start one with "
+                "`dask scheduler` and workers with `dask worker ADDRESS`, or leave out the "
+                "address for a local cluster"
+            ) from exc
+
+    def _start_cluster(self, distributed: Any, workers: int | None) -> Any:
+        """A LocalCUDACluster when GPUs are asked for and dask-cuda is here, else a LocalCluster."""
+        options: dict[str, Any] = {
+            "n_workers": workers,
+            "threads_per_worker": 1,  # one recording at a time per worker process
+            "dashboard_address": ":0",  # any free port: several clusters may run side by side
+            "scheduler_kwargs": {"allowed_failures": self.retries},
+        }
+        if self.resources:
+            options["resources"] = self.resources
+        if self.resources and "GPU" in self.resources and _has_dask_cuda():
+            from dask_cuda import LocalCUDACluster
+
+            return LocalCUDACluster(**options)
+        return distributed.LocalCluster(processes=True, **options)
+
+    @property
+    def client(self) -> Any:
+        """The ``distributed.Client`` the tasks go through."""
+        return self._client
+
+    def map_unordered(
+        self, task: Callable[[ItemT], ResultT], items: Sequence[ItemT]
+    ) -> Iterator[tuple[ItemT, ResultT]]:
+        """Yield ``(item, task(item))`` for every item, in completion order (Engine contract)."""
+        if not items:
+            return
+        distributed = _distributed()
+        futures = self._client.map(
+            task, list(items), pure=False, retries=self.retries, resources=self.resources
+        )
+        pending: dict[Any, ItemT] = dict(zip(futures, items, strict=True))
+        try:
+            for future in distributed.as_completed(list(pending)):
+                item = pending.pop(future)
+                try:
+                    result = future.result()
+                except Exception as exc:
+                    raise _failure(item, exc, self.retries) from exc
+                finally:
+                    future.release()  # the cluster may drop the result (or error) right away
+                yield item, result
+        finally:
+            if pending:  # closed early or failed: nothing more of this batch should run
+                self._client.cancel(list(pending), force=True)
+
+    def close(self) -> None:
+        """Disconnect from the scheduler, and stop the local cluster if this engine started it."""
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+        self._close_cluster()
+
+    def _close_cluster(self) -> None:
+        cluster, self._cluster = self._cluster, None
+        if cluster is not None:
+            cluster.close()
+
+    def __enter__(self) -> DaskEngine:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _failure(item: object, exc: Exception, retries: int) -> BatchEngineError:
+    """BatchEngineError naming the item and why its task did not complete."""
+    from distributed.scheduler import KilledWorker
+
+    if isinstance(exc, KilledWorker):
+        return BatchEngineError(
+            f"the task for {item!r} was given up after {exc.allowed_failures + 1} Dask workers "
+            f"died while running it (the scheduler's allowed-failures): {exc}"
+        )
+    return BatchEngineError(
+        f"the task for {item!r} failed on a Dask worker after {retries} retries: "
+        f"{type(exc).__name__}: {exc}"
+    )
+
+
+def _has_dask_cuda() -> bool:
+    return importlib.util.find_spec("dask_cuda") is not None

@@ -1,0 +1,288 @@
+"""The Dask engine (gpuaudio.batch.dask_engine) on real clusters: a LocalCluster of two worker
+processes, and a `dask scheduler` + `dask worker` started as subprocesses and reached by address.
+
+The toy tasks are functions of this file. Test folders are not packages, so a worker could not
+import this module by name: each task is wrapped by `by_value`, which plain pickle refuses, so
+Dask ships it with cloudpickle, by value (as it does a script's ``__main__`` functions). Each
+cluster start costs seconds on two cores, hence the module-scoped fixtures.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import types
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import distributed
+import pytest
+
+from gpuaudio.batch.dask_engine import DaskEngine
+from gpuaudio.errors import BatchEngineError, ConfigError
+
+# -- toy tasks (run on the workers) --------------------------------------------------------------
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def by_value(function: Callable[[T], R]) -> Callable[[T], R]:
+    """The function in a local wrapper: pickle cannot import it by name, cloudpickle copies it."""
+
+    def task(item: T) -> R:
+        return function(item)
+
+    return task
+
+
+@by_value
+
+def square_slowly(x: int) -> tuple[int, int]:
+    """x squared after 0.3 s, and the worker process that computed it."""
+    time.sleep(0.3)
+    return x * x, os.getpid()
+
+
+@by_value
+def recorded_run(item: tuple[str, str, float]) -> tuple[str, int]:
+    """Record the run in FOLDER/runs, sleep, return (name, pid). A name starting with "hang"
+    writes FOLDER/<name>.pid on its first run and then hangs, waiting to be killed."""
+    folder, name, seconds = Path(item[0]), item[1], item[2]
+    (folder / "runs").mkdir(exist_ok=True)
+    (folder / "runs" / f"{name}.{uuid.uuid4().hex}").touch()
+    marker = folder / f"{name}.pid"
+    if name.startswith("hang") and not marker.exists():
+        partial = folder / f"{name}.pid.partial"
+        partial.write_text(str(os.getpid()))
+        partial.rename(marker)
+        time.sleep(600)
+    time.sleep(seconds)
+    return name, os.getpid()
+
+
+@by_value
+def fail(x: int) -> int:
+    """Raise for every x but 0."""
+    if x:
+        raise ValueError(f"toy failure of {x}")
+    return x
+
+
+@by_value
+def kill_own_worker(x: int) -> int:
+    """End the worker process running it, like the kernel's OOM killer would."""
+    os.kill(os.getpid(), signal.SIGKILL)
+    return x
+
+
+# -- helpers and fixtures --------------------------------------------------------------------------
+
+
+def runs_of(folder: Path, name: str) -> int:
+    return len(list((folder / "runs").glob(f"{name}.*")))
+
+
+def scheduler_task_count(engine: DaskEngine) -> int:
+    return int(engine.client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)))
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+@pytest.fixture(scope="module")
+def local_engine() -> Iterator[DaskEngine]:
+    """A DaskEngine on its own LocalCluster: two single-threaded worker processes."""
+    engine = DaskEngine(workers=2, retries=2)
+    yield engine
+    engine.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def scheduler_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`dask scheduler` and one `dask worker --resources GPU=1` as subprocesses on 127.0.0.1."""
+    dask_cli = str(Path(sys.executable).parent / "dask")
+    logs = tmp_path_factory.mktemp("dask-cluster")
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    commands = [
+        [dask_cli, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
+         "--no-dashboard"],
+        [dask_cli, "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard",
+         "--resources", "GPU=1", "--local-directory", str(logs)],
+    ]
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for i, command in enumerate(commands):
+            with open(logs / f"{i}.log", "wb") as log:
+                processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
+        with distributed.Client(address, timeout=60) as client:
+            client.wait_for_workers(1, timeout=60)
+        yield address
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+# -- tests -----------------------------------------------------------------------------------------
+
+
+def test_local_cluster_yields_each_item_once_from_two_worker_processes(
+    local_engine: DaskEngine,
+) -> None:
+    items = list(range(8))
+    results = list(local_engine.map_unordered(square_slowly, items))
+    assert sorted(item for item, _ in results) == items
+    assert all(value == item * item for item, (value, _) in results)
+    pids = {pid for _, (_, pid) in results}
+    assert len(pids) == 2 and os.getpid() not in pids
+
+
+def test_empty_batch_yields_nothing(local_engine: DaskEngine) -> None:
+    assert list(local_engine.map_unordered(square_slowly, [])) == []
+
+
+def test_task_on_a_killed_worker_is_recomputed_and_yielded_once(
+    local_engine: DaskEngine, tmp_path: Path
+) -> None:
+    items = [(str(tmp_path), name, 0.2) for name in ("hang", "a", "b", "c")]
+    killed: list[int] = []
+
+    def kill_when_started() -> None:
+        marker = tmp_path / "hang.pid"
+        if wait_until(marker.exists, timeout=60):
+            killed.append(int(marker.read_text()))
+            os.kill(killed[0], signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_when_started)
+    killer.start()
+    results = list(local_engine.map_unordered(recorded_run, items))
+    killer.join()
+    assert killed, "the hanging task never started"
+    assert sorted(name for name, _ in (result for _, result in results)) == ["a", "b", "c", "hang"]
+    assert [item for item, _ in results].count(items[0]) == 1
+    assert runs_of(tmp_path, "hang") == 2  # the killed run and the one that finished
+    hang_pid = next(pid for name, pid in (result for _, result in results) if name == "hang")
+    assert hang_pid != killed[0]
+
+
+def test_task_raising_ends_the_iteration_with_the_item_named(local_engine: DaskEngine) -> None:
+    with pytest.raises(BatchEngineError, match=r"task for 3 failed .* after 2 retries") as caught:
+        dict(local_engine.map_unordered(fail, [0, 3]))
+    assert isinstance(caught.value.__cause__, ValueError)
+    assert "toy failure of 3" in str(caught.value)
+
+
+def test_closing_early_cancels_the_pending_tasks(local_engine: DaskEngine, tmp_path: Path) -> None:
+    items = [(str(tmp_path), f"t{i}", 0.5) for i in range(20)]
+    iterator = local_engine.map_unordered(recorded_run, items)
+    next(iterator)
+    iterator.close()  # what a Ctrl-C in the consumer's loop does
+    assert wait_until(lambda: scheduler_task_count(local_engine) == 0, timeout=10)
+    time.sleep(1.0)  # anything still scheduled would start now
+    started = len(list((tmp_path / "runs").iterdir()))
+    assert started <= 6, f"{started} of 20 tasks ran after the iterator was closed"
+
+
+def test_failure_cancels_the_rest_of_the_batch(local_engine: DaskEngine) -> None:
+    with pytest.raises(BatchEngineError):
+        dict(local_engine.map_unordered(fail, [1] + [0] * 30))
+    assert wait_until(lambda: scheduler_task_count(local_engine) == 0, timeout=10)
+
+
+def test_worker_deaths_past_the_retry_limit_name_the_item() -> None:
+    given_up = r"task for 7 was given up after 1 Dask workers died"
+    with DaskEngine(workers=1, retries=0) as engine, pytest.raises(
+        BatchEngineError, match=given_up
+    ) as caught:
+        dict(engine.map_unordered(kill_own_worker, [7]))
+    assert type(caught.value.__cause__).__name__ == "KilledWorker"
+
+
+def test_existing_scheduler_by_address_with_gpu_resources(
+    scheduler_address: str, tmp_path: Path
+) -> None:
+    items = [(str(tmp_path), f"r{i}", 0.0) for i in range(5)]
+    with DaskEngine(address=scheduler_address, resources={"GPU": 1}) as engine:
+        results = list(engine.map_unordered(recorded_run, items))
+        assert len(engine.client.scheduler_info()["workers"]) == 1
+    assert sorted(item for item, _ in results) == items
+    assert all(runs_of(tmp_path, name) == 1 for _, name, _ in items)
+    assert len({pid for _, (_, pid) in results}) == 1  # the one worker, one task at a time
+
+
+def test_unreachable_scheduler_is_a_batch_engine_error() -> None:
+    import dask
+
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    unreachable = f"cannot reach the Dask scheduler at {address}"
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}), pytest.raises(
+        BatchEngineError, match=unreachable
+    ):
+        DaskEngine(address=address)
+
+
+def test_gpus_without_address_use_dask_cuda_when_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stand-in dask_cuda records how LocalCUDACluster is called (threads in this process)."""
+    calls: list[dict[str, Any]] = []
+
+    def local_cuda_cluster(**options: Any) -> Any:
+        calls.append(options)
+        return distributed.LocalCluster(processes=False, **options)
+
+    fake = types.ModuleType("dask_cuda")
+    fake.__spec__ = importlib.machinery.ModuleSpec("dask_cuda", None)
+    fake.LocalCUDACluster = local_cuda_cluster  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "dask_cuda", fake)
+    with DaskEngine(workers=1, retries=1, resources={"GPU": 1}) as engine:
+        assert dict(engine.map_unordered(abs, [-2, 3])) == {-2: 2, 3: 3}
+    assert calls == [{
+        "n_workers": 1, "threads_per_worker": 1, "dashboard_address": ":0",
+        "scheduler_kwargs": {"allowed_failures": 1}, "resources": {"GPU": 1},
+    }]
+
+
+def test_missing_dask_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import fails as if not installed
+    with pytest.raises(ConfigError, match=r"pip install gpuaudio\[dask\]"):
+        DaskEngine()
+
+
+def test_importing_the_engine_does_not_import_dask() -> None:
+    code = (
+        "import sys, gpuaudio.batch.dask_engine; "
+        "assert not {'dask', 'distributed'} & set(sys.modules), sorted(sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("options", [{"workers": 0}, {"retries": -1}])
+def test_bad_settings_are_config_errors(options: dict[str, int]) -> None:
+    with pytest.raises(ConfigError, match="dask engine"):
+        DaskEngine(**options)  # type: ignore[arg-type]
