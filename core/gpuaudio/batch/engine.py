@@ -1,5 +1,10 @@
 """The one small interface between a batch and what runs its tasks.
 
+NOTE (batch-local, for engine authors): a task may also offer ``prefetch(item)``, which starts
+reading the item's file on a thread for the same process's next call. An engine that knows a
+worker's next item may call it before running the current one (the local engine does); an
+engine that does not call it loses nothing but the overlap. Check with ``getattr``.
+
 A batch is a list of picklable work items (one per recording) and one picklable, idempotent task
 function. An engine runs ``task(item)`` for every item somewhere (this process, worker processes,
 a Dask cluster; a Ray adapter would be one more class) and hands back each result as it finishes.

@@ -1,0 +1,164 @@
+"""A batch's inputs: files, folders (searched recursively) and manifest CSVs, as work items.
+
+Every recording gets a stable id, the name of its output folder: a manifest's ``id`` column,
+else a name derived from the path (a folder's recordings: their path inside the folder,
+``site1/call.wav`` -> ``site1__call``; a file: its name without extension). Path-derived ids that
+would still collide (``a/call.wav`` and ``b/call.wav`` given as files, ``call.wav`` beside
+``call.flac``) get a short hash of the file's absolute path, so a file keeps its id from run
+to run.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from gpuaudio.analysis.report import output_folder_name
+from gpuaudio.errors import BatchInputError
+
+AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff"})
+"""Files a folder input contributes (case-insensitive)."""
+MANIFEST_EXTENSION = ".csv"
+RESERVED_COLUMNS = ("path", "id", "channel")
+_SAFE_ID = re.compile(r"^\w[\w.-]*$")
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One recording of a batch: picklable, everything a worker needs besides the settings."""
+
+    path: str
+    """Absolute path of the audio file."""
+    id: str
+    """Stable, unique, safe folder name of the recording's outputs."""
+    channel: int | None = None
+    """Channel to analyse (0-based); None: the mean of all channels."""
+    extra: tuple[tuple[str, str], ...] = ()
+    """Manifest columns carried into the tables, ``(name, value)`` in manifest order."""
+
+
+@dataclass(frozen=True)
+class _Found:
+    """An input recording before ids are settled: the id from a manifest, or "" and the
+    name its id derives from."""
+
+    item: WorkItem
+    derived: str
+
+
+def collect_inputs(inputs: Sequence[str | Path]) -> list[WorkItem]:
+    """Work items of files, folders and manifest CSVs, in input order; raises
+    `BatchInputError` naming the input for a missing path, a bad manifest or duplicate ids."""
+    found: list[_Found] = []
+    seen: set[tuple[str, int | None]] = set()
+    for given in inputs:
+        path = Path(given)
+        if not path.exists():
+            raise BatchInputError(f"{path}: no such file or folder")
+        if path.is_dir():
+            batch = [_from_path(file, file.relative_to(path)) for file in _audio_files(path)]
+            if not batch:
+                extensions = ", ".join(sorted(AUDIO_EXTENSIONS))
+                raise BatchInputError(f"{path}: the folder holds no audio files ({extensions})")
+        elif path.suffix.lower() == MANIFEST_EXTENSION:
+            batch = read_manifest(path)
+        else:
+            batch = [_from_path(path, Path(path.name))]
+        for entry in batch:
+            key = (entry.item.path, entry.item.channel)
+            if key in seen and not entry.item.id:
+                continue  # a file given twice (by itself and in its folder) runs once
+            seen.add(key)
+            found.append(entry)
+    named = [entry.item.id for entry in found if entry.item.id]
+    duplicates = sorted(name for name, count in Counter(named).items() if count > 1)
+    if duplicates:
+        raise BatchInputError(
+            f"the id {', '.join(map(repr, duplicates))} is given to several recordings in the "
+            "manifest(s); ids name output folders and must be unique"
+        )
+    counts = Counter(entry.derived for entry in found if not entry.item.id)
+    return [_settle(entry, counts, set(named)) for entry in found]
+
+
+def _settle(entry: _Found, counts: Counter[str], taken: set[str]) -> WorkItem:
+    """The item with its id: the manifest's, or the derived name, made unique by a hash of
+    the path when another recording would have it too."""
+    item = entry.item
+    if item.id:
+        return item
+    name = entry.derived
+    if counts[name] > 1 or name in taken:
+        digest = hashlib.sha1(f"{item.path}#{item.channel}".encode()).hexdigest()[:8]
+        name = f"{name}-{digest}"
+    return replace(item, id=name)
+
+
+def read_manifest(path: Path) -> list[_Found]:
+    """The rows of a manifest CSV: ``path`` (relative to the manifest's folder or absolute),
+    optional ``id`` and ``channel``; any other column is carried."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            columns = list(reader.fieldnames or ())
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise BatchInputError(f"{path}: cannot read the manifest ({exc})") from exc
+    if "path" not in columns:
+        raise BatchInputError(
+            f"{path}: a manifest needs a 'path' column (and optionally 'id' and 'channel'); "
+            f"its columns are {', '.join(columns) or 'none'}"
+        )
+    carried = [name for name in columns if name not in RESERVED_COLUMNS]
+    found = []
+    for line, row in enumerate(rows, start=2):
+        where = f"{path}, line {line}"
+        cell = (row.get("path") or "").strip()
+        if not cell:
+            raise BatchInputError(f"{where}: the 'path' cell is empty")
+        audio = Path(cell) if Path(cell).is_absolute() else path.parent / cell
+        if not audio.is_file():
+            raise BatchInputError(f"{where}: {audio}: no such file")
+        ident = (row.get("id") or "").strip()
+        if ident and not _SAFE_ID.match(ident):
+            raise BatchInputError(
+                f"{where}: id {ident!r} is not a safe folder name (letters, digits, '_', '-' "
+                "and '.', starting with a letter or digit)"
+            )
+        entry = _from_path(audio, Path(audio.name), channel=_channel(row.get("channel"), where))
+        extra = tuple((name, row.get(name) or "") for name in carried)
+        found.append(_Found(replace(entry.item, id=ident, extra=extra), entry.derived))
+    return found
+
+
+def _channel(cell: str | None, where: str) -> int | None:
+    if cell is None or not cell.strip():
+        return None
+    try:
+        channel = int(cell)
+    except ValueError:
+        channel = -1
+    if channel < 0:
+        raise BatchInputError(f"{where}: channel {cell!r} is not a channel number (0, 1, ...)")
+    return channel
+
+
+def _audio_files(folder: Path) -> list[Path]:
+    return sorted(
+        file for file in folder.rglob("*")
+        if file.suffix.lower() in AUDIO_EXTENSIONS and file.is_file()
+    )
+
+
+def _from_path(file: Path, relative: Path, channel: int | None = None) -> _Found:
+    """An item of `file`, its id to be derived from `relative` (its path inside a folder)."""
+    folders = [output_folder_name(f"{part}.x") for part in relative.parent.parts]
+    derived = "__".join([*folders, output_folder_name(relative)])
+    if channel is not None:
+        derived += f"-ch{channel}"
+    return _Found(WorkItem(path=str(file.resolve()), id="", channel=channel), derived)

@@ -1,0 +1,303 @@
+"""The per-recording task: one work item in, the recording's report folder and a status out.
+
+`RecordingTask(settings)(item)` runs the same analysis as ``gpuaudio analyze`` into
+``OUT/<id>/`` (written through a staging folder and renamed into place by
+`gpuaudio.analysis.report`), then writes ``OUT/<id>/status.json`` last: a recording has a
+finished result exactly when its status file is there. The task is idempotent: a rerun finds
+the status and returns it (``reused``) when the file's SHA-256, the analysis settings and the
+gpuaudio version are the same, unless the settings say to redo it. Failures (a corrupt file,
+a full disk) come back as a ``failed`` status; the task raises only for a bug in the batch.
+
+One `AudioFeatureService` per process (per config), cached in this module, so a worker loads
+its models once. The file is hashed and decoded on a thread (`_Decoder`) a small bounded queue
+ahead of the analysis; `RecordingTask.prefetch` starts that for the worker's next recording
+while the current one is analysed (issue 12, item 4).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import queue
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from gpuaudio.batch._files import write_atomic
+from gpuaudio.batch.inputs import WorkItem
+
+if TYPE_CHECKING:
+    from gpuaudio.analysis.escalation import EscalationParams, EscalationReport
+    from gpuaudio.service import AudioFeatureService
+
+STATUS_JSON = "status.json"
+Mode = Literal["resume", "retry-failed", "force"]
+"""What a rerun redoes: nothing finished / the failures / everything."""
+PREFETCH_BLOCKS = 1
+"""Decoded blocks (each `analysis_chunk_s` long) waiting ahead of the analysis."""
+_STAGING_PREFIX = ".gpuaudio-partial-"
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """What every task of a batch shares (picklable)."""
+
+    out_dir: str
+    params: EscalationParams
+    config: str
+    """The analysis config as JSON (`gpuaudio.config.Config`, its ``[batch]`` table left out)."""
+    mode: Mode = "resume"
+
+    def config_hash(self, channel: int | None) -> str:
+        """Hash of everything that shapes a recording's result besides its audio."""
+        document = {"params": asdict(self.params), "config": json.loads(self.config),
+                    "channel": channel}
+        text = json.dumps(document, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RecordingStatus:
+    """The status record of one recording (``OUT/<id>/status.json``, one row of the tables)."""
+
+    id: str
+    path: str
+    channel: int | None
+    status: Literal["ok", "failed"]
+    error: str | None
+    sha256: str | None
+    config_hash: str
+    version: str
+    seconds: float
+    """Wall time of the task."""
+    duration_s: float | None = None
+    escalated_s: float | None = None
+    n_segments: int | None = None
+    peak_score: float | None = None
+    """Highest window score (None without a baseline)."""
+    backend: str | None = None
+    device: str | None = None
+    baseline: dict[str, float | None] | None = None
+    reused: bool = field(default=False, compare=False)
+    """This run found the record finished earlier and did not redo it (not stored)."""
+
+    def as_json(self) -> str:
+        document = asdict(self)
+        del document["reused"]
+        return json.dumps(document, indent=2, allow_nan=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> RecordingStatus:
+        data = json.loads(text)
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+
+def load_status(folder: Path) -> RecordingStatus | None:
+    """The stored status of a recording's folder; None when absent or unreadable."""
+    try:
+        return RecordingStatus.from_json((folder / STATUS_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+@dataclass(frozen=True)
+class RecordingTask:
+    """The batch's task (picklable): ``task(item) -> RecordingStatus``."""
+
+    settings: BatchSettings
+
+    def __call__(self, item: WorkItem) -> RecordingStatus:
+        """Analyse `item` into ``OUT/<id>/`` unless a finished result may be reused."""
+        from gpuaudio import __version__
+        from gpuaudio.analysis.report import REPORT_JSON, analyze_to_folder
+        from gpuaudio.audio_io import audio_info
+
+        started = time.perf_counter()
+        folder = Path(self.settings.out_dir) / item.id
+        base = RecordingStatus(
+            id=item.id, path=item.path, channel=item.channel, status="failed", error=None,
+            sha256=None, config_hash=self.settings.config_hash(item.channel),
+            version=__version__, seconds=0.0,
+        )
+        service = _service(self.settings.config)
+        decoder = _take_decoder(item) or _Decoder(item, self.settings.params, service)
+        try:
+            audio_info(item.path)
+            digest = decoder.sha256()
+            base = replace(base, sha256=digest)
+            previous = load_status(folder)
+            if previous is not None and self._reusable(previous, base, folder / REPORT_JSON):
+                return replace(previous, reused=True)
+            _remove_staging(folder)
+            report, _ = analyze_to_folder(
+                service, item.path, folder, self.settings.params, channel=item.channel,
+                force=True, sha256=digest, blocks=decoder.blocks(),
+            )
+            status = _finished(base, report, service)
+        except Exception as exc:  # a recording's failure is its status, the batch goes on
+            status = replace(base, error=_describe(exc))
+        finally:
+            decoder.cancel()
+        status = replace(status, seconds=time.perf_counter() - started)
+        try:
+            write_atomic(folder / STATUS_JSON, status.as_json().encode("utf-8"))
+        except OSError as exc:
+            return replace(status, status="failed", error=f"cannot write {STATUS_JSON}: {exc}")
+        return status
+
+    def prefetch(self, item: WorkItem) -> None:
+        """Start hashing and decoding `item` on a thread, for this process's next call."""
+        if item.path not in _DECODERS:
+            service = _service(self.settings.config)
+            _DECODERS[item.path] = _Decoder(item, self.settings.params, service)
+
+    def _reusable(self, previous: RecordingStatus, now: RecordingStatus, report: Path) -> bool:
+        same = (previous.sha256, previous.config_hash, previous.version) == (
+            now.sha256, now.config_hash, now.version
+        )
+        if not same or self.settings.mode == "force":
+            return False
+        if previous.status == "ok":
+            return report.is_file()
+        return self.settings.mode == "resume"
+
+
+def _finished(
+    base: RecordingStatus, report: EscalationReport, service: AudioFeatureService
+) -> RecordingStatus:
+    scores = report.windows.score[np.isfinite(report.windows.score)]
+    f0 = report.provenance.get("f0", {})
+    return replace(
+        base,
+        status="ok",
+        duration_s=report.duration_s,
+        escalated_s=report.escalated_s,
+        n_segments=len(report.segments),
+        peak_score=float(scores.max()) if scores.size else None,
+        backend=f0.get("backend"),
+        device=f0.get("device") or service.device_info.describe(),
+        baseline=_finite(asdict(report.baseline)) if report.baseline else None,
+    )
+
+
+def _finite(values: dict[str, Any]) -> dict[str, float | None]:
+    """JSON-safe baseline: NaN becomes None."""
+    return {k: float(v) if math.isfinite(v) else None for k, v in values.items()}
+
+
+def _describe(exc: BaseException) -> str:
+    from gpuaudio.errors import GpuAudioError
+
+    text = str(exc).strip() or type(exc).__name__
+    return text if isinstance(exc, GpuAudioError) else f"{type(exc).__name__}: {text}"
+
+
+def _remove_staging(folder: Path) -> None:
+    """Staging folders left by a worker killed mid-write (never visible as outputs)."""
+    if folder.is_dir():
+        for stale in folder.glob(f"{_STAGING_PREFIX}*"):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+_SERVICES: dict[str, AudioFeatureService] = {}
+_DECODERS: dict[str, _Decoder] = {}
+
+
+def _service(config: str) -> AudioFeatureService:
+    """This process's service for `config` (JSON), created once."""
+    if config not in _SERVICES:
+        from gpuaudio.config import load_config
+        from gpuaudio.service import AudioFeatureService
+
+        _SERVICES[config] = AudioFeatureService(load_config(json.loads(config)))
+    return _SERVICES[config]
+
+
+def _take_decoder(item: WorkItem) -> _Decoder | None:
+    decoder = _DECODERS.pop(item.path, None)
+    if decoder is not None and decoder.item != item:
+        decoder.cancel()
+        return None
+    return decoder
+
+
+class _End:
+    """Marks the end of a decoded stream."""
+
+
+class _Decoder:
+    """Hashes a file, then decodes it into a bounded queue, on its own thread."""
+
+    def __init__(
+        self, item: WorkItem, params: EscalationParams, service: AudioFeatureService
+    ) -> None:
+        from gpuaudio.analysis.escalation import analysis_chunk_s
+
+        self.item = item
+        self._sr = params.analysis_sr
+        self._block_s = analysis_chunk_s(service)
+        self._queue: queue.Queue[np.ndarray | BaseException | _End] = queue.Queue(PREFETCH_BLOCKS)
+        self._hashed = threading.Event()
+        self._stop = threading.Event()
+        self._digest: str | BaseException = RuntimeError("not hashed")
+        self._thread = threading.Thread(target=self._run, name=f"decode {item.id}", daemon=True)
+        self._thread.start()
+
+    def sha256(self) -> str:
+        """The file's SHA-256 (waits for it); raises what hashing raised."""
+        self._hashed.wait()
+        if isinstance(self._digest, BaseException):
+            raise self._digest
+        return self._digest
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        """The decoded blocks, in order; raises what decoding raised."""
+        while True:
+            block = self._queue.get()
+            if isinstance(block, _End):
+                return
+            if isinstance(block, BaseException):
+                raise block
+            yield block
+
+    def cancel(self) -> None:
+        """Stop decoding (the thread ends at its next block)."""
+        self._stop.set()
+
+    def _run(self) -> None:
+        from gpuaudio.audio_io import sha256_file, stream_audio
+
+        try:
+            self._digest = sha256_file(self.item.path)
+        except BaseException as exc:
+            self._digest = exc
+        self._hashed.set()
+        if isinstance(self._digest, BaseException):
+            return
+        try:
+            stream = stream_audio(
+                self.item.path, self._sr, channel=self.item.channel, block_s=self._block_s
+            )
+            for block in stream:
+                if not self._put(block):
+                    return
+            self._put(_End())
+        except BaseException as exc:
+            self._put(exc)
+
+    def _put(self, value: np.ndarray | BaseException | _End) -> bool:
+        """Queue `value` unless cancelled first; False when cancelled."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(value, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
