@@ -1,0 +1,213 @@
+"""`gpuaudio batch` throughput: one local worker, two local workers, Dask and plain `analyze`.
+
+Issue 12's targets, measured in one run on one machine and the same files: two local workers
+give >= 1.7x the throughput of one; a batch costs <= 5 % more per recording than a plain
+`gpuaudio analyze` of the same files; a Dask LocalCluster of two workers is within 10 % of two
+local workers. The recordings are synthetic calls (`gpuaudio.evaluation.synth.demo_call`,
+several joined and cut to 3-5 minutes, FLAC at 16 kHz) written into a temporary folder.
+
+Every case is a fresh `gpuaudio` process over all the files (its start, model loads and, for
+Dask, the cluster's start included), into its own empty output folder, after one untimed
+`analyze` of one file that warms the disk cache and numba's compile cache. Throughput is audio
+seconds per wall second ("x real time").
+
+    python benchmarks/batch_bench.py                        # the issue's 24 recordings
+    python benchmarks/batch_bench.py --recordings 4 --min-minutes 1 --max-minutes 1.5   # smoke
+
+Prints a markdown table and writes it with the numbers to
+benchmarks/results/batch-<machine>-<date>.{md,json} (``--out`` to change the stem).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SR = 16000
+ROOT = Path(__file__).resolve().parents[1]
+GPUAUDIO = [sys.executable, "-m", "gpuaudio.cli"]
+
+
+@dataclass
+class Case:
+    """One measured way of analysing all the files."""
+
+    name: str
+    args: list[str]
+    """Arguments of `gpuaudio`, before the inputs and `-o OUT`."""
+    seconds: float = 0.0
+    audio_s: float = 0.0
+
+    @property
+    def throughput(self) -> float:
+        """Audio seconds analysed per wall-clock second."""
+        return self.audio_s / self.seconds
+
+
+def make_recordings(folder: Path, count: int, min_s: float, max_s: float) -> list[Path]:
+    """`count` FLAC calls of evenly spread lengths in [min_s, max_s]: demo calls joined, cut."""
+    import soundfile as sf
+
+    from gpuaudio.evaluation.synth import demo_call
+
+    longest = max_s if count > 1 else min_s
+    pool = [demo_call(SR, seed=seed)[0] for seed in range(max(4, int(np.ceil(longest / 75)) + 1))]
+    paths = []
+    for i in range(count):
+        seconds = min_s + (max_s - min_s) * i / max(count - 1, 1)
+        order = np.roll(np.arange(len(pool)), -i)  # each recording starts with another call
+        audio = np.concatenate([pool[k] for k in order])[: round(seconds * SR)]
+        path = folder / f"call_{i:03d}.flac"
+        sf.write(path, audio, SR, subtype="PCM_16")
+        paths.append(path)
+    return paths
+
+
+def audio_seconds(paths: list[Path]) -> float:
+    import soundfile as sf
+
+    return float(sum(sf.info(str(path)).duration for path in paths))
+
+
+def run_case(case: Case, paths: list[Path], out: Path, audio_s: float) -> None:
+    """Time one `gpuaudio` process over all files; refuse a run in which any file failed."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [*GPUAUDIO, *case.args, *map(str, paths), "-o", str(out)],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    case.seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{case.name} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    case.audio_s = audio_s
+    if case.args[0] == "batch":
+        check_batch_output(case, out, len(paths))
+
+
+def check_batch_output(case: Case, out: Path, count: int) -> None:
+    """Every recording in recordings.parquet, with status ok."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(out / "recordings.parquet", columns=["status"]).to_pydict()
+    statuses = table["status"]
+    if len(statuses) != count or set(statuses) != {"ok"}:
+        raise SystemExit(f"{case.name}: recordings.parquet has statuses {statuses}")
+
+
+def machine() -> dict[str, Any]:
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "commit": commit or None,
+    }
+
+
+def markdown(cases: list[Case], ratios: dict[str, float], info: dict[str, Any]) -> str:
+    lines = [
+        f"`gpuaudio batch` on {info['recordings']} recordings, {info['audio_min']:.1f} min of "
+        f"audio ({info['min_minutes']:g}-{info['max_minutes']:g} min each); "
+        f"{info['machine']['cores']} cores, Python {info['machine']['python']}, "
+        f"commit {info['machine']['commit']}; {info['date']}; load average "
+        f"{info['load_start']:.2f} at the start, {info['load_end']:.2f} at the end.",
+        "",
+        "| case | command | wall (s) | throughput (x real time) |",
+        "|---|---|---:|---:|",
+    ]
+    lines += [
+        f"| {c.name} | `gpuaudio {' '.join(c.args)} FILES -o OUT` | {c.seconds:.1f} | "
+        f"{c.throughput:.1f} |"
+        for c in cases
+    ]
+    lines += ["", "| ratio | value | target |", "|---|---:|---|"]
+    targets = {
+        "local 2 workers / local 1 worker": ">= 1.70",
+        "batch overhead per recording (local 1 worker vs analyze)": "<= 5 %",
+        "dask 2 workers / local 2 workers": ">= 0.90",
+    }
+    for name, value in ratios.items():
+        shown = f"{value:+.1%}" if "overhead" in name else f"{value:.2f}"
+        lines.append(f"| {name} | {shown} | {targets[name]} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recordings", type=int, default=24)
+    parser.add_argument("--min-minutes", type=float, default=3.0)
+    parser.add_argument("--max-minutes", type=float, default=5.0)
+    parser.add_argument("--out", type=Path, help="stem of the .md and .json results "
+                        "(default benchmarks/results/batch-<machine>-<date>)")
+    args = parser.parse_args()
+    if not 0 < args.min_minutes <= args.max_minutes or args.recordings < 1:
+        parser.error("need --recordings >= 1 and 0 < --min-minutes <= --max-minutes")
+    date = datetime.now(timezone.utc)
+    out_stem = args.out or ROOT / "benchmarks" / "results" / (
+        f"batch-cpu-{os.cpu_count()}core-{date:%Y%m%d}"
+    )
+    cases = [
+        Case("analyze", ["analyze"]),
+        Case("local, 1 worker", ["batch", "--engine", "local", "--workers", "1"]),
+        Case("local, 2 workers", ["batch", "--engine", "local", "--workers", "2"]),
+        Case("dask LocalCluster, 2 workers", ["batch", "--engine", "dask", "--workers", "2"]),
+    ]
+    with tempfile.TemporaryDirectory(prefix="gpuaudio-batch-bench-") as tmp:
+        folder = Path(tmp)
+        (folder / "calls").mkdir()
+        print(f"writing {args.recordings} recordings into {folder / 'calls'} ...", flush=True)
+        paths = make_recordings(
+            folder / "calls", args.recordings, args.min_minutes * 60, args.max_minutes * 60
+        )
+        audio_s = audio_seconds(paths)
+        load_start = os.getloadavg()[0]
+        run_case(Case("warm-up", ["analyze"]), paths[:1], folder / "warm-up", audio_s)
+        for case in cases:
+            print(f"{case.name} ...", flush=True)
+            run_case(case, paths, folder / case.name.replace(" ", "_").replace(",", ""), audio_s)
+            print(f"  {case.seconds:.1f} s, {case.throughput:.1f}x real time", flush=True)
+        load_end = os.getloadavg()[0]
+    analyze, local1, local2, dask2 = cases
+    ratios = {
+        "local 2 workers / local 1 worker": local2.throughput / local1.throughput,
+        "batch overhead per recording (local 1 worker vs analyze)": (
+            local1.seconds / analyze.seconds - 1
+        ),
+        "dask 2 workers / local 2 workers": dask2.throughput / local2.throughput,
+    }
+    info = {
+        "recordings": args.recordings,
+        "audio_min": audio_s / 60,
+        "min_minutes": args.min_minutes,
+        "max_minutes": args.max_minutes,
+        "date": f"{date:%Y-%m-%d %H:%M} UTC",
+        "machine": machine(),
+        "load_start": load_start,
+        "load_end": load_end,
+    }
+    table = markdown(cases, ratios, info)
+    print("\n" + table)
+    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    out_stem.with_suffix(".md").write_text(table, encoding="utf-8")
+    document = {**info, "cases": [asdict(c) | {"throughput": c.throughput} for c in cases],
+                "ratios": ratios}
+    out_stem.with_suffix(".json").write_text(json.dumps(document, indent=2) + "\n")
+    print(f"written: {out_stem.with_suffix('.md')} and .json")
+
+
+if __name__ == "__main__":
+    main()
