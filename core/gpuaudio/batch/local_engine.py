@@ -1,0 +1,281 @@
+"""The local engine: a batch's tasks in this process or in worker processes on this machine.
+
+One worker runs the tasks here, one after another. ``workers=N`` starts N processes with the
+``spawn`` method (never ``fork``: a forked copy of a process that imported torch or touched
+CUDA is unsafe). On a machine with several GPUs the default is one worker per GPU, each pinned
+to its own through ``CUDA_VISIBLE_DEVICES``, set in the environment the worker starts with, so
+torch in the worker sees only that GPU (as ``cuda:0``).
+
+Each worker holds at most `IN_FLIGHT` items: the one it runs and the next, whose file a thread
+of the worker hashes and decodes meanwhile (``task.prefetch``, see `gpuaudio.batch.engine`).
+Every worker talks to the parent through its own pipe, so a worker killed mid-write (kill -9,
+the out-of-memory killer) breaks nothing shared: the parent sees its process end, starts a
+fresh worker in its place and gives it the lost items again, up to ``retries`` times each.
+Results are yielded once per item, so a retried task never gives two rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import traceback
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from typing import Any, TypeVar
+
+from gpuaudio.device import DeviceInfo
+from gpuaudio.errors import BatchEngineError, ConfigError
+
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
+
+IN_FLIGHT = 2
+"""Items given to a worker at once: the current one and the one it prefetches."""
+CUDA_VISIBLE_DEVICES = "CUDA_VISIBLE_DEVICES"
+_JOIN_S = 5.0
+
+
+class LocalEngine:
+    """Runs tasks in this process (one worker) or in spawned worker processes.
+
+    ``workers``: processes (default: one per GPU when there are several, else one, in this
+    process). ``retries``: how often an item lost with its worker is given to a fresh one.
+    ``device_probe``: what GPUs there are (`gpuaudio.device.probe`; tests pass a fake).
+    """
+
+    name = "local"
+
+    def __init__(
+        self,
+        *,
+        workers: int | None = None,
+        retries: int = 2,
+        device_probe: Callable[[], DeviceInfo] | None = None,
+    ) -> None:
+        if workers is not None and workers < 1:
+            raise ConfigError(f"the local engine needs at least one worker, got {workers}")
+        if retries < 0:
+            raise ConfigError(f"retries must be 0 or more, got {retries}")
+        gpus = _gpu_names(device_probe)
+        self.workers = workers or max(1, len(gpus))
+        self.retries = retries
+        self.pins: list[str | None] = (
+            [gpus[i % len(gpus)] for i in range(self.workers)]
+            if len(gpus) > 1 and self.workers > 1
+            else [None] * self.workers
+        )
+        """The GPU each worker is pinned to (a ``CUDA_VISIBLE_DEVICES`` value), or None."""
+        self._processes: list[_Worker] = []
+
+    def map_unordered(
+        self, task: Callable[[ItemT], ResultT], items: Sequence[ItemT]
+    ) -> Iterator[tuple[ItemT, ResultT]]:
+        """Yield ``(item, task(item))`` for every item, in completion order (see `Engine`)."""
+        if self.workers == 1:
+            return _in_process(task, list(items))
+        return self._in_workers(task, list(items))
+
+    def close(self) -> None:
+        """Stop the worker processes still running; safe to call twice."""
+        workers, self._processes = self._processes, []
+        for worker in workers:
+            worker.stop()
+
+    def _in_workers(
+        self, task: Callable[[ItemT], ResultT], items: list[ItemT]
+    ) -> Iterator[tuple[ItemT, ResultT]]:
+        pending = deque(range(len(items)))
+        lost: Counter[int] = Counter()
+        done: set[int] = set()
+        context = multiprocessing.get_context("spawn")
+        try:
+            self._processes = [
+                _Worker.start(context, task, pin) for pin in self.pins[: len(items)]
+            ]
+            for worker in self._processes:
+                worker.feed(pending, items)
+            while len(done) < len(items):
+                waitables = [w.conn for w in self._processes]
+                waitables += [w.process.sentinel for w in self._processes]
+                ready = set(wait(waitables))
+                for slot, worker in enumerate(self._processes):
+                    if worker.conn in ready:  # a result, or the end of a dead worker's pipe
+                        message = worker.receive()
+                    elif worker.process.sentinel in ready:  # ended with nothing left to read
+                        message = None
+                    else:
+                        continue
+                    if message is None:
+                        self._replace(slot, context, task, pending, lost, items)
+                        continue
+                    index, result = message
+                    if index not in done:
+                        done.add(index)
+                        yield items[index], result
+                    worker.feed(pending, items)
+        finally:
+            self.close()
+
+    def _replace(
+        self,
+        slot: int,
+        context: Any,
+        task: Callable[[Any], Any],
+        pending: deque[int],
+        lost: Counter[int],
+        items: list[Any],
+    ) -> None:
+        """The worker in `slot` died: its items go back first, a fresh worker takes its place."""
+        dead = self._processes[slot]
+        dead.stop()
+        for index in reversed(dead.assigned):
+            lost[index] += 1
+            if lost[index] > self.retries:
+                raise BatchEngineError(
+                    f"{items[index]}: its worker process died {lost[index]} times (killed, "
+                    f"or out of memory: exit code {dead.process.exitcode}); gave up after "
+                    f"{self.retries} retries"
+                )
+            pending.appendleft(index)
+        fresh = _Worker.start(context, task, dead.pin)
+        self._processes[slot] = fresh
+        fresh.feed(pending, items)
+
+
+def _gpu_names(device_probe: Callable[[], DeviceInfo] | None) -> list[str]:
+    """``CUDA_VISIBLE_DEVICES`` values of the GPUs (the visible list's own entries when it is
+    set already, so a worker pinned to "the second GPU" gets that GPU, not physical GPU 1)."""
+    if device_probe is None:
+        from gpuaudio.device import probe
+
+        device_probe = probe
+    info = device_probe()
+    if not info.cuda_available:
+        return []
+    visible = [v.strip() for v in os.environ.get(CUDA_VISIBLE_DEVICES, "").split(",") if v.strip()]
+    return [visible[g.index] if g.index < len(visible) else str(g.index) for g in info.gpus]
+
+
+def _in_process(
+    task: Callable[[ItemT], ResultT], items: list[ItemT]
+) -> Iterator[tuple[ItemT, ResultT]]:
+    """One worker: this process, the next item prefetched while the current one runs."""
+    prefetch = getattr(task, "prefetch", None)
+    for position, item in enumerate(items):
+        if prefetch is not None and position + 1 < len(items):
+            prefetch(items[position + 1])
+        yield item, task(item)
+
+
+@dataclass
+class _Worker:
+    """A worker process, its pipe, its GPU and the item indices it holds."""
+
+    process: Any
+    conn: Connection
+    pin: str | None
+    assigned: list[int] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, context: Any, task: Callable[[Any], Any], pin: str | None) -> _Worker:
+        parent, child = context.Pipe()
+        process = context.Process(target=_worker_main, args=(task, child), daemon=True)
+        with _environment(CUDA_VISIBLE_DEVICES, pin):
+            process.start()
+        child.close()
+        return cls(process, parent, pin)
+
+    def feed(self, pending: deque[int], items: Sequence[Any]) -> None:
+        """Top the worker up to `IN_FLIGHT` items."""
+        while pending and len(self.assigned) < IN_FLIGHT:
+            index = pending.popleft()
+            try:
+                self.conn.send((index, items[index]))
+            except OSError:  # the worker is gone; the parent notices by its sentinel
+                pending.appendleft(index)
+                return
+            self.assigned.append(index)
+
+    def receive(self) -> tuple[int, Any] | None:
+        """The next result, or None when the pipe broke (the worker died)."""
+        try:
+            kind, index, payload = self.conn.recv()
+        except (EOFError, OSError):
+            return None
+        if kind == "error":
+            raise BatchEngineError(f"the task raised in a worker process:\n{payload}")
+        self.assigned.remove(index)
+        return index, payload
+
+    def stop(self) -> None:
+        """Ask the worker to end, then make it."""
+        with contextlib.suppress(OSError):
+            self.conn.send(None)
+        self.process.join(_JOIN_S if not self.assigned else 0.1)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(_JOIN_S)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
+
+
+@contextlib.contextmanager
+def _environment(name: str, value: str | None) -> Iterator[None]:
+    """`name` set to `value` (when not None) while a worker process is started."""
+    if value is None:
+        yield
+        return
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = previous
+
+
+def _worker_main(task: Callable[[Any], Any], conn: Connection) -> None:
+    """A worker's loop: items arrive on `conn` (a thread receives them and starts their
+    prefetch at once), results go back on it; None ends the worker."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    inbox: deque[tuple[int, Any] | None] = deque()
+    arrived = threading.Condition()
+    prefetch = getattr(task, "prefetch", None)
+
+    def receive() -> None:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                message = None
+            if message is not None and prefetch is not None:
+                prefetch(message[1])
+            with arrived:
+                inbox.append(message)
+                arrived.notify()
+            if message is None:
+                return
+
+    threading.Thread(target=receive, name="receive items", daemon=True).start()
+    while True:
+        with arrived:
+            arrived.wait_for(lambda: bool(inbox))
+            message = inbox.popleft()
+        if message is None:
+            return
+        index, item = message
+        try:
+            conn.send(("done", index, task(item)))
+        except Exception:
+            conn.send(("error", index, traceback.format_exc()))
