@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from gpuaudio import __version__
-from gpuaudio.cli import analyze, bench, demo, monitor, plugins
+from gpuaudio.cli import analyze, batch, bench, demo, monitor, plugins
 from gpuaudio.errors import GpuAudioError
 
-VERBS = (plugins, analyze, demo, monitor, bench)
+VERBS = (plugins, analyze, batch, demo, monitor, bench)
 """The verb modules, in the order `gpuaudio --help` lists them."""
 
 
