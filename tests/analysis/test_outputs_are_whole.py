@@ -25,6 +25,8 @@ from gpuaudio.analysis.report import (
 from gpuaudio.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
+WHOLE = {*OUTPUT_NAMES, "call.wav"}
+"""A complete set: the outputs and the copy of the recording beside report.html."""
 
 
 @pytest.fixture
@@ -108,7 +110,7 @@ def test_a_failed_overwrite_keeps_the_earlier_report(fake_service, call, tmp_pat
     with pytest.raises(OutputWriteError):
         analyze_to_folder(fake_service, call, out, force=True)
     assert {name: (out / name).read_bytes() for name in OUTPUT_NAMES} == before
-    assert _outputs(out) == set(OUTPUT_NAMES)
+    assert _outputs(out) == WHOLE
 
 
 def test_an_unwritable_output_is_refused_before_the_analysis(fake_service, call, tmp_path,
@@ -145,9 +147,9 @@ def test_sigterm_at_any_moment_leaves_all_or_nothing(call, tmp_path):
         _, err = process.communicate(timeout=120)
         folder = out / "call"
         names = _outputs(folder)
-        assert names in (set(), set(OUTPUT_NAMES)), (process.returncode, names, err)
+        assert names in (set(), WHOLE), (process.returncode, names, err)
         outcomes.add(process.returncode)  # -15: killed before or after main() held SIGTERM
         if not names:
             rerun = subprocess.run([a.replace("OUT", str(out)) for a in argv], env=env)
-            assert rerun.returncode == 0 and _outputs(folder) == set(OUTPUT_NAMES)
+            assert rerun.returncode == 0 and _outputs(folder) == WHOLE
     assert 143 in outcomes  # at least one run was really stopped by the signal
