@@ -49,6 +49,8 @@ class _Found:
 
     item: WorkItem
     derived: str
+    where: str = ""
+    """The manifest line that gave the id."""
 
 
 def collect_inputs(inputs: Sequence[str | Path]) -> list[WorkItem]:
@@ -76,11 +78,12 @@ def collect_inputs(inputs: Sequence[str | Path]) -> list[WorkItem]:
             seen.add(key)
             found.append(entry)
     named = [entry.item.id for entry in found if entry.item.id]
-    duplicates = sorted(name for name, count in Counter(named).items() if count > 1)
+    duplicates = [name for name, count in Counter(named).items() if count > 1]
     if duplicates:
+        lines = [entry.where for entry in found if entry.item.id == duplicates[0]]
         raise BatchInputError(
-            f"the id {', '.join(map(repr, duplicates))} is given to several recordings in the "
-            "manifest(s); ids name output folders and must be unique"
+            f"the id {duplicates[0]!r} is given to several recordings ({'; '.join(lines)}); "
+            "ids name output folders and must be unique"
         )
     counts = Counter(entry.derived for entry in found if not entry.item.id)
     return [_settle(entry, counts, set(named)) for entry in found]
@@ -132,7 +135,7 @@ def read_manifest(path: Path) -> list[_Found]:
             )
         entry = _from_path(audio, Path(audio.name), channel=_channel(row.get("channel"), where))
         extra = tuple((name, row.get(name) or "") for name in carried)
-        found.append(_Found(replace(entry.item, id=ident, extra=extra), entry.derived))
+        found.append(_Found(replace(entry.item, id=ident, extra=extra), entry.derived, where))
     return found
 
 

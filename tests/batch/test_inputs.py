@@ -1,0 +1,103 @@
+"""Batch inputs: folders, files and manifests; ids stable, unique and safe."""
+
+from __future__ import annotations
+
+import pytest
+
+from gpuaudio.batch.inputs import collect_inputs
+from gpuaudio.errors import BatchInputError
+
+
+def _touch(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"")
+    return path
+
+
+def test_folder_recursive_by_extension_with_path_ids(tmp_path):
+    names = ("a/call.wav", "b/call.WAV", "b/deep/x y.flac", "talk.mp3", "notes.txt", "x.csv.bak")
+    for name in names:
+        _touch(tmp_path / "arch" / name)
+    items = collect_inputs([tmp_path / "arch"])
+    assert sorted(item.id for item in items) == ["a__call", "b__call", "b__deep__x_y", "talk"]
+    assert all(item.channel is None and item.extra == () for item in items)
+    assert {item.path for item in items} == {
+        str((tmp_path / "arch" / n).resolve())
+        for n in ("a/call.wav", "b/call.WAV", "b/deep/x y.flac", "talk.mp3")
+    }
+
+
+def test_same_name_files_get_distinct_ids_stable_across_runs(tmp_path):
+    one, two = _touch(tmp_path / "a" / "call.wav"), _touch(tmp_path / "b" / "call.wav")
+    lone = _touch(tmp_path / "c" / "other.wav")
+    first = collect_inputs([one, two, lone])
+    ids = [item.id for item in first]
+    assert len(set(ids)) == 3 and all(i.startswith("call-") for i in ids[:2])
+    assert ids[2] == "other"  # no collision: the plain name
+    again = collect_inputs([two, one, lone])  # another order, the same ids per file
+    assert {i.path: i.id for i in again} == {i.path: i.id for i in first}
+
+
+def test_same_stem_in_one_folder_and_a_file_given_twice(tmp_path):
+    folder = tmp_path / "f"
+    wav, flac = _touch(folder / "call.wav"), _touch(folder / "call.flac")
+    items = collect_inputs([folder, wav])  # wav also given by itself: analysed once
+    assert len(items) == 2
+    assert len({item.id for item in items}) == 2
+    assert {item.path for item in items} == {str(wav.resolve()), str(flac.resolve())}
+
+
+def test_manifest_ids_channels_and_carried_columns(tmp_path):
+    _touch(tmp_path / "audio" / "one.wav")
+    _touch(tmp_path / "audio" / "two.wav")
+    manifest = tmp_path / "list.csv"
+    manifest.write_text(
+        "case,path,id,channel,officer\n"
+        "17,audio/one.wav,case17-a,1,Smith\n"
+        f"18,{tmp_path / 'audio' / 'two.wav'},,,\n"
+        "19,audio/one.wav,,0,Jones\n"
+    )
+    items = collect_inputs([manifest])
+    assert [item.id for item in items] == ["case17-a", "two", "one-ch0"]
+    assert [item.channel for item in items] == [1, None, 0]
+    assert items[0].extra == (("case", "17"), ("officer", "Smith"))
+    assert items[1].extra == (("case", "18"), ("officer", ""))
+    assert items[0].path == str((tmp_path / "audio" / "one.wav").resolve())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("file,id\na.wav,x\n", "needs a 'path' column"),
+        ("path,id\naudio.wav,x\naudio.wav,x\n", "'x' is given to several recordings"),
+        ("path\nmissing.wav\n", "missing.wav: no such file"),
+        ("path,id\naudio.wav,../escape\n", "not a safe folder name"),
+        ("path,channel\naudio.wav,left\n", "channel 'left'"),
+        ("path\n\n,\n", "'path' cell is empty"),
+    ],
+)
+def test_bad_manifests_are_refused_naming_the_problem(tmp_path, text, expected):
+    _touch(tmp_path / "audio.wav")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(text)
+    with pytest.raises(BatchInputError, match=r"m\.csv") as info:
+        collect_inputs([manifest])
+    assert expected in str(info.value)
+
+
+def test_missing_input_and_empty_folder(tmp_path):
+    with pytest.raises(BatchInputError, match=r"nope\.wav: no such file or folder"):
+        collect_inputs([tmp_path / "nope.wav"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BatchInputError, match="holds no audio files"):
+        collect_inputs([tmp_path / "empty"])
+
+
+def test_manifest_id_taken_by_a_derived_id_is_kept_and_the_other_renamed(tmp_path):
+    _touch(tmp_path / "call.wav")
+    _touch(tmp_path / "other.wav")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,id\nother.wav,call\n")
+    items = collect_inputs([manifest, tmp_path / "call.wav"])
+    assert items[0].id == "call"
+    assert items[1].id.startswith("call-")
