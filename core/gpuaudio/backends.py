@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
+
+from pydantic import BaseModel, ValidationError
+
+from gpuaudio.errors import ConfigError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -15,6 +20,54 @@ if TYPE_CHECKING:
 Feature = Literal["f0", "stft", "mel", "cqt"]
 FEATURES: tuple[Feature, ...] = ("f0", "stft", "mel", "cqt")
 DEVICE_KINDS = ("cuda", "cpu")
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
+
+
+def parse_options(model: type[OptionsT], table: Mapping[str, Any], section: str) -> OptionsT:
+    """Validate a backend's config table (``[section]``) with its options model.
+
+    Strings (from ``GPUAUDIO_<SECTION>__<KEY>``) are coerced by the model; an unknown key
+    gets a did-you-mean; every problem is one `ConfigError` naming ``section.key``.
+    """
+    fields = list(model.model_fields)
+    for key in table:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), fields, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(
+                f"unknown [{section}] option {key!r}: {hint}"
+                f"(options: {', '.join(fields) or 'none, remove the table'})"
+            )
+    try:
+        return model.model_validate(dict(table))
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join([section, *map(str, error['loc'])])}: {error['msg']}"
+            for error in exc.errors()
+        ]
+        raise ConfigError(f"invalid [{section}] options: {'; '.join(problems)}") from None
+
+
+@dataclass(frozen=True)
+class OptionInfo:
+    """One option of a backend, as ``gpuaudio plugins --options`` lists it."""
+
+    name: str
+    type: str
+    default: str
+    description: str
+
+
+def describe_options(model: type[BaseModel]) -> list[OptionInfo]:
+    """Name, type, default and description of every field of an options model."""
+    infos = []
+    for name, info in model.model_fields.items():
+        kind = info.annotation
+        type_name = kind.__name__ if isinstance(kind, type) else str(kind)
+        default = "required" if info.is_required() else repr(info.get_default())
+        description = " ".join((info.description or "").split())
+        infos.append(OptionInfo(name, type_name.replace("typing.", ""), default, description))
+    return infos
 
 
 @dataclass(frozen=True)
@@ -37,6 +90,9 @@ class BackendSpec:
     priority: int = 0
     install_hint: str = ""
     description: str = ""
+    options: type[BaseModel] | None = None
+    """The pydantic model of the backend's config table (``[name]``); None: it takes none. The
+    service validates the table with it when it is built and hands the backend the instance."""
     plugin: str = field(default="", compare=False)
     """Filled in by the plugin manager: the entry-point name that registered the spec."""
 
@@ -52,6 +108,24 @@ class BackendSpec:
         unknown = [d for d in self.devices if d not in DEVICE_KINDS]
         if not self.devices or unknown:
             raise ValueError(f"BackendSpec.devices must be a non-empty subset of {DEVICE_KINDS}")
+        if self.options is not None and not (
+            isinstance(self.options, type) and issubclass(self.options, BaseModel)
+        ):
+            raise ValueError(
+                f"BackendSpec.options must be a pydantic model class, got {self.options!r}"
+            )
+
+    def parse_options(self, table: Mapping[str, Any]) -> Any:
+        """This backend's validated options: an instance of `options` (defaults where the
+        table is silent), or ``{}`` for a backend without options (a table is refused)."""
+        if self.options is not None:
+            return parse_options(self.options, table, self.name)
+        if table:
+            raise ConfigError(
+                f"the {self.name} backend takes no options, got {sorted(table)}; "
+                f"remove the [{self.name}] table or its keys"
+            )
+        return {}
 
     def load_factory(self) -> Callable[[BackendContext], Any]:
         """Import and return the factory named by `load`."""
@@ -70,9 +144,17 @@ class BackendContext:
     precision: str
     """``"fp32" | "tf32" | "fp16" | "bf16"`` (``auto`` already resolved)."""
     memory: MemoryManager
-    options: dict[str, Any] = field(default_factory=dict)
-    """The backend's own config table (e.g. ``crepe.model``); unknown keys are the backend's
-    to reject with `ConfigError`."""
+    options: Any = field(default_factory=dict)
+    """The backend's options: an instance of its spec's `options` model, validated by the
+    service (``{}`` for a backend without options). Code that builds a backend itself may
+    pass the table as a dict; read it with `options_as`."""
+
+    def options_as(self, model: type[OptionsT], section: str) -> OptionsT:
+        """`options` as an instance of `model`: as is when it already is one, else the dict
+        validated by `model` (`ConfigError` naming ``[section]`` when it is not valid)."""
+        if isinstance(self.options, model):
+            return self.options
+        return parse_options(model, self.options or {}, section)
 
     def require_no_options(self, backend: str) -> None:
         """Raise `ConfigError` if a backend that takes no options was given a config table."""

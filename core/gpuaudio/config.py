@@ -1,8 +1,8 @@
 """Configuration: pydantic models, loaded from a dict, kwargs, a TOML file and ``GPUAUDIO_*``.
 
 Precedence, lowest first: defaults < TOML file < environment < explicit dict/kwargs.
-Every table except the known ones below is a backend's own option table (``[crepe]``); its
-keys are validated by that backend when it loads.
+Every table except the known ones below is a backend's own option table (``[crepe]``); the
+service validates it with the backend's options model (`BackendSpec.options`) when it is built.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 import time
@@ -105,13 +106,19 @@ class AudioFeatureService:
     # -- selection -----------------------------------------------------------------------
 
     def _check_backend_tables(self) -> None:
+        """Every backend table names a registered backend (or a plugin that failed to load)
+        and is valid for that backend's options model; raises `ConfigError` otherwise."""
         known = self.registry.backend_names() | {f.plugin for f in self.registry.failures}
         for table in self.config.backend_tables():
             if table not in known:
+                close = difflib.get_close_matches(table, sorted(known), n=1, cutoff=0.6)
                 raise ConfigError(
-                    f"unknown config table [{table}]: no backend of that name is registered "
-                    f"(registered: {', '.join(sorted(known)) or 'none'})"
+                    f"unknown config table [{table}]: no backend of that name is registered"
+                    + (f"; did you mean [{close[0]}]?" if close else "")
+                    + f" (registered: {', '.join(sorted(known)) or 'none'})"
                 )
+        for spec in self.registry.all_specs():
+            spec.parse_options(self.config.backend_options(spec.name))
 
     def resolution(self, feature: Feature) -> Resolution:
         """How `feature` is served here (cached); raises if a configured backend can't run."""
@@ -126,7 +133,10 @@ class AudioFeatureService:
         return self._resolutions[feature]
 
     def plan(self) -> Plan:
-        """Which backend serves each feature on this machine, and why the others don't."""
+        """Which backend serves each feature on this machine, and why the others don't.
+
+        Checks the backend option tables again (plugins may have registered since)."""
+        self._check_backend_tables()
         return Plan((feature, self.resolution(feature)) for feature in FEATURES)
 
     def memory_manager(self, device: str) -> MemoryManager:
@@ -151,7 +161,9 @@ class AudioFeatureService:
                 device=candidate.device,
                 precision=self._precision(candidate.device),
                 memory=self.memory_manager(candidate.device),
-                options=self.config.backend_options(candidate.spec.name),
+                options=candidate.spec.parse_options(
+                    self.config.backend_options(candidate.spec.name)
+                ),
             )
             try:
                 backend = candidate.spec.load_factory()(context)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -149,7 +148,7 @@ def test_defaults_per_model_and_voicing() -> None:
         assert options.voicing_threshold == threshold
         expected = DEFAULT_VOICING_WEIGHT[model] if voicing != "periodicity" else None
         assert options.voicing_weight == expected
-        assert CrepeOptions.from_table(dataclasses.asdict(options)) == options  # resolved: valid
+        assert CrepeOptions.from_table(options.model_dump()) == options  # resolved: valid
     assert CrepeOptions.from_table({}).voicing == "periodicity+harmonicity"
     options = CrepeOptions.from_table({"voicing_weight": 0.5, "voicing_threshold": "0.3"})
     assert (options.voicing_weight, options.voicing_threshold) == (0.5, 0.3)

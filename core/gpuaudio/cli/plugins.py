@@ -39,11 +39,36 @@ def run(args: argparse.Namespace) -> int:
         print("\nplugins that failed to load:")
         for failure in registry.failures:
             print(f"  {failure.plugin} ({failure.distribution}): {failure.error}")
+    if args.options:
+        _print_options(registry.all_specs())
     return 0
+
+
+def _print_options(specs: list[Any]) -> None:
+    """Each backend's options (the ``[name]`` table): type, default and meaning."""
+    from gpuaudio.backends import describe_options
+
+    print("\nbackend options ([name] table in gpuaudio.toml, or GPUAUDIO_<NAME>__<OPTION>):")
+    seen: dict[str, list[str]] = {}
+    for spec in specs:
+        seen.setdefault(spec.name, []).append(spec.feature)
+    for name, features in seen.items():
+        spec = next(s for s in specs if s.name == name)
+        print(f"  [{name}]  ({', '.join(features)}; plugin {spec.plugin})")
+        if spec.options is None:
+            print("    takes no options")
+            continue
+        for option in describe_options(spec.options):
+            print(f"    {option.name}: {option.type} = {option.default}")
+            if option.description:
+                print(f"        {option.description}")
 
 
 def add_parser(verbs: Any) -> None:
     """Add the verb to the `gpuaudio` parser's subcommands."""
     plugins = verbs.add_parser("plugins", help="list backends: eligible here, or why not")
     plugins.add_argument("--config", help="gpuaudio TOML config file")
+    plugins.add_argument(
+        "--options", action="store_true", help="also list each backend's options and defaults"
+    )
     plugins.set_defaults(run=run)

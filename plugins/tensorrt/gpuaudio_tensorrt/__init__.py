@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gpuaudio import BackendSpec, hookimpl
+from gpuaudio_tensorrt._options import TensorRTOptions
 
 __version__ = "0.1.0"
 
@@ -20,6 +21,7 @@ def gpuaudio_f0_backends() -> list[BackendSpec]:
             min_compute_capability=(7, 0),
             priority=20,
             install_hint="pip install 'gpuaudio[tensorrt]'",
+            options=TensorRTOptions,
             description=(
                 "CREPE (full|tiny) through a TensorRT engine built once per GPU and cached; "
                 "resampling, framing and decoding shared with the crepe backend"

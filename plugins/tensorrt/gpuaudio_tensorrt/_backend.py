@@ -14,22 +14,20 @@ import functools
 import hashlib
 import logging
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from gpuaudio import BackendContext, BackendUnavailableError, ConfigError
-from gpuaudio_crepe._backend import CrepeBackend, CrepeOptions
+from gpuaudio import BackendContext, BackendUnavailableError
+from gpuaudio_crepe._backend import CrepeBackend
 from gpuaudio_crepe._network import bytes_per_frame, load_model, weights_path
 from gpuaudio_tensorrt import __version__
 from gpuaudio_tensorrt._cache import EngineCache, EngineKey, default_cache_dir
 from gpuaudio_tensorrt._export import ONNX_OPSET, export_onnx
+from gpuaudio_tensorrt._options import TensorRTOptions
 
 __all__ = ["TensorRTCrepeBackend", "file_sha256"]
 
 log = logging.getLogger(__name__)
-_OWN_OPTIONS = ("cache_dir",)
-"""``[tensorrt]`` keys of this backend; the others are the crepe backend's options."""
 _ENGINE_DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "fp16": torch.float16}
 
 
@@ -62,36 +60,24 @@ def _load_engine(cache_dir: Path, key: EngineKey, device: str) -> tuple[torch.nn
     )
 
 
-def _split_options(table: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(crepe's options, this backend's own), rejecting keys that belong to neither."""
-    crepe_keys = set(CrepeOptions.__dataclass_fields__)
-    unknown = sorted(set(table) - crepe_keys - set(_OWN_OPTIONS))
-    if unknown:
-        raise ConfigError(
-            f"unknown [tensorrt] option(s) {unknown}; valid: {sorted(crepe_keys | {*_OWN_OPTIONS})}"
-        )
-    own = {key: table[key] for key in _OWN_OPTIONS if key in table}
-    return {k: v for k, v in table.items() if k not in own}, own
-
-
 class TensorRTCrepeBackend(CrepeBackend):
     """F0 with CREPE on ``cuda``, its network run by a TensorRT engine cached on disk."""
 
     name = "tensorrt"
 
     def __init__(self, context: BackendContext) -> None:
-        crepe_options, own = _split_options(dict(context.options))
+        options = context.options_as(TensorRTOptions, self.name)
         if not context.device.startswith("cuda"):
             raise BackendUnavailableError(
                 f"the tensorrt backend runs on CUDA devices only, not {context.device!r}; "
                 "use the crepe backend on CPU"
             )
-        super().__init__(dataclasses.replace(context, options=crepe_options))
+        super().__init__(dataclasses.replace(context, options=options))
         if self.precision == "bf16":
             log.info("tensorrt: bf16 requested; the engine runs in fp16 (same speed, finer)")
             self.precision, self.dtype = "fp16", torch.float16
             self.bytes_per_frame = bytes_per_frame(self.options.model, self.dtype)
-        cache_dir = own.get("cache_dir")
+        cache_dir = options.cache_dir
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
         self.cache_outcome = ""
         """``"hit"`` or ``"built (<why>)"`` once the engine is loaded."""
