@@ -88,6 +88,11 @@ class BackendSpec:
     min_compute_capability: tuple[int, int] | None = None
     min_free_memory_mb: int = 0
     priority: int = 0
+    """Rank among eligible backends of the same device kind under ``auto`` (higher first;
+    librosa 0, fastpyin 10, GPU backends 10-20; negative ranks below the reference). Users
+    override it with a ``[priorities]`` table."""
+    auto: bool = True
+    """False: never chosen by ``auto``, only when named in config (experimental backends)."""
     install_hint: str = ""
     description: str = ""
     options: type[BaseModel] | None = None

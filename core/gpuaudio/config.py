@@ -62,6 +62,8 @@ class BackendsConfig(_Strict):
             raise ValueError("must be 'auto', a backend name or a non-empty list of names")
         if isinstance(value, list) and "auto" in value and value[-1] != "auto":
             raise ValueError("'auto' may only end a preference list")
+        if any(name.strip() in ("auto?", "?") for name in names):
+            raise ValueError("'?' marks an optional backend name ('praat?'), not 'auto'")
         return value
 
 
@@ -114,6 +116,10 @@ class Config(BaseModel):
     batch: BatchConfig = Field(default_factory=BatchConfig)
     fallback: bool = Field(
         True, description="On a backend failure (e.g. OOM at min_batch) try the next eligible one."
+    )
+    priorities: dict[str, int] = Field(
+        default_factory=dict,
+        description="Backend name -> rank under auto, overriding the plugin's priority.",
     )
 
     @field_validator("device")

@@ -7,7 +7,8 @@ injected predicate), the device is a `DeviceInfo` the caller supplies (a fake on
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from gpuaudio.backends import BackendSpec, Feature
@@ -16,6 +17,10 @@ from gpuaudio.errors import BackendUnavailableError
 
 ModuleCheck = Callable[[str], bool]
 _MISSING = "missing module"
+_NAMED_ONLY = "used only when named in config (auto=False)"
+OPTIONAL = "?"
+"""Suffix of an optional name in a preference list (``"praat?"``): skipped when absent."""
+log = logging.getLogger(__name__)
 
 
 def module_available(name: str) -> bool:
@@ -56,6 +61,8 @@ class Resolution:
     ranked: tuple[Candidate, ...]
     rejected: tuple[Rejection, ...]
     requested: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+    """What the resolver skipped on purpose (an optional name that is not registered)."""
 
     @property
     def chosen(self) -> Candidate:
@@ -139,9 +146,10 @@ def _place(
     return None, "; ".join(problems)
 
 
-def _rank_key(candidate: Candidate) -> tuple[int, int, str]:
+def _rank_key(candidate: Candidate, priorities: Mapping[str, int]) -> tuple[int, int, str]:
     on_gpu = 0 if candidate.device.startswith("cuda") else 1
-    return (on_gpu, -candidate.spec.priority, candidate.spec.name)
+    priority = priorities.get(candidate.spec.name, candidate.spec.priority)
+    return (on_gpu, -priority, candidate.spec.name)
 
 
 def resolve(
@@ -152,36 +160,63 @@ def resolve(
     device_setting: str = "auto",
     choice: str | Sequence[str] = "auto",
     available: ModuleCheck = module_available,
+    priorities: Mapping[str, int] | None = None,
+    failed_plugins: Sequence[str] = (),
 ) -> Resolution:
     """Rank the backends for `feature`.
 
-    ``choice="auto"`` ranks every eligible backend: GPU before CPU, then priority, then name.
-    A name or list of names (optionally ending in ``"auto"``) keeps that order; an unknown
-    name, or a choice where no named backend is eligible, raises `BackendUnavailableError`
-    with the reason and what is eligible instead.
+    ``choice="auto"`` ranks every eligible backend: GPU before CPU, then priority (the spec's,
+    or `priorities`, the user's ``[priorities]`` table), then name; a spec with ``auto=False``
+    serves only when named. A name or list of names (optionally ending in ``"auto"``) keeps
+    that order. A name ending in ``"?"`` is optional: skipped, with a note, when no such
+    backend is registered. An unknown name, or a choice where no named backend is eligible,
+    raises `BackendUnavailableError` with the reason, what is eligible instead and
+    `failed_plugins` (the plugins that failed to load, with their errors).
     """
     names = [choice] if isinstance(choice, str) else list(choice)
     wants_auto = names[-1] == "auto"
-    named = [n for n in names if n != "auto"]
     by_name = {spec.name: spec for spec in specs if spec.feature == feature}
+    notes = [
+        f"optional {feature} backend {n[:-1]!r} is not registered: skipped"
+        for n in names
+        if n.endswith(OPTIONAL) and n[:-1] not in by_name
+    ]
+    for note in notes:
+        log.info("%s", note)
+    named = [
+        n.removesuffix(OPTIONAL)
+        for n in names
+        if n != "auto" and not (n.endswith(OPTIONAL) and n[:-1] not in by_name)
+    ]
     unknown = [n for n in named if n not in by_name]
     auto_eligible: list[Candidate] = []
     rejected: list[Rejection] = []
     for spec in by_name.values():
         placed, why = _place(spec, device, device_setting, False, available)
+        if placed is not None and not spec.auto:
+            placed, why = None, _NAMED_ONLY
         if placed is None:
             rejected.append(Rejection(spec, why))
         else:
             auto_eligible.append(Candidate(spec, placed, why))
-    auto_eligible.sort(key=_rank_key)
+    auto_eligible.sort(key=lambda candidate: _rank_key(candidate, priorities or {}))
     eligible_names = ", ".join(c.spec.name for c in auto_eligible) or "none"
     if unknown:
+        failed = f"; plugins that failed to load: {'; '.join(failed_plugins)}"
         raise BackendUnavailableError(
             f"unknown {feature} backend {', '.join(map(repr, unknown))}; registered: "
             f"{', '.join(sorted(by_name)) or 'none'}; eligible here: {eligible_names}"
+            + (failed if failed_plugins else "")
         )
     if not named:
-        return Resolution(feature, tuple(auto_eligible), tuple(rejected), tuple(names))
+        if not wants_auto:
+            raise BackendUnavailableError(
+                f"none of the optional {feature} backends {names} is registered; add 'auto' "
+                f"to the list to use the best eligible one ({eligible_names})"
+            )
+        return Resolution(
+            feature, tuple(auto_eligible), tuple(rejected), tuple(names), tuple(notes)
+        )
 
     ranked: list[Candidate] = []
     named_rejections: list[Rejection] = []
@@ -200,4 +235,4 @@ def resolve(
     if wants_auto:
         ranked += [c for c in auto_eligible if c.spec.name not in named]
     rejected = named_rejections + [r for r in rejected if r.spec.name not in named]
-    return Resolution(feature, tuple(ranked), tuple(rejected), tuple(names))
+    return Resolution(feature, tuple(ranked), tuple(rejected), tuple(names), tuple(notes))

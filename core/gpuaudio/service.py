@@ -76,6 +76,7 @@ class Plan(dict[Feature, Resolution]):
                 lines.append(f"{feature:5} -> NONE: {res.explain_none()}")
             for rej in res.rejected:
                 lines.append(f"        not {rej.spec.name}: {rej.reason}")
+            lines.extend(f"        note: {note}" for note in res.notes)
         return "\n".join(lines)
 
 
@@ -110,13 +111,9 @@ class AudioFeatureService:
         and is valid for that backend's options model; raises `ConfigError` otherwise."""
         known = self.registry.backend_names() | {f.plugin for f in self.registry.failures}
         for table in self.config.backend_tables():
-            if table not in known:
-                close = difflib.get_close_matches(table, sorted(known), n=1, cutoff=0.6)
-                raise ConfigError(
-                    f"unknown config table [{table}]: no backend of that name is registered"
-                    + (f"; did you mean [{close[0]}]?" if close else "")
-                    + f" (registered: {', '.join(sorted(known)) or 'none'})"
-                )
+            _require_known(table, known, "config table", "[{}]")
+        for name in self.config.priorities:
+            _require_known(name, known, "[priorities] key", "{!r}")
         for spec in self.registry.all_specs():
             spec.parse_options(self.config.backend_options(spec.name))
 
@@ -129,6 +126,10 @@ class AudioFeatureService:
                 self.device_info,
                 device_setting=self.config.device,
                 choice=getattr(self.config.backends, feature),
+                priorities=self.config.priorities,
+                failed_plugins=[
+                    f"{f.plugin} ({f.distribution}): {f.error}" for f in self.registry.failures
+                ],
             )
         return self._resolutions[feature]
 
@@ -589,6 +590,19 @@ class AudioFeatureService:
             start, end = lo * hop, min(n, (hi - 1) * hop - offset + span)
             parts.append(_trim(compute(batch[:, start:end]), first - lo, stop - lo))
         return parts
+
+
+def _require_known(name: str, known: set[str], kind: str, shown: str) -> None:
+    """`ConfigError` with a did-you-mean when `name` (a table, a priority) names no registered
+    backend; `shown` formats a name for the message (``"[{}]"``)."""
+    if name in known:
+        return
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    raise ConfigError(
+        f"unknown {kind} {shown.format(name)}: no backend of that name is registered"
+        + (f"; did you mean {shown.format(close[0])}?" if close else "")
+        + f" (registered: {', '.join(sorted(known)) or 'none'})"
+    )
 
 
 def _precision_used(backend: Any, feature: Feature) -> str | None:

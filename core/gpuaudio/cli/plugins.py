@@ -20,7 +20,9 @@ def run(args: argparse.Namespace) -> int:
     rows = [("feature", "backend", "plugin", "status", "install")]
     for feature in ("f0", "stft", "mel", "cqt"):
         specs = registry.specs(feature)
-        res = resolve(feature, specs, info, device_setting=config.device)
+        res = resolve(
+            feature, specs, info, device_setting=config.device, priorities=config.priorities
+        )
         chosen = res.ranked[0].spec.name if res.ranked else None
         for cand in res.ranked:
             mark = "SELECTED" if cand.spec.name == chosen else "eligible"
