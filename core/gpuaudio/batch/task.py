@@ -117,8 +117,6 @@ class RecordingTask:
         """Analyse `item` into ``OUT/<id>/`` unless a finished result may be reused."""
         from gpuaudio import __version__
         from gpuaudio.analysis.report import REPORT_JSON, analyze_to_folder
-        from gpuaudio.audio_io import audio_info
-
         started = time.perf_counter()
         folder = Path(self.settings.out_dir) / item.id
         base = RecordingStatus(
@@ -129,7 +127,6 @@ class RecordingTask:
         service = _service(self.settings.config)
         decoder = _take_decoder(item) or _Decoder(item, self.settings.params, service)
         try:
-            audio_info(item.path)
             digest = decoder.sha256()
             base = replace(base, sha256=digest)
             previous = load_status(folder)
@@ -154,9 +151,9 @@ class RecordingTask:
 
     def prefetch(self, item: WorkItem) -> None:
         """Start hashing and decoding `item` on a thread, for this process's next call."""
-        if item.path not in _DECODERS:
+        if item not in _DECODERS:
             service = _service(self.settings.config)
-            _DECODERS[item.path] = _Decoder(item, self.settings.params, service)
+            _DECODERS[item] = _Decoder(item, self.settings.params, service)
 
     def _reusable(self, previous: RecordingStatus, now: RecordingStatus, report: Path) -> bool:
         same = (previous.sha256, previous.config_hash, previous.version) == (
@@ -207,25 +204,24 @@ def _remove_staging(folder: Path) -> None:
 
 
 _SERVICES: dict[str, AudioFeatureService] = {}
-_DECODERS: dict[str, _Decoder] = {}
+_SERVICE_LOCK = threading.Lock()
+_DECODERS: dict[WorkItem, _Decoder] = {}
+"""Decoders started by `RecordingTask.prefetch`, taken by the call for their item."""
 
 
 def _service(config: str) -> AudioFeatureService:
-    """This process's service for `config` (JSON), created once."""
-    if config not in _SERVICES:
-        from gpuaudio.config import load_config
-        from gpuaudio.service import AudioFeatureService
+    """This process's service for `config` (JSON), created once (also from a prefetch)."""
+    with _SERVICE_LOCK:
+        if config not in _SERVICES:
+            from gpuaudio.config import load_config
+            from gpuaudio.service import AudioFeatureService
 
-        _SERVICES[config] = AudioFeatureService(load_config(json.loads(config)))
-    return _SERVICES[config]
+            _SERVICES[config] = AudioFeatureService(load_config(json.loads(config)))
+        return _SERVICES[config]
 
 
 def _take_decoder(item: WorkItem) -> _Decoder | None:
-    decoder = _DECODERS.pop(item.path, None)
-    if decoder is not None and decoder.item != item:
-        decoder.cancel()
-        return None
-    return decoder
+    return _DECODERS.pop(item, None)
 
 
 class _End:

@@ -1,0 +1,212 @@
+"""run_batch in this process (one local worker): outputs, tables, resume and faults."""
+
+from __future__ import annotations
+
+import csv
+import errno
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import soundfile as sf
+
+import gpuaudio.analysis.report as report_module
+from gpuaudio.analysis.escalation import EscalationParams
+from gpuaudio.analysis.report import OUTPUT_NAMES, REPORT_JSON
+from gpuaudio.batch import run_batch
+from gpuaudio.batch.run import make_engine
+from gpuaudio.batch.tables import (
+    RECORDINGS_CSV,
+    RECORDINGS_PARQUET,
+    SEGMENTS_PARQUET,
+    WINDOWS_PARQUET,
+    recordings_schema,
+    segments_schema,
+    windows_schema,
+)
+from gpuaudio.batch.task import STATUS_JSON
+from gpuaudio.config import load_config
+from gpuaudio.errors import ConfigError
+
+
+def _run(inputs, out, **options):
+    return run_batch(inputs, out, workers=1, progress=False, **options)
+
+
+def _visible(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.iterdir())
+
+
+def test_archive_with_a_corrupt_file_gives_outputs_tables_and_a_failure(
+    archive, corrupt, tmp_path
+):
+    corrupt(archive / "broken.wav")
+    out = tmp_path / "out"
+    summary = _run([archive], out, windows=True)
+    assert (summary.total, summary.ok, summary.failed, summary.reused) == (4, 3, 1, 0)
+    assert summary.exit_code == 1
+    assert summary.failures[0][0] == "broken" and "cannot decode" in summary.failures[0][1]
+    assert "1 of 4 recording(s) failed" in summary.line()
+    for name in ("site1__call", "site2__call", "talk"):
+        assert set(OUTPUT_NAMES) | {STATUS_JSON} <= set(_visible(out / name))
+        status = json.loads((out / name / STATUS_JSON).read_text())
+        assert status["status"] == "ok" and len(status["sha256"]) == 64
+    assert _visible(out / "broken") == [STATUS_JSON]  # no report, nothing half-written
+
+    recordings = pq.read_table(out / RECORDINGS_PARQUET)
+    assert recordings.schema.equals(recordings_schema())
+    rows = recordings.to_pylist()
+    assert [row["id"] for row in rows] == ["broken", "site1__call", "site2__call", "talk"]
+    by_id = {row["id"]: row for row in rows}
+    assert by_id["broken"]["status"] == "failed" and by_id["broken"]["duration_s"] is None
+    for name in ("site1__call", "site2__call", "talk"):
+        row = by_id[name]
+        assert row["status"] == "ok" and row["error"] is None
+        assert row["duration_s"] == pytest.approx(12.0)
+        assert row["backend"] and row["device"] and row["baseline_f0_median_hz"] > 50
+    # the three speakers' baselines differ (110, 140 and 200 Hz)
+    f0s = sorted(by_id[n]["baseline_f0_median_hz"] for n in ("site1__call", "site2__call", "talk"))
+    assert f0s[0] < 125 < f0s[1] < 160 < f0s[2]
+
+    with open(out / RECORDINGS_CSV, newline="") as handle:
+        table = list(csv.DictReader(handle))
+    assert [row["id"] for row in table] == [row["id"] for row in rows]
+    assert table[0]["error"].startswith(str(archive / "broken.wav"))
+
+    assert pq.read_table(out / SEGMENTS_PARQUET).schema.equals(segments_schema())
+    windows = pq.read_table(out / WINDOWS_PARQUET)
+    assert windows.schema.equals(windows_schema())
+    assert windows.num_rows == 3 * 12
+    assert sorted(set(windows.column("id").to_pylist())) == ["site1__call", "site2__call", "talk"]
+
+
+def test_segments_table_holds_each_reports_segments(tmp_path):
+    from gpuaudio.evaluation.synth import demo_call
+
+    audio, _ = demo_call(sr=16000)
+    sf.write(tmp_path / "demo.wav", audio, 16000)
+    summary = _run([tmp_path / "demo.wav"], tmp_path / "out")
+    assert summary.exit_code == 0
+    segments = pq.read_table(tmp_path / "out" / SEGMENTS_PARQUET).to_pylist()
+    report = json.loads((tmp_path / "out" / "demo" / REPORT_JSON).read_text())
+    assert len(segments) == len(report["segments"]) >= 1
+    for index, (row, segment) in enumerate(zip(segments, report["segments"], strict=True)):
+        assert row["id"] == "demo" and row["segment"] == index
+        assert row["start_s"] == segment["start_s"] and row["drivers"] == segment["drivers"]
+    recordings = pq.read_table(tmp_path / "out" / RECORDINGS_PARQUET).to_pylist()
+    assert recordings[0]["n_segments"] == len(segments)
+    assert recordings[0]["escalated_s"] == pytest.approx(sum(s["duration_s"] for s in segments))
+
+
+def test_rerun_resumes_retry_failed_reruns_failures_force_reruns_all(archive, corrupt, tmp_path):
+    corrupt(archive / "broken.wav")
+    out = tmp_path / "out"
+    _run([archive], out)
+    first = pq.read_table(out / RECORDINGS_PARQUET).to_pylist()
+
+    resumed = _run([archive], out)
+    assert (resumed.reused, resumed.ok, resumed.failed, resumed.audio_s) == (4, 3, 1, 0.0)
+    assert pq.read_table(out / RECORDINGS_PARQUET).to_pylist() == first
+
+    retried = _run([archive], out, retry_failed=True)
+    assert (retried.reused, retried.failed) == (3, 1)
+
+    forced = _run([archive], out, force=True)
+    assert forced.reused == 0 and forced.audio_s == pytest.approx(36.0)
+
+    sf.write(archive / "broken.wav", sf.read(archive / "talk.flac")[0], 16000)  # repaired
+    shutil.copy(archive / "site1" / "call.wav", archive / "site2" / "call.wav")  # changed
+    changed = _run([archive], out)
+    assert (changed.reused, changed.ok, changed.failed) == (2, 4, 0)
+    assert changed.exit_code == 0
+
+    other = _run([archive], out, params=EscalationParams(threshold=3.5))
+    assert other.reused == 0  # other settings: another config hash
+
+
+def test_manifest_columns_and_channels_reach_the_tables(stereo, tmp_path):
+    manifest = tmp_path / "calls.csv"
+    manifest.write_text(
+        "path,id,channel,case\n"
+        f"{stereo.name},caller,0,A-17\n"
+        f"{stereo.name},callee,1,A-17\n"
+    )
+    _run([manifest], tmp_path / "out")
+    rows = pq.read_table(tmp_path / "out" / RECORDINGS_PARQUET).to_pylist()
+    assert [(r["id"], r["channel"], r["case"]) for r in rows] == [
+        ("caller", 0, "A-17"), ("callee", 1, "A-17")
+    ]
+    assert rows[0]["config_hash"] != rows[1]["config_hash"]
+    assert rows[0]["baseline_f0_median_hz"] < 125 < 160 < rows[1]["baseline_f0_median_hz"]
+    assert pq.read_table(tmp_path / "out" / RECORDINGS_PARQUET).schema.field("case").type == (
+        pa.string()
+    )
+
+
+def test_disk_full_fails_that_recording_only_and_writes_nothing_half(
+    archive, tmp_path, monkeypatch
+):
+    out = tmp_path / "out"
+    victim = out / "site2__call"
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        if os.readlink(f"/proc/self/fd/{fd}").startswith(str(victim)):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    summary = _run([archive], out)
+    assert (summary.ok, summary.failed) == (2, 1)
+    assert summary.failures[0][0] == "site2__call"
+    assert "No space left on device" in summary.failures[0][1]
+    assert not victim.exists() or _visible(victim) == []  # no report, no staging, no status
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    again = _run([archive], out)
+    assert (again.reused, again.ok, again.failed) == (2, 3, 0)
+
+
+def test_ctrl_c_keeps_finished_results_and_the_next_run_resumes(archive, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    real = report_module.analyze_to_folder
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(args[1])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(report_module, "analyze_to_folder", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _run([archive], out)
+    rows = pq.read_table(out / RECORDINGS_PARQUET).to_pylist()
+    assert [row["id"] for row in rows] == ["site1__call"]
+    assert not (out / "site2__call" / REPORT_JSON).exists()
+    assert not (out / "site2__call" / STATUS_JSON).exists()
+
+    monkeypatch.setattr(report_module, "analyze_to_folder", real)
+    resumed = _run([archive], out)
+    assert (resumed.reused, resumed.ok) == (1, 3)
+    assert len(pq.read_table(out / RECORDINGS_PARQUET)) == 3
+
+
+def test_engine_choice_and_a_missing_dask(monkeypatch):
+    config = load_config({"batch": {"engine": "local", "workers": 3, "retries": 1}})
+    engine = make_engine("local", config)
+    assert (engine.name, engine.workers, engine.retries) == ("local", 3, 1)
+    assert make_engine("local", config, workers=1).workers == 1
+    with pytest.raises(ConfigError, match="choose one of local, dask"):
+        make_engine("ray", config)
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "distributed" else real(name)
+    )
+    with pytest.raises(ConfigError, match=r"pip install gpuaudio\[dask\]"):
+        make_engine("dask", config)
