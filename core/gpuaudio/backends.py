@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
+import inspect
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
@@ -21,6 +24,30 @@ Feature = Literal["f0", "stft", "mel", "cqt"]
 FEATURES: tuple[Feature, ...] = ("f0", "stft", "mel", "cqt")
 DEVICE_KINDS = ("cuda", "cpu")
 OptionsT = TypeVar("OptionsT", bound=BaseModel)
+API_VERSION = "1.0"
+"""The plugin API this gpuaudio speaks, ``MAJOR.MINOR``. Within a major version changes are
+additive only: new `BackendSpec` fields have defaults, and a new keyword argument of a backend
+method is passed only to backends whose method declares it (`declared_kwargs`), so a plugin
+written for 1.0 keeps working with every 1.x. A spec whose major version differs is refused."""
+_API_PATTERN = re.compile(r"^(\d+)\.(\d+)$")
+
+
+@functools.lru_cache(maxsize=256)
+def _parameters(method: Callable[..., Any]) -> tuple[frozenset[str], bool]:
+    """(keyword names, takes **kwargs) of a callable."""
+    params = inspect.signature(method).parameters.values()
+    names = frozenset(p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+    return names, any(p.kind is p.VAR_KEYWORD for p in params)
+
+
+def declared_kwargs(method: Callable[..., Any], optional: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments added after API 1.0 (`optional`) that `method` declares, by name
+    or with ``**kwargs``: the host passes a backend only what it can take."""
+    if not optional:
+        return {}
+    target = getattr(method, "__func__", method)  # a bound method's function, cacheable
+    names, var_kw = _parameters(target)
+    return {key: value for key, value in optional.items() if var_kw or key in names}
 
 
 def parse_options(model: type[OptionsT], table: Mapping[str, Any], section: str) -> OptionsT:
@@ -95,6 +122,9 @@ class BackendSpec:
     """False: never chosen by ``auto``, only when named in config (experimental backends)."""
     install_hint: str = ""
     description: str = ""
+    api_version: str = API_VERSION
+    """The plugin API the backend was written for (``"1.0"``); a different major version is
+    refused by the plugin manager and listed by ``gpuaudio plugins``."""
     options: type[BaseModel] | None = None
     """The pydantic model of the backend's config table (``[name]``); None: it takes none. The
     service validates the table with it when it is built and hands the backend the instance."""
@@ -113,12 +143,22 @@ class BackendSpec:
         unknown = [d for d in self.devices if d not in DEVICE_KINDS]
         if not self.devices or unknown:
             raise ValueError(f"BackendSpec.devices must be a non-empty subset of {DEVICE_KINDS}")
+        if not isinstance(self.api_version, str) or not _API_PATTERN.match(self.api_version):
+            raise ValueError(
+                f"BackendSpec.api_version must be 'MAJOR.MINOR' (e.g. {API_VERSION!r}), "
+                f"got {self.api_version!r}"
+            )
         if self.options is not None and not (
             isinstance(self.options, type) and issubclass(self.options, BaseModel)
         ):
             raise ValueError(
                 f"BackendSpec.options must be a pydantic model class, got {self.options!r}"
             )
+
+    @property
+    def api_compatible(self) -> bool:
+        """True when the spec's API major version is this gpuaudio's."""
+        return self.api_version.split(".")[0] == API_VERSION.split(".")[0]
 
     def parse_options(self, table: Mapping[str, Any]) -> Any:
         """This backend's validated options: an instance of `options` (defaults where the

@@ -22,7 +22,7 @@ from typing import Any
 import pluggy
 
 from gpuaudio import hookspecs
-from gpuaudio.backends import FEATURES, BackendSpec, Feature
+from gpuaudio.backends import API_VERSION, FEATURES, BackendSpec, Feature
 from gpuaudio.errors import ConfigError
 
 ENTRY_POINT_GROUP = "gpuaudio"
@@ -160,6 +160,14 @@ class PluginRegistry:
                     broken.add(impl.plugin_name)
                     self._record_failure(impl.plugin_name, f"{feature} hook failed: {exc}")
                     continue
+                for spec in [s for s in specs if not s.api_compatible]:
+                    self._warn(
+                        impl.plugin_name,
+                        f"{feature} backend {spec.name!r} is written for plugin API "
+                        f"{spec.api_version}, this gpuaudio speaks {API_VERSION}: refused; "
+                        "install a version of the plugin for this gpuaudio, or upgrade gpuaudio",
+                    )
+                specs = [s for s in specs if s.api_compatible]
                 collected[feature].extend(replace(s, plugin=impl.plugin_name) for s in specs)
         for feature in FEATURES:
             kept = [s for s in collected[feature] if s.plugin not in broken]
