@@ -1,0 +1,49 @@
+"""Tasks for the local engine's tests, in a module spawned workers can import by name
+(test modules are imported by path, which a spawned process cannot repeat)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def where(item: int) -> tuple[int, str | None, bool]:
+    """The item, the GPU this worker was pinned to and whether torch was imported by then."""
+    return item, os.environ.get("CUDA_VISIBLE_DEVICES"), "torch" in sys.modules
+
+
+@dataclass(frozen=True)
+class DieOnce:
+    """Kills its own worker (SIGKILL) on the first attempt at item `victim`; a marker file in
+    `folder` remembers the attempt across processes."""
+
+    folder: str
+    victim: int
+
+    def __call__(self, item: int) -> tuple[int, int]:
+        marker = Path(self.folder) / f"attempt-{item}"
+        attempts = len(list(Path(self.folder).glob(f"attempt-{item}*")))
+        Path(f"{marker}-{attempts}").touch()
+        if item == self.victim and attempts == 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return item, os.getpid()
+
+
+@dataclass(frozen=True)
+class AlwaysDie:
+    """Kills its worker on every attempt at item `victim`."""
+
+    victim: int
+
+    def __call__(self, item: int) -> int:
+        if item == self.victim:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return item
+
+
+def broken(item: int) -> int:
+    """A task with a bug."""
+    raise ZeroDivisionError(f"bug at item {item}")

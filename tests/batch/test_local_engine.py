@@ -1,0 +1,98 @@
+"""The local engine: in-process and spawned workers, retries after a killed worker, GPU pinning,
+and 1 or 2 workers giving the same tables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from gpuaudio.batch import run_batch
+from gpuaudio.batch.local_engine import LocalEngine
+from gpuaudio.batch.tables import RECORDINGS_PARQUET, SEGMENTS_PARQUET, WINDOWS_PARQUET
+from gpuaudio.device import DeviceInfo, GpuInfo
+from gpuaudio.errors import BatchEngineError, ConfigError
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture
+def tasks(monkeypatch):
+    """The helper tasks, importable by spawned workers (they get this sys.path)."""
+    monkeypatch.syspath_prepend(str(HERE))
+    import engine_tasks
+
+    return engine_tasks
+
+
+def _gpus(count: int) -> DeviceInfo:
+    gpus = tuple(GpuInfo(i, f"Fake GPU {i}", (9, 0), 80 << 30, 70 << 30) for i in range(count))
+    return DeviceInfo(True, "2.x", True, "12.4", gpus)
+
+
+def test_defaults_one_worker_per_gpu_each_pinned_before_torch(tasks, monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    engine = LocalEngine(device_probe=lambda: _gpus(2))
+    assert (engine.workers, engine.pins) == (2, ["0", "1"])
+    results = dict(engine.map_unordered(tasks.where, list(range(4))))
+    assert sorted(results) == [0, 1, 2, 3]
+    assert {gpu for _, gpu, _ in results.values()} == {"0", "1"}
+    assert not any(torch for _, _, torch in results.values())
+    assert "CUDA_VISIBLE_DEVICES" not in os.environ  # the parent's environment is untouched
+
+
+def test_pins_follow_an_existing_visible_list_and_one_gpu_is_not_pinned(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
+    assert LocalEngine(device_probe=lambda: _gpus(2)).pins == ["3", "5"]
+    assert LocalEngine(workers=3, device_probe=lambda: _gpus(2)).pins == ["3", "5", "3"]
+    assert LocalEngine(device_probe=lambda: _gpus(1)).workers == 1
+    assert LocalEngine(workers=2, device_probe=lambda: _gpus(1)).pins == [None, None]
+    assert LocalEngine(device_probe=lambda: DeviceInfo()).workers == 1
+    with pytest.raises(ConfigError, match="at least one worker"):
+        LocalEngine(workers=0, device_probe=DeviceInfo)
+
+
+def test_a_killed_worker_is_replaced_and_its_item_retried_once(tasks, tmp_path):
+    engine = LocalEngine(workers=2, retries=1, device_probe=DeviceInfo)
+    results = list(engine.map_unordered(tasks.DieOnce(str(tmp_path), victim=2), list(range(6))))
+    items = [item for item, _ in results]
+    assert sorted(items) == list(range(6))  # every item once: no duplicate, none lost
+    assert all(item == value for item, (value, _) in results)
+    attempts = sorted(path.name for path in tmp_path.glob("attempt-2-*"))
+    assert attempts == ["attempt-2-0", "attempt-2-1"]
+    engine.close()  # a second close is harmless
+
+
+def test_an_item_that_kills_every_worker_is_given_up_naming_it(tasks):
+    engine = LocalEngine(workers=2, retries=1, device_probe=DeviceInfo)
+    with pytest.raises(BatchEngineError, match=r"^3: its worker process died 2 times"):
+        list(engine.map_unordered(tasks.AlwaysDie(victim=3), list(range(5))))
+    assert engine._processes == []  # closed: no worker left behind
+
+
+def test_a_task_that_raises_ends_the_batch_with_the_traceback(tasks):
+    engine = LocalEngine(workers=2, device_probe=DeviceInfo)
+    with pytest.raises(BatchEngineError, match="ZeroDivisionError: bug at item"):
+        list(engine.map_unordered(tasks.broken, [1, 2]))
+
+
+def test_one_and_two_workers_give_the_same_tables(archive, corrupt, tmp_path):
+    corrupt(archive / "broken.wav")
+    tables = {}
+    for workers in (1, 2):
+        out = tmp_path / f"out{workers}"
+        summary = run_batch([archive], out, workers=workers, windows=True, progress=False)
+        assert (summary.ok, summary.failed) == (3, 1)
+        tables[workers] = [
+            pq.read_table(out / name).drop_columns(["seconds"] if name == RECORDINGS_PARQUET
+                                                   else []).to_pylist()
+            for name in (RECORDINGS_PARQUET, SEGMENTS_PARQUET, WINDOWS_PARQUET)
+        ]
+    assert tables[1] == tables[2]
+    for workers in (1, 2):
+        for name in ("site1__call", "talk"):
+            assert (tmp_path / f"out{workers}" / name / "windows.csv").read_bytes() == (
+                tmp_path / "out1" / name / "windows.csv"
+            ).read_bytes()
