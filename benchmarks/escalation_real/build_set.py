@@ -249,9 +249,19 @@ def _plan(split: str, kind: str, recipe: str, names: list[str], seed: int, n: in
 
 
 DIALOGUES = {
-    # two speakers taking turns; ground truth: no escalation
-    "tune": [["ami-MEE009", "ami-MEE012"], ["ami-FEE078", "ami-MEE009"]],
-    "test": [["sample-a", "sample-b"], ["ami-FEE083", "ami-MEO069"], ["ami-MEO069", "ami-MEE068"]],
+    # two speakers taking turns; ground truth: no escalation. Per half also a pair recorded
+    # apart (two phone lines' worth of different rooms and microphones).
+    "tune": [
+        ["ami-MEE009", "ami-MEE012"],
+        ["ami-FEE078", "ami-MEE009"],
+        ["ast-en-allison", "librivox-ss01"],
+    ],
+    "test": [
+        ["sample-a", "sample-b"],
+        ["ami-FEE083", "ami-MEO069"],
+        ["ami-MEO069", "ami-MEE068"],
+        ["librivox-sonnet01", "ami-MEO069"],
+    ],
 }
 
 

