@@ -1,5 +1,6 @@
 """The Dask engine (gpuaudio.batch.dask_engine) on real clusters: a LocalCluster of two worker
-processes, and a `dask scheduler` + `dask worker` started as subprocesses and reached by address.
+processes, and a `dask scheduler` + `dask worker` started as subprocesses and reached by address;
+`run_batch` through both gives the local engine's tables, bit for bit.
 
 The toy tasks are functions of this file. Test folders are not packages, so a worker could not
 import this module by name: each task is wrapped by `by_value`, which plain pickle refuses, so
@@ -24,10 +25,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import distributed
+import numpy as np
+import pyarrow.parquet as pq
 import pytest
+import soundfile as sf
 
+from gpuaudio.batch import run_batch
 from gpuaudio.batch.dask_engine import DaskEngine
+from gpuaudio.batch.tables import RECORDINGS_PARQUET, SEGMENTS_PARQUET, WINDOWS_PARQUET
 from gpuaudio.errors import BatchEngineError, ConfigError
+from gpuaudio.evaluation.synth import CALM, ESCALATED, synthesize_speech
 
 # -- toy tasks (run on the workers) --------------------------------------------------------------
 
@@ -286,3 +293,55 @@ def test_importing_the_engine_does_not_import_dask() -> None:
 def test_bad_settings_are_config_errors(options: dict[str, int]) -> None:
     with pytest.raises(ConfigError, match="dask engine"):
         DaskEngine(**options)  # type: ignore[arg-type]
+
+
+# -- the whole batch through Dask -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def calls(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three 25-s calls: calm, 7 s escalated (found as a segment), calm; different speakers."""
+    folder = tmp_path_factory.mktemp("calls")
+    for i, base_f0 in enumerate((110.0, 140.0, 200.0)):
+        parts = [
+            synthesize_speech(seconds, sr=16000, seed=10 * i + k, base_f0=base_f0, style=style)[0]
+            for k, (seconds, style) in enumerate([(14.0, CALM), (7.0, ESCALATED), (4.0, CALM)])
+        ]
+        sf.write(folder / f"call_{i}.wav", np.concatenate(parts), 16000)
+    return folder
+
+
+def archive_tables(out: Path) -> dict[str, list[dict[str, Any]]]:
+    """The archive's tables as rows, without the timing column; NaN made comparable."""
+    tables = {
+        name: pq.read_table(out / name).to_pylist()
+        for name in (RECORDINGS_PARQUET, SEGMENTS_PARQUET, WINDOWS_PARQUET)
+    }
+    for row in tables[RECORDINGS_PARQUET]:
+        del row["seconds"]  # wall time of the task
+    return {
+        name: [{k: "NaN" if v != v else v for k, v in row.items()} for row in rows]
+        for name, rows in tables.items()
+    }
+
+
+def test_run_batch_through_dask_gives_the_local_engines_tables_bit_for_bit(
+    calls: Path, scheduler_address: str, tmp_path: Path
+) -> None:
+    runs = {
+        "local": {"engine": "local", "workers": 1},
+        "dask LocalCluster": {"engine": "dask", "workers": 2},
+        "dask scheduler by address": {"engine": "dask", "address": scheduler_address},
+    }
+    tables = {}
+    for name, options in runs.items():
+        out = tmp_path / name.replace(" ", "_")
+        summary = run_batch([calls], out, windows=True, progress=False, **options)
+        assert (summary.total, summary.ok, summary.engine) == (3, 3, options["engine"]), name
+        tables[name] = archive_tables(out)
+    local = tables.pop("local")
+    assert len(local[RECORDINGS_PARQUET]) == 3
+    assert len(local[SEGMENTS_PARQUET]) >= 3  # each call's escalation was found
+    for name, found in tables.items():
+        for table, rows in local.items():
+            assert found[table] == rows, f"{name}: {table} differs from the local engine's"
