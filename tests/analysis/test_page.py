@@ -198,7 +198,7 @@ def test_no_html_writes_neither_page_nor_copy(tones, tmp_path):
     audio.parent.mkdir()
     sf.write(audio, tones(16000, 20, [(8, 14)]), 16000, subtype="PCM_16")
     out = tmp_path / "out"
-    args = ["analyze", str(audio), "-o", str(out), "--quiet", "--backend", "f0=librosa"]
+    args = ["analyze", str(audio), "-o", str(out), "--quiet", "--backend", "f0=fastpyin"]
     assert main([*args, "--no-html"]) == 0
     assert sorted(p.name for p in (out / "call").iterdir()) == [
         "escalation.TextGrid", "escalation.png", REPORT_JSON, "windows.csv"]  # fmt: skip
@@ -353,3 +353,30 @@ def test_an_unwritable_index_is_an_output_error(tmp_path):
 def test_clock():
     assert [clock(0.0), clock(75.3), clock(3725.0, 0), clock(-2.0), clock(None)] == [
         "0:00.0", "1:15.3", "1:02:05", "-0:02.0", "–"]  # fmt: skip
+
+
+class _Stdin:
+    """A stand-in for sys.stdin whose binary buffer holds `data`."""
+
+    def __init__(self, data: bytes) -> None:
+        self.buffer = io.BytesIO(data)
+
+
+def test_monitor_writes_the_page_with_a_copy_or_without_audio_for_stdin(
+    tones, tmp_path, monkeypatch
+):
+    audio = tmp_path / "call.wav"
+    signal = tones(16000, 20, [(8, 14)])
+    sf.write(audio, signal, 16000, subtype="PCM_16")
+    out = tmp_path / "out"
+    common = ["-o", str(out), "--quiet", "--backend", "f0=fastpyin", "--block", "5"]
+    assert main(["monitor", str(audio), *common]) == 0
+    assert (out / "call" / "call.wav").read_bytes() == audio.read_bytes()
+    assert 'src="call.wav"' in (out / "call" / REPORT_HTML).read_text()
+    monkeypatch.setattr("sys.stdin", _Stdin((signal * 32767).astype("<i2").tobytes()))
+    assert main(["monitor", "-", "--sr", "16000", *common]) == 0
+    page = (out / "stdin" / REPORT_HTML).read_text()
+    assert "<audio" not in page and "No audio to play" in page
+    names = sorted(p.name for p in (out / "stdin").iterdir())
+    assert names == ["escalation.TextGrid", "escalation.png", REPORT_HTML, REPORT_JSON,
+                     "windows.csv"]  # fmt: skip
