@@ -26,7 +26,8 @@ class TestNnAudioMel(MelBackendConformance):
 
 class TestNnAudioCqt(CqtBackendConformance):
     backend = "nnaudio"
-    rtol = 0.03  # measured 0.029 on this signal; test_accuracy.py and docs/nnaudio.md: others
+    rtol = 0.035  # measured 0.029 (default fmin) and 0.030 (fmin=110 Hz) on the suite's tone;
+    # test_accuracy.py and docs/nnaudio.md: other signals
 
 
 class TestTorchStft(StftBackendConformance):
