@@ -9,15 +9,22 @@ from gpuaudio.cli import main
 
 
 def test_all_succeed_exit_0_with_a_summary_line(archive, tmp_path, capsys):
-    code = main(["batch", str(archive), "-o", str(tmp_path / "out"), "--no-progress",
-                 "--workers", "1", "--threshold", "3.0"])
+    out = tmp_path / "out"
+    code = main(["batch", str(archive), "-o", str(out), "--no-progress", "--workers", "1",
+                 "--threshold", "3.0", "--no-html"])
     captured = capsys.readouterr()
     assert code == 0
-    assert "3 of 3 recording(s) analysed" in captured.out and captured.err == ""
-    assert len(pq.read_table(tmp_path / "out" / RECORDINGS_PARQUET)) == 3
-    code = main(["batch", str(archive), "-o", str(tmp_path / "out"), "--quiet", "--workers", "1",
+    assert "3 of 3 recording(s) analysed (0 from an earlier run)" in captured.out
+    assert captured.err == ""
+    assert len(pq.read_table(out / RECORDINGS_PARQUET)) == 3
+    assert sorted(p.name for p in (out / "talk").iterdir() if p.suffix in (".html", ".flac")) == []
+    assert "talk" in (out / "index.html").read_text()
+    # the page wanted now: other outputs, so redone rather than taken from the earlier run
+    code = main(["batch", str(archive), "-o", str(out), "--quiet", "--workers", "1",
                  "--threshold", "3.0"])
     assert code == 0 and capsys.readouterr().out == ""
+    assert (out / "talk" / "report.html").is_file() and (out / "talk" / "talk.flac").is_file()
+    assert 'href="talk/report.html"' in (out / "index.html").read_text()
 
 
 def test_some_fail_exit_1_with_one_line_on_stderr(archive, corrupt, tmp_path, capsys):

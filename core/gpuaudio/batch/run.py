@@ -78,13 +78,16 @@ def run_batch(
     retry_failed: bool = False,
     force: bool = False,
     windows: bool = False,
+    html: bool = True,
+    embed_audio: bool = False,
     progress: bool = True,
 ) -> BatchSummary:
     """Analyse every recording of `inputs` (files, folders, manifest CSVs) into `out_dir`.
 
     `engine`: ``"local"`` or ``"dask"`` (default: the config's ``[batch] engine``), or an
     `Engine` object. `workers` and `address` override the config's ``[batch]`` table.
-    `params`: the analysis settings (default `EscalationParams()`). Raises `BatchInputError`
+    `params`: the analysis settings (default `EscalationParams()`); `html`, `embed_audio`: the
+    report page as `gpuaudio.analysis.report.write_report` makes it. Raises `BatchInputError`
     for unusable inputs before anything runs; per-recording failures are in the summary.
     """
     from gpuaudio.analysis.escalation import EscalationParams
@@ -102,7 +105,8 @@ def run_batch(
     mode: Mode = "force" if force else "retry-failed" if retry_failed else "resume"
     analysis = settings_config.model_dump(mode="json", exclude={"batch"})
     settings = BatchSettings(
-        str(out), (params or EscalationParams()).validate(), json.dumps(analysis), mode
+        str(out), (params or EscalationParams()).validate(), json.dumps(analysis), mode,
+        html=html, embed_audio=embed_audio,
     )
     runner = engine if engine is not None and not isinstance(engine, str) else make_engine(
         engine or settings_config.batch.engine, settings_config,

@@ -54,11 +54,15 @@ class BatchSettings:
     config: str
     """The analysis config as JSON (`gpuaudio.config.Config`, its ``[batch]`` table left out)."""
     mode: Mode = "resume"
+    html: bool = True
+    """Also report.html, with a copy of the recording beside it (see `write_report`)."""
+    embed_audio: bool = False
+    """The recording inlined in report.html instead of copied."""
 
     def config_hash(self, channel: int | None) -> str:
-        """Hash of everything that shapes a recording's result besides its audio."""
+        """Hash of everything that shapes a recording's outputs besides its audio."""
         document = {"params": asdict(self.params), "config": json.loads(self.config),
-                    "channel": channel}
+                    "channel": channel, "html": self.html, "embed_audio": self.embed_audio}
         text = json.dumps(document, sort_keys=True, default=str)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
@@ -135,7 +139,8 @@ class RecordingTask:
             _remove_staging(folder)
             report, _ = analyze_to_folder(
                 service, item.path, folder, self.settings.params, channel=item.channel,
-                force=True, sha256=digest, blocks=decoder.blocks(),
+                force=True, sha256=digest, blocks=decoder.blocks(), html=self.settings.html,
+                embed_audio=self.settings.embed_audio,
             )
             status = _finished(base, report, service)
         except Exception as exc:  # a recording's failure is its status, the batch goes on

@@ -6,7 +6,12 @@ import argparse
 import sys
 from typing import Any
 
-from gpuaudio.cli._common import add_analysis_options, params_from_args, service_from_args
+from gpuaudio.cli._common import (
+    add_analysis_options,
+    page_options,
+    params_from_args,
+    service_from_args,
+)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
         retry_failed=args.retry_failed,
         force=args.force,
         windows=args.windows,
+        **page_options(args),
         progress=not (args.no_progress or args.quiet),
     )
     if summary.failed:
