@@ -211,7 +211,7 @@ def test_no_html_writes_neither_page_nor_copy(tones, tmp_path):
     assert main([*args, "--force", "--no-html", "--embed-audio"]) == 2
 
 
-def test_embed_audio_inlines_ogg_opus_and_copies_nothing(fake_service, tones, tmp_path):
+def test_embed_audio_inlines_ogg_vorbis_and_copies_nothing(fake_service, tones, tmp_path):
     audio = tmp_path / "call.flac"
     sf.write(audio, tones(22050, 20, [(8, 14)]), 22050)
     out = tmp_path / "out"

@@ -142,6 +142,18 @@ def test_no_text_below_11_px(page):
     assert smallest >= 11
 
 
+def test_print_hides_the_player_and_keeps_the_tracks(page):
+    page.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        shown = page.execute_script(
+            "return ['player', 'tracks'].map(function (id) {"
+            " return getComputedStyle(document.getElementById(id)).display; })"
+        )
+    finally:
+        page.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+    assert shown == ["none", "block"]
+
+
 def test_a_screenshot_for_the_docs(page, tmp_path):
     page.execute_script("window.scrollTo(0, 0); document.getElementById('player').pause()")
     page.set_window_size(1000, 1150)
@@ -152,3 +164,24 @@ def test_a_screenshot_for_the_docs(page, tmp_path):
     if os.environ.get("GPUAUDIO_UPDATE_SCREENSHOT"):
         DOCS_IMG.parent.mkdir(exist_ok=True)
         DOCS_IMG.write_bytes(data)
+
+
+def test_an_embedded_copy_plays(browser, demo_folder, tmp_path, errors_of):
+    """--embed-audio's Ogg/Vorbis data URI is decoded by the browser (the same page otherwise;
+    last in the module: it leaves the browser on another page)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from gpuaudio.analysis.page import embedded_audio
+
+    text = (demo_folder / REPORT_HTML).read_text()
+    embedded = tmp_path / REPORT_HTML
+    embedded.write_text(text.replace('src="demo_call.wav"',
+                                     f'src="{embedded_audio(demo_folder / "demo_call.wav")}"'))
+    errors_of(browser)
+    browser.get(embedded.as_uri())
+    duration = WebDriverWait(browser, 20).until(
+        lambda d: d.execute_script("var a = document.getElementById('player');"
+                                   "return a.readyState >= 1 && a.duration")
+    )
+    assert duration == pytest.approx(75.0, abs=0.05)
+    assert errors_of(browser) == []

@@ -7,7 +7,7 @@ threshold and the numbered segments (numbers as in report.json: ``segments[i]`` 
 ``i + 1``, as in the TextGrid), lists the segments with what drove them, the baseline, the
 warnings and the provenance, and plays the recording: clicking a segment (table or plot)
 plays it from `LEAD_IN_S` before its start and a cursor follows playback. The audio is a copy
-beside the page, referenced by a relative path, or inlined as Ogg/Opus (``--embed-audio``).
+beside the page, referenced by a relative path, or inlined as Ogg/Vorbis (``--embed-audio``).
 
 Every piece of text from the report or the file system is escaped (`html.escape`); data for
 the scripts is JSON in ``<script type="application/json">`` with ``<``, ``>`` and ``&``
@@ -47,7 +47,10 @@ MAX_POINTS = 1500
 """Points per track at most; longer recordings are decimated (score and level keep each
 bucket's maximum, so no peak is lost; F0 its median)."""
 EMBED_SR = 16000
-"""Sample rate of an embedded (Ogg/Opus, mono) copy: the analysis rate."""
+"""Sample rate of an embedded (Ogg/Vorbis, mono) copy: the analysis rate."""
+_EMBED_QUALITY = 0.9
+"""libsndfile's compression level for the embedded Vorbis: about 26 kbit/s for speech at
+16 kHz (8 MB for 42 minutes). Opus is as small but encodes about 10 times slower there."""
 
 # SVG geometry in user units; text sizes in the stylesheet are chosen so that the smallest
 # drawing width (the CSS min-width) keeps every label at 11 px or more.
@@ -490,7 +493,7 @@ def _provenance_section(document: Mapping[str, Any]) -> str:
 
 def embedded_audio(path: str | Path, channel: int | None = None) -> str:
     """A ``data:audio/ogg`` URI of the recording: mono (the analysis' channel policy) at
-    `EMBED_SR`, Ogg/Opus (about 25 kbit/s: 8 MB for 42 minutes)."""
+    `EMBED_SR`, Ogg/Vorbis (about 26 kbit/s: 8 MB for 42 minutes)."""
     import soundfile as sf
 
     from gpuaudio.audio_io import read_audio
@@ -498,10 +501,10 @@ def embedded_audio(path: str | Path, channel: int | None = None) -> str:
     buffer = io.BytesIO()
     try:
         sf.write(buffer, read_audio(path, EMBED_SR, channel=channel), EMBED_SR, format="OGG",
-                 subtype="OPUS")  # fmt: skip
-    except (sf.LibsndfileError, ValueError) as exc:  # a libsndfile built without Opus
+                 subtype="VORBIS", compression_level=_EMBED_QUALITY)  # fmt: skip
+    except (sf.LibsndfileError, ValueError) as exc:  # a libsndfile built without Vorbis
         raise OutputWriteError(
-            f"cannot embed {path}'s audio in the report page as Ogg/Opus ({exc}); run without "
+            f"cannot embed {path}'s audio in the report page as Ogg/Vorbis ({exc}); run without "
             "--embed-audio to reference a copy instead"
         ) from exc
     return "data:audio/ogg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

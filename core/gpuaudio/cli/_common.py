@@ -99,7 +99,7 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-html", action="store_true",
                         help="write no report.html page (nor the copy of the recording for it)")
     parser.add_argument("--embed-audio", action="store_true",
-                        help="inline the recording in report.html (Ogg/Opus, mono, 16 kHz) "
+                        help="inline the recording in report.html (Ogg/Vorbis, mono, 16 kHz) "
                              "instead of a copy beside it")
     parser.add_argument("--window", type=float, default=defaults.window_s, metavar="SECONDS",
                         help="analysis window (default %(default)s s)")
