@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,3 +48,10 @@ class AlwaysDie:
 def broken(item: int) -> int:
     """A task with a bug."""
     raise ZeroDivisionError(f"bug at item {item}")
+
+
+def sleepy(item: int) -> int:
+    """Item 0 returns at once, the others take long (a worker busy when the batch stops)."""
+    if item:
+        time.sleep(60)
+    return item

@@ -4,6 +4,7 @@ and 1 or 2 workers giving the same tables."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -76,6 +77,18 @@ def test_a_task_that_raises_ends_the_batch_with_the_traceback(tasks):
     engine = LocalEngine(workers=2, device_probe=DeviceInfo)
     with pytest.raises(BatchEngineError, match="ZeroDivisionError: bug at item"):
         list(engine.map_unordered(tasks.broken, [1, 2]))
+
+
+def test_stopping_the_iteration_stops_busy_workers_at_once(tasks):
+    engine = LocalEngine(workers=2, device_probe=DeviceInfo)
+    results = engine.map_unordered(tasks.sleepy, [0, 1, 2, 3])
+    assert next(results) == (0, 0)
+    workers = [worker.process for worker in engine._processes]
+    started = time.perf_counter()
+    results.close()  # what Ctrl-C in the loop over the results does
+    assert time.perf_counter() - started < 20
+    assert workers and not any(process.is_alive() for process in workers)
+    assert engine._processes == []
 
 
 def test_one_and_two_workers_give_the_same_tables(archive, corrupt, tmp_path):

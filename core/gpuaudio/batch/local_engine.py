@@ -62,7 +62,7 @@ class LocalEngine:
             raise ConfigError(f"the local engine needs at least one worker, got {workers}")
         if retries < 0:
             raise ConfigError(f"retries must be 0 or more, got {retries}")
-        gpus = _gpu_names(device_probe)
+        gpus = [] if workers == 1 else _gpu_names(device_probe)
         self.workers = workers or max(1, len(gpus))
         self.retries = retries
         self.pins: list[str | None] = (

@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from gpuaudio.batch.engine import Engine
 from gpuaudio.batch.inputs import WorkItem, collect_inputs
-from gpuaudio.batch.task import BatchSettings, Mode, RecordingStatus, RecordingTask, load_status
+from gpuaudio.batch.task import (
+    BatchSettings,
+    Mode,
+    RecordingStatus,
+    RecordingTask,
+    cancel_prefetched,
+    load_status,
+)
 from gpuaudio.errors import ConfigError, OutputWriteError
 
 if TYPE_CHECKING:
@@ -120,6 +127,7 @@ def run_batch(
             bar.update(status)
     finally:
         runner.close()
+        cancel_prefetched()
         bar.close()
         _add_earlier(statuses, items, settings)
         rows = write_tables(out, items, statuses, windows=windows)

@@ -229,6 +229,12 @@ def _take_decoder(item: WorkItem) -> _Decoder | None:
     return _DECODERS.pop(item, None)
 
 
+def cancel_prefetched() -> None:
+    """Stop this process's prefetches whose recordings will not run (the batch was stopped)."""
+    while _DECODERS:
+        _DECODERS.popitem()[1].cancel()
+
+
 class _End:
     """Marks the end of a decoded stream."""
 
