@@ -334,7 +334,18 @@ def test_the_index_lists_every_row_escaped(tmp_path):
     assert list(tmp_path.joinpath("archive").iterdir()) == [path]  # no temporary left
 
 
-@pytest.mark.parametrize("link", ["javascript:alert(1)", "https://x.org/r.html", "/abs/r.html"])
+@pytest.mark.parametrize(("link", "href"), [
+    ("javascript:alert(1)", "javascript%3Aalert%281%29"),
+    ("https://x.org/r.html", "https%3A//x.org/r.html"),
+    ("case:12/report.html", "case%3A12/report.html"),
+    ('a b/"r".html', "a%20b/%22r%22.html"),
+])  # fmt: skip
+def test_index_links_are_paths_never_urls(link, href):
+    parsed = _parse(render_index_page([{"id": "x", "status": "ok", "report": link}]))
+    assert [a["href"] for t, a in parsed.tags if t == "a"] == [href]
+
+
+@pytest.mark.parametrize("link", ["/abs/r.html", "C:\\r.html", "//host/r.html"])
 def test_index_links_must_be_relative(tmp_path, link):
     with pytest.raises(InvalidParameterError, match="relative"):
         write_index_page(tmp_path, [{"id": "x", "status": "ok", "report": link}])

@@ -27,7 +27,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -541,13 +541,16 @@ def _cell(key: str, value: Any) -> tuple[str, str]:
 
 
 def _link(target: Any) -> str | None:
+    """The href of a report page given by its path relative to the index: percent-encoded
+    (``:`` included, so ``javascript:x`` or ``case:12/report.html`` is a path, never a scheme)."""
     if target is None:
         return None
-    text = str(target)
-    parts = urlsplit(text)
-    if parts.scheme or parts.netloc or text.startswith("/"):
-        raise InvalidParameterError(f"an index row's report link must be relative, got {text!r}")
-    return quote(text.replace(os.sep, "/"), safe="/")
+    text = str(target).replace(os.sep, "/")
+    if text.startswith("/") or PureWindowsPath(text).is_absolute():
+        raise InvalidParameterError(
+            f"an index row's report link must be a path relative to the index, got {text!r}"
+        )
+    return quote(text, safe="/")
 
 
 def render_index_page(rows: Sequence[Mapping[str, Any]], *, title: str = "gpuaudio archive") -> str:
