@@ -83,6 +83,11 @@ def test_clicking_segment_2_plays_it_from_the_lead_in(page, segments, errors_of)
     _pause(page)
     first = max(0.0, segments[0]["start_s"] - LEAD_IN_S)
     assert first <= at < first + 1.0
+    # anywhere on the table row: segment 2's end time
+    page.find_element(By.CSS_SELECTOR, 'tr[data-segment="1"] td:nth-child(3)').click()
+    at = _current_time(page)
+    _pause(page)
+    assert start <= at < start + 1.0
     assert errors_of(page) == []
 
 

@@ -27,10 +27,9 @@
     if (started && started.catch) { started.catch(function () {}); }
   }
 
-  buttons.forEach(function (button) {
-    button.addEventListener("click", function () {
-      play(Number(button.getAttribute("data-segment")));
-    });
+  // A click anywhere on a segment's table row, its button included (Enter and Space too).
+  Array.prototype.forEach.call(document.querySelectorAll("tr[data-segment]"), function (row) {
+    row.addEventListener("click", function () { play(Number(row.getAttribute("data-segment"))); });
   });
 
   function timeAt(event) {
