@@ -281,8 +281,8 @@ def split_at_pauses(audio: np.ndarray, longest_s: float = 5.0) -> list[np.ndarra
 
 def read16k(path: Path) -> np.ndarray:
     audio, sr = sf.read(path, dtype="float64", always_2d=True)
-    mono = audio.mean(axis=1)
-    return mono if sr == SR else resample_poly(mono, SR, sr)
+    mono: np.ndarray = audio.mean(axis=1)
+    return mono if sr == SR else np.asarray(resample_poly(mono, SR, sr))
 
 
 def trim(samples: np.ndarray, pad_s: float = 0.05) -> np.ndarray:
