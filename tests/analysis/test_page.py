@@ -274,7 +274,11 @@ def test_a_42_minute_call_stays_under_1_mb(fake_service):
     score_path = paths[2][1]
     ys = [float(y) for y in re.findall(r"[ML][\d.]+ ([\d.]+)", score_path)]
     assert min(ys) == pytest.approx(_svg_y_of_top_value(page), abs=0.5)  # the 9.5 peak is drawn
-    assert len(re.findall(r'class="seg-number"', page)) == 60
+    assert len(re.findall(r'<g class="seg" data-segment=', page)) == 60
+    numbers = [int(n) for n in re.findall(r'class="seg-number" x="[\d.]+"[^>]*>(\d+)<', page)]
+    xs = [float(x) for x in re.findall(r'class="seg-number" x="([\d.]+)"', page)]
+    assert numbers[0] == 1 and numbers == sorted(numbers) and len(numbers) >= 30
+    assert np.diff(xs).min() >= 20  # crowded numbers are left out
 
 
 def _svg_y_of_top_value(page: str) -> float:

@@ -286,16 +286,23 @@ def tracks_svg(report: EscalationReport) -> str:
         out.append(f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{_TOP:g}" y2="{bottom:g}"/>')
         out.append(f'<text class="tick" x="{x:.1f}" y="{bottom + 20:g}" text-anchor="middle">'
                    f"{_e(clock(tick, 0))}</text>")  # fmt: skip
+    unit = "h:mm:ss" if report.duration_s >= 3600 else "m:ss"
     out.append(f'<text class="tick" x="{_LEFT + _PLOT_W:g}" y="{bottom + 36:g}" '
-               'text-anchor="end">time (m:ss)</text>')  # fmt: skip
-    for number, (start, end) in enumerate(_segment_spans(report), start=1):
-        x0, x1 = float(x_of(start)), float(x_of(end))
+               f'text-anchor="end">time ({unit})</text>')  # fmt: skip
+    labelled_to = -math.inf  # right edge of the last number drawn: numbers never overlap
+    for number, segment in enumerate(report.segments, start=1):
+        x0, x1 = float(x_of(segment.start_s)), float(x_of(segment.end_s))
+        middle, half = (x0 + x1) / 2, 5.0 * len(str(number))
+        label = ""
+        if middle - half > labelled_to + 3:
+            labelled_to = middle + half
+            label = (f'<text class="seg-number" x="{middle:.1f}" y="{_TOP - 8:g}" '
+                     f'text-anchor="middle">{number}</text>')  # fmt: skip
         out.append(
             f'<g class="seg" data-segment="{number - 1}"><title>Segment {number}: '
-            f"{_e(clock(start))} to {_e(clock(end))} (click to play)</title>"
+            f"{_e(clock(segment.start_s))} to {_e(clock(segment.end_s))} (click to play)</title>"
             f'<rect x="{x0:.1f}" y="{_TOP:g}" width="{max(x1 - x0, 2.0):.1f}" '
-            f'height="{bottom - _TOP:g}"/><text class="seg-number" x="{(x0 + x1) / 2:.1f}" '
-            f'y="{_TOP - 8:g}" text-anchor="middle">{number}</text></g>'
+            f'height="{bottom - _TOP:g}"/>{label}</g>'
         )
     for index, panel in enumerate(panels):
         out.append(_panel_svg(panel, _TOP + index * (_PANEL + _GAP), x_of(times)))
@@ -327,10 +334,6 @@ def _panel_svg(panel: _Panel, top: float, xs: np.ndarray) -> str:
                    f"{_e(panel.reference_label)}</text>")  # fmt: skip
     out.append(f'<path class="track {panel.css}" d="{_path(xs, y_of(panel.values))}"/>')
     return "".join(out)
-
-
-def _segment_spans(report: EscalationReport) -> list[tuple[float, float]]:
-    return [(s.start_s, s.end_s) for s in report.segments]
 
 
 def _tracks_section(report: EscalationReport) -> str:
