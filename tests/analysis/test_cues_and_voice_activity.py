@@ -164,6 +164,27 @@ def test_two_voices_on_one_channel_are_not_taken_for_an_escalation(fake_service,
     assert report.baseline.excluded_windows < 10  # no split into a "calm" and an "escalated" voice
 
 
+def test_a_conversation_of_voices_8_5_semitones_apart_is_not_an_escalation(fake_service, tones):
+    """A man and a woman taking 10-s turns at one level, 8.5 st apart (the smoothed pitch
+    shows two states within one voice's escalation range): no finding, the two-voice note."""
+    low = [tones(SR, 10, [], base_hz=130.0, seed=seed) for seed in range(6)]
+    high = [tones(SR, 10, [], base_hz=130.0 * 2 ** (8.5 / 12), seed=10 + s) for s in range(6)]
+    y = np.concatenate([part for pair in zip(low, high, strict=True) for part in pair])
+    report = fake_service.detect_emotional_escalation(y, SR)
+    assert report.segments == []
+    assert any("two voices on one channel" in text for text in report.warnings)
+
+
+def test_a_long_loud_rise_of_one_voice_is_not_taken_for_a_second_voice(fake_service, tones):
+    """+8.5 st and +8 dB over 40% of the speech: as far apart as the conversation above, but
+    louder, so one voice escalating: found, and no two-voice note."""
+    y = tones(SR, 120, [(60, 108)], base_hz=130.0, raise_st=8.5, gain_db=8.0)
+    report = fake_service.detect_emotional_escalation(y, SR)
+    found = sum(s.end_s - s.start_s for s in report.segments)
+    assert found >= 0.8 * 48
+    assert not any("two voices" in text for text in report.warnings)
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [("window_s", "1"), ("window_s", float("inf")), ("hop_s", float("nan")),

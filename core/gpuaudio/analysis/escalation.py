@@ -646,6 +646,8 @@ class _Fit:
     n_windows: int
     iterations: int = 1
     excluded: int = 0
+    two_voices_st: float | None = None
+    """Semitones between two voices on the channel, when `_two_voices` found two."""
 
     def baseline(self) -> Baseline:
         pitch, level, balance, rate, variability = range(len(FEATURES))
@@ -712,7 +714,12 @@ def _smooth(cues: Cues, speech: np.ndarray, params: EscalationParams) -> Cues:
 
 
 def _fit_once(
-    cues: Cues, keep: np.ndarray, params: EscalationParams, iterations: int, excluded: int
+    cues: Cues,
+    keep: np.ndarray,
+    params: EscalationParams,
+    iterations: int,
+    excluded: int,
+    two_voices_st: float | None = None,
 ) -> _Fit:
     robust = [
         _robust(values[keep], floor)
@@ -720,22 +727,28 @@ def _fit_once(
     ]
     return _Fit(
         tuple(c for c, _ in robust), tuple(s for _, s in robust), int(keep.sum()),
-        iterations, excluded,
+        iterations, excluded, two_voices_st,
     )
 
 
-def _fit(cues: Cues, speech: np.ndarray, params: EscalationParams) -> _Fit | None:
+def _fit(
+    cues: Cues, speech: np.ndarray, params: EscalationParams, two_voices_st: float | None = None
+) -> _Fit | None:
     """The baseline over the speech windows; None with fewer than `min_baseline_windows`.
 
     Fitted over all speech, then refitted without the windows that fit flags, until the set
     stops changing (`baseline_iterations`): escalated windows are outliers that would pull
     the centre and widen the scale. At least half of the speech always stays in the fit.
+    With two voices on the channel (`two_voices_st`, see `_two_voices`) the one fit over all
+    speech stays: a refit would make one voice the baseline and flag the other's turns.
     """
     n_speech = int(speech.sum())
     if n_speech < params.min_baseline_windows:
         return None
     keep = speech
-    fit = _fit_once(cues, keep, params, 1, 0)
+    fit = _fit_once(cues, keep, params, 1, 0, two_voices_st)
+    if two_voices_st is not None:
+        return fit
     if params.baseline_iterations and n_speech >= 2 * params.min_baseline_windows:
         # Escalation over nearly half of the speech hides in a wide scale: start the refits
         # from the calmer of two well-separated pitch states, when there are two.
@@ -760,8 +773,15 @@ def _fit(cues: Cues, speech: np.ndarray, params: EscalationParams) -> _Fit | Non
 _SEPARATION = 2.5
 """Ashman's D between two Gaussian states above which they count as two."""
 _STATE_ST = (2.0, 9.0)
-"""Pitch states closer than 2 semitones are one voice's prosody; further apart than 9 they are
-two voices (a man and a woman on one channel), not one voice escalating."""
+"""Smoothed pitch states closer than 2 semitones are one voice's prosody; further apart than 9
+they are not one voice escalating."""
+_VOICES_ST = 8.0
+"""Windows' own pitch in two states at least this far apart (and at one level): two voices."""
+_VOICES_SHARE = (0.2, 0.8)
+"""Each of two voices holds at least a fifth of the speech windows; a smaller upper state is
+octave errors or a short excursion, not a second speaker."""
+_VOICES_LEVEL_DB = 3.0
+"""Two voices in a conversation speak at about one level; an escalation is also louder."""
 
 
 @dataclass(frozen=True)
@@ -824,12 +844,27 @@ def _calmer_state(cues: Cues, speech: np.ndarray) -> np.ndarray | None:
     return states.lower
 
 
-def _two_voices(cues: Cues, speech: np.ndarray) -> float | None:
-    """Semitones between two clearly separate pitch states too far apart for one voice."""
-    states = _two_states(cues[0], speech)
-    if states is None or states.separation < _SEPARATION or states.distance <= _STATE_ST[1]:
+def _two_voices(features: Cues, speech: np.ndarray) -> float | None:
+    """Semitones between two voices on one channel (a conversation on a mixed line), or None.
+
+    From the windows' own cues, not the smoothed ones: a turn is often shorter than the
+    context, whose median would blend the voices. Two voices: two clearly separate pitch states
+    (Ashman's D above `_SEPARATION`) at least `_VOICES_ST` apart, each holding 20-80% of the
+    speech, whose levels differ by less than `_VOICES_LEVEL_DB` (a planted or real escalation
+    of +7 st comes with more level; a man and a woman are 8-12 st apart at one level).
+    """
+    pitch, level = features[0], features[1]
+    states = _two_states(pitch, speech)
+    if (
+        states is None
+        or states.separation < _SEPARATION
+        or states.distance < _VOICES_ST
+        or not _VOICES_SHARE[0] <= states.upper_share <= _VOICES_SHARE[1]
+    ):
         return None
-    return states.distance if 0.1 <= states.upper_share <= 0.9 else None
+    upper = speech & ~states.lower & np.isfinite(pitch)
+    level_change = float(np.median(level[upper]) - np.median(level[states.lower]))
+    return states.distance if level_change < _VOICES_LEVEL_DB else None
 
 
 def _zscores(
@@ -866,8 +901,9 @@ def score_windows(raw: _Raw, params: EscalationParams) -> tuple[
     The offline report and the live monitor (on the windows so far) both use it.
     """
     speech = _speech(raw, params)
-    cues = _smooth(_features(raw), speech, params)
-    fit = _fit(cues, speech, params)
+    features = _features(raw)
+    cues = _smooth(features, speech, params)
+    fit = _fit(cues, speech, params, _two_voices(features, speech))
     z, score, flagged = _zscores(cues, speech, fit, params)
     return speech, cues, fit, z, score, flagged
 
@@ -876,14 +912,14 @@ def _score(
     raw: _Raw, starts: np.ndarray, ends: np.ndarray, params: EscalationParams
 ) -> tuple[WindowFeatures, Baseline | None, list[str]]:
     n = starts.shape[0]
-    speech, cues, fit, z, score, flagged = score_windows(raw, params)
+    speech, _, fit, z, score, flagged = score_windows(raw, params)
     notes = _speech_notes(raw, speech, fit, params)
-    apart = _two_voices(cues, speech) if fit else None
-    if apart is not None:
+    if fit is not None and fit.two_voices_st is not None:
         notes.append(
-            f"the pitch falls into two states {apart:.0f} semitones apart: two voices on one "
-            "channel? A baseline is one speaker's: analyse each party's channel (--channel N) "
-            "or each speaker's turns separately"
+            f"the pitch falls into two states {fit.two_voices_st:.0f} semitones apart at one "
+            "level: two voices on one channel? The baseline spans both, so an escalation of "
+            "one of them scores lower; analyse each party's channel (--channel N) or each "
+            "speaker's turns separately"
         )
     windows = WindowFeatures(
         start_s=starts,
