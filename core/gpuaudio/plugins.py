@@ -110,6 +110,8 @@ class PluginRegistry:
     timeout: float = DEFAULT_TIMEOUT
     """Seconds one hook call may take (`GPUAUDIO_PLUGIN_IMPORT_TIMEOUT`)."""
     _specs: dict[Feature, list[BackendSpec]] | None = None
+    _broken: set[str] = field(default_factory=set)
+    """Plugins whose hook failed: never called again (a hung hook would hang every collect)."""
 
     def specs(self, feature: Feature) -> list[BackendSpec]:
         """Every valid `BackendSpec` registered for `feature`, in registration order."""
@@ -138,11 +140,10 @@ class PluginRegistry:
 
     def _collect(self) -> dict[Feature, list[BackendSpec]]:
         collected: dict[Feature, list[BackendSpec]] = {feature: [] for feature in FEATURES}
-        broken: set[str] = set()
         for feature in FEATURES:
             hook = hookspecs.HOOK_BY_FEATURE[feature]
             for impl in getattr(self.manager.hook, hook).get_hookimpls():
-                if impl.plugin_name in broken:
+                if impl.plugin_name in self._broken:
                     continue
                 try:
                     specs = _isolated(
@@ -157,7 +158,7 @@ class PluginRegistry:
                         )
                     specs = _validated_specs(specs, feature)
                 except (_PluginFault, TypeError, ValueError) as exc:
-                    broken.add(impl.plugin_name)
+                    self._broken.add(impl.plugin_name)
                     self._record_failure(impl.plugin_name, f"{feature} hook failed: {exc}")
                     continue
                 for spec in [s for s in specs if not s.api_compatible]:
@@ -170,7 +171,7 @@ class PluginRegistry:
                 specs = [s for s in specs if s.api_compatible]
                 collected[feature].extend(replace(s, plugin=impl.plugin_name) for s in specs)
         for feature in FEATURES:
-            kept = [s for s in collected[feature] if s.plugin not in broken]
+            kept = [s for s in collected[feature] if s.plugin not in self._broken]
             collected[feature] = self._without_name_clashes(feature, kept)
         return collected
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import _thread
 import itertools
 import logging
+import signal
 import textwrap
 import threading
 import time
@@ -58,6 +59,15 @@ PLUGINS = {
     """,
 }
 HANG = f"from {__name__} import GATE\nGATE.wait(60)\n"
+HANGING_HOOK = f"""
+from gpuaudio import hookimpl
+from {__name__} import GATE
+
+@hookimpl
+def gpuaudio_stft_backends():
+    GATE.wait(60)
+    return []
+"""
 _HANG_NAMES = itertools.count()
 
 
@@ -74,7 +84,7 @@ def plugins(tmp_path, monkeypatch):
     """The plugins above and one whose import hangs (a new module name per test: a finished
     import stays in sys.modules); yields the hanging one's name."""
     hang = f"hangplug{next(_HANG_NAMES)}"
-    for name, source in {**PLUGINS, hang: HANG}.items():
+    for name, source in {**PLUGINS, hang: HANG, "hanghookplug": HANGING_HOOK}.items():
         _distribution(tmp_path, name, source)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delenv("GPUAUDIO_PLUGINS", raising=False)
@@ -96,10 +106,17 @@ def test_base_exceptions_and_a_hang_are_recorded_and_the_host_goes_on(plugins, c
     assert "KeyboardInterrupt('from a hook')" in failures["kbhookplug"]
     hang = failures[plugins]
     assert "did not finish within 0.5 s" in hang and "GPUAUDIO_PLUGINS" in hang
+    assert "stft hook failed: gpuaudio_stft_backends() did not finish within 0.5 s" in (
+        failures["hanghookplug"]
+    )
     assert "librosa" in {p.plugin for p in registry.loaded}  # the real plugins still serve
     assert registry.specs("f0")
     logged = caplog.text
     assert plugins in logged and "baseplug" in logged  # library users see it in their logs
+    before, started = list(registry.failures), time.monotonic()
+    registry.collect()  # failed hooks are not called again: no second hang, no second record
+    assert time.monotonic() - started < 0.5
+    assert registry.failures == before
 
 
 def test_an_endless_hook_registers_a_bounded_number(plugins):
@@ -114,6 +131,8 @@ def test_an_endless_hook_registers_a_bounded_number(plugins):
 
 def test_a_real_ctrl_c_while_waiting_for_a_plugin_stops_the_host(plugins, monkeypatch):
     monkeypatch.setenv("GPUAUDIO_PLUGIN_IMPORT_TIMEOUT", "20")
+    # Python's own Ctrl-C handler (a shell running the tests in the background ignores SIGINT)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, _thread.interrupt_main)
     timer.start()
     started = time.monotonic()
@@ -122,6 +141,7 @@ def test_a_real_ctrl_c_while_waiting_for_a_plugin_stops_the_host(plugins, monkey
             make_plugin_manager(only=[plugins])
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - started < 5
 
 
