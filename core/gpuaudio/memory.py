@@ -60,18 +60,34 @@ class MemoryManager:
     def on_gpu(self) -> bool:
         return self.device.startswith("cuda")
 
+    def free_bytes(self) -> int:
+        """Free memory on the device now (available host memory for ``cpu``), as probed."""
+        return self._free_memory()
+
+    def items_fitting(self, bytes_per_item: int, *, reserved: int = 0) -> int:
+        """Items of `bytes_per_item` that fit in ``memory_fraction`` of the free memory left
+        after `reserved` bytes (already promised elsewhere, e.g. a result being assembled);
+        0 when not even one does. No batch limits applied."""
+        return self._fitting(self._free_memory() - reserved, bytes_per_item)
+
+    def _fitting(self, free: int, bytes_per_item: int) -> int:
+        return int(max(0, free) * self.config.memory_fraction) // max(1, bytes_per_item)
+
     def batch_size(self, bytes_per_item: int, n_items: int | None = None) -> int:
-        """Items per sub-batch: free memory x fraction / per-item bytes, within the limits.
+        """Items per sub-batch: `items_fitting`, within ``[min_batch, max_batch]``.
 
         With less than ``low_memory_mb`` free on a GPU the batch is capped at ``min_batch``
-        (REQ-S-003).
+        (REQ-S-003). On the CPU host memory is a hard budget, not something to retry against:
+        ``min_batch`` is no floor there, a sub-batch may be a single item.
         """
         cfg = self.config
         free = self._free_memory()
-        if self.on_gpu and free < cfg.low_memory_mb * 2**20:
+        fitting = self._fitting(free, bytes_per_item)
+        if not self.on_gpu:
+            size = max(1, min(cfg.max_batch, fitting))
+        elif free < cfg.low_memory_mb * 2**20:
             size = cfg.min_batch
         else:
-            fitting = int(free * cfg.memory_fraction) // max(1, bytes_per_item)
             size = max(cfg.min_batch, min(cfg.max_batch, fitting))
         return max(1, min(size, n_items)) if n_items is not None else size
 

@@ -7,7 +7,7 @@ import logging
 import math
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,7 +85,8 @@ class AudioFeatureService:
 
     ``config`` is a `Config`, a mapping, a TOML path, or None (discover ``gpuaudio.toml`` /
     ``[tool.gpuaudio]`` and ``GPUAUDIO_*``). `registry` and `device_info` are injectable for
-    tests and embedding applications.
+    tests and embedding applications; so is `host_memory`, the probe of available host memory
+    in bytes (default: ``MemAvailable`` of /proc/meminfo, else ``os.sysconf``).
     """
 
     def __init__(
@@ -94,8 +95,10 @@ class AudioFeatureService:
         *,
         registry: PluginRegistry | None = None,
         device_info: _device.DeviceInfo | None = None,
+        host_memory: Callable[[], int] | None = None,
     ) -> None:
         self.config = load_config(config)
+        self._host_memory = host_memory
         self.registry = registry if registry is not None else make_plugin_manager()
         self.device_info = device_info if device_info is not None else _device.probe()
         self._check_backend_tables()
@@ -143,7 +146,8 @@ class AudioFeatureService:
     def memory_manager(self, device: str) -> MemoryManager:
         """The MemoryManager shared by every backend on `device`."""
         if device not in self._memory:
-            self._memory[device] = MemoryManager(device, self.config.memory)
+            probe = self._host_memory if device == "cpu" else None
+            self._memory[device] = MemoryManager(device, self.config.memory, free_memory=probe)
         return self._memory[device]
 
     def _precision(self, device: str) -> str:
@@ -288,6 +292,7 @@ class AudioFeatureService:
         parts = self._framewise(
             compute, signal, sr, hop=hop, span=frame_length, center=True, context=context,
             bytes_per_frame=frame_length * 12,  # fastpyin peaked at ~8 (1.9 GB for a 1-h chunk)
+            out_bytes_per_frame=17,  # f0 and voiced_prob float64, voiced_flag bool
         )
         f0 = _concat([p.f0 for p in parts])
         flag = _concat([p.voiced_flag for p in parts])
@@ -379,7 +384,8 @@ class AudioFeatureService:
             )
 
         parts = self._spectral(
-            compute, signal, n_fft, hop, center, pad_mode, bytes_per_frame=(n_fft // 2 + 1) * 24
+            compute, signal, n_fft, hop, center, pad_mode,
+            bytes_per_frame=(n_fft // 2 + 1) * 24, out_bytes_per_frame=(n_fft // 2 + 1) * 8,
         )
         return _output(_concat(parts), signal.shape, np.complex64, as_tensor)
 
@@ -438,7 +444,7 @@ class AudioFeatureService:
 
         parts = self._spectral(
             compute, signal, n_fft, hop, True, "constant", sr=sr,
-            bytes_per_frame=(n_fft // 2 + 1) * 24 + n_mels * 4,
+            bytes_per_frame=(n_fft // 2 + 1) * 24 + n_mels * 4, out_bytes_per_frame=n_mels * 4,
         )
         return _output(_concat(parts), signal.shape, np.float32, as_tensor)
 
@@ -501,7 +507,7 @@ class AudioFeatureService:
         context = math.ceil(longest_filter / hop) + 4
         parts = self._framewise(
             compute, signal, sr, hop=hop, span=longest_filter, center=True, context=context,
-            bytes_per_frame=n_bins * 32, stft_frames=False,
+            bytes_per_frame=n_bins * 32, out_bytes_per_frame=n_bins * 8, stft_frames=False,
         )
         return _output(_concat(parts), signal.shape, np.complex64, as_tensor)
 
@@ -518,6 +524,7 @@ class AudioFeatureService:
         sr: int | None = None,
         *,
         bytes_per_frame: int,
+        out_bytes_per_frame: int,
     ) -> list[Any]:
         n = signal.shape[-1]
         if not center and n < n_fft:
@@ -541,6 +548,7 @@ class AudioFeatureService:
             context=context,
             pad_short=pad_mode == "constant",
             bytes_per_frame=bytes_per_frame,
+            out_bytes_per_frame=out_bytes_per_frame,
         )
 
     def _framewise(
@@ -554,6 +562,7 @@ class AudioFeatureService:
         center: bool,
         context: int,
         bytes_per_frame: int,
+        out_bytes_per_frame: int,
         pad_short: bool = True,
         stft_frames: bool = True,
     ) -> list[Any]:
@@ -562,13 +571,15 @@ class AudioFeatureService:
         Input under 512 samples is zero-padded and the frames trimmed (REQ-E-004). Input
         longer than ``memory.chunk_seconds`` is cut into frame ranges, each computed with
         `context` frames on both sides that are then dropped, so the kept frames see exactly
-        the samples they would see in one piece (REQ-S-002). A call whose working memory
-        (about `bytes_per_frame` per frame of every signal) would not fit in the host's
-        available memory is refused before it starts. `stft_frames`: frames are counted as
+        the samples they would see in one piece (REQ-S-002). Signals go to the backend in
+        groups sized by the host's MemoryManager (about `bytes_per_frame` per computed frame
+        of a signal, within ``memory_fraction`` of the available host memory left after the
+        result); a call whose result (`out_bytes_per_frame` per frame) plus one signal's work
+        would not fit is refused before it starts. `stft_frames`: frames are counted as
         librosa's centred STFT counts them, else as its CQT does (`contract.frame_count`).
         """
         batch = signal.reshape(-1, signal.shape[-1])
-        n = batch.shape[-1]
+        rows, n = batch.shape
         n_frames = contract.frame_count(
             n, span=span, hop=hop, center=center, stft_frames=stft_frames
         )
@@ -576,20 +587,31 @@ class AudioFeatureService:
         chunk_frames = max(1, int(self.config.memory.chunk_seconds * rate) // hop)
         padded_n = max(n, check.MIN_SAMPLES) if pad_short else n
         computed = min(1 + padded_n // hop if center else n_frames, chunk_frames + 2 * context)
-        _check_host_memory(batch.shape[0], computed, bytes_per_frame)
-        if n < check.MIN_SAMPLES and pad_short:
-            padded = np.zeros((batch.shape[0], check.MIN_SAMPLES), dtype=np.float32)
-            padded[:, :n] = batch
-            return [_trim(compute(padded), 0, n_frames)]
-        if n_frames <= chunk_frames:
-            return [_trim(compute(batch), 0, n_frames)]
-        offset = span // 2 if center else 0
-        parts = []
-        for first, stop in frame_chunks(n_frames, chunk_frames):
-            lo, hi = max(0, first - context), min(n_frames, stop + context)
-            start, end = lo * hop, min(n, (hi - 1) * hop - offset + span)
-            parts.append(_trim(compute(batch[:, start:end]), first - lo, stop - lo))
-        return parts
+        host = self.memory_manager("cpu")
+        result_bytes = rows * n_frames * out_bytes_per_frame
+        signal_bytes = computed * bytes_per_frame
+        _check_host_memory(host.free_bytes(), rows, n_frames, result_bytes, signal_bytes)
+        group = max(1, host.items_fitting(signal_bytes, reserved=result_bytes))
+
+        def parts(signals: np.ndarray) -> list[Any]:
+            if n < check.MIN_SAMPLES and pad_short:
+                padded = np.zeros((signals.shape[0], check.MIN_SAMPLES), dtype=np.float32)
+                padded[:, :n] = signals
+                return [_trim(compute(padded), 0, n_frames)]
+            if n_frames <= chunk_frames:
+                return [_trim(compute(signals), 0, n_frames)]
+            offset = span // 2 if center else 0
+            pieces = []
+            for first, stop in frame_chunks(n_frames, chunk_frames):
+                lo, hi = max(0, first - context), min(n_frames, stop + context)
+                start, end = lo * hop, min(n, (hi - 1) * hop - offset + span)
+                pieces.append(_trim(compute(signals[:, start:end]), first - lo, stop - lo))
+            return pieces
+
+        if group >= rows:
+            return parts(batch)
+        groups = (_concat(parts(batch[a:b])) for a, b in frame_chunks(rows, group))
+        return [_join_rows(groups, rows)]
 
 
 def _require_known(name: str, known: set[str], kind: str, shown: str) -> None:
@@ -618,15 +640,18 @@ _HOST_SHARE = 0.8
 """Share of the host's available memory one call may plan to use."""
 
 
-def _check_host_memory(signals: int, frames: int, bytes_per_frame: int) -> None:
-    """Raise `InsufficientMemoryError` when `signals` x `frames` frames would not fit."""
-    needed = signals * frames * bytes_per_frame
-    available = _device.free_memory_bytes("cpu")
+def _check_host_memory(
+    available: int, signals: int, frames: int, result_bytes: int, signal_bytes: int
+) -> None:
+    """Raise `InsufficientMemoryError` when the result of `signals` x `frames` frames
+    (`result_bytes`) plus the work on one signal (`signal_bytes`) would not fit in `available`."""
+    needed = result_bytes + signal_bytes
     if needed > _HOST_SHARE * available:
         raise InsufficientMemoryError(
             f"{signals} signal(s) of {frames} frame(s) each need about {needed / 1e9:.1f} GB of "
-            f"host memory, more than {_HOST_SHARE:.0%} of the {available / 1e9:.1f} GB "
-            "available: pass fewer or shorter signals per call"
+            f"host memory (the result {result_bytes / 1e9:.1f} GB, the work on one signal "
+            f"{signal_bytes / 1e9:.1f} GB), more than {_HOST_SHARE:.0%} of the "
+            f"{available / 1e9:.1f} GB available: pass fewer or shorter signals per call"
         )
 
 
@@ -655,6 +680,27 @@ def _concat(parts: list[Any]) -> Any:
     import torch
 
     return torch.cat([torch.as_tensor(p) for p in parts], dim=-1)
+
+
+def _join_rows(groups: Iterator[Any], rows: int) -> Any:
+    """Results of consecutive groups of signals as one batch-first result (an array, or
+    F0Frames of arrays), assembled on the host in arrays allocated once: the peak is the result
+    plus one group's work, not twice the result."""
+    joined: list[np.ndarray] = []
+    at = 0
+    for group in groups:
+        fields: tuple[Any, ...] = (
+            (group.f0, group.voiced_flag, group.voiced_prob)
+            if isinstance(group, F0Frames)
+            else (group,)
+        )
+        arrays = [f if isinstance(f, np.ndarray) else f.detach().cpu().numpy() for f in fields]
+        if not joined:
+            joined = [np.empty((rows, *a.shape[1:]), dtype=a.dtype) for a in arrays]
+        for out, part in zip(joined, arrays, strict=True):
+            out[at : at + part.shape[0]] = part
+        at += arrays[0].shape[0]
+    return F0Frames(*joined) if len(joined) == 3 else joined[0]
 
 
 def _output(result: Any, input_shape: tuple[int, ...], dtype: Any, as_tensor: bool) -> Any:
