@@ -129,7 +129,7 @@ def render_report_page(
     body = "\n".join(
         [
             f'<header><h1>Escalation report: <span class="name">{_e(name)}</span></h1>',
-            f'<p class="summary">{_e(document["summary"]["text"])}</p></header>',
+            f'<p class="summary">{_e(_summary(document))}</p></header>',
             "<main>",
             _player(audio_src, lead_in_s),
             _tracks_section(report),
@@ -142,6 +142,18 @@ def render_report_page(
         ]
     )
     return _page(f"Escalation report: {name}", body, _asset("report.js"))
+
+
+def _summary(document: Mapping[str, Any]) -> str:
+    """One short line (report.json's summary text lists every segment: the table does here)."""
+    summary = document["summary"]
+    if not summary.get("n_segments"):
+        return str(summary["text"])
+    return (
+        f"{summary['n_segments']} escalation segment(s) in "
+        f"{clock(document['analysis']['duration_s'], 0)} of audio, "
+        f"{summary['escalated_s']:.0f} s in all ({summary['escalated_fraction']:.0%})."
+    )
 
 
 def _player(audio_src: str | None, lead_in_s: float) -> str:
