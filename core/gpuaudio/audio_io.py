@@ -26,6 +26,9 @@ from gpuaudio.errors import AudioFileError, InvalidParameterError
 
 _RESAMPLE_TAPS_PER_SIDE = 10
 """scipy.signal.resample_poly's default filter half-length, in units of max(up, down)."""
+_READ_FRAMES = 1 << 16
+"""Frames decoded at once: channels are mixed down block by block, so reading a long
+multichannel file costs about one mono copy, never its whole (frames, channels) array."""
 _DECODER_HINT = (
     "gpuaudio reads WAV, FLAC, OGG and MP3 through soundfile (libsndfile); "
     "convert other formats first, e.g. `ffmpeg -i input.m4a output.flac`"
@@ -171,9 +174,13 @@ def resample(y: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def read_audio(path: str | Path, sr: int, *, channel: int | None = None) -> np.ndarray:
-    """The whole file as mono float32 at `sr` (see the module's channel policy)."""
-    return np.concatenate(list(stream_audio(path, sr, channel=channel, block_s=math.inf)))
+def read_audio(
+    path: str | Path, sr: int, *, channel: int | None = None, read_frames: int = _READ_FRAMES
+) -> np.ndarray:
+    """The whole file as mono float32 at `sr` (see the module's channel policy), decoded and
+    mixed down `read_frames` frames at a time."""
+    blocks = stream_audio(path, sr, channel=channel, block_s=math.inf, read_frames=read_frames)
+    return np.concatenate(list(blocks))
 
 
 def stream_audio(
@@ -182,8 +189,10 @@ def stream_audio(
     *,
     channel: int | None = None,
     block_s: float = 600.0,
+    read_frames: int = _READ_FRAMES,
 ) -> Iterator[np.ndarray]:
-    """Mono float32 blocks at `sr`, about `block_s` seconds each, read from disk in turn.
+    """Mono float32 blocks at `sr`, about `block_s` seconds each, read from disk in turn
+    (decoded and mixed down `read_frames` frames at a time).
 
     Each block is resampled with enough input context on both sides that the concatenated
     blocks equal `resample` of the whole file (up to float rounding): chunk boundaries fall
@@ -204,19 +213,32 @@ def stream_audio(
                 stop = min(start + block_in, info.frames)
                 lo, hi = max(0, start - context), min(info.frames, stop + context)
                 handle.seek(lo)
-                data = handle.read(hi - lo, dtype="float32", always_2d=True)
-                if data.shape[0] != hi - lo:
+                mono = _read_mono(handle, hi - lo, channel, read_frames)
+                if mono.shape[0] != hi - lo:
                     raise AudioFileError(
-                        f"{path}: the file ends early (read {lo + data.shape[0]} of "
+                        f"{path}: the file ends early (read {lo + mono.shape[0]} of "
                         f"{info.frames} frames); it is truncated or corrupt"
                     )
-                mono = to_mono(data, channel)
                 if context == 0:
                     yield mono
                     continue
                 yield _resample_span(mono, info.sample_rate, sr, lo, start, stop)
     except sf.LibsndfileError as exc:
         raise AudioFileError(f"{path}: cannot decode audio ({_reason(exc)})") from None
+
+
+def _read_mono(handle: Any, frames: int, channel: int | None, read_frames: int) -> np.ndarray:
+    """Up to `frames` frames from an open ``soundfile.SoundFile`` as mono float32, decoded
+    and mixed `read_frames` at a time into one array (shorter if the file ends first)."""
+    mono = np.empty(frames, dtype=np.float32)
+    done = 0
+    while done < frames:
+        data = handle.read(min(max(1, read_frames), frames - done), dtype="float32", always_2d=True)
+        if data.shape[0] == 0:
+            break
+        mono[done : done + data.shape[0]] = to_mono(data, channel)
+        done += data.shape[0]
+    return mono[:done]
 
 
 def _resample_span(
