@@ -121,6 +121,7 @@ class RecordingTask:
         """Analyse `item` into ``OUT/<id>/`` unless a finished result may be reused."""
         from gpuaudio import __version__
         from gpuaudio.analysis.report import REPORT_JSON, analyze_to_folder
+
         started = time.perf_counter()
         folder = Path(self.settings.out_dir) / item.id
         base = RecordingStatus(
