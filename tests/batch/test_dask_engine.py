@@ -33,6 +33,7 @@ import soundfile as sf
 from gpuaudio.batch import run_batch
 from gpuaudio.batch.dask_engine import DaskEngine
 from gpuaudio.batch.tables import RECORDINGS_PARQUET, SEGMENTS_PARQUET, WINDOWS_PARQUET
+from gpuaudio.device import DeviceInfo, GpuInfo
 from gpuaudio.errors import BatchEngineError, ConfigError
 from gpuaudio.evaluation.synth import CALM, ESCALATED, synthesize_speech
 
@@ -141,18 +142,16 @@ def scheduler_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     try:
         for i, command in enumerate(commands):
             with open(logs / f"{i}.log", "wb") as log:
-                processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
+                processes.append(subprocess.Popen(
+                    command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                ))
         with distributed.Client(address, timeout=60) as client:
             client.wait_for_workers(1, timeout=60)
         yield address
-    finally:
+    finally:  # each command with the processes it started (its own session): nothing to keep
         for process in reversed(processes):
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 # -- tests -----------------------------------------------------------------------------------------
@@ -253,26 +252,49 @@ def test_unreachable_scheduler_is_a_batch_engine_error() -> None:
         DaskEngine(address=address)
 
 
-def test_gpus_without_address_use_dask_cuda_when_installed(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A stand-in dask_cuda records how LocalCUDACluster is called (threads in this process)."""
-    calls: list[dict[str, Any]] = []
+def _fake_probe(gpus: int) -> Callable[[], DeviceInfo]:
+    found = tuple(GpuInfo(i, f"Fake GPU {i}", (9, 0), 80 << 30, 70 << 30) for i in range(gpus))
+    return lambda: DeviceInfo(torch_available=True, cuda_available=bool(gpus), gpus=found)
 
-    def local_cuda_cluster(**options: Any) -> Any:
-        calls.append(options)
-        return distributed.LocalCluster(processes=False, **options)
+
+@pytest.mark.parametrize(
+    ("resources", "gpus", "cluster"),
+    [
+        ({"GPU": 1}, 0, "LocalCUDACluster"),  # asked for
+        (None, 2, "LocalCUDACluster"),  # a GPU box
+        (None, 0, "LocalCluster"),  # a CPU machine with dask-cuda installed
+    ],
+)
+def test_gpus_without_address_use_dask_cuda_when_installed(
+    monkeypatch: pytest.MonkeyPatch, resources: dict[str, float] | None, gpus: int, cluster: str
+) -> None:
+    """A stand-in dask_cuda and LocalCluster record how they are called, then run a cluster of
+    threads in this process (cheap)."""
+    calls: list[tuple[str, dict[str, Any]]] = []
+    threads_cluster = distributed.LocalCluster
+
+    def recorder(name: str) -> Callable[..., Any]:
+        def start(processes: bool = True, **options: Any) -> Any:
+            calls.append((name, options))
+            return threads_cluster(processes=False, **options)
+
+        return start
 
     fake = types.ModuleType("dask_cuda")
     fake.__spec__ = importlib.machinery.ModuleSpec("dask_cuda", None)
-    fake.LocalCUDACluster = local_cuda_cluster  # type: ignore[attr-defined]
+    fake.LocalCUDACluster = recorder("LocalCUDACluster")  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "dask_cuda", fake)
-    with DaskEngine(workers=1, retries=1, resources={"GPU": 1}) as engine:
+    monkeypatch.setattr(distributed, "LocalCluster", recorder("LocalCluster"))
+    options = {"workers": 1, "retries": 1, "resources": resources}
+    with DaskEngine(**options, device_probe=_fake_probe(gpus)) as engine:  # type: ignore[arg-type]
         assert dict(engine.map_unordered(abs, [-2, 3])) == {-2: 2, 3: 3}
-    assert calls == [{
+    expected = {
         "n_workers": 1, "threads_per_worker": 1, "dashboard_address": ":0",
-        "scheduler_kwargs": {"allowed_failures": 1}, "resources": {"GPU": 1},
-    }]
+        "scheduler_kwargs": {"allowed_failures": 1},
+    }
+    if cluster == "LocalCUDACluster":
+        expected["resources"] = {"GPU": 1}
+    assert calls == [(cluster, expected)]
 
 
 def test_missing_dask_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

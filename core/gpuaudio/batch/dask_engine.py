@@ -3,10 +3,12 @@
 With an ``address`` it connects to a running scheduler (``dask scheduler`` and ``dask worker``
 processes started by the user, on this machine or a cluster); without one it starts a
 ``LocalCluster`` of single-threaded worker processes, or dask-cuda's ``LocalCUDACluster`` (one
-worker per GPU, each seeing only its own device) when GPUs are requested and dask-cuda is
-installed. Each item is one ``client.submit``-ed task (``pure=False``: a recording is analysed
-even if an identical one was, the task decides what to skip), results come back through
-``distributed.as_completed`` in completion order.
+worker per GPU, each seeing only its own device) when GPUs are requested (``resources`` with
+``GPU``; by default whenever dask-cuda is installed and this machine has a GPU). Each item is
+one task (``client.map``, ``pure=False``: a recording is analysed even if an identical one was,
+the task decides what to skip); results come back through ``distributed.as_completed`` in
+completion order. Dask decides which worker runs which recording, so the task's optional
+``prefetch`` is not called (decoding within a recording still runs ahead on a thread).
 
 Faults: a task whose worker dies (killed, out of memory) is recomputed by Dask on another worker;
 a task on more than ``retries`` dying workers is given up (``KilledWorker``). An exception raised
@@ -31,9 +33,12 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gpuaudio.errors import BatchEngineError, ConfigError
+
+if TYPE_CHECKING:
+    from gpuaudio.device import DeviceInfo
 
 ItemT = TypeVar("ItemT")
 ResultT = TypeVar("ResultT")
@@ -60,6 +65,9 @@ class DaskEngine:
     with dask-cuda). ``retries``: how often a task is recomputed after its worker died or it
     raised. ``resources``: what each task needs of a worker (``{"GPU": 1}`` runs one task per
     GPU on workers started with ``--resources GPU=1``); a local cluster's workers are given them.
+    Without an address and without ``resources``, ``{"GPU": 1}`` and a ``LocalCUDACluster`` are
+    chosen when dask-cuda is installed and ``device_probe`` (`gpuaudio.device.probe`; tests
+    pass a fake) finds a GPU.
     """
 
     name = "dask"
@@ -71,6 +79,7 @@ class DaskEngine:
         workers: int | None = None,
         retries: int = 2,
         resources: dict[str, float] | None = None,
+        device_probe: Callable[[], DeviceInfo] | None = None,
     ) -> None:
         if workers is not None and workers < 1:
             raise ConfigError(f"the dask engine needs at least one worker, got workers={workers}")
@@ -78,6 +87,8 @@ class DaskEngine:
             raise ConfigError(f"the dask engine's retries must be >= 0, got {retries}")
         distributed = _distributed()
         self.retries = retries
+        if resources is None and address is None and _local_gpus(device_probe):
+            resources = {"GPU": 1}
         self.resources = dict(resources) if resources else None
         self._cluster: Any = None
         if address is None:
@@ -177,3 +188,15 @@ def _failure(item: object, exc: Exception, retries: int) -> BatchEngineError:
 
 def _has_dask_cuda() -> bool:
     return importlib.util.find_spec("dask_cuda") is not None
+
+
+def _local_gpus(device_probe: Callable[[], DeviceInfo] | None) -> bool:
+    """Whether dask-cuda is installed and this machine has a GPU gpuaudio may use."""
+    if not _has_dask_cuda():
+        return False
+    if device_probe is None:
+        from gpuaudio.device import probe
+
+        device_probe = probe
+    info = device_probe()
+    return info.cuda_available and bool(info.gpus)
