@@ -23,7 +23,8 @@ Sources (see README.md for the licences):
   16 kHz, decoded with the ``g722`` package from PyPI (installed into ``--cache``); and
   ``asterisk-prompt-it-menardi-wav`` (Italian, Paola Dal Zot; 8 kHz WAV).
 - espeak-ng (Debian package ``espeak-ng``): German, French and Spanish sentences, a male and
-  a female variant each. Not real speech: they fill languages the real material lacks.
+  a female variant each. Not real speech: they add voices in languages with few or no real
+  ones (German has none).
 
 Only turns where the speaker talks alone (no other speaker's turn within 50 ms) and that last
 at least ``MIN_UTTERANCE_S`` are kept; a speaker's utterances are capped at
