@@ -171,6 +171,29 @@ def test_a_screenshot_for_the_docs(page, tmp_path):
         DOCS_IMG.write_bytes(data)
 
 
+def test_a_hostile_file_name_is_shown_not_run(browser, demo_folder, tmp_path, errors_of):
+    """A recording named like markup: its page shows the name and runs nothing (last but one:
+    it leaves the browser on another page)."""
+    from selenium.common.exceptions import NoAlertPresentException
+
+    from gpuaudio.analysis.report import output_folder_name
+    from gpuaudio.cli import main
+
+    name = "<script>alert(1)<script x><img src=x onerror=alert(2)>.wav"  # a name has no "/"
+    hostile = tmp_path / name
+    hostile.write_bytes((demo_folder / "demo_call.wav").read_bytes())
+    out = tmp_path / "out"
+    assert main(["analyze", str(hostile), "-o", str(out), "--quiet", "--backend", "f0=fastpyin",
+                 "--device", "cpu"]) == 0  # fmt: skip
+    errors_of(browser)
+    browser.get((out / output_folder_name(hostile) / REPORT_HTML).as_uri())
+    assert browser.find_element("css selector", "h1 .name").text == name
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text  # noqa: B018 - reading it is the check
+    assert browser.execute_script("return document.images.length") == 0
+    assert errors_of(browser) == []
+
+
 def test_an_embedded_copy_plays(browser, demo_folder, tmp_path, errors_of):
     """--embed-audio's Ogg/Vorbis data URI is decoded by the browser (the same page otherwise;
     last in the module: it leaves the browser on another page)."""
