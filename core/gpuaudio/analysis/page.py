@@ -590,7 +590,7 @@ def render_index_page(rows: Sequence[Mapping[str, Any]], *, title: str = "gpuaud
         status = _e(row.get("status") or "")
         body.append(f'<tr data-status="{status}">' + "".join(cells) + "</tr>")
     options = "".join(f'<option value="{_e(s)}">{_e(s)}</option>' for s in statuses)
-    failed = sum(1 for row in rows if row.get("error"))
+    failed = sum(1 for row in rows if row.get("status") == "failed")
     hours = sum(float(row.get("duration_s") or 0.0) for row in rows) / 3600
     escalated = sum(float(row.get("escalated_s") or 0.0) for row in rows)
     content = (
