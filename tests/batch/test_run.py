@@ -195,7 +195,7 @@ def test_ctrl_c_keeps_finished_results_and_the_next_run_resumes(archive, tmp_pat
     assert len(pq.read_table(out / RECORDINGS_PARQUET)) == 3
 
 
-def test_engine_choice_and_a_missing_dask(monkeypatch):
+def test_engine_choice_and_a_missing_dask(monkeypatch, archive, tmp_path):
     config = load_config({"batch": {"engine": "local", "workers": 3, "retries": 1}})
     engine = make_engine("local", config)
     assert (engine.name, engine.workers, engine.retries) == ("local", 3, 1)
@@ -210,3 +210,5 @@ def test_engine_choice_and_a_missing_dask(monkeypatch):
     )
     with pytest.raises(ConfigError, match=r"pip install gpuaudio\[dask\]"):
         make_engine("dask", config)
+    with pytest.raises(ConfigError, match=r"pip install gpuaudio\[dask\]"):  # from [batch]
+        run_batch([archive], tmp_path / "out", config={"batch": {"engine": "dask"}})
