@@ -160,11 +160,12 @@ def main() -> None:
     out_stem = args.out or ROOT / "benchmarks" / "results" / (
         f"batch-cpu-{os.cpu_count()}core-{date:%Y%m%d}"
     )
+    batch = ["batch", "--no-progress"]
     cases = [
         Case("analyze", ["analyze"]),
-        Case("local, 1 worker", ["batch", "--engine", "local", "--workers", "1"]),
-        Case("local, 2 workers", ["batch", "--engine", "local", "--workers", "2"]),
-        Case("dask LocalCluster, 2 workers", ["batch", "--engine", "dask", "--workers", "2"]),
+        Case("local, 1 worker", [*batch, "--engine", "local", "--workers", "1"]),
+        Case("local, 2 workers", [*batch, "--engine", "local", "--workers", "2"]),
+        Case("dask LocalCluster, 2 workers", [*batch, "--engine", "dask", "--workers", "2"]),
     ]
     with tempfile.TemporaryDirectory(prefix="gpuaudio-batch-bench-") as tmp:
         folder = Path(tmp)
