@@ -19,14 +19,16 @@ by the task itself is retried ``retries`` times, then ends the iteration. Both c
 
 dask is imported lazily, so the rest of gpuaudio works without the ``gpuaudio[dask]`` extra.
 
-**Adding another engine (Ray, say)** takes one class in one module, nothing else: a constructor
-that connects or starts the cluster, ``map_unordered`` that submits ``task(item)`` for every item
-(``ray.remote(task).options(max_retries=retries).remote(item)``), yields ``(item, result)`` as
-results arrive (``ray.wait``), raises ``BatchEngineError`` naming the item when a task is lost
-for good and cancels what is pending when the iterator is closed (``ray.cancel``), and ``close``
-that disconnects (``ray.shutdown``). Import ``ray`` inside the class, raise ``ConfigError`` with
-the install hint when it is missing, then register the class under its name where the batch
-picks its engine. See :mod:`gpuaudio.batch.engine` for the contract and ``docs/batch.md``.
+**Adding another engine (Ray, say)** takes one class in one module and its name where engines
+are chosen, nothing in the task: a constructor that connects or starts the cluster
+(``ray.init``); ``map_unordered`` that submits a remote function calling ``task(item)`` for every
+item (``.options(max_retries=retries)``), yields ``(item, result)`` as results arrive
+(``ray.wait``), raises ``BatchEngineError`` naming the item when a task is lost for good and
+cancels what is pending when the iterator is closed (``ray.cancel`` in a ``finally``); and
+``close`` that disconnects (``ray.shutdown``). Import ``ray`` inside the class and raise
+``ConfigError`` with the install hint when it is missing; add the name to ``make_engine``
+(`gpuaudio.batch.run`), ``[batch] engine`` and ``--engine``. The contract is in
+`gpuaudio.batch.engine`; docs/batch.md has the recipe.
 """
 
 from __future__ import annotations
