@@ -90,7 +90,7 @@ class MemoryConfig(_Strict):
 
 
 class BatchConfig(_Strict):
-    """How `gpuaudio batch` runs its recordings (not an analysis setting: never in a config hash)."""
+    """How `gpuaudio batch` runs its recordings (not an analysis setting: not in a config hash)."""
 
     engine: Literal["local", "dask"] = Field(
         "local", description="local (embedded worker processes) or dask (dask.distributed)."
