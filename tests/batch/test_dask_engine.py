@@ -33,6 +33,7 @@ import soundfile as sf
 from gpuaudio.batch import run_batch
 from gpuaudio.batch.dask_engine import DaskEngine
 from gpuaudio.batch.tables import RECORDINGS_PARQUET, SEGMENTS_PARQUET, WINDOWS_PARQUET
+from gpuaudio.cli.main import main
 from gpuaudio.device import DeviceInfo, GpuInfo
 from gpuaudio.errors import BatchEngineError, ConfigError
 from gpuaudio.evaluation.synth import CALM, ESCALATED, synthesize_speech
@@ -347,20 +348,24 @@ def archive_tables(out: Path) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def test_run_batch_through_dask_gives_the_local_engines_tables_bit_for_bit(
-    calls: Path, scheduler_address: str, tmp_path: Path
+def test_dask_gives_the_local_engines_tables_bit_for_bit(
+    calls: Path, scheduler_address: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    runs = {
-        "local": {"engine": "local", "workers": 1},
-        "dask LocalCluster": {"engine": "dask", "workers": 1},  # each worker costs seconds
-        "dask scheduler by address": {"engine": "dask", "address": scheduler_address},
-    }
-    tables = {}
-    for name, options in runs.items():
-        out = tmp_path / name.replace(" ", "_")
-        summary = run_batch([calls], out, windows=True, progress=False, **options)
-        assert (summary.total, summary.ok, summary.engine) == (3, 3, options["engine"]), name
-        tables[name] = archive_tables(out)
+    """run_batch on the local engine and on a LocalCluster; `gpuaudio batch --address` on the
+    subprocess scheduler."""
+    outs = {name: tmp_path / name for name in ("local", "localcluster", "address")}
+    for name, engine in (("local", "local"), ("localcluster", "dask")):
+        # one worker: on the LocalCluster each worker process costs seconds to start
+        summary = run_batch([calls], outs[name], engine=engine, workers=1, windows=True,
+                            progress=False)
+        assert (summary.total, summary.ok, summary.engine) == (3, 3, engine), name
+    code = main([
+        "batch", str(calls), "-o", str(outs["address"]), "--engine", "dask",
+        "--address", scheduler_address, "--windows", "--no-progress",
+    ])
+    assert code == 0, capsys.readouterr().err
+    assert "3 of 3 recording(s) analysed" in capsys.readouterr().out
+    tables = {name: archive_tables(out) for name, out in outs.items()}
     local = tables.pop("local")
     assert len(local[RECORDINGS_PARQUET]) == 3
     assert len(local[SEGMENTS_PARQUET]) >= 3  # each call's escalation was found
