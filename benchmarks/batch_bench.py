@@ -106,12 +106,24 @@ def check_batch_output(case: Case, out: Path, count: int) -> None:
         raise SystemExit(f"{case.name}: recordings.parquet has statuses {statuses}")
 
 
+def cpu_name() -> str:
+    """The CPU model (Linux's /proc/cpuinfo), else what `platform` knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine() -> dict[str, Any]:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
     ).stdout.strip()
     return {
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "commit": commit or None,
@@ -122,7 +134,8 @@ def markdown(cases: list[Case], ratios: dict[str, float], info: dict[str, Any]) 
     lines = [
         f"`gpuaudio batch` on {info['recordings']} recordings, {info['audio_min']:.1f} min of "
         f"audio ({info['min_minutes']:g}-{info['max_minutes']:g} min each); "
-        f"{info['machine']['cores']} cores, Python {info['machine']['python']}, "
+        f"{info['machine']['cpu']}, {info['machine']['cores']} cores, "
+        f"Python {info['machine']['python']}, "
         f"commit {info['machine']['commit']}; {info['date']}; load average "
         f"{info['load_start']:.2f} at the start, {info['load_end']:.2f} at the end.",
         "",
