@@ -19,16 +19,13 @@ COMPLEX = ("complex64", "complex128")
 BOOL = ("bool",)
 
 
-def frame_count(n: int, *, span: int, hop: int, center: bool, stft_frames: bool = True) -> int:
-    """Frames librosa computes for `n` samples: ``1 + (n + 2 * (span // 2) - span) // hop``
-    when centred (STFT, mel, pyin; one fewer than ``1 + n // hop`` for an odd span when hop
-    divides n), ``1 + (n - span) // hop`` when not, ``1 + n // hop`` for CQT (`stft_frames`
-    False)."""
+def frame_count(n: int, *, span: int, hop: int, center: bool) -> int:
+    """Frames librosa's STFT, mel and pyin compute for `n` samples: ``1 + (n + 2 * (span // 2)
+    - span) // hop`` when centred (one fewer than ``1 + n // hop`` for an odd span when hop
+    divides n), ``1 + (n - span) // hop`` when not. CQT: `gpuaudio.cqt_geometry`."""
     if not center:
         return 1 + (n - span) // hop
-    if stft_frames:
-        return 1 + (n + 2 * (span // 2) - span) // hop
-    return 1 + n // hop
+    return 1 + (n + 2 * (span // 2) - span) // hop
 
 
 def _dtype_name(array: Any) -> str:

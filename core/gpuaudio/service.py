@@ -19,12 +19,14 @@ from gpuaudio import contract
 from gpuaudio import device as _device
 from gpuaudio.backends import FEATURES, PROTOCOLS, BackendContext, F0Frames, Feature
 from gpuaudio.config import Config, load_config
+from gpuaudio.cqt_geometry import CqtGeometry
 from gpuaudio.errors import (
     BackendError,
     ConfigError,
     GpuAudioError,
     GpuOutOfMemoryError,
     InsufficientMemoryError,
+    InvalidAudioError,
     InvalidParameterError,
 )
 from gpuaudio.memory import MemoryManager, frame_chunks
@@ -459,7 +461,11 @@ class AudioFeatureService:
         bins_per_octave: int = 12,
         as_tensor: bool = False,
     ) -> Any:
-        """Complex constant-Q transform as ``librosa.cqt``: (..., n_bins, frames)."""
+        """Complex constant-Q transform as ``librosa.cqt``: (..., n_bins, frames).
+
+        Frame counts are librosa's for every length (`CqtGeometry.frames`: early downsampling
+        can add one); settings librosa refuses (filters above Nyquist, input shorter than its
+        downsampling factor) raise `InvalidParameterError` / `InvalidAudioError` up front."""
         signal = check.audio(y)
         sr = check.sample_rate(sr)
         hop = check.positive_int("hop_length", hop_length)
@@ -472,13 +478,20 @@ class AudioFeatureService:
                 f"n_bins={n_bins} at {bins_per_octave} per octave spans {octaves:.0f} octaves "
                 f"above fmin: the top bins are above the Nyquist frequency ({sr / 2} Hz)"
             )
-        top = low * 2**octaves
-        check.frequency_range(low, max(top, low * 1.0001), sr)
-        n_octaves = math.ceil(n_bins / bins_per_octave)
+        if low <= 0:
+            raise InvalidParameterError(f"fmin must be above 0 Hz, got {low}")
+        geometry = CqtGeometry(sr, hop, low, n_bins, bins_per_octave)
+        geometry.check_nyquist()
+        n_octaves = geometry.n_octaves
         if hop % 2 ** (n_octaves - 1):
             raise InvalidParameterError(
                 f"hop_length ({hop}) must be divisible by 2**(octaves-1) = {2 ** (n_octaves - 1)} "
                 f"for {n_bins} bins at {bins_per_octave} per octave (as librosa requires)"
+            )
+        if signal.shape[-1] < geometry.min_samples:
+            raise InvalidAudioError(
+                f"y has {signal.shape[-1]} samples; librosa's CQT first downsamples by "
+                f"{geometry.min_samples} at these settings and needs at least that many"
             )
 
         def compute(segment: np.ndarray) -> Any:
@@ -493,21 +506,18 @@ class AudioFeatureService:
                     bins_per_octave=bins_per_octave,
                 ),
                 contract.expected_spectrum(
-                    "cqt",
-                    segment.shape[0],
-                    n_bins,
-                    contract.frame_count(
-                        segment.shape[-1], span=0, hop=hop, center=True, stft_frames=False
-                    ),
+                    "cqt", segment.shape[0], n_bins, geometry.frames(segment.shape[-1]),
                     complex_=True,
                 ),
             )
 
-        longest_filter = math.ceil(sr / low / (2 ** (1 / bins_per_octave) - 1))
+        longest_filter = geometry.longest_filter
         context = math.ceil(longest_filter / hop) + 4
         parts = self._framewise(
             compute, signal, sr, hop=hop, span=longest_filter, center=True, context=context,
-            bytes_per_frame=n_bins * 32, out_bytes_per_frame=n_bins * 8, stft_frames=False,
+            bytes_per_frame=n_bins * 32, out_bytes_per_frame=n_bins * 8,
+            pad_short=False,  # librosa's CQT takes short input; zero-padding changes its values
+            frames=geometry.frames,
         )
         return _output(_concat(parts), signal.shape, np.complex64, as_tensor)
 
@@ -564,7 +574,7 @@ class AudioFeatureService:
         bytes_per_frame: int,
         out_bytes_per_frame: int,
         pad_short: bool = True,
-        stft_frames: bool = True,
+        frames: Callable[[int], int] | None = None,
     ) -> list[Any]:
         """Compute a frame-wise feature, padding short input and chunking long input.
 
@@ -575,14 +585,15 @@ class AudioFeatureService:
         groups sized by the host's MemoryManager (about `bytes_per_frame` per computed frame
         of a signal, within ``memory_fraction`` of the available host memory left after the
         result); a call whose result (`out_bytes_per_frame` per frame) plus one signal's work
-        would not fit is refused before it starts. `stft_frames`: frames are counted as
-        librosa's centred STFT counts them, else as its CQT does (`contract.frame_count`).
+        would not fit is refused before it starts. `frames` counts the frames of n samples
+        (default: as librosa's STFT, `contract.frame_count`).
         """
         batch = signal.reshape(-1, signal.shape[-1])
         rows, n = batch.shape
-        n_frames = contract.frame_count(
-            n, span=span, hop=hop, center=center, stft_frames=stft_frames
-        )
+        if frames is None:
+            n_frames = contract.frame_count(n, span=span, hop=hop, center=center)
+        else:
+            n_frames = frames(n)
         rate = sr or 22050
         chunk_frames = max(1, int(self.config.memory.chunk_seconds * rate) // hop)
         padded_n = max(n, check.MIN_SAMPLES) if pad_short else n

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from nnAudio.features import STFT, CQT1992v2
 
+from gpuaudio.cqt_geometry import CqtGeometry
 from gpuaudio_nnaudio._spectral import SpectralBackend, window_array
 
 __all__ = ["NnAudioBackend"]
@@ -60,8 +61,12 @@ class NnAudioBackend(SpectralBackend):
         """``librosa.cqt``'s shape and scale, complex64 (batch, n_bins, frames).
 
         nnAudio's CQT1992v2 convolves the full-rate signal with every bin's kernel; librosa
-        filters octave by octave on a downsampled signal, which is where the two differ.
+        filters octave by octave on a downsampled signal, which is where the two differ. Its
+        frame count is librosa's (`CqtGeometry.frames`): when librosa's early downsampling
+        rounds the length up to one more frame, the signal gets the zeros that frame needs.
         """
+        frames = CqtGeometry(sr, hop_length, fmin, n_bins, bins_per_octave).frames(y.shape[-1])
+        y = _zero_extend(y, (frames - 1) * hop_length)
         layer = self.cache.get(
             ("cqt", sr, hop_length, fmin, n_bins, bins_per_octave, self.device, self.dtype),
             lambda: self._cqt_layer(sr, hop_length, fmin, n_bins, bins_per_octave),
@@ -97,3 +102,11 @@ class NnAudioBackend(SpectralBackend):
                 verbose=False,
             )
         return layer.to(self.device, self.dtype).eval()
+
+
+def _zero_extend(y: np.ndarray, length: int) -> np.ndarray:
+    """`y` (batch, samples) with zeros appended up to `length` samples (as is when longer);
+    a centred frame grid then has ``1 + length // hop`` frames, as librosa pads with zeros."""
+    if y.shape[-1] >= length:
+        return y
+    return np.pad(y, ((0, 0), (0, length - y.shape[-1])))
