@@ -348,6 +348,7 @@ def archive_tables(out: Path) -> dict[str, list[dict[str, Any]]]:
     }
 
 
+@pytest.mark.slow
 def test_dask_gives_the_local_engines_tables_bit_for_bit(
     calls: Path, scheduler_address: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
