@@ -131,18 +131,20 @@ class LocalEngine:
         lost: Counter[int],
         items: list[Any],
     ) -> None:
-        """The worker in `slot` died: its items go back first, a fresh worker takes its place."""
+        """The worker in `slot` died: its items go back first, a fresh worker takes its place.
+        Only the item it was running counts as lost; the one waiting behind it was not tried."""
         dead = self._processes[slot]
         dead.stop()
-        for index in reversed(dead.assigned):
-            lost[index] += 1
-            if lost[index] > self.retries:
+        if dead.assigned:
+            running = dead.assigned[0]
+            lost[running] += 1
+            if lost[running] > self.retries:
                 raise BatchEngineError(
-                    f"{items[index]}: its worker process died {lost[index]} times (killed, "
+                    f"{items[running]}: its worker process died {lost[running]} times (killed, "
                     f"or out of memory: exit code {dead.process.exitcode}); gave up after "
                     f"{self.retries} retries"
                 )
-            pending.appendleft(index)
+        pending.extendleft(reversed(dead.assigned))
         fresh = _Worker.start(context, task, dead.pin)
         self._processes[slot] = fresh
         fresh.feed(pending, items)
