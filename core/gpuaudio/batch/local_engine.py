@@ -262,7 +262,8 @@ def _worker_main(task: Callable[[Any], Any], conn: Connection) -> None:
             except (EOFError, OSError):
                 message = None
             if message is not None and prefetch is not None:
-                prefetch(message[1])
+                with contextlib.suppress(Exception):  # the task itself will meet the problem
+                    prefetch(message[1])
             with arrived:
                 inbox.append(message)
                 arrived.notify()
