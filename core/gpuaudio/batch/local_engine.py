@@ -171,7 +171,8 @@ def _in_process(
     prefetch = getattr(task, "prefetch", None)
     for position, item in enumerate(items):
         if prefetch is not None and position + 1 < len(items):
-            prefetch(items[position + 1])
+            with contextlib.suppress(Exception):  # the task itself will meet the problem
+                prefetch(items[position + 1])
         yield item, task(item)
 
 
