@@ -189,10 +189,15 @@ def test_ctrl_c_keeps_finished_results_and_the_next_run_resumes(archive, tmp_pat
     assert not (out / "site2__call" / REPORT_JSON).exists()
     assert not (out / "site2__call" / STATUS_JSON).exists()
 
+    # what a worker killed while writing leaves: a hidden staging folder, removed by the rerun
+    stale = out / "site2__call" / ".gpuaudio-partial-killed"
+    stale.mkdir(parents=True)
+    (stale / REPORT_JSON).write_text("{")
     monkeypatch.setattr(report_module, "analyze_to_folder", real)
     resumed = _run([archive], out)
     assert (resumed.reused, resumed.ok) == (1, 3)
     assert len(pq.read_table(out / RECORDINGS_PARQUET)) == 3
+    assert not stale.exists() and (out / "site2__call" / REPORT_JSON).is_file()
 
 
 def test_engine_choice_and_a_missing_dask(monkeypatch, archive, tmp_path):
