@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gpuaudio import BackendSpec, hookimpl
+from gpuaudio_librosa._acpitch_options import AcPitchOptions
 
 _COMMON = {
     "devices": ("cpu",),
@@ -14,7 +15,7 @@ _COMMON = {
 
 @hookimpl
 def gpuaudio_f0_backends() -> list[BackendSpec]:
-    """librosa.pyin, and fastpyin (the same results, batched, banded Viterbi)."""
+    """librosa.pyin, fastpyin (the same results, batched, banded Viterbi) and acpitch."""
     return [
         BackendSpec(
             name="librosa",
@@ -32,6 +33,18 @@ def gpuaudio_f0_backends() -> list[BackendSpec]:
             priority=10,
             install_hint="pip install gpuaudio-librosa",
             description="librosa.pyin's exact results: batched YIN, numba banded Viterbi (CPU)",
+        ),
+        BackendSpec(
+            name="acpitch",
+            feature="f0",
+            load="gpuaudio_librosa._acpitch:AcPitchBackend",
+            devices=("cpu",),
+            requires=("scipy", "numba"),
+            priority=5,
+            install_hint="pip install gpuaudio-librosa",
+            options=AcPitchOptions,
+            description="Praat-style autocorrelation pitch (Boersma 1993), batched: robust on "
+            "telephone speech, few voicing false alarms (CPU)",
         ),
     ]
 
