@@ -191,8 +191,11 @@ def _finished(
 
 
 def _finite(values: dict[str, Any]) -> dict[str, float | None]:
-    """JSON-safe baseline: NaN becomes None."""
-    return {k: float(v) if math.isfinite(v) else None for k, v in values.items()}
+    """JSON-safe baseline: NaN becomes None, counts stay integers."""
+    return {
+        k: v if isinstance(v, int) else float(v) if math.isfinite(v) else None
+        for k, v in values.items()
+    }
 
 
 def _describe(exc: BaseException) -> str:
