@@ -17,7 +17,13 @@ escalation analysis does, and estimated on the analysis' own grid (2048-sample f
   semitones of pyin's F0), the candidate fix tuned on the tune half;
 - ``fastpyin+oc`` (``--octave-fix``): fastpyin's track after `octave_correct`, the
   post-processing proposed for the analysis (frames an octave away from the recording's
-  running median moved back by that octave).
+  running median moved back by that octave);
+- ``--backend NAME``: any other F0 backend through the service on the same grid, e.g.
+  ``acpitch`` (Praat-style autocorrelation, options from ``GPUAUDIO_ACPITCH__*``).
+
+``--windows S`` estimates each call as the escalation analysis does: cut into adjacent
+S-second windows, all windows one batch, each window's frames before the next window kept
+(the truth is read at those frames' times). Without it each call is one signal.
 
 Scores per condition, all frames of the calls pooled (and per speaker / speaker pair): raw
 pitch accuracy (estimate voiced and within 50 cents of the truth, over truth-voiced frames),
@@ -27,7 +33,7 @@ frame times with ``gpuaudio.evaluation.metrics.resample_f0``.
 
     python benchmarks/escalation_real/f0_accuracy.py --set DIR [--split tune|test|all]
         [--conditions clean,telephone,agc] [--crepe] [--crepe-calls N] [--octave-fix] [--refine]
-        [--calls SUBSTRING] [--json out.json]
+        [--backend NAME ...] [--windows S] [--no-fastpyin] [--calls SUBSTRING] [--json out.json]
 """
 
 from __future__ import annotations
@@ -54,18 +60,27 @@ Track = tuple[np.ndarray, np.ndarray, np.ndarray]
 Estimator = Callable[[np.ndarray], Track]
 
 
-def service_estimator(backend: str) -> Estimator:
+def service_estimator(backend: str, window_s: float | None = None) -> Estimator:
+    """`backend` through the service on the analysis' grid; with `window_s`, in adjacent
+    windows batched as the escalation analysis batches them."""
     from gpuaudio import AudioFeatureService
 
-    service = AudioFeatureService(config={"backends": {"f0": backend}, "device": "cpu"})
+    service = AudioFeatureService(
+        config={"backends": {"f0": backend}, "device": "cpu", "fallback": False}
+    )
 
     def estimate(y: np.ndarray) -> Track:
+        window = y.size if window_s is None else round(window_s * SR)
+        n_windows = y.size // window
+        batch = y[: n_windows * window].reshape(n_windows, window)
         f0, voiced, _ = service.extract_f0(
-            y, SR, fmin=FMIN, fmax=FMAX, frame_length=FRAME_LENGTH, hop_length=HOP
+            batch, SR, fmin=FMIN, fmax=FMAX, frame_length=FRAME_LENGTH, hop_length=HOP
         )
-        f0 = np.asarray(f0, np.float64)
-        voiced = np.asarray(voiced, bool)
-        return np.arange(f0.size) * HOP / SR, np.where(voiced, f0, np.nan), voiced
+        own = np.arange(f0.shape[1]) * HOP < window  # frames before the next window starts
+        times = (np.arange(n_windows)[:, None] * window + np.flatnonzero(own) * HOP) / SR
+        f0 = np.asarray(f0[:, own], np.float64).reshape(-1)
+        voiced = np.asarray(voiced[:, own], bool).reshape(-1)
+        return times.reshape(-1), np.where(voiced, f0, np.nan), voiced
 
     return estimate
 
@@ -335,16 +350,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--refine", action="store_true", help="also fastpyin + refine_f0")
     parser.add_argument("--oc-context", type=float, default=4.0)
     parser.add_argument("--oc-threshold", type=float, default=9.0)
+    parser.add_argument("--backend", action="append", default=[], help="another F0 backend")
+    parser.add_argument("--no-fastpyin", action="store_true")
+    parser.add_argument(
+        "--windows", type=float, default=None, help="estimate in adjacent windows of S seconds"
+    )
     parser.add_argument("--calls", default=None, help="only calls whose id contains this")
     parser.add_argument("--no-speakers", action="store_true", help="no per-speaker table")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
-    estimators: dict[str, Estimator] = {"fastpyin": service_estimator("fastpyin")}
+    if args.refine and args.windows is not None:
+        parser.error("--refine re-measures frames of whole calls: leave out --windows")
+    estimators: dict[str, Estimator] = {}
+    if not args.no_fastpyin:
+        estimators["fastpyin"] = service_estimator("fastpyin", args.windows)
     if not args.no_praat:
         estimators["praat"] = praat_estimator()
     if args.crepe:
         os.environ.setdefault("GPUAUDIO_CREPE__MODEL", "tiny")
-        estimators["crepe-tiny"] = service_estimator("crepe")
+        estimators["crepe-tiny"] = service_estimator("crepe", args.windows)
+    for name in args.backend:
+        estimators[name] = service_estimator(name, args.windows)
     fix = {"context_s": args.oc_context, "threshold_st": args.oc_threshold}
     result = run(
         args.set,
