@@ -5,6 +5,8 @@
 #
 #   benchmarks/gpu.sh            install + GPU tests + full benchmark   (~6 min on an H100)
 #   benchmarks/gpu.sh extras     install + the other GPU benchmark scripts that exist
+#   benchmarks/gpu.sh batch      install + GPU tests + the main job (42 min) and `gpuaudio batch`
+#                                on the GPU against the CPU on the same machine (~6 min)
 #   benchmarks/gpu.sh install    install only (also joins CREPE full's weights when both halves
 #                                are here; harmless to repeat)
 #
@@ -55,7 +57,7 @@ install() {
 gpu_tests() {
   step "pytest -m gpu"
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/nvidia-smi.txt"
-  timeout 150 "$PY" -m pytest -q -m gpu -p no:cacheprovider tests \
+  timeout 120 "$PY" -m pytest -q -m gpu -p no:cacheprovider --continue-on-collection-errors tests \
     2>&1 | tee "$OUT/pytest-gpu.txt"
 }
 
@@ -86,11 +88,45 @@ extras() {
   fi
 }
 
+batch_gpu() {
+  # `gpuaudio batch` over 8 three-minute calls: one GPU worker (CREPE on cuda) against the CPU
+  # path (fastpyin) with one worker per 2 cores, same machine, same files; timed as whole commands.
+  step "gpuaudio batch: GPU worker vs CPU workers"
+  local calls=/tmp/gpuaudio-batch-calls
+  "$PY" - "$calls" <<'PYEOF'
+import importlib.util, sys
+from pathlib import Path
+spec = importlib.util.spec_from_file_location("bb", "benchmarks/batch_bench.py")
+bb = importlib.util.module_from_spec(spec); sys.modules["bb"] = bb; spec.loader.exec_module(bb)
+Path(sys.argv[1]).mkdir(parents=True, exist_ok=True)
+paths = bb.make_recordings(Path(sys.argv[1]), 8, 180.0, 180.0)
+print(f"{len(paths)} recordings, {bb.audio_seconds(paths) / 60:.0f} min")
+PYEOF
+  local cpu_workers=$(( $(nproc) / 2 ))
+  for case in "cuda --backend f0=crepe --workers 1" "cpu --backend f0=fastpyin --workers $cpu_workers"; do
+    local name=${case%% *}
+    local start=$(date +%s%N)
+    timeout 100 "$PY" -m gpuaudio.cli batch "$calls" -o "/tmp/batch-$name" --no-progress \
+      --no-html --force --device $case > "$OUT/batch-$name.txt" 2>&1
+    local rc=$? ms=$(( ($(date +%s%N) - start) / 1000000 ))
+    echo "batch $name ($case): rc=$rc, $ms ms for 24 min of audio" \
+      | tee -a "$OUT/batch.md"
+    tail -3 "$OUT/batch-$name.txt"
+  done
+}
+
 case "$STAGE" in
   install) install ;;
   all) install && { gpu_tests; full_bench; } ;;
   extras) install && extras ;;
-  *) echo "usage: benchmarks/gpu.sh [all|extras|install]"; exit 2 ;;
+  batch) install && {
+      gpu_tests
+      step "escalation_bench.py speed --backend f0=crepe --device cuda"
+      timeout 90 "$PY" benchmarks/escalation_bench.py speed --backend f0=crepe --device cuda \
+        | tee "$OUT/escalation.md"
+      batch_gpu
+    } ;;
+  *) echo "usage: benchmarks/gpu.sh [all|extras|batch|install]"; exit 2 ;;
 esac
 status=$?
 step "done (exit $status); results in $OUT"
