@@ -1,0 +1,127 @@
+"""acpitch: the F0 contract (conformance suite), its options and its errors, and the parts of
+the method that differ from Praat's (a local silence reference, harmonicity as voiced_prob)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+
+from gpuaudio import AudioFeatureService, ConfigError, InvalidParameterError
+from gpuaudio.testing import F0BackendConformance, harmonic_tone
+
+SR = 16000
+
+
+class TestAcPitchConformance(F0BackendConformance):
+    backend = "acpitch"
+
+
+class TestAcPitchWithOptionsConformance(F0BackendConformance):
+    backend = "acpitch"
+    options: ClassVar[dict[str, Any]] = {
+        "voicing_threshold": 0.35,
+        "max_candidates": 4,
+        "silence_reference_s": 5.0,
+    }
+
+
+def service(**options: float) -> AudioFeatureService:
+    config: dict[str, object] = {"backends": {"f0": "acpitch"}, "fallback": False}
+    if options:
+        config["acpitch"] = options
+    return AudioFeatureService(config)
+
+
+def track(svc: AudioFeatureService, y: np.ndarray, **grid: int) -> tuple[np.ndarray, ...]:
+    params = {"frame_length": 2048, "hop_length": 512} | grid
+    result: tuple[np.ndarray, ...] = svc.extract_f0(y, SR, fmin=50.0, fmax=550.0, **params)
+    return result
+
+
+def test_not_the_cpu_default() -> None:
+    """fastpyin (librosa.pyin's results) stays what `auto` picks on a CPU."""
+    svc = AudioFeatureService({"device": "cpu"})
+    assert svc.resolution("f0").chosen.spec.name == "fastpyin"
+    assert "acpitch" in {c.spec.name for c in svc.resolution("f0").ranked}
+
+
+@pytest.mark.parametrize("f0", [80.0, 150.0, 330.0, 500.0])
+def test_pitch_of_tones_across_the_range(f0: float) -> None:
+    f0s, voiced, prob = track(service(), harmonic_tone(f0, SR, 1.0))
+    interior = slice(2, -2)
+    assert voiced[interior].all()
+    cents = 1200 * np.abs(np.log2(f0s[interior] / f0))
+    assert cents.max() < 5.0
+    assert np.all(prob[interior] > 0.9)
+
+
+def test_missing_fundamental_is_still_found() -> None:
+    """A telephone band removes a male voice's fundamental: harmonics 3-8 of 110 Hz only."""
+    t = np.arange(SR) / SR
+    y = sum(np.sin(2 * np.pi * 110 * k * t) for k in range(3, 9)).astype(np.float32)
+    f0s, voiced, _ = track(service(), 0.1 * y)
+    assert voiced[2:-2].all()
+    assert np.abs(1200 * np.log2(f0s[2:-2] / 110)).max() < 5.0
+
+
+def test_noise_is_mostly_unvoiced() -> None:
+    noise = 0.1 * np.random.default_rng(0).standard_normal(4 * SR).astype(np.float32)
+    _, voiced, prob = track(service(), noise)
+    assert voiced.mean() < 0.05
+    assert np.all((prob >= 0) & (prob <= 1))
+
+
+def test_silence_reference_is_local() -> None:
+    """A quiet voice 3 s after a far louder one stays voiced (Praat's whole-sound peak would
+    push it under the silence threshold: 40 dB < 3 %), and it is unvoiced when the reference
+    reaches back to the loud part."""
+    loud = harmonic_tone(200.0, SR, 1.0, amplitude=0.9)
+    quiet = harmonic_tone(200.0, SR, 1.0, amplitude=0.009)
+    y = np.concatenate([loud, np.zeros(2 * SR, np.float32), quiet])
+    quiet_frames = slice(3 * SR // 512 + 3, 4 * SR // 512 - 3)
+    _, voiced, _ = track(service(), y)
+    assert voiced[quiet_frames].all()
+    _, voiced, _ = track(service(silence_reference_s=5.0), y)
+    assert not voiced[quiet_frames].any()
+
+
+def test_voicing_threshold_trades_voiced_frames() -> None:
+    rng = np.random.default_rng(1)
+    tone = harmonic_tone(180.0, SR, 2.0)
+    y = (tone + 0.3 * rng.standard_normal(tone.size)).astype(np.float32)
+    lenient = track(service(voicing_threshold=0.2), y)[1].mean()
+    strict = track(service(voicing_threshold=0.8), y)[1].mean()
+    assert lenient > strict
+
+
+def test_escalation_grid_in_windows_matches_one_row() -> None:
+    """The analysis batches 1-s windows: each row is tracked on its own, as it would be alone."""
+    rng = np.random.default_rng(2)
+    rows = np.stack([harmonic_tone(f, SR, 1.0) for f in (90.0, 240.0, 410.0)])
+    rows = (rows + 0.01 * rng.standard_normal(rows.shape)).astype(np.float32)
+    svc = service()
+    together = track(svc, rows)
+    for i, row in enumerate(rows):
+        for joint, alone in zip(together, track(svc, row), strict=True):
+            np.testing.assert_array_equal(joint[i], alone)
+
+
+@pytest.mark.parametrize(
+    ("table", "named"),
+    [
+        ({"voicing_threshold": 1.5}, "voicing_threshold"),
+        ({"max_candidates": 0}, "max_candidates"),
+        ({"periods_per_window": 1}, "periods_per_window"),
+        ({"octave_jump": 0.3}, "octave_jump"),
+    ],
+)
+def test_bad_options_are_refused(table: dict[str, float], named: str) -> None:
+    with pytest.raises(ConfigError, match=rf"acpitch.*{named}|{named}.*acpitch"):
+        track(service(**table), harmonic_tone(200.0, SR, 0.5))
+
+
+def test_frame_too_short_for_fmin_is_refused() -> None:
+    with pytest.raises(InvalidParameterError, match=r"acpitch: frame_length=512 .* 640"):
+        track(service(), harmonic_tone(200.0, SR, 0.5), frame_length=512, hop_length=128)
