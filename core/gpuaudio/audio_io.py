@@ -179,8 +179,9 @@ def read_audio(
 ) -> np.ndarray:
     """The whole file as mono float32 at `sr` (see the module's channel policy), decoded and
     mixed down `read_frames` frames at a time."""
-    blocks = stream_audio(path, sr, channel=channel, block_s=math.inf, read_frames=read_frames)
-    return np.concatenate(list(blocks))
+    stream = stream_audio(path, sr, channel=channel, block_s=math.inf, read_frames=read_frames)
+    blocks = list(stream)
+    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)  # one block: no copy
 
 
 def stream_audio(
