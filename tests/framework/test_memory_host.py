@@ -9,8 +9,10 @@ from unittest import mock
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from gpuaudio import AudioFeatureService, InsufficientMemoryError
+from gpuaudio import AudioFeatureService, GpuAudioError, InsufficientMemoryError
 from gpuaudio.config import MemoryConfig
 from gpuaudio.memory import MemoryManager
 
@@ -55,6 +57,37 @@ def test_a_tiny_host_budget_splits_the_batch_with_identical_results(feature):
     assert grouped.call_count > 2  # several groups of signals, each a backend call
     for a, b in zip(np.atleast_1d(whole), np.atleast_1d(split), strict=True):
         np.testing.assert_array_equal(a, b)  # bit for bit: librosa is row-independent
+
+
+@pytest.fixture(scope="module")
+def unbounded() -> AudioFeatureService:
+    return _service()
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    feature=st.sampled_from(["stft", "mel", "cqt"]),
+    rows=st.integers(1, 9),
+    n=st.integers(1, 4000),
+    budget=st.integers(10_000, 20 * MB),
+)
+def test_any_budget_gives_the_unbounded_result_or_refuses(unbounded, feature, rows, n, budget):
+    """Batch invariance under grouping: whatever the host budget, the result is the one of an
+    unbounded call, or the call is refused up front because the result itself cannot fit."""
+    call = FEATURES[feature][0]
+    y = (0.1 * np.random.default_rng(n).standard_normal((rows, n))).astype(np.float32)
+    try:
+        expected = call(unbounded, y)
+    except GpuAudioError:  # e.g. CQT input shorter than librosa's downsampling factor
+        return
+    one_signal = 210_000  # the service's work estimate for one signal here stays below this
+    try:
+        grouped = call(_service(budget), y)
+    except InsufficientMemoryError:
+        assert expected.nbytes + one_signal > 0.8 * budget  # refused only when it cannot fit
+        return
+    assert expected.nbytes <= 0.8 * budget
+    np.testing.assert_array_equal(grouped, expected)
 
 
 def test_grouping_bounds_the_peak():
