@@ -1,6 +1,6 @@
 """Property-based: any input to the public API gives a result or a gpuaudio error, never
-another exception (issue 15 item 6, the service's part). Sizes are kept small (the memory
-bounds of item 4 are not in place yet)."""
+another exception (issue 15 item 6, the service's part). Sizes are kept small for time; the
+host-memory bounds of item 4 have their own properties in test_memory_host.py."""
 
 from __future__ import annotations
 
