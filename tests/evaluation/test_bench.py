@@ -80,6 +80,7 @@ def test_every_eligible_backend_is_measured_and_the_missing_one_says_why(report)
     assert {name for name, r in f0.items() if r.status == "ok"} == {
         "librosa",
         "fastpyin",
+        "acpitch",
         "fixedpitch",
     }
     assert f0["absent"].status == "unavailable"
