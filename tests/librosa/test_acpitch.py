@@ -40,11 +40,14 @@ def track(svc: AudioFeatureService, y: np.ndarray, **grid: int) -> tuple[np.ndar
     return result
 
 
-def test_not_the_cpu_default() -> None:
-    """fastpyin (librosa.pyin's results) stays what `auto` picks on a CPU."""
-    svc = AudioFeatureService({"device": "cpu"})
-    assert svc.resolution("f0").chosen.spec.name == "fastpyin"
-    assert "acpitch" in {c.spec.name for c in svc.resolution("f0").ranked}
+def test_used_only_when_named() -> None:
+    """`auto` and its fallbacks stay as they were (fastpyin, then librosa): acpitch serves
+    only when named in config."""
+    auto = AudioFeatureService({"device": "cpu"}).resolution("f0")
+    assert auto.chosen.spec.name == "fastpyin"
+    assert "acpitch" not in {c.spec.name for c in auto.ranked}
+    named = AudioFeatureService({"device": "cpu", "backends": {"f0": "acpitch"}})
+    assert named.resolution("f0").chosen.spec.name == "acpitch"
 
 
 @pytest.mark.parametrize("f0", [80.0, 150.0, 330.0, 500.0])

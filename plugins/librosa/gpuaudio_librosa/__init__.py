@@ -40,7 +40,7 @@ def gpuaudio_f0_backends() -> list[BackendSpec]:
             load="gpuaudio_librosa._acpitch:AcPitchBackend",
             devices=("cpu",),
             requires=("scipy", "numba"),
-            priority=5,
+            auto=False,
             install_hint="pip install gpuaudio-librosa",
             options=AcPitchOptions,
             description="Praat-style autocorrelation pitch (Boersma 1993), batched: robust on "

@@ -126,9 +126,10 @@ class AcTracker:
         self.reference_frames = 2 * round(options.silence_reference_s * sr / hop_length) + 1
 
     def bytes_per_window(self, n_samples: int) -> int:
-        """Memory one row keeps through `run` (padded copy, candidates, path)."""
+        """Memory one row keeps through `run` (padded copy; per frame: candidates' frequencies,
+        strengths, log-frequencies, path strengths and back-pointers)."""
         n_frames = frame_count(n_samples, span=self.frame_length, hop=self.hop, center=True)
-        per_frame = 8 * (3 * self.options.max_candidates + 8)
+        per_frame = 8 * (5 * self.options.max_candidates + 8)
         return 8 * (n_samples + self.window + self.hop) + n_frames * per_frame
 
     def run(self, y: np.ndarray) -> F0Frames:
