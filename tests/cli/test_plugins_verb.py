@@ -17,7 +17,7 @@ def test_plugins_lists_librosa_selected_and_gpu_backends_with_reason(capsys, mon
     rows = [line.split() for line in out.splitlines()[2:] if line.strip()]
     selected = {row[0]: row[1] for row in rows if "SELECTED" in row}
     assert set(selected) == {"f0", "stft", "mel", "cqt"}
-    assert all(name in ("librosa", "fastpyin") for name in selected.values())
+    assert all(name in ("librosa", "acpitch") for name in selected.values())
     librosa_rows = [row for row in rows if row[1] == "librosa"]
     assert sorted(row[0] for row in librosa_rows) == ["cqt", "f0", "mel", "stft"]
     assert all(row[-1] == "cpu" for row in librosa_rows)  # "... on cpu": eligible here

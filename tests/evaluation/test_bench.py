@@ -89,7 +89,7 @@ def test_every_eligible_backend_is_measured_and_the_missing_one_says_why(report)
 
 
 def test_auto_marks_what_the_resolver_would_pick(report):
-    assert [r.backend for r in report.results if r.auto and r.feature == "f0"] == ["fastpyin"]
+    assert [r.backend for r in report.results if r.auto and r.feature == "f0"] == ["acpitch"]
     assert [r.backend for r in report.results if r.auto and r.feature == "stft"] == ["loud"]
 
 
@@ -107,7 +107,7 @@ def test_ratios_are_against_librosa_timed_in_the_same_run(report):
 
 def test_f0_accuracy_is_against_ground_truth_and_catches_a_wrong_backend(report):
     f0 = rows(report, "f0")
-    for name in ("librosa", "fastpyin"):
+    for name in ("librosa", "fastpyin", "acpitch"):
         accuracy = f0[name].accuracy
         assert accuracy["raw_pitch_accuracy"] > 0.8, name
         assert 0.0 <= accuracy["voicing_false_alarm"] <= 1.0
@@ -124,7 +124,8 @@ def test_spectral_accuracy_is_relative_error_against_librosa(report):
 def test_table_lists_rows_and_the_unavailable_backend(report):
     table = report.table()
     assert table.splitlines()[0].startswith("| feature | backend | variant | device")
-    assert "| fastpyin (auto) |" in table
+    assert "| acpitch (auto) |" in table
+    assert "| fastpyin |" in table
     assert "absent: unavailable: missing module no_such_module_xyz" in table
 
 

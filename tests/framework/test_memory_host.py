@@ -87,7 +87,11 @@ def test_any_budget_gives_the_unbounded_result_or_refuses(unbounded, feature, ro
         assert expected.nbytes + one_signal > 0.8 * budget  # refused only when it cannot fit
         return
     assert expected.nbytes <= 0.8 * budget
-    np.testing.assert_array_equal(grouped, expected)
+    if feature == "mel":  # librosa's mel is an einsum through BLAS, whose blocking depends on
+        # how many rows it gets: equal to float32 rounding (5e-7 relative seen), not bit for bit
+        np.testing.assert_allclose(grouped, expected, rtol=2e-6, atol=0)
+    else:
+        np.testing.assert_array_equal(grouped, expected)
 
 
 def test_grouping_bounds_the_peak():

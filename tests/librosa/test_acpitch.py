@@ -40,12 +40,11 @@ def track(svc: AudioFeatureService, y: np.ndarray, **grid: int) -> tuple[np.ndar
     return result
 
 
-def test_used_only_when_named() -> None:
-    """`auto` and its fallbacks stay as they were (fastpyin, then librosa): acpitch serves
-    only when named in config."""
+def test_is_the_cpu_default() -> None:
+    """`auto` on a CPU picks acpitch (docs/robust-f0.md: above Praat and fastpyin on real
+    voices over a phone line); naming it works without a GPU too."""
     auto = AudioFeatureService({"device": "cpu"}).resolution("f0")
-    assert auto.chosen.spec.name == "fastpyin"
-    assert "acpitch" not in {c.spec.name for c in auto.ranked}
+    assert auto.chosen.spec.name == "acpitch"
     named = AudioFeatureService({"device": "cpu", "backends": {"f0": "acpitch"}})
     assert named.resolution("f0").chosen.spec.name == "acpitch"
 

@@ -65,7 +65,7 @@ class EscalationParams:
     """Window step; None means `window_s` (adjacent windows)."""
     fmin: float = 50.0
     fmax: float = 550.0
-    threshold: float = 2.75
+    threshold: float = 2.6
     """A window is flagged when its score is at least this (robust z units; see the operating
     curve in docs/escalation.md)."""
     min_duration_s: float = 4.0
@@ -749,16 +749,20 @@ def _fit(
     fit = _fit_once(cues, keep, params, 1, 0, two_voices_st)
     if two_voices_st is not None:
         return fit
+    candidates = speech  # windows a refit may take into the baseline
     if params.baseline_iterations and n_speech >= 2 * params.min_baseline_windows:
         # Escalation over nearly half of the speech hides in a wide scale: start the refits
-        # from the calmer of two well-separated pitch states, when there are two.
+        # from the calmer of two well-separated pitch states, when there are two, and never
+        # take the upper state back: its windows that score just under the threshold (no
+        # level cue behind a phone line's AGC) would widen the scale, unflag more of them,
+        # and the refits would end on all the speech again.
         calmer = _calmer_state(cues, speech)
         if calmer is not None and calmer.sum() >= params.min_baseline_windows:
-            keep = calmer
+            keep = candidates = calmer
             fit = _fit_once(cues, keep, params, 1, n_speech - int(keep.sum()))
     for iteration in range(2, params.baseline_iterations + 2):
         _, score, flagged = _zscores(cues, speech, fit, params)
-        calm = speech & ~flagged
+        calm = candidates & ~flagged
         if calm.sum() < max(params.min_baseline_windows, n_speech / 2):
             # Never below half of the speech: keep the lower-scoring half.
             cut = np.nanmedian(score[speech])

@@ -15,7 +15,8 @@ _COMMON = {
 
 @hookimpl
 def gpuaudio_f0_backends() -> list[BackendSpec]:
-    """librosa.pyin, fastpyin (the same results, batched, banded Viterbi) and acpitch."""
+    """librosa.pyin, fastpyin (the same results, batched, banded Viterbi) and acpitch (the
+    CPU default: Praat's autocorrelation method, robust on telephone speech)."""
     return [
         BackendSpec(
             name="librosa",
@@ -40,7 +41,10 @@ def gpuaudio_f0_backends() -> list[BackendSpec]:
             load="gpuaudio_librosa._acpitch:AcPitchBackend",
             devices=("cpu",),
             requires=("scipy", "numba"),
-            auto=False,
+            # The CPU default (above fastpyin's 10): on real voices over a phone line it is
+            # above Praat and fastpyin (docs/robust-f0.md); librosa.pyin's exact values are a
+            # name away (`f0 = "fastpyin"`).
+            priority=20,
             install_hint="pip install gpuaudio-librosa",
             options=AcPitchOptions,
             description="Praat-style autocorrelation pitch (Boersma 1993), batched: robust on "
