@@ -19,7 +19,8 @@ their ratio. Issue 11 asks for at most 1.5x.
 
     python benchmarks/escalation_bench.py speed [--baseline-windows 300] [--backend f0=crepe]
     python benchmarks/escalation_bench.py validate [--minutes 10 --calm-minutes 10]
-    python benchmarks/escalation_bench.py cost [--ref 5f46f8a] [--repeats 3] [--minutes 42]
+    python benchmarks/escalation_bench.py cost [--ref 5f46f8a] [--f0 auto] [--repeats 3]
+        [--minutes 42]
 """
 
 from __future__ import annotations
@@ -211,7 +212,7 @@ try:
     from gpuaudio.analysis.escalation import detect_escalation_file
 except ImportError:  # before the layers
     from gpuaudio.escalation import detect_escalation_file
-service = AudioFeatureService({"backends": {"f0": "fastpyin"}, "device": "cpu"})
+service = AudioFeatureService({"backends": {"f0": sys.argv[3]}, "device": "cpu"})
 detect_escalation_file(service, sys.argv[2])  # warm-up: numba kernels, caches
 started = time.perf_counter()
 report, _ = detect_escalation_file(service, sys.argv[1])
@@ -232,18 +233,27 @@ def cost(args: argparse.Namespace) -> None:
         path, warm = work / "call.wav", work / "warm.wav"
         sf.write(path, y, SR, subtype="PCM_16")
         sf.write(warm, y[: 30 * SR], SR, subtype="PCM_16")
+        # The earlier core with its own CPU plugin (a newer plugin may not load in an older core).
         archive = subprocess.run(
-            ["git", "-C", str(root), "archive", args.ref, "core"], check=True, capture_output=True
+            ["git", "-C", str(root), "archive", args.ref, "core", "plugins/librosa"],
+            check=True, capture_output=True,
         ).stdout
         (work / "ref").mkdir()
         subprocess.run(["tar", "-x", "-C", str(work / "ref")], input=archive, check=True)
-        sides = {f"{args.ref} (earlier)": work / "ref" / "core", "this checkout": root / "core"}
+        ref, here = work / "ref", root
+        # Each side with its CPU default F0: the earlier one named (fastpyin), ours by `auto`.
+        sides = {
+            f"{args.ref} (earlier, fastpyin)": (ref, "fastpyin"),
+            f"this checkout ({args.f0})": (here, args.f0),
+        }
         times: dict[str, list[float]] = {label: [] for label in sides}
         for _ in range(args.repeats):
-            for label, core in sides.items():
-                env = dict(os.environ, PYTHONPATH=str(core))
+            for label, (tree, f0) in sides.items():
+                core = tree / "core"
+                plugin = tree / "plugins" / "librosa"
+                env = dict(os.environ, PYTHONPATH=f"{core}{os.pathsep}{plugin}")
                 out = subprocess.run(
-                    [sys.executable, "-c", _TIME_ONE, str(path), str(warm)],
+                    [sys.executable, "-c", _TIME_ONE, str(path), str(warm), f0],
                     env=env, check=True, capture_output=True, text=True,
                 ).stdout.split()
                 if not out[2].startswith(str(core)):  # the side's own gpuaudio, not another
@@ -251,7 +261,7 @@ def cost(args: argparse.Namespace) -> None:
                 times[label].append(float(out[0]))
     medians = {label: statistics.median(values) for label, values in times.items()}
     before, after = medians.values()
-    print(f"machine: {_machine()}; {args.minutes:g}-min recording, fastpyin F0 on the CPU")
+    print(f"machine: {_machine()}; {args.minutes:g}-min recording, CPU")
     print("| analysis | median s (runs) | ratio |")
     print("|---|---|---|")
     for label, values in times.items():
@@ -273,6 +283,9 @@ def main() -> None:
     sub.choices["validate"].add_argument("--demo-calls", type=int, default=8)
     sub.choices["validate"].add_argument("--seed", type=int, default=1)
     sub.choices["cost"].add_argument("--ref", default="5f46f8a")
+    sub.choices["cost"].add_argument(
+        "--f0", default="auto", help="this checkout's F0 backend (default: its CPU default)"
+    )
     sub.choices["cost"].add_argument("--repeats", type=int, default=3)
     sub.choices["cost"].add_argument("--minutes", type=float, default=42.0)
     args = parser.parse_args()
