@@ -33,6 +33,7 @@ from scipy.ndimage import maximum_filter1d
 from gpuaudio import BackendContext, F0Frames, InvalidParameterError
 from gpuaudio.contract import frame_count
 from gpuaudio_librosa._acpitch_options import AcPitchOptions
+from gpuaudio_librosa._batched import track_in_groups
 
 __all__ = ["AcPitchBackend"]
 
@@ -65,17 +66,7 @@ class AcPitchBackend:
     ) -> F0Frames:
         """F0 of a (batch, n) array on pyin's grid (``center=True``)."""
         tracker = ac_tracker(sr, fmin, fmax, frame_length, hop_length, self.options)
-        batch = np.asarray(y, dtype=np.float32).reshape(-1, y.shape[-1])
-        parts = self.context.memory.map_batches(
-            lambda start, stop: tracker.run(batch[start:stop]),
-            batch.shape[0],
-            tracker.bytes_per_window(batch.shape[-1]),
-        )
-        return F0Frames(
-            np.concatenate([p.f0 for p in parts]),
-            np.concatenate([p.voiced_flag for p in parts]),
-            np.concatenate([p.voiced_prob for p in parts]),
-        )
+        return track_in_groups(self.context.memory, tracker, y)
 
 
 @functools.lru_cache(maxsize=16)

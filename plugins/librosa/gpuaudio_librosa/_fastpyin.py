@@ -33,6 +33,7 @@ import scipy.stats
 
 from gpuaudio import BackendContext, F0Frames, InvalidParameterError
 from gpuaudio_librosa import _pyin_kernels as kernels
+from gpuaudio_librosa._batched import track_in_groups
 
 __all__ = ["FastPyinBackend"]
 
@@ -72,17 +73,7 @@ class FastPyinBackend:
     ) -> F0Frames:
         """``librosa.pyin(y, sr=sr, fmin=, fmax=, frame_length=, hop_length=)`` for (batch, n)."""
         model = pyin_model(sr, fmin, fmax, frame_length, hop_length)
-        batch = np.asarray(y, dtype=np.float32).reshape(-1, y.shape[-1])
-        parts = self.context.memory.map_batches(
-            lambda start, stop: model.run(batch[start:stop]),
-            batch.shape[0],
-            model.bytes_per_window(batch.shape[-1]),
-        )
-        return F0Frames(
-            np.concatenate([p.f0 for p in parts]),
-            np.concatenate([p.voiced_flag for p in parts]),
-            np.concatenate([p.voiced_prob for p in parts]),
-        )
+        return track_in_groups(self.context.memory, model, y)
 
 
 @functools.lru_cache(maxsize=16)
