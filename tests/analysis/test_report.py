@@ -109,3 +109,34 @@ def test_never_overwrites_without_force(fake_service, tones, tmp_path):
     assert not (out / REPORT_JSON).exists()
     analyze_to_folder(fake_service, audio, out, force=True)
     assert (out / WINDOWS_CSV).read_text().startswith("start_s,")
+
+
+def test_figure_footer_ties_the_figure_to_its_recording(analysed):
+    from gpuaudio import __version__
+    from gpuaudio.analysis.report import figure_footer
+
+    _, _, report, _ = analysed
+    footer = figure_footer(report, name="call.wav", sha256="ab" * 32)
+    assert footer.startswith("call.wav · SHA-256 abababababababab…")
+    assert f"gpuaudio {__version__}" in footer
+    f0 = report.provenance["f0"]
+    assert f"F0 {f0['backend']} on {f0['device']}" in footer
+    assert f"{len(report.segments)} segment(s)" in footer
+
+
+def test_figure_axes_ignore_octave_spikes_and_never_zoom_into_silence():
+    from gpuaudio.analysis.report import FIGURE_LEVEL_SPAN_DB, robust_limits
+
+    f0 = np.full(1000, 150.0)
+    f0[::100] = 600.0  # 1% octave-and-more spikes
+    low, high = robust_limits(f0, min_span=2.0, log=True)
+    assert high < 600.0 and low <= 150.0 <= high and high / low >= 2.0
+    dither = -96.0 + np.random.default_rng(0).normal(0, 0.5, 500)  # dithered silence
+    low, high = robust_limits(dither, min_span=FIGURE_LEVEL_SPAN_DB)
+    assert high - low == pytest.approx(FIGURE_LEVEL_SPAN_DB)
+
+
+def test_figure_time_axis_is_a_clock():
+    from gpuaudio.analysis.escalation import clock
+
+    assert (clock(75.4), clock(3725.0)) == ("1:15", "1:02:05")

@@ -286,13 +286,13 @@ class EscalationReport:
     def summary(self) -> str:
         """One line: how many segments, where, and how much of the recording."""
         if not self.segments:
-            return f"no escalation found in {_clock(self.duration_s)} of audio"
+            return f"no escalation found in {clock(self.duration_s)} of audio"
         spans = ", ".join(
-            f"{_clock(s.start_s)}-{_clock(s.end_s)} (peak {s.peak_score:.1f})"
+            f"{clock(s.start_s)}-{clock(s.end_s)} (peak {s.peak_score:.1f})"
             for s in self.segments
         )
         return (
-            f"{len(self.segments)} escalation segment(s) in {_clock(self.duration_s)} of audio, "
+            f"{len(self.segments)} escalation segment(s) in {clock(self.duration_s)} of audio, "
             f"{self.escalated_s:.0f} s in all: {spans}"
         )
 
@@ -317,7 +317,8 @@ class EscalationReport:
         return document
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
+    """m:ss, or h:mm:ss from an hour."""
     whole = int(seconds)
     hours, rest = divmod(whole, 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"

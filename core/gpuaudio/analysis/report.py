@@ -14,12 +14,14 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import io
+import math
 import os
 import platform
 import re
 import shutil
 import sys
 import tempfile
+import textwrap
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -99,7 +101,10 @@ def write_report(
     is full or the folder cannot be written."""
     directory = Path(directory)
     check_outputs(directory, force=force)
-    figure, skipped = render_figure(report, title=_input_name(info))
+    name = _input_name(info)
+    figure, skipped = render_figure(
+        report, title=name, footer=figure_footer(report, name=name, sha256=sha256)
+    )
     contents: dict[str, bytes] = {
         WINDOWS_CSV: windows_csv(report).encode("utf-8"),
         TEXTGRID: textgrid(report).encode("utf-8"),
@@ -352,8 +357,49 @@ def textgrid(report: EscalationReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_figure(report: EscalationReport, *, title: str) -> tuple[bytes | None, str | None]:
-    """PNG bytes of level, F0 contour and score over time with segments shaded.
+FIGURE_LEVEL_SPAN_DB = 30.0
+"""The level axis spans at least this much: dithered silence must not zoom into fake activity."""
+
+
+def figure_footer(report: EscalationReport, *, name: str, sha256: str) -> str:
+    """The line that ties a figure to its recording and to what made it."""
+    from gpuaudio import __version__
+
+    f0 = report.provenance.get("f0", {})
+    return (
+        f"{name} · SHA-256 {sha256[:16]}… · gpuaudio {__version__} · F0 {f0.get('backend', '?')}"
+        f" on {f0.get('device', '?')} · threshold {report.params.threshold:g} · "
+        f"{len(report.segments)} segment(s), numbered as in report.json (1 = first)"
+    )
+
+
+def robust_limits(values: np.ndarray, *, min_span: float, log: bool = False) -> tuple[float, float]:
+    """Axis limits from the 1st-99th percentiles of the finite values (octave spikes and
+    outliers outside), padded, at least `min_span` wide (a ratio when `log`)."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return (50.0, 500.0) if log else (-60.0, 0.0)
+    lo, hi = (float(v) for v in np.percentile(finite, [1, 99]))
+    if log:
+        lo, hi = lo / 1.15, hi * 1.15
+        if hi / lo < min_span:
+            centre = math.sqrt(lo * hi)
+            lo, hi = centre / math.sqrt(min_span), centre * math.sqrt(min_span)
+        return lo, hi
+    pad = 0.05 * (hi - lo)
+    lo, hi = lo - pad, hi + pad
+    if hi - lo < min_span:
+        centre = (lo + hi) / 2
+        lo, hi = centre - min_span / 2, centre + min_span / 2
+    return lo, hi
+
+
+def render_figure(
+    report: EscalationReport, *, title: str, footer: str = ""
+) -> tuple[bytes | None, str | None]:
+    """PNG bytes of level, F0 contour and score over time with the segments shaded and
+    numbered (as in report.json, from 1), a clock axis (m:ss, h:mm:ss from an hour), robust
+    axis limits (F0 values outside marked at the edge) and `footer` under the plots.
 
     Returns ``(None, reason)`` when matplotlib is not installed (``pip install gpuaudio[report]``).
     """
@@ -362,34 +408,60 @@ def render_figure(report: EscalationReport, *, title: str) -> tuple[bytes | None
 
         matplotlib.use("Agg")
         from matplotlib.figure import Figure
+        from matplotlib.patches import Patch
+        from matplotlib.ticker import FuncFormatter
     except ImportError as exc:
         return None, f"matplotlib is not installed ({exc}); pip install 'gpuaudio[report]'"
+    from gpuaudio.analysis.escalation import clock
+
     windows = report.windows
-    long_form = report.duration_s > 600
-    scale, unit = (60.0, "min") if long_form else (1.0, "s")
-    middle = (windows.start_s + windows.end_s) / 2 / scale
-    figure = Figure(figsize=(12, 7), dpi=110, layout="constrained")
+    middle = (windows.start_s + windows.end_s) / 2
+    figure = Figure(figsize=(12, 7.4), dpi=110, layout="constrained")
     level_ax, f0_ax, score_ax = figure.subplots(3, 1, sharex=True)
     level_ax.plot(middle, windows.level_dbfs, color="tab:blue", lw=0.9)
+    level_ax.set_ylim(*robust_limits(windows.level_dbfs, min_span=FIGURE_LEVEL_SPAN_DB))
     level_ax.set_ylabel("level (dBFS)")
     contour = report.contour
-    f0_ax.plot(contour.times_s / scale, contour.f0_hz, ".", ms=1.2, color="0.55", label="frames")
+    low, high = robust_limits(
+        np.concatenate([contour.f0_hz, windows.f0_median_hz]), min_span=2.0, log=True
+    )
+    f0_ax.set_yscale("log")
+    f0_ax.plot(contour.times_s, np.clip(contour.f0_hz, low, high), ".", ms=1.2, color="0.55",
+               label="frames")
+    outside = np.isfinite(contour.f0_hz) & ((contour.f0_hz > high) | (contour.f0_hz < low))
+    if outside.any():
+        f0_ax.plot(contour.times_s[outside], np.clip(contour.f0_hz[outside], low, high), "|",
+                   ms=5, color="k", label=f"outside the axis ({int(outside.sum())} frames)")
     f0_ax.plot(middle, windows.f0_median_hz, color="tab:green", lw=1.0, label="window median")
-    f0_ax.set_ylabel("F0 (Hz)")
-    f0_ax.legend(loc="upper right", fontsize=8)
+    f0_ax.set_ylim(low, high)
+    hertz = FuncFormatter(lambda value, _: f"{value:.0f}")
+    f0_ax.yaxis.set_major_formatter(hertz)
+    f0_ax.yaxis.set_minor_formatter(hertz)
+    f0_ax.tick_params(axis="y", which="minor", labelsize=7)
+    f0_ax.set_ylabel("F0 (Hz, log)")
     score_ax.plot(middle, windows.score, color="tab:red", lw=0.9)
     score_ax.axhline(report.params.threshold, color="k", ls="--", lw=0.8, label="threshold")
     score_ax.set_ylabel("arousal score (robust z)")
-    score_ax.set_xlabel(f"time ({unit})")
-    score_ax.legend(loc="upper right", fontsize=8)
+    score_ax.set_xlabel("time (h:mm:ss)" if report.duration_s >= 3600 else "time (m:ss)")
     for axis in (level_ax, f0_ax, score_ax):
         for segment in report.segments:
-            axis.axvspan(
-                segment.start_s / scale, segment.end_s / scale, color="tab:orange", alpha=0.25, lw=0
-            )
+            axis.axvspan(segment.start_s, segment.end_s, facecolor="tab:orange", alpha=0.25,
+                         hatch="//", edgecolor="tab:orange", lw=0)
         axis.grid(alpha=0.3)
-    score_ax.set_xlim(0, report.duration_s / scale)
-    figure.suptitle(f"{title}: {report.summary()}", fontsize=9)
+    for number, segment in enumerate(report.segments, start=1):
+        score_ax.annotate(str(number), ((segment.start_s + segment.end_s) / 2, 1.0),
+                          xycoords=("data", "axes fraction"), ha="center", va="bottom",
+                          fontsize=8, fontweight="bold", annotation_clip=False)
+    shading = Patch(facecolor="tab:orange", alpha=0.25, hatch="//", edgecolor="tab:orange",
+                    label="escalation segment (numbered)")
+    score_ax.legend(handles=[*score_ax.get_legend_handles_labels()[0], shading],
+                    loc="upper right", fontsize=8)
+    f0_ax.legend(loc="upper right", fontsize=8)
+    score_ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: clock(max(value, 0.0))))
+    score_ax.set_xlim(0, report.duration_s)
+    figure.suptitle(textwrap.fill(f"{title}: {report.summary()}", 160), fontsize=9)
+    if footer:
+        figure.supxlabel(textwrap.fill(footer, 190), fontsize=7, color="0.3")
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue(), None
