@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
+import importlib.metadata
 import importlib.util
 import os
 import resource
@@ -104,8 +106,37 @@ def _torch() -> Any | None:
     return torch
 
 
+_CUDA_LIBRARIES = ("libcuda.so.1", "libcuda.so", "nvcuda.dll")
+_CUDA_ERROR_NO_DEVICE = 100
+
+
+def _driver_sees_no_gpu() -> bool:
+    """Whether the CUDA driver is absent or reports no device, asked through ctypes.
+
+    Importing torch costs a second or more; where this says there is no GPU, the probe
+    reports CPU only without importing it. False when in doubt (torch then tells why)."""
+    for name in _CUDA_LIBRARIES:
+        try:
+            driver = ctypes.CDLL(name)
+        except OSError:
+            continue
+        status = driver.cuInit(0)
+        if status == _CUDA_ERROR_NO_DEVICE:
+            return True
+        count = ctypes.c_int(0)
+        counted = status == 0 and driver.cuDeviceGetCount(ctypes.byref(count)) == 0
+        return counted and count.value == 0
+    return True
+
+
 @functools.lru_cache(maxsize=1)
 def _probe_cached() -> DeviceInfo:
+    if "torch" not in sys.modules and _driver_sees_no_gpu():
+        try:
+            version = importlib.metadata.version("torch")
+        except importlib.metadata.PackageNotFoundError:
+            return CPU_ONLY
+        return DeviceInfo(torch_available=True, torch_version=version)
     torch = _torch()
     if torch is None:
         return CPU_ONLY
