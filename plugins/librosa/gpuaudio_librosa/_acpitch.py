@@ -34,6 +34,7 @@ from gpuaudio import BackendContext, F0Frames, InvalidParameterError
 from gpuaudio.contract import frame_count
 from gpuaudio_librosa._acpitch_options import AcPitchOptions
 from gpuaudio_librosa._batched import track_in_groups
+from gpuaudio_librosa._jit import cached_njit
 
 __all__ = ["AcPitchBackend"]
 
@@ -211,7 +212,7 @@ class AcTracker:
         return strength
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@cached_njit(nogil=True, parallel=True)
 def _viterbi(
     log_f: np.ndarray, delta: np.ndarray, jump_cost: float, switch_cost: float
 ) -> np.ndarray:  # pragma: no cover - compiled

@@ -12,8 +12,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-_jit = numba.njit(cache=True, nogil=True)
-_parallel_jit = numba.njit(cache=True, nogil=True, parallel=True)
+from gpuaudio_librosa._jit import cached_njit
+
+_jit = cached_njit(nogil=True)
+_parallel_jit = cached_njit(nogil=True, parallel=True)
 
 
 @_jit
