@@ -67,6 +67,8 @@ class Expected:
     feature: str
     shape: tuple[int, ...]
     dtypes: tuple[str, ...]
+    unvoiced_nan: bool = True
+    """f0: NaN exactly where unvoiced; False (pyin's ``fill_na=None``): a pitch everywhere."""
 
     def problem(self, result: Any) -> str:
         """What is wrong with `result` (empty when it honours the contract)."""
@@ -104,18 +106,20 @@ class Expected:
         if problem:
             return problem
         f0, voiced, prob = result.f0, result.voiced_flag, result.voiced_prob
-        if not _all(_isnan(f0) == ~voiced):
+        if self.unvoiced_nan and not _all(_isnan(f0) == ~voiced):
             return "f0 must be NaN exactly where voiced_flag is False"
-        if not _all(_isfinite(f0[voiced]) & (f0[voiced] > 0)):
+        pitched = f0[voiced] if self.unvoiced_nan else f0  # fill_na=None: a pitch everywhere
+        if not _all(_isfinite(pitched) & (pitched > 0)):
             return "f0 has infinite or non-positive values in voiced frames"
         if not _all((prob >= 0) & (prob <= 1)):
             return "voiced_prob has values outside [0, 1]"
         return ""
 
 
-def expected_f0(batch: int, frames: int) -> Expected:
-    """F0Frames of three (batch, frames) arrays."""
-    return Expected("f0", (batch, frames), REAL)
+def expected_f0(batch: int, frames: int, *, unvoiced_nan: bool = True) -> Expected:
+    """F0Frames of three (batch, frames) arrays; f0 NaN where unvoiced unless `unvoiced_nan`
+    is False (then a positive pitch in every frame, as pyin's ``fill_na=None``)."""
+    return Expected("f0", (batch, frames), REAL, unvoiced_nan)
 
 
 def expected_spectrum(

@@ -14,10 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gpuaudio import _pyin_params as _pyin
 from gpuaudio import _validation as check
 from gpuaudio import contract
 from gpuaudio import device as _device
-from gpuaudio.backends import FEATURES, PROTOCOLS, BackendContext, F0Frames, Feature
+from gpuaudio.backends import (
+    FEATURES,
+    PROTOCOLS,
+    BackendContext,
+    F0Frames,
+    Feature,
+    declared_kwargs,
+)
 from gpuaudio.config import Config, load_config
 from gpuaudio.cqt_geometry import CqtGeometry
 from gpuaudio.errors import (
@@ -265,45 +273,94 @@ class AudioFeatureService:
         fmin: float = 50.0,
         fmax: float = 550.0,
         frame_length: int = 2048,
+        win_length: Any = _pyin.DEPRECATED,
         hop_length: int | None = None,
+        n_thresholds: int = 100,
+        beta_parameters: tuple[float, float] = (2, 18),
+        boltzmann_parameter: float = 2,
+        resolution: float = 0.1,
+        max_transition_rate: float = 35.92,
+        switch_prob: float = 0.01,
+        no_trough_prob: float = 0.01,
+        fill_na: float | None = np.nan,
+        center: bool = True,
+        pad_mode: Any = "constant",
         as_tensor: bool = False,
     ) -> tuple[Any, Any, Any]:
-        """Frame-wise F0 as ``librosa.pyin(y, fmin=, fmax=, sr=, frame_length=, hop_length=)``.
+        """Frame-wise F0 as ``librosa.pyin`` with the same keyword arguments.
 
         Returns ``(f0, voiced_flag, voiced_prob)`` with pyin's shapes, dtypes (float64, bool,
-        float64) and frame centres (``t * hop_length``); f0 is NaN where unvoiced.
+        float64) and frames (centred at ``t * hop_length``, or starting there with
+        ``center=False``); f0 is `fill_na` (NaN) where unvoiced. `fill_na` numbers and
+        `pad_mode` are applied here for every backend; the pyin-model parameters, ``center=False``
+        (and so a `pad_mode` other than "constant") and ``fill_na=None`` need a backend whose
+        f0 takes them (librosa, fastpyin): any other backend refuses a non-default value by
+        name. `win_length` has no effect, as in librosa 0.11 (a FutureWarning).
         """
+        _pyin.warn_win_length(win_length)
         signal = check.audio(y)
         sr = check.sample_rate(sr)
         fmin, fmax = check.frequency_range(fmin, fmax, sr)
         frame_length = check.positive_int("frame_length", frame_length)
         hop = check.positive_int_or("hop_length", hop_length, frame_length // 4)
+        model = _pyin.model_params(
+            n_thresholds=n_thresholds, beta_parameters=beta_parameters,
+            boltzmann_parameter=boltzmann_parameter, resolution=resolution,
+            max_transition_rate=max_transition_rate, switch_prob=switch_prob,
+            no_trough_prob=no_trough_prob,
+        )
+        fill = _pyin.fill_value(fill_na)
+        mode = _pyin.pad_mode(pad_mode)
+        if not isinstance(center, bool):
+            raise InvalidParameterError(f"center must be True or False, got {center!r}")
+        framed_centred = center and mode == "constant"
+        if center and not framed_centred:  # padded here as librosa pads, then framed from 0
+            pad = [(0, 0)] * (signal.ndim - 1) + [(frame_length // 2, frame_length // 2)]
+            signal = np.ascontiguousarray(np.pad(signal, pad, mode=mode), dtype=np.float32)
+        elif not center and signal.shape[-1] < frame_length:
+            raise InvalidParameterError(
+                f"frame_length ({frame_length}) is longer than the signal "
+                f"({signal.shape[-1]} samples) with center=False; use center=True or a "
+                "shorter frame_length"
+            )
+        optional = {
+            **model,
+            "center": framed_centred,
+            "fill_na": None if fill is None else math.nan,  # numbers are written in below
+        }
+        shown = {"center": "center=False" if not center else f"pad_mode={mode!r}"}
 
         def compute(segment: np.ndarray) -> Any:
             def call(backend: Any) -> Any:
+                declared = declared_kwargs(backend.f0, optional)
+                name = getattr(backend, "name", type(backend).__name__)
+                _pyin.refuse_unhonoured(name, optional, declared, shown)
                 return backend.f0(
-                    segment, sr, fmin=fmin, fmax=fmax, frame_length=frame_length, hop_length=hop
+                    segment, sr, fmin=fmin, fmax=fmax, frame_length=frame_length,
+                    hop_length=hop, **declared,
                 )
 
             frames = contract.frame_count(
-                segment.shape[-1], span=frame_length, hop=hop, center=True
+                segment.shape[-1], span=frame_length, hop=hop, center=framed_centred
             )
-            return self._dispatch("f0", call, contract.expected_f0(segment.shape[0], frames))
+            expected = contract.expected_f0(
+                segment.shape[0], frames, unvoiced_nan=fill is not None
+            )
+            return self._dispatch("f0", call, expected)
 
         context = math.ceil(_F0_CONTEXT_SECONDS * sr / hop) + math.ceil(frame_length / 2 / hop)
         parts = self._framewise(
-            compute, signal, sr, hop=hop, span=frame_length, center=True, context=context,
+            compute, signal, sr, hop=hop, span=frame_length, center=framed_centred,
+            context=context, pad_short=framed_centred,
             bytes_per_frame=frame_length * 12,  # fastpyin peaked at ~8 (1.9 GB for a 1-h chunk)
             out_bytes_per_frame=17,  # f0 and voiced_prob float64, voiced_flag bool
         )
-        f0 = _concat([p.f0 for p in parts])
-        flag = _concat([p.voiced_flag for p in parts])
+        f0 = _output(_concat([p.f0 for p in parts]), signal.shape, np.float64, as_tensor)
+        flag = _output(_concat([p.voiced_flag for p in parts]), signal.shape, np.bool_, as_tensor)
         prob = _concat([p.voiced_prob for p in parts])
-        return (
-            _output(f0, signal.shape, np.float64, as_tensor),
-            _output(flag, signal.shape, np.bool_, as_tensor),
-            _output(prob, signal.shape, np.float64, as_tensor),
-        )
+        if fill is not None and not math.isnan(fill):
+            f0 = f0.masked_fill(~flag, fill) if as_tensor else np.where(flag, f0, fill)
+        return f0, flag, _output(prob, signal.shape, np.float64, as_tensor)
 
     def extract_f0_windows(
         self, windows: Any, sr: int, *, fmin: float = 50.0, fmax: float = 550.0

@@ -39,9 +39,13 @@ class LibrosaBackend:
         fmax: float,
         frame_length: int,
         hop_length: int,
+        **pyin: Any,
     ) -> F0Frames:
+        """``librosa.pyin`` itself; `pyin` carries its other keywords (center, fill_na,
+        n_thresholds, ...: plugin API 1.x), passed through as given."""
         f0, voiced_flag, voiced_prob = librosa.pyin(
-            y, fmin=fmin, fmax=fmax, sr=sr, frame_length=frame_length, hop_length=hop_length
+            y, fmin=fmin, fmax=fmax, sr=sr, frame_length=frame_length, hop_length=hop_length,
+            **pyin,
         )
         return F0Frames(f0, voiced_flag, voiced_prob)
 

@@ -13,8 +13,8 @@ same stages with the same float operations, but
   predecessor from running maxima, so the argmax (first index on ties) is librosa's;
 * windows are decoded in parallel (numba prange).
 
-The result is bit-identical to ``librosa.pyin`` with librosa's defaults for everything the
-F0 protocol does not pass (see docs/fastpyin.md for how this is tested).
+The result is bit-identical to ``librosa.pyin`` for every pyin keyword (model parameters,
+``center``, ``fill_na``; see docs/fastpyin.md for how this is tested).
 """
 
 from __future__ import annotations
@@ -32,22 +32,29 @@ import scipy.fft
 import scipy.stats
 
 from gpuaudio import BackendContext, F0Frames, InvalidParameterError
+from gpuaudio.contract import frame_count
 from gpuaudio_librosa import _pyin_kernels as kernels
 from gpuaudio_librosa._batched import track_in_groups
 
 __all__ = ["FastPyinBackend"]
 
-# librosa.pyin's defaults for the parameters the F0 protocol does not pass.
-_N_THRESHOLDS = 100
-_BETA_PARAMETERS = (2, 18)
-_BOLTZMANN_PARAMETER = 2
-_RESOLUTION = 0.1
-_MAX_TRANSITION_RATE = 35.92
-_SWITCH_PROB = 0.01
-_NO_TROUGH_PROB = 0.01
-
 _FRAMES_PER_BLOCK = 2048
 """Frames of the YIN/trough stages held at once (bounds memory for long single inputs)."""
+_MAX_STATES = np.iinfo(np.uint16).max + 1
+"""The Viterbi keeps back-pointers as uint16: at most this many states (2 x pitch bins)."""
+
+
+@dataclass(frozen=True)
+class PyinSettings:
+    """librosa.pyin's model parameters, with librosa's defaults."""
+
+    n_thresholds: int = 100
+    beta_parameters: tuple[float, float] = (2, 18)
+    boltzmann_parameter: float = 2
+    resolution: float = 0.1
+    max_transition_rate: float = 35.92
+    switch_prob: float = 0.01
+    no_trough_prob: float = 0.01
 
 
 class FastPyinBackend:
@@ -70,18 +77,41 @@ class FastPyinBackend:
         fmax: float,
         frame_length: int,
         hop_length: int,
+        center: bool = True,
+        fill_na: float | None = np.nan,
+        n_thresholds: int = 100,
+        beta_parameters: tuple[float, float] = (2, 18),
+        boltzmann_parameter: float = 2,
+        resolution: float = 0.1,
+        max_transition_rate: float = 35.92,
+        switch_prob: float = 0.01,
+        no_trough_prob: float = 0.01,
     ) -> F0Frames:
-        """``librosa.pyin(y, sr=sr, fmin=, fmax=, frame_length=, hop_length=)`` for (batch, n)."""
-        model = pyin_model(sr, fmin, fmax, frame_length, hop_length)
-        return track_in_groups(self.context.memory, model, y)
+        """``librosa.pyin(y, sr=sr, fmin=, fmax=, ...)`` for (batch, n), every keyword of
+        librosa's but ``pad_mode`` (the service pads) and the deprecated ``win_length``."""
+        settings = PyinSettings(
+            n_thresholds, (beta_parameters[0], beta_parameters[1]), boltzmann_parameter,
+            resolution, max_transition_rate, switch_prob, no_trough_prob,
+        )
+        model = pyin_model(sr, fmin, fmax, frame_length, hop_length, center, settings)
+        result = track_in_groups(self.context.memory, model, y)
+        if fill_na is not None:
+            result.f0[~result.voiced_flag] = fill_na
+        return result
 
 
 @functools.lru_cache(maxsize=16)
 def pyin_model(
-    sr: float, fmin: float, fmax: float, frame_length: int, hop_length: int
+    sr: float,
+    fmin: float,
+    fmax: float,
+    frame_length: int,
+    hop_length: int,
+    center: bool = True,
+    settings: PyinSettings = PyinSettings(),
 ) -> PyinModel:
     """The tables of one pyin configuration (built once, then reused)."""
-    return PyinModel(sr, fmin, fmax, frame_length, hop_length)
+    return PyinModel(sr, fmin, fmax, frame_length, hop_length, center, settings)
 
 
 @dataclass
@@ -100,11 +130,19 @@ class PyinModel:
     """One pyin configuration: periods, pitch grid, priors and the banded transition model."""
 
     def __init__(
-        self, sr: float, fmin: float, fmax: float, frame_length: int, hop_length: int
+        self,
+        sr: float,
+        fmin: float,
+        fmax: float,
+        frame_length: int,
+        hop_length: int,
+        center: bool = True,
+        settings: PyinSettings = PyinSettings(),
     ) -> None:
         _check_parameters(sr, fmin, fmax, frame_length)
         self.sr, self.fmin = sr, fmin
-        self.frame_length, self.hop_length = frame_length, hop_length
+        self.frame_length, self.hop_length, self.center = frame_length, hop_length, center
+        self.settings = settings
         self.min_period = int(np.floor(sr / fmax))
         self.max_period = min(int(np.ceil(sr / fmin)), frame_length - 1)
         n_lags = self.max_period - self.min_period + 1
@@ -115,29 +153,36 @@ class PyinModel:
             )
         self.tiny = float(np.finfo(np.float64).tiny)
 
-        thresholds = np.linspace(0, 1, _N_THRESHOLDS + 1)
+        thresholds = np.linspace(0, 1, settings.n_thresholds + 1)
         self.upper_thresholds = np.ascontiguousarray(thresholds[1:])
-        self.beta_probs = np.diff(scipy.stats.beta.cdf(thresholds, *_BETA_PARAMETERS))
+        alpha, beta = settings.beta_parameters
+        self.beta_probs = np.diff(scipy.stats.beta.cdf(thresholds, alpha, beta))
         self.beta_head_sums = np.array(
-            [np.sum(self.beta_probs[:k]) for k in range(_N_THRESHOLDS + 1)]
+            [np.sum(self.beta_probs[:k]) for k in range(settings.n_thresholds + 1)]
         )
         most_troughs = n_lags // 2 + 1
         n_below, rank = np.meshgrid(
             np.arange(most_troughs + 1), np.arange(most_troughs), indexing="ij"
         )
         with np.errstate(all="ignore"):
-            table = scipy.stats.boltzmann.pmf(rank, _BOLTZMANN_PARAMETER, n_below)
+            table = scipy.stats.boltzmann.pmf(rank, settings.boltzmann_parameter, n_below)
         self.boltzmann = np.where(rank < n_below, table, 0.0)
 
-        self.bins_per_semitone = int(np.ceil(1.0 / _RESOLUTION))
+        self.bins_per_semitone = int(np.ceil(1.0 / settings.resolution))
         self.n_pitch_bins = int(np.floor(12 * self.bins_per_semitone * np.log2(fmax / fmin))) + 1
+        if 2 * self.n_pitch_bins > _MAX_STATES:
+            raise InvalidParameterError(
+                f"resolution={settings.resolution} gives {2 * self.n_pitch_bins} pyin states "
+                f"for fmin..fmax, more than fastpyin's {_MAX_STATES}: use a coarser resolution "
+                "or a narrower fmin..fmax"
+            )
         self.freqs = fmin * 2 ** (np.arange(self.n_pitch_bins) / (12 * self.bins_per_semitone))
         self._build_transitions()
 
     def _build_transitions(self) -> None:
         """librosa's transition matrix, kept as its nonzero band plus one outside weight."""
         n = self.n_pitch_bins
-        semitones = round(_MAX_TRANSITION_RATE * 12 * self.hop_length / self.sr)
+        semitones = round(self.settings.max_transition_rate * 12 * self.hop_length / self.sr)
         width = semitones * self.bins_per_semitone + 1
         if width > n:  # librosa.pyin fails here too (transition_local cannot centre the band)
             raise InvalidParameterError(
@@ -146,7 +191,7 @@ class PyinModel:
                 "use a shorter hop_length or a wider fmin..fmax"
             )
         local = librosa.sequence.transition_local(n, width, window="triangle", wrap=False)
-        switch = librosa.sequence.transition_loop(2, 1 - _SWITCH_PROB)
+        switch = librosa.sequence.transition_loop(2, 1 - self.settings.switch_prob)
         transition = np.kron(switch, local)
         log_trans = np.log(transition + self.tiny)
         half = width // 2
@@ -182,9 +227,10 @@ class PyinModel:
         self.log_init = float(np.log(p_init + self.tiny)[0])
 
     def n_frames(self, n_samples: int) -> int:
-        """Frames librosa.pyin returns for `n_samples` (center=True)."""
-        padded = n_samples + 2 * (self.frame_length // 2)
-        return 1 + (padded - self.frame_length) // self.hop_length
+        """Frames librosa.pyin returns for `n_samples`."""
+        return frame_count(
+            n_samples, span=self.frame_length, hop=self.hop_length, center=self.center
+        )
 
     def bytes_per_window(self, n_samples: int) -> int:
         """Memory one window keeps through the batch (padded copy, observations, Viterbi)."""
@@ -192,10 +238,11 @@ class PyinModel:
         return 4 * (n_samples + self.frame_length) + self.n_frames(n_samples) * per_frame
 
     def run(self, y: np.ndarray) -> F0Frames:
-        """pyin of a (batch, n) float32 array."""
+        """pyin of a (batch, n) float32 array; f0 is the decoded pitch in every frame (the
+        caller writes fill_na into the unvoiced ones)."""
         n_windows = y.shape[0]
         n_frames = self.n_frames(y.shape[-1])
-        pad = self.frame_length // 2
+        pad = self.frame_length // 2 if self.center else 0
         padded = np.pad(y, ((0, 0), (pad, pad)), mode="constant")
         framed = np.lib.stride_tricks.sliding_window_view(padded, self.frame_length, axis=-1)
         framed = framed[:, :: self.hop_length][:, :n_frames]
@@ -221,7 +268,6 @@ class PyinModel:
         n = self.n_pitch_bins
         f0 = self.freqs[states % n]
         voiced_flag = states < n
-        f0[~voiced_flag] = np.nan
         voiced_prob = np.concatenate([b.voiced_prob for b in blocks])
         return F0Frames(f0, voiced_flag, voiced_prob.reshape(n_windows, n_frames))
 
@@ -251,7 +297,7 @@ class PyinModel:
         n_rows = int(counts.sum())
         lag = np.zeros(n_rows, dtype=np.int64)
         shift = np.zeros(n_rows)
-        prior = np.zeros((n_rows, _N_THRESHOLDS))
+        prior = np.zeros((n_rows, self.settings.n_thresholds))
         global_min_row = np.full(counts.size, -1, dtype=np.int64)
         above_min = np.zeros(counts.size, dtype=np.int64)
         kernels.fill_troughs(
@@ -268,7 +314,7 @@ class PyinModel:
         probs = self._trough_probabilities(prior, counts[order])
         has_troughs = global_min_row >= 0
         rows = global_min_row[has_troughs]
-        probs[rows] += _NO_TROUGH_PROB * self.beta_head_sums[above_min[has_troughs]]
+        probs[rows] += self.settings.no_trough_prob * self.beta_head_sums[above_min[has_troughs]]
 
         candidates = np.flatnonzero(probs)
         period = self.min_period + lag[candidates] + shift[candidates]
@@ -317,7 +363,7 @@ class PyinModel:
         for size, n_frames in zip(sizes.tolist(), frames_per_size.tolist(), strict=True):
             stop = row + size * n_frames
             if size:
-                stack = prior[row:stop].reshape(n_frames, size, _N_THRESHOLDS)
+                stack = prior[row:stop].reshape(n_frames, size, self.settings.n_thresholds)
                 probs[row:stop] = np.matmul(stack, self.beta_probs).reshape(-1)
             row = stop
         return probs
