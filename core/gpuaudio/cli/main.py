@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -30,6 +31,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+NOTICE_LOGGER = "gpuaudio.notice"
+"""Library code logs here (INFO) what a person at the command line should know as it happens,
+e.g. that the F0 kernels compile on the first run; printed on stderr unless ``--quiet``."""
+
+
+def _show_notices(quiet: bool) -> logging.Handler | None:
+    """Print the notice logger's records on stderr as ``gpuaudio: MESSAGE`` (not when `quiet`)."""
+    if quiet:
+        return None
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("gpuaudio: %(message)s"))
+    notice = logging.getLogger(NOTICE_LOGGER)
+    notice.addHandler(handler)
+    notice.setLevel(logging.INFO)
+    return handler
+
+
 class Terminated(BaseException):
     """SIGTERM, raised where the program is so that cleanups (``finally``) run, as for Ctrl-C.
     A BaseException, so no ``except Exception`` on the way swallows it."""
@@ -42,6 +60,7 @@ def _terminate(signum: int, frame: Any) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gpuaudio`` command."""
     args = build_parser().parse_args(argv)
+    notices = _show_notices(getattr(args, "quiet", False))
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _terminate)
@@ -62,5 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        if notices is not None:
+            logging.getLogger(NOTICE_LOGGER).removeHandler(notices)
     return code
 
