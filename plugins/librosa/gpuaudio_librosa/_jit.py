@@ -16,8 +16,8 @@ import numba
 
 NOTICE = logging.getLogger("gpuaudio.notice")
 """Messages for a person at the command line (see gpuaudio.cli.main)."""
-COMPILE_ESTIMATE_S = 40
-"""About how long the first run compiles the kernels on a 2-core CPU (docs/benchmarks.md)."""
+COMPILE_ESTIMATE_S = 25
+"""Seconds the first run spends compiling (acpitch or fastpyin, 2-core CPU: docs/benchmarks.md)."""
 
 _state = {"announced": False}
 
