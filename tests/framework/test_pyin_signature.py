@@ -79,6 +79,8 @@ def test_every_pyin_keyword_is_accepted_with_librosas_default():
 NON_DEFAULT = [
     {"n_thresholds": 37, "beta_parameters": (1.5, 9.0)},
     {"boltzmann_parameter": 3.5, "resolution": 0.05},
+    {"resolution": 1.0},  # an even transition width: a lopsided band
+    {"max_transition_rate": 0.0, "pad_mode": "mean"},
     {"max_transition_rate": 20.0, "switch_prob": 0.1, "no_trough_prob": 0.05},
     {"fill_na": None},
     {"fill_na": 0.0, "switch_prob": 0.3},
