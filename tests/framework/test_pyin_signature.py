@@ -4,6 +4,7 @@ refuses a value it cannot honour by name, and fill_na works for every backend.""
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import math
 
@@ -54,13 +55,21 @@ def service_for(backend: str) -> AudioFeatureService:
     registry = make_plugin_manager()
     registry.register(_V10Plugin(), name="v10plugin")
     return AudioFeatureService(
-        {"backends": {"f0": backend}}, registry=registry, device_info=CPU_ONLY
+        {"backends": {"f0": backend}, "device": "cpu"}, registry=registry, device_info=CPU_ONLY
     )
+
+
+# crepe (and tensorrt, its subclass with the same f0) on the CPU, where its plugin is installed
+HAVE_CREPE = importlib.util.find_spec("gpuaudio_crepe") is not None
+CREPE = pytest.param(
+    "crepe", marks=pytest.mark.skipif(not HAVE_CREPE, reason="gpuaudio-crepe not installed")
+)
 
 
 @pytest.fixture(scope="module")
 def services() -> dict[str, AudioFeatureService]:
-    return {name: service_for(name) for name in (*PYIN_BACKENDS, "acpitch", "v10")}
+    names = (*PYIN_BACKENDS, "acpitch", "v10") + (("crepe",) if HAVE_CREPE else ())
+    return {name: service_for(name) for name in names}
 
 
 def test_every_pyin_keyword_is_accepted_with_librosas_default():
@@ -110,7 +119,7 @@ def test_win_length_has_no_effect_and_warns_as_librosa(services):
     np.testing.assert_array_equal(got[0], services["fastpyin"].extract_f0(y, SR, **GRID)[0])
 
 
-@pytest.mark.parametrize("backend", ["acpitch", "v10"])
+@pytest.mark.parametrize("backend", ["acpitch", "v10", CREPE])
 @pytest.mark.parametrize(
     ("kwargs", "named"),
     [
@@ -134,7 +143,7 @@ def test_a_default_value_passes_a_backend_that_does_not_declare_it(services):
     assert voiced.any() and np.isnan(f0[~voiced]).all()
 
 
-@pytest.mark.parametrize("backend", [*PYIN_BACKENDS, "acpitch", "v10"])
+@pytest.mark.parametrize("backend", [*PYIN_BACKENDS, "acpitch", "v10", CREPE])
 def test_fill_na_works_for_every_backend(services, backend):
     y = glide()
     nan_f0, voiced, prob = services[backend].extract_f0(y, SR, **GRID)
