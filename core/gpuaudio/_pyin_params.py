@@ -24,7 +24,7 @@ MODEL_DEFAULTS: Mapping[str, Any] = {
     "switch_prob": 0.01,
     "no_trough_prob": 0.01,
 }
-"""librosa.pyin's pyin-model parameters and their defaults (librosa 0.11 and 1.0)."""
+"""librosa.pyin's pyin-model parameters and their defaults (librosa 0.11)."""
 
 PAD_MODES = (
     "constant", "edge", "linear_ramp", "maximum", "mean", "median", "minimum", "reflect",
