@@ -69,6 +69,21 @@ def test_device_probe_without_a_cuda_driver_does_not_import_torch():
     assert out.split() == ["True", "True", "()", "False"]
 
 
+def test_plugins_verb_without_a_gpu_imports_hooks_only():
+    """Listing backends reads the plugins' hooks (and the config: pydantic); no backend's
+    libraries, no torch."""
+    out, _ = _python(f"""
+        import sys
+        from gpuaudio import device
+        from gpuaudio.cli.main import main
+        device._CUDA_LIBRARIES = ()
+        main(["plugins"])
+        heavy = set({HEAVY!r}) - {{"pydantic"}} | {{"torchcrepe", "nnAudio"}}
+        print(sorted(m for m in heavy if m in sys.modules))
+    """)
+    assert out.splitlines()[-1] == "[]"
+
+
 KERNEL = """
     from gpuaudio_librosa._jit import cached_njit
 
