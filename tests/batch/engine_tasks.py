@@ -16,6 +16,11 @@ def where(item: int) -> tuple[int, str | None, bool]:
     return item, os.environ.get("CUDA_VISIBLE_DEVICES"), "torch" in sys.modules
 
 
+def thread_pools(item: int) -> tuple[int, str | None, str | None]:
+    """The item and this worker's OpenMP and numba thread settings."""
+    return item, os.environ.get("OMP_NUM_THREADS"), os.environ.get("NUMBA_NUM_THREADS")
+
+
 @dataclass(frozen=True)
 class DieOnce:
     """Kills its own worker (SIGKILL) on the first attempt at item `victim`; a marker file in

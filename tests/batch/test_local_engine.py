@@ -44,6 +44,18 @@ def test_defaults_one_worker_per_gpu_each_pinned_before_torch(tasks, monkeypatch
     assert "CUDA_VISIBLE_DEVICES" not in os.environ  # the parent's environment is untouched
 
 
+def test_workers_share_the_cores_unless_the_user_sized_the_pools(tasks, monkeypatch):
+    """N workers each sizing BLAS/OpenMP/numba pools to every core would oversubscribe them."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "1")  # the user's choice stays
+    engine = LocalEngine(workers=2, device_probe=DeviceInfo)
+    share = str(max(1, (os.cpu_count() or 1) // 2))
+    results = {item: (omp, numba) for _, (item, omp, numba) in
+               engine.map_unordered(tasks.thread_pools, [0, 1])}
+    assert results == {0: (share, "1"), 1: (share, "1")}
+    assert "OMP_NUM_THREADS" not in os.environ  # the parent's environment is untouched
+
+
 def test_pins_follow_an_existing_visible_list_and_one_gpu_is_not_pinned(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
     assert LocalEngine(device_probe=lambda: _gpus(2)).pins == ["3", "5"]

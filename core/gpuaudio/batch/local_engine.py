@@ -71,6 +71,8 @@ class LocalEngine:
             else [None] * self.workers
         )
         """The GPU each worker is pinned to (a ``CUDA_VISIBLE_DEVICES`` value), or None."""
+        self.threads = max(1, (os.cpu_count() or 1) // self.workers)
+        """Threads each worker's pools may use: its share of the cores (`thread_limits`)."""
         self._processes: list[_Worker] = []
 
     def map_unordered(
@@ -96,7 +98,8 @@ class LocalEngine:
         context = multiprocessing.get_context("spawn")
         try:
             self._processes = [
-                _Worker.start(context, task, pin) for pin in self.pins[: len(items)]
+                _Worker.start(context, task, pin, self.threads)
+                for pin in self.pins[: len(items)]
             ]
             for worker in self._processes:
                 worker.feed(pending, items)
@@ -145,7 +148,7 @@ class LocalEngine:
                     f"{self.retries} retries"
                 )
         pending.extendleft(reversed(dead.assigned))
-        fresh = _Worker.start(context, task, dead.pin)
+        fresh = _Worker.start(context, task, dead.pin, self.threads)
         self._processes[slot] = fresh
         fresh.feed(pending, items)
 
@@ -186,10 +189,12 @@ class _Worker:
     assigned: list[int] = field(default_factory=list)
 
     @classmethod
-    def start(cls, context: Any, task: Callable[[Any], Any], pin: str | None) -> _Worker:
+    def start(
+        cls, context: Any, task: Callable[[Any], Any], pin: str | None, threads: int
+    ) -> _Worker:
         parent, child = context.Pipe()
         process = context.Process(target=_worker_main, args=(task, child), daemon=True)
-        with _environment(CUDA_VISIBLE_DEVICES, pin):
+        with _environment({CUDA_VISIBLE_DEVICES: pin, **thread_limits(threads)}):
             process.start()
         child.close()
         return cls(process, parent, pin)
@@ -230,21 +235,30 @@ class _Worker:
         self.conn.close()
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "NUMBA_NUM_THREADS")
+"""Thread pools a worker's libraries size from the environment (BLAS, OpenMP, numba, torch)."""
+
+
+def thread_limits(threads: int) -> dict[str, str | None]:
+    """Each thread pool capped at `threads` (the worker's share of the cores), where the user
+    has not set it: N workers each sizing its pools to every core would oversubscribe them."""
+    return {name: None if name in os.environ else str(threads) for name in THREAD_VARIABLES}
+
+
 @contextlib.contextmanager
-def _environment(name: str, value: str | None) -> Iterator[None]:
-    """`name` set to `value` (when not None) while a worker process is started."""
-    if value is None:
-        yield
-        return
-    previous = os.environ.get(name)
-    os.environ[name] = value
+def _environment(values: dict[str, str | None]) -> Iterator[None]:
+    """The variables with a value (not None) set while a worker process is started."""
+    previous = {name: os.environ.get(name) for name, value in values.items() if value is not None}
+    os.environ.update({name: value for name, value in values.items() if value is not None})
     try:
         yield
     finally:
-        if previous is None:
-            del os.environ[name]
-        else:
-            os.environ[name] = previous
+        for name, value in previous.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
 
 
 def _worker_main(task: Callable[[Any], Any], conn: Connection) -> None:
