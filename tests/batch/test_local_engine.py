@@ -4,7 +4,6 @@ and 1 or 2 workers giving the same tables."""
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -96,10 +95,10 @@ def test_stopping_the_iteration_stops_busy_workers_at_once(tasks):
     results = engine.map_unordered(tasks.sleepy, [0, 1, 2, 3])
     assert next(results) == (0, 0)
     workers = [worker.process for worker in engine._processes]
-    started = time.perf_counter()
     results.close()  # what Ctrl-C in the loop over the results does
-    assert time.perf_counter() - started < 20
     assert workers and not any(process.is_alive() for process in workers)
+    # stopped mid-task (SIGTERM: 143), not left to finish their minute-long items (exit 0)
+    assert all(process.exitcode not in (0, None) for process in workers)
     assert engine._processes == []
 
 

@@ -12,7 +12,6 @@ import logging
 import signal
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,8 @@ from gpuaudio.plugins import MAX_SPECS_PER_HOOK, make_plugin_manager, plugin_tim
 
 GATE = threading.Event()
 """The hanging plugin's import waits on this; set when its test ends."""
+HOOK_CALLS: list[str] = []
+"""One entry per call of the hanging hook."""
 
 PLUGINS = {
     "kbplug": "raise KeyboardInterrupt('raised by a plugin, not by the user')\n",
@@ -61,10 +62,11 @@ PLUGINS = {
 HANG = f"from {__name__} import GATE\nGATE.wait(60)\n"
 HANGING_HOOK = f"""
 from gpuaudio import hookimpl
-from {__name__} import GATE
+from {__name__} import GATE, HOOK_CALLS
 
 @hookimpl
 def gpuaudio_stft_backends():
+    HOOK_CALLS.append("stft")
     GATE.wait(60)
     return []
 """
@@ -90,15 +92,14 @@ def plugins(tmp_path, monkeypatch):
     monkeypatch.delenv("GPUAUDIO_PLUGINS", raising=False)
     monkeypatch.setenv("GPUAUDIO_PLUGIN_IMPORT_TIMEOUT", "0.5")
     GATE.clear()
+    HOOK_CALLS.clear()
     yield hang
     GATE.set()  # let the hung import finish in its worker thread
 
 
 def test_base_exceptions_and_a_hang_are_recorded_and_the_host_goes_on(plugins, caplog):
-    started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="gpuaudio.plugins"):
-        registry = make_plugin_manager()
-    assert time.monotonic() - started < 10  # the hang cost one time limit, not forever
+        registry = make_plugin_manager()  # the hangs cost one time limit each, not forever
     failures = {f.plugin: f.error for f in registry.failures}
     assert "KeyboardInterrupt('raised by a plugin" in failures["kbplug"]
     assert "PluginEscape('a BaseException subclass')" in failures["baseplug"]
@@ -113,9 +114,9 @@ def test_base_exceptions_and_a_hang_are_recorded_and_the_host_goes_on(plugins, c
     assert registry.specs("f0")
     logged = caplog.text
     assert plugins in logged and "baseplug" in logged  # library users see it in their logs
-    before, started = list(registry.failures), time.monotonic()
+    before, calls = list(registry.failures), list(HOOK_CALLS)
     registry.collect()  # failed hooks are not called again: no second hang, no second record
-    assert time.monotonic() - started < 0.5
+    assert calls == ["stft"] and calls == HOOK_CALLS
     assert registry.failures == before
 
 
@@ -129,20 +130,22 @@ def test_an_endless_hook_registers_a_bounded_number(plugins):
     assert sum(f.plugin == "endlessplug" for f in registry.failures) == 1
 
 
-def test_a_real_ctrl_c_while_waiting_for_a_plugin_stops_the_host(plugins, monkeypatch):
+def test_a_real_ctrl_c_while_waiting_for_a_plugin_stops_the_host(plugins, monkeypatch, caplog):
     monkeypatch.setenv("GPUAUDIO_PLUGIN_IMPORT_TIMEOUT", "20")
     # Python's own Ctrl-C handler (a shell running the tests in the background ignores SIGINT)
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, _thread.interrupt_main)
     timer.start()
-    started = time.monotonic()
     try:
-        with pytest.raises(KeyboardInterrupt):
+        with caplog.at_level(logging.WARNING, logger="gpuaudio.plugins"), pytest.raises(
+            KeyboardInterrupt
+        ):
             make_plugin_manager(only=[plugins])
     finally:
         timer.cancel()
         signal.signal(signal.SIGINT, previous)
-    assert time.monotonic() - started < 5
+    # interrupted while it waited: the 20-s time limit never ran out, so nothing was recorded
+    assert "did not finish within" not in caplog.text
 
 
 @pytest.mark.parametrize("raw", ["0", "-1", "soon", "inf", "nan"])
