@@ -34,6 +34,7 @@ from urllib.parse import quote, urlsplit
 import numpy as np
 
 from gpuaudio.analysis.escalation import FEATURES, cue_contributions
+from gpuaudio.analysis.escalation import clock as escalation_clock
 from gpuaudio.errors import InvalidParameterError, OutputWriteError
 
 if TYPE_CHECKING:
@@ -75,15 +76,8 @@ def script_json(value: Any) -> str:
 
 
 def clock(seconds: float | None, decimals: int = 1) -> str:
-    """``m:ss.s`` (``h:mm:ss.s`` from an hour); an en dash for None."""
-    if seconds is None or not math.isfinite(seconds):
-        return "–"
-    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
-    minutes, rest = divmod(seconds, 60.0)
-    hours, minutes = divmod(int(minutes), 60)
-    width = 3 + decimals if decimals else 2
-    text = f"{rest:0{width}.{decimals}f}"
-    return f"{sign}{hours}:{minutes:02d}:{text}" if hours else f"{sign}{minutes}:{text}"
+    """``m:ss.s`` (``h:mm:ss.s`` from an hour); an en dash for None (`escalation.clock`)."""
+    return escalation_clock(seconds, decimals)
 
 
 def _number(value: Any, fmt: str = ".2f", unit: str = "") -> str:
