@@ -412,6 +412,8 @@ class _Raw:
     flatness: np.ndarray
     quiet_dbfs: np.ndarray
     """Level of the window's quieter frames (their 10th percentile), dBFS."""
+    timbre: np.ndarray
+    """(windows, coefficients): cepstral envelope of the voiced frames (cues.py)."""
     contour_times: np.ndarray
     contour_f0: np.ndarray
 
@@ -598,7 +600,7 @@ def _measure(
     timing["f0_s"] += time.perf_counter() - started
 
     started = time.perf_counter()
-    balance, flatness = spectral_measures(service, batch, sr, frame_hop, voiced)
+    spectral = spectral_measures(service, batch, sr, frame_hop, voiced)
     timing["spectral_s"] += time.perf_counter() - started
 
     voiced_f0 = np.where(voiced, f0, np.nan)
@@ -621,10 +623,11 @@ def _measure(
         f0_variability_st=spread,
         voiced_fraction=voiced.mean(axis=1),
         level_dbfs=level,
-        balance_db=balance,
+        balance_db=spectral.balance_db,
         onset_rate_hz=onset_rate(voiced, params.window_s),
-        flatness=flatness,
+        flatness=spectral.flatness,
         quiet_dbfs=quiet,
+        timbre=spectral.timbre,
         contour_times=times,
         contour_f0=voiced_f0[:, own].reshape(-1),
     )
