@@ -82,7 +82,7 @@ def spectral_measures(
         power, mask = power[..., :frames], voiced[start:stop, :frames]
         low_energy = np.where(mask, power[:, low].sum(axis=1), 0.0).sum(axis=1)
         high_energy = np.where(mask, power[:, high].sum(axis=1), 0.0).sum(axis=1)
-        has_voice = mask.any(axis=1)
+        has_voice = np.asarray(mask.any(axis=1))
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = 10 * np.log10((high_energy + _TINY) / (low_energy + _TINY))
         balance[start:stop] = np.where(has_voice, ratio, np.nan)
