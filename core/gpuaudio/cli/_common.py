@@ -3,28 +3,30 @@
 from __future__ import annotations
 
 import argparse
-import sys
-import time
-from typing import Any, TypedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    from gpuaudio.progress import Progress
 
 
-class ProgressLine:
-    """A one-line progress display on stderr, redrawn in place (only on a terminal)."""
+def file_progress(
+    bar: Progress, label: str, start_s: float, duration_s: float
+) -> Callable[[str, float], None]:
+    """The analysis' ``progress(stage, fraction)`` callback for one file of `duration_s`
+    seconds that begins `start_s` into `bar`'s total; the label shows the file's own position
+    when the bar covers several files."""
+    from gpuaudio.analysis.escalation import clock
 
-    def __init__(self, label: str, enabled: bool) -> None:
-        self.label = label
-        self.enabled = enabled
-        self.started = time.perf_counter()
+    several = duration_s < bar.total
+    bar.label = label
 
-    def __call__(self, stage: str, fraction: float) -> None:
-        if self.enabled:
-            elapsed = time.perf_counter() - self.started
-            line = f"{self.label}: {stage} {100 * fraction:3.0f}%  {elapsed:6.1f} s"
-            print(f"\r{line:<78}", end="", file=sys.stderr, flush=True)
+    def report(stage: str, fraction: float) -> None:
+        done = fraction * duration_s
+        bar.label = f"{label} {clock(done)}/{clock(duration_s)}" if several else label
+        bar.update(start_s + done, stage)
 
-    def close(self) -> None:
-        if self.enabled:
-            print("\r" + " " * 78 + "\r", end="", file=sys.stderr, flush=True)
+    return report
 
 
 def service_from_args(args: argparse.Namespace) -> Any:

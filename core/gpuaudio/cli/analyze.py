@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from gpuaudio.cli._common import (
-    ProgressLine,
     add_analysis_options,
     backends_used,
+    file_progress,
     page_options,
     params_from_args,
     service_from_args,
 )
 from gpuaudio.errors import GpuAudioError
+from gpuaudio.progress import Progress
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,28 +33,35 @@ def run(args: argparse.Namespace) -> int:
     service = service_from_args(args)
     params = params_from_args(args)
     pages = page_options(args)
-    show = not args.quiet and sys.stderr.isatty()
+    durations = [_duration(name) for name in args.files]
+    several = len(args.files) > 1
     started = time.perf_counter()
     failed, audio_s, lines = 0, 0.0, []
-    for name, stem in zip(args.files, stems, strict=True):
-        progress = ProgressLine(Path(name).name, show)
-        try:
-            report, _ = analyze_to_folder(
-                service, name, Path(args.output) / stem, params, channel=args.channel,
-                force=args.force, progress=progress, **pages,
-            )
-        except GpuAudioError as exc:
-            progress.close()
-            where = "" if str(name) in str(exc) else f"{name}: "
-            print(f"gpuaudio: error: {where}{exc}", file=sys.stderr)
-            failed += 1
-            continue
-        progress.close()
-        audio_s += report.duration_s
-        lines.append(f"{name}: {report.summary()}; report in {Path(args.output) / stem}")
-        if not args.quiet:  # on stderr, apart from the results a script may parse
-            for text in report.warnings:
-                print(f"gpuaudio: warning: {name}: {text}", file=sys.stderr)
+    with Progress("analyze", sum(durations), enabled=not args.quiet) as bar:
+        for number, (name, stem, duration) in enumerate(
+            zip(args.files, stems, durations, strict=True), start=1
+        ):
+            label = Path(name).name
+            if several:
+                label = f"[{number}/{len(args.files)}] {label}"
+            progress = file_progress(bar, label, sum(durations[: number - 1]), duration)
+            try:
+                report, _ = analyze_to_folder(
+                    service, name, Path(args.output) / stem, params, channel=args.channel,
+                    force=args.force, progress=progress, **pages,
+                )
+            except GpuAudioError as exc:
+                where = "" if str(name) in str(exc) else f"{name}: "
+                bar.write(f"gpuaudio: error: {where}{exc}")
+                failed += 1
+                continue
+            finally:
+                bar.update(sum(durations[:number]))
+            audio_s += report.duration_s
+            lines.append(f"{name}: {report.summary()}; report in {Path(args.output) / stem}")
+            if not args.quiet:  # on stderr, apart from the results a script may parse
+                for text in report.warnings:
+                    bar.write(f"gpuaudio: warning: {name}: {text}")
     if not args.quiet and lines:
         done = len(args.files) - failed
         print("\n".join(lines))
@@ -64,6 +71,18 @@ def run(args: argparse.Namespace) -> int:
             f"device: {service.device_info.describe()}."
         )
     return 2 if failed else 0
+
+
+def _duration(path: str) -> float:
+    """Seconds of audio in `path` for the progress bar; 0 when it cannot be read (its
+    analysis then fails with the reason)."""
+    from gpuaudio.audio_io import audio_info
+
+    try:
+        info = audio_info(path)
+    except GpuAudioError:
+        return 0.0
+    return info.frames / info.sample_rate
 
 
 def add_parser(verbs: Any) -> None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 
 def run(args: argparse.Namespace) -> int:
     """Time every eligible backend against librosa in one run; print a table, write JSON."""
+    from gpuaudio.device import probe
     from gpuaudio.evaluation import bench
+    from gpuaudio.plugins import make_plugin_manager
+    from gpuaudio.progress import Progress
 
     features = bench.parse_features(args.features)
     if args.json:
@@ -25,15 +27,22 @@ def run(args: argparse.Namespace) -> int:
             changes[key] = getattr(args, key)
     workload = bench.Workload.quick(**changes) if args.quick else bench.Workload(**changes)
 
-    def progress(text: str) -> None:
-        if not args.quiet:
-            print(f"bench: {text}", file=sys.stderr, flush=True)
-
     def save(report: bench.BenchReport) -> None:  # after each feature: partial results survive
         if args.json:
             bench.write_json(report, args.json, force=True)
 
-    report = bench.run_bench(workload, progress=progress, checkpoint=save)
+    registry, info = make_plugin_manager(), probe()
+    total = bench.count_steps(workload, registry, info)
+    with Progress("bench", total, unit="steps", enabled=not args.quiet, interval_s=0) as bar:
+        steps = iter(range(total))
+
+        def progress(text: str) -> None:  # at the start of each step
+            bar.update(next(steps, total), text)
+
+        report = bench.run_bench(
+            workload, registry=registry, device_info=info, progress=progress, checkpoint=save
+        )
+        bar.update(total, "done")
     print(f"device: {report.machine['device']}; CPU: {report.machine['cpu']}")
     print(report.table())
     if args.json:
@@ -61,5 +70,5 @@ def add_parser(verbs: Any) -> None:
                             " CSVs, e.g. benchmarks/known_f0/data/speech of a checkout)")
     bench.add_argument("--json", metavar="FILE", help="write the results and the machine here")
     bench.add_argument("--force", action="store_true", help="overwrite an existing --json file")
-    bench.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    bench.add_argument("--quiet", action="store_true", help="no progress bar or lines on stderr")
     bench.set_defaults(run=run)

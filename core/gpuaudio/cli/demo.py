@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from gpuaudio.cli._common import (
-    ProgressLine,
     add_analysis_options,
     backends_used,
+    file_progress,
     page_options,
     params_from_args,
     service_from_args,
 )
+from gpuaudio.progress import Progress
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,12 +38,12 @@ def run(args: argparse.Namespace) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     sf.write(audio_path, audio, truth.sr, subtype="PCM_16")
     started = time.perf_counter()
-    progress = ProgressLine("demo", not args.quiet and sys.stderr.isatty())
-    report, written = analyze_to_folder(
-        service, audio_path, folder, params_from_args(args), force=args.force, progress=progress,
-        **pages,
-    )
-    progress.close()
+    duration_s = audio.shape[-1] / truth.sr
+    with Progress("demo", duration_s, enabled=not args.quiet) as bar:
+        report, written = analyze_to_folder(
+            service, audio_path, folder, params_from_args(args), force=args.force,
+            progress=file_progress(bar, "demo", 0.0, duration_s), **pages,
+        )
     found = [(s.start_s, s.end_s) for s in report.segments]
     scores = interval_scores(truth.escalations, found, duration_s=report.duration_s)
     if not args.quiet:

@@ -14,6 +14,7 @@ from typing import Any
 from gpuaudio import __version__
 from gpuaudio.cli import analyze, batch, bench, demo, monitor, plugins
 from gpuaudio.errors import GpuAudioError
+from gpuaudio.progress import NOTICE_LOGGER, NoticeHandler
 
 VERBS = (plugins, analyze, batch, demo, monitor, bench)
 """The verb modules, in the order `gpuaudio --help` lists them."""
@@ -31,17 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-NOTICE_LOGGER = "gpuaudio.notice"
-"""Library code logs here (INFO) what a person at the command line should know as it happens,
-e.g. that the F0 kernels compile on the first run; printed on stderr unless ``--quiet``."""
-
-
 def _show_notices(quiet: bool) -> logging.Handler | None:
-    """Print the notice logger's records on stderr as ``gpuaudio: MESSAGE`` (not when `quiet`)."""
+    """Print the library's notices (`gpuaudio.progress.NOTICE_LOGGER`, INFO) on stderr as
+    ``gpuaudio: MESSAGE``, above a progress bar when one is open (not when `quiet`)."""
     if quiet:
         return None
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("gpuaudio: %(message)s"))
+    handler = NoticeHandler()
     notice = logging.getLogger(NOTICE_LOGGER)
     notice.addHandler(handler)
     notice.setLevel(logging.INFO)

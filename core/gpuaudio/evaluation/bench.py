@@ -79,6 +79,10 @@ class Variant:
     on_cpu: bool = True
     on_gpu: bool = True
 
+    def runs_on(self, device: str) -> bool:
+        """Whether this variant is measured on `device` (``cpu``, ``cuda:N``)."""
+        return self.on_gpu if device.startswith("cuda") else self.on_cpu
+
 
 VARIANTS: dict[str, tuple[Variant, ...]] = {
     "crepe": (
@@ -352,6 +356,16 @@ def candidates(
     return eligible, unavailable
 
 
+def count_steps(workload: Workload, registry: PluginRegistry, info: _device.DeviceInfo) -> int:
+    """How many progress lines `run_bench` gives: the synthesis, then one per measured case."""
+    return 1 + sum(
+        variant.runs_on(candidate.device)
+        for feature in workload.features
+        for candidate, _ in candidates(feature, registry, info)[0]
+        for variant in VARIANTS.get(candidate.spec.name, (Variant(),))
+    )
+
+
 # -- measuring --------------------------------------------------------------------------------
 
 
@@ -508,8 +522,7 @@ def run_bench(
                     feature, candidate.spec.name, variant.label, candidate.device, auto
                 )
                 report.results.append(result)
-                on_gpu = candidate.device.startswith("cuda")
-                if not (variant.on_gpu if on_gpu else variant.on_cpu):
+                if not variant.runs_on(candidate.device):
                     result.status = "skipped"
                     continue
                 say(f"{feature}: {candidate.spec.name} {variant.label} on {candidate.device}")
