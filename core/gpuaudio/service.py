@@ -387,18 +387,27 @@ class AudioFeatureService:
             median_f0 = np.nanmedian(f0, axis=-1)
         return median_f0, prob.mean(axis=-1)
 
-    def detect_emotional_escalation(self, y: Any, sr: int, **params: Any) -> EscalationReport:
+    def detect_emotional_escalation(
+        self,
+        y: Any,
+        sr: int,
+        *,
+        progress: Callable[[str, float], None] | None = None,
+        **params: Any,
+    ) -> EscalationReport:
         """Where the speaker escalates: per-window F0, variability, voicing, level and an
         arousal score against the speaker's own baseline, and the merged segments.
 
-        Keyword arguments are `EscalationParams` fields (``window_s``, ``threshold``, ...).
+        Keyword arguments are `EscalationParams` fields (``window_s``, ``threshold``, ...);
+        `progress(stage, fraction_done)`, when given, is called before each chunk of the
+        analysis and with 1.0 when only the scoring is left (results are the same).
         F0 of all windows comes from one batched call (REQ-E-005). A thin delegation to the
         analysis layer, imported here so the framework never imports it at load time; see
         `gpuaudio.analysis.escalation` and docs/escalation.md for the method.
         """
         from gpuaudio.analysis.escalation import EscalationParams, detect_escalation
 
-        return detect_escalation(self, y, sr, EscalationParams(**params))
+        return detect_escalation(self, y, sr, EscalationParams(**params), progress=progress)
 
     def stft(
         self,

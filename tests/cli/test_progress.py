@@ -146,12 +146,17 @@ def test_callback_advances_in_audio_time_to_the_total_without_changing_results(s
     assert report.segments == plain.segments and report.baseline == plain.baseline
 
 
-def test_in_memory_analysis_reports_progress_too():
-    audio, _ = synthesize_speech(15.0, sr=16000, seed=1)
+def test_the_service_method_passes_progress_through_without_changing_results():
+    audio, _ = synthesize_speech(20.0, sr=16000, seed=1)
+    service = AudioFeatureService(config={"memory": {"chunk_seconds": 5.0}})
     calls: list[float] = []
-    detect_escalation(AudioFeatureService(), audio, 16000,
-                      progress=lambda _stage, fraction: calls.append(fraction))
-    assert calls[0] == 0.0 and calls[-1] == 1.0
+    report = service.detect_emotional_escalation(
+        audio, 16000, progress=lambda _stage, fraction: calls.append(fraction), threshold=2.0
+    )
+    assert len(calls) >= 4 and calls == sorted(calls) and calls[0] == 0.0 and calls[-1] == 1.0
+    plain = detect_escalation(service, audio, 16000, report.params)
+    np.testing.assert_array_equal(report.windows.score, plain.windows.score)
+    assert report.params.threshold == 2.0 and report.segments == plain.segments
 
 
 # -- the commands --------------------------------------------------------------------------
