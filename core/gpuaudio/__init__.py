@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from gpuaudio.resolver import resolve
     from gpuaudio.service import AudioFeatureService, Provenance
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the distribution's version (pyproject: [tool.hatch.version])
 
 _FRAMEWORK = {
     "FEATURES": "gpuaudio.backends",

@@ -25,17 +25,34 @@ def _requirements(project: dict) -> list[Requirement]:
     return [Requirement(text) for text in listed]
 
 
-def _plugin_versions() -> dict[str, str]:
-    versions = {}
-    for path in PROJECTS[1:]:
-        project = tomllib.loads(path.read_text())["project"]
-        version = project.get("version")
-        if version is None:  # dynamic: the package's __version__
-            module = path.parent / project["name"].replace("-", "_") / "__init__.py"
-            line = next(x for x in module.read_text().splitlines() if x.startswith("__version__"))
-            version = line.split("=")[1].strip().strip("\"'")
-        versions[project["name"]] = version
-    return versions
+def _version(path: Path) -> str:
+    """The distribution's version from the one file hatch reads it from (never a literal)."""
+    config = tomllib.loads(path.read_text())
+    assert "version" not in config["project"], f"{path}: version written here, not single-sourced"
+    assert config["project"]["dynamic"] == ["version"], path
+    source = path.parent / config["tool"]["hatch"]["version"]["path"]
+    line = next(x for x in source.read_text().splitlines() if x.startswith("__version__ = "))
+    return line.split("=")[1].split("#")[0].strip().strip("\"'")
+
+
+def _versions() -> dict[str, str]:
+    return {tomllib.loads(p.read_text())["project"]["name"]: _version(p) for p in PROJECTS}
+
+
+def test_the_core_version_is_the_package_version():
+    import gpuaudio
+
+    assert _version(ROOT / "pyproject.toml") == gpuaudio.__version__
+
+
+def test_all_installs_without_nvidias_index():
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = extras["optional-dependencies"]
+    named = {Requirement(r).name for r in extras["all"]} | {
+        extra for r in extras["all"] for extra in Requirement(r).extras
+    }
+    assert "tensorrt" not in named and "gpuaudio-tensorrt" not in named
+    assert [Requirement(r).name for r in extras["tensorrt"]] == ["gpuaudio-tensorrt"]
 
 
 @pytest.mark.parametrize("path", PROJECTS, ids=lambda p: p.parent.name)
@@ -46,11 +63,12 @@ def test_no_requirement_is_a_path_or_url(path):
     assert "{root" not in path.read_text()
 
 
-def test_plugin_requirements_admit_the_plugins_of_this_checkout():
-    versions = _plugin_versions()
+def test_requirements_between_the_distributions_admit_this_checkout():
+    versions = _versions()
     for path in PROJECTS:
-        for requirement in _requirements(tomllib.loads(path.read_text())["project"]):
-            if requirement.name in versions:
+        project = tomllib.loads(path.read_text())["project"]
+        for requirement in _requirements(project):
+            if requirement.name in versions and requirement.name != project["name"]:
                 assert requirement.specifier.contains(versions[requirement.name]), (
                     f"{path}: {requirement} excludes the checkout's {versions[requirement.name]}"
                 )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from gpuaudio import BackendSpec, hookimpl
 from gpuaudio_crepe._options import CrepeOptions
 
+__version__ = "0.1.0"  # the distribution's version (pyproject: [tool.hatch.version])
+
 
 @hookimpl
 def gpuaudio_f0_backends() -> list[BackendSpec]:

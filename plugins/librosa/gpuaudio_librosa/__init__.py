@@ -5,6 +5,8 @@ from __future__ import annotations
 from gpuaudio import BackendSpec, hookimpl
 from gpuaudio_librosa._acpitch_options import AcPitchOptions
 
+__version__ = "0.1.0"  # the distribution's version (pyproject: [tool.hatch.version])
+
 _COMMON = {
     "devices": ("cpu",),
     "requires": ("librosa",),

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from gpuaudio import BackendSpec, hookimpl
 
+__version__ = "0.1.0"  # the distribution's version (pyproject: [tool.hatch.version])
+
 _INSTALL_HINT = "pip install gpuaudio-nnaudio  (or: pip install 'gpuaudio[nnaudio]')"
 _NNAUDIO = {
     "load": "gpuaudio_nnaudio._nnaudio:NnAudioBackend",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from gpuaudio import BackendSpec, hookimpl
 from gpuaudio_tensorrt._options import TensorRTOptions
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the distribution's version (pyproject: [tool.hatch.version])
 
 
 @hookimpl
