@@ -154,7 +154,8 @@ class Progress:
 
     def figures(self, now: float) -> str:
         """Done / total, speed and ETA, e.g. ``1:30/10:00 audio, 35x real time, ETA 0:15``
-        (speed and ETA as of the last update, the ETA counting down since)."""
+        (speed and ETA as of the last update, the ETA counting down since; the time elapsed
+        while nothing is done yet)."""
         speed = self._speed
         if self.unit == "audio":
             text = f"{_clock(self._done)}/{_clock(self.total)} audio"
@@ -162,8 +163,8 @@ class Progress:
                 text += f", {speed:.1f}x real time" if speed < 10 else f", {speed:.0f}x real time"
         else:
             text = f"{self._done:.0f}/{self.total:.0f} {self.unit}"
-        if self._eta is None:
-            eta = "ETA ?"
+        if self._eta is None:  # nothing done yet: show that time passes
+            eta = f"{_clock(now - self._started)} elapsed"
         else:
             eta = f"ETA {_clock(max(self._eta - (now - self._updated), 0.0))}"
         return ", ".join(part for part in (text, eta, self._note) if part)

@@ -81,12 +81,16 @@ def test_plain_lines_are_periodic_with_a_last_one_at_close():
 def test_counts_in_items_and_never_goes_back():
     stream, clock = io.StringIO(), Clock()
     with Progress("bench", 4, unit="steps", stream=stream, interval_s=0, clock=clock) as bar:
-        clock.now += 5
+        clock.now += 3
+        bar.update(0, "synthesising")
+        clock.now += 2
         bar.update(2, "stft: librosa")
         bar.update(1)
-    assert stream.getvalue().splitlines()[-1] == (
-        "gpuaudio: bench: stft: librosa, 50%, 2/4 steps, ETA 0:05"
-    )
+    assert stream.getvalue().splitlines() == [
+        "gpuaudio: bench: synthesising, 0%, 0/4 steps, 0:03 elapsed",
+        "gpuaudio: bench: stft: librosa, 50%, 2/4 steps, ETA 0:05",
+        "gpuaudio: bench: stft: librosa, 50%, 2/4 steps, ETA 0:05",
+    ]
 
 
 def test_a_terminal_gets_a_bar_redrawn_in_place_and_cleared():
