@@ -102,6 +102,10 @@ class BatchConfig(_Strict):
         None, description="Dask scheduler to connect to (tcp://host:8786); else a LocalCluster."
     )
     retries: int = Field(2, ge=0, description="Reruns of a task whose worker died.")
+    copy_audio: bool = Field(
+        False, description="Copy each recording beside its report.html (in the config hash); "
+        "else the page plays the original by a relative path."
+    )
 
 
 class Config(BaseModel):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import pyarrow.parquet as pq
 
 from gpuaudio.batch.tables import RECORDINGS_PARQUET
@@ -23,8 +27,24 @@ def test_all_succeed_exit_0_with_a_summary_line(archive, tmp_path, capsys):
     code = main(["batch", str(archive), "-o", str(out), "--quiet", "--workers", "1",
                  "--threshold", "3.0"])
     assert code == 0 and capsys.readouterr().out == ""
-    assert (out / "talk" / "report.html").is_file() and (out / "talk" / "talk.flac").is_file()
     assert 'href="talk/report.html"' in (out / "index.html").read_text()
+    # the page plays the archive's own file: an archive is not copied into its results
+    assert not (out / "talk" / "talk.flac").exists()
+    assert _audio_src(out / "talk") == "../../archive/talk.flac"
+    assert (out / "talk" / _audio_src(out / "talk")).resolve() == archive / "talk.flac"
+    assert "audio" not in json.loads((out / "talk" / "report.json").read_text())["outputs"]
+    # --copy-audio: folders that stand alone, as `analyze` writes them (other outputs: redone)
+    assert main(["batch", str(archive), "-o", str(out), "--quiet", "--workers", "1",
+                 "--threshold", "3.0", "--copy-audio"]) == 0
+    assert (out / "talk" / "talk.flac").read_bytes() == (archive / "talk.flac").read_bytes()
+    assert _audio_src(out / "talk") == "talk.flac"
+
+
+def _audio_src(folder: Path) -> str:
+    """The src of the audio player in the folder's report.html."""
+    found = re.search(r'<audio id="player"[^>]*src="([^"]+)"', (folder / "report.html").read_text())
+    assert found is not None
+    return found.group(1)
 
 
 def test_some_fail_exit_1_with_one_line_on_stderr(archive, corrupt, tmp_path, capsys):
@@ -45,3 +65,9 @@ def test_usage_errors_exit_2(tmp_path, capsys):
     assert "needs a 'path' column" in capsys.readouterr().err
     assert main(["batch", str(manifest), "-o", str(tmp_path / "out"), "--backend", "f0"]) == 2
     assert "FEATURE=NAME" in capsys.readouterr().err
+    for page in ("--no-html", "--embed-audio"):
+        assert main(["batch", str(manifest), "-o", str(tmp_path / "out"), "--copy-audio",
+                     page]) == 2
+        assert f"--copy-audio puts a copy of each recording beside report.html: drop {page}" in (
+            capsys.readouterr().err
+        )

@@ -128,6 +128,17 @@ def test_rerun_resumes_retry_failed_reruns_failures_force_reruns_all(archive, co
     assert other.reused == 0  # other settings: another config hash
 
 
+def test_the_config_asks_for_a_copy_of_each_recording_beside_its_page(archive, tmp_path):
+    plain = _run([archive / "talk.flac"], tmp_path / "plain")
+    assert plain.ok == 1 and not (tmp_path / "plain" / "talk" / "talk.flac").exists()
+    copied = _run([archive / "talk.flac"], tmp_path / "copied",
+                  config={"batch": {"copy_audio": True}})
+    assert copied.ok == 1
+    folder = tmp_path / "copied" / "talk"
+    assert (folder / "talk.flac").read_bytes() == (archive / "talk.flac").read_bytes()
+    assert json.loads((folder / REPORT_JSON).read_text())["outputs"]["audio"] == "talk.flac"
+
+
 def test_manifest_columns_and_channels_reach_the_tables(stereo, tmp_path):
     manifest = tmp_path / "calls.csv"
     manifest.write_text(

@@ -94,11 +94,13 @@ def write_report(
     force: bool = False,
     html: bool = True,
     embed_audio: bool = False,
+    copy_audio: bool = True,
 ) -> dict[str, str | None]:
     """Write all outputs into `directory`, all or none (see the module docstring); returns
     output name -> path (None if skipped). `html`: also report.html, with a copy of the
-    recording beside it or (`embed_audio`) inlined. Raises `OutputWriteError` when the disk
-    is full or the folder cannot be written."""
+    recording beside it, or (`embed_audio`) inlined, or (not `copy_audio`) played from where it
+    lies, by a path relative to the page. Raises `OutputWriteError` when the disk is full or
+    the folder cannot be written."""
     directory = Path(directory)
     check_outputs(directory, force=force)
     name = _input_name(info)
@@ -119,9 +121,12 @@ def write_report(
     }
     copies: dict[str, Path] = {}
     embed = html and embed_audio and info.path != STDIN
+    source = None
     if html and not embed and info.path != STDIN:
-        copy_name = audio_copy_name(info.path)
-        written["audio"], copies[copy_name] = copy_name, Path(info.path)
+        source = None if copy_audio else _relative_path(info.path, directory)
+        if source is None:
+            source = audio_copy_name(info.path)
+            written["audio"], copies[source] = source, Path(info.path)
     document = report_document(
         report, service, info=info, sha256=sha256, channel=channel,
         outputs=dict(written, figure_skipped=skipped, audio_embedded=embed),
@@ -129,8 +134,8 @@ def write_report(
     if html:
         from gpuaudio.analysis.page import embedded_audio, render_report_page
 
-        source = embedded_audio(info.path, channel) if embed else written.get("audio")
-        page = render_report_page(report, document, audio_src=source)
+        audio_src = embedded_audio(info.path, channel) if embed else source
+        page = render_report_page(report, document, audio_src=audio_src)
         contents[REPORT_HTML] = page.encode("utf-8")
     contents[REPORT_JSON] = (_dumps(document) + "\n").encode("utf-8")
     written["report_json"] = REPORT_JSON
@@ -176,6 +181,14 @@ def _commit(directory: Path, contents: dict[str, bytes], copies: dict[str, Path]
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _relative_path(path: str | Path, directory: Path) -> str | None:
+    """`path` relative to `directory` (URL slashes); None where there is none (another drive)."""
+    try:
+        return Path(os.path.relpath(Path(path).resolve(), directory.resolve())).as_posix()
+    except ValueError:
+        return None
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -479,6 +492,7 @@ def analyze_to_folder(
     progress: Progress | None = None,
     html: bool = True,
     embed_audio: bool = False,
+    copy_audio: bool = True,
     sha256: str | None = None,
     blocks: Iterable[np.ndarray] | None = None,
 ) -> tuple[EscalationReport, dict[str, str | None]]:
@@ -502,6 +516,6 @@ def analyze_to_folder(
         progress("writing outputs", 1.0)
     written = write_report(
         directory, report, service, info=info, sha256=digest, channel=channel, force=force,
-        html=html, embed_audio=embed_audio,
+        html=html, embed_audio=embed_audio, copy_audio=copy_audio,
     )
     return report, written

@@ -87,14 +87,16 @@ def run_batch(
     windows: bool = False,
     html: bool = True,
     embed_audio: bool = False,
+    copy_audio: bool | None = None,
     progress: bool = True,
 ) -> BatchSummary:
     """Analyse every recording of `inputs` (files, folders, manifest CSVs) into `out_dir`.
 
     `engine`: ``"local"`` or ``"dask"`` (default: the config's ``[batch] engine``), or an
     `Engine` object. `workers` and `address` override the config's ``[batch]`` table.
-    `params`: the analysis settings (default `EscalationParams()`); `html`, `embed_audio`: the
-    report page as `gpuaudio.analysis.report.write_report` makes it. Raises `BatchInputError`
+    `params`: the analysis settings (default `EscalationParams()`); `html`, `embed_audio`,
+    `copy_audio` (default: the config's ``[batch] copy_audio``, off): the report page as
+    `gpuaudio.analysis.report.write_report` makes it. Raises `BatchInputError`
     for unusable inputs before anything runs; per-recording failures are in the summary.
     """
     from gpuaudio.analysis.escalation import EscalationParams
@@ -114,6 +116,7 @@ def run_batch(
     settings = BatchSettings(
         str(out), (params or EscalationParams()).validate(), json.dumps(analysis), mode,
         html=html, embed_audio=embed_audio,
+        copy_audio=settings_config.batch.copy_audio if copy_audio is None else copy_audio,
     )
     runner = engine if engine is not None and not isinstance(engine, str) else make_engine(
         engine or settings_config.batch.engine, settings_config,

@@ -55,14 +55,18 @@ class BatchSettings:
     """The analysis config as JSON (`gpuaudio.config.Config`, its ``[batch]`` table left out)."""
     mode: Mode = "resume"
     html: bool = True
-    """Also report.html, with a copy of the recording beside it (see `write_report`)."""
+    """Also report.html, playing the recording (see `write_report`)."""
     embed_audio: bool = False
-    """The recording inlined in report.html instead of copied."""
+    """The recording inlined in report.html."""
+    copy_audio: bool = False
+    """A copy of the recording beside report.html; else the page plays the original by a
+    relative path (an archive is not duplicated)."""
 
     def config_hash(self, channel: int | None) -> str:
         """Hash of everything that shapes a recording's outputs besides its audio."""
         document = {"params": asdict(self.params), "config": json.loads(self.config),
-                    "channel": channel, "html": self.html, "embed_audio": self.embed_audio}
+                    "channel": channel, "html": self.html, "embed_audio": self.embed_audio,
+                    "copy_audio": self.copy_audio}
         text = json.dumps(document, sort_keys=True, default=str)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
@@ -141,7 +145,7 @@ class RecordingTask:
             report, _ = analyze_to_folder(
                 service, item.path, folder, self.settings.params, channel=item.channel,
                 force=True, sha256=digest, blocks=decoder.blocks(), html=self.settings.html,
-                embed_audio=self.settings.embed_audio,
+                embed_audio=self.settings.embed_audio, copy_audio=self.settings.copy_audio,
             )
             status = _finished(base, report, service)
         except Exception as exc:  # a recording's failure is its status, the batch goes on

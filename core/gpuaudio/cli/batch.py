@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
         windows=args.windows,
         **page_options(args),
+        copy_audio=_copy_audio(args),
         progress=not (args.no_progress or args.quiet),
     )
     if summary.failed:
@@ -37,6 +38,18 @@ def run(args: argparse.Namespace) -> int:
     elif not args.quiet:
         print(summary.line())
     return summary.exit_code
+
+
+def _copy_audio(args: argparse.Namespace) -> bool | None:
+    """--copy-audio (None: the config decides); refused where the page has no copy."""
+    from gpuaudio.errors import InvalidParameterError
+
+    if args.copy_audio and (args.no_html or args.embed_audio):
+        raise InvalidParameterError(
+            "--copy-audio puts a copy of each recording beside report.html: drop "
+            + ("--no-html" if args.no_html else "--embed-audio")
+        )
+    return True if args.copy_audio else None
 
 
 def add_parser(verbs: Any) -> None:
@@ -64,6 +77,10 @@ def add_parser(verbs: Any) -> None:
     batch.add_argument("--retry-failed", action="store_true",
                        help="also rerun the recordings that failed in an earlier run")
     batch.add_argument("--windows", action="store_true", help="also write windows.parquet")
+    batch.add_argument("--copy-audio", action="store_true",
+                       help="copy each recording beside its report.html, for folders that "
+                            "stand alone (default: the page plays the original file by a "
+                            "relative path; config [batch] copy_audio)")
     batch.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_analysis_options(batch)
     batch.set_defaults(run=run)
