@@ -84,6 +84,9 @@ RECIPES: list[tuple[str, list[dict[str, Any]]]] = [
     ),
 ]
 RAMP_S = (1.0, 2.0)
+OVERLAP_SHARE = 0.25
+"""Share of a dialogue's turn changes where the next speaker starts early (talks over)."""
+OVERLAP_S = (0.1, 0.6)
 QUESTION_SHARE = 0.6
 QUESTION_ST = 4.0
 QUESTION_S = 0.4
@@ -234,6 +237,10 @@ def plan_calls(
             plans.append(_plan(split, kind, "-", [speaker.name], seed, len(plans)))
         for pair in _pairs(split, speakers):
             plans.append(_plan(split, "dialogue", "-", pair, seed, len(plans)))
+            # The same two in a heated exchange: both escalate over the planted span.
+            recipe = names[turn % len(names)]
+            turn += 1
+            plans.append(_plan(split, "escalation", recipe, pair, seed, len(plans)))
     for plan in plans:
         rng = np.random.default_rng([*plan.seed, 0])
         low, high = call_seconds
@@ -255,12 +262,17 @@ DIALOGUES = {
         ["ami-MEE009", "ami-MEE012"],
         ["ami-FEE078", "ami-MEE009"],
         ["ast-en-allison", "librivox-ss01"],
+        ["ast-en-allison", "ast-ru-ivrvoice"],
+        ["ami-FEE078", "ast-es-allison"],
+        ["ast-it-carlo", "ami-MEE012"],
     ],
     "test": [
         ["sample-a", "sample-b"],
         ["ami-FEE083", "ami-MEO069"],
         ["ami-MEO069", "ami-MEE068"],
         ["librivox-sonnet01", "ami-MEO069"],
+        ["ast-fr-june", "ast-it-menardi"],
+        ["librivox-sonnet01", "ami-FEE083"],
     ],
 }
 
@@ -279,13 +291,17 @@ def _place(plan: CallPlan, speakers: dict[str, Speaker], rng: np.random.Generato
     total, current, left_in_turn = 0.5, 0, 0
     durations: list[float] = []
     while total < plan.seconds:
+        turn_change = False
         if len(plan.speakers) == 2:
             if left_in_turn == 0:
                 current, left_in_turn = (current + 1) % 2, int(rng.integers(1, 4))
+                turn_change = len(plan.placements) > 0
             left_in_turn -= 1
         name = plan.speakers[current]
         utterance = next(orders[name])
         gap = float(rng.uniform(0.2, 1.0))
+        if turn_change and rng.random() < OVERLAP_SHARE:
+            gap = -float(rng.uniform(*OVERLAP_S))  # the next turn starts before this one ends
         question = plan.kind == "questions" and bool(rng.random() < QUESTION_SHARE)
         jitter = float(rng.uniform(-1.0, 1.0)) + offsets[name]
         plan.placements.append(Placement(name, utterance, gap, jitter, question))
