@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 HEAVY = ("torch", "scipy", "pydantic", "numba", "librosa", "matplotlib")
-"""Not imported to parse a command line (numpy is: the analysis options' defaults are
-EscalationParams', whose module needs it; ~0.05 s)."""
+"""Not imported to parse a command line (numpy is for ``analyze --help``: it shows the analysis
+options' defaults, EscalationParams', whose module needs it)."""
 NOTICE = "gpuaudio: compiling F0 kernels, first run only"
 
 
@@ -30,8 +30,11 @@ def _python(code: str, cache: Path | None = None, cwd: Path | None = None) -> tu
     return done.stdout, done.stderr
 
 
-@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["analyze", "--help"]])
-def test_version_and_help_import_no_heavy_module(argv):
+@pytest.mark.parametrize(
+    ("argv", "loaded"),
+    [(["--version"], []), (["--help"], []), (["analyze", "--help"], ["numpy"])],
+)
+def test_version_and_help_import_no_heavy_module(argv, loaded):
     out, _ = _python(f"""
         import sys
         from gpuaudio.cli.main import main
@@ -39,9 +42,20 @@ def test_version_and_help_import_no_heavy_module(argv):
             main({argv!r})
         except SystemExit:
             pass
-        print(sorted(m for m in {HEAVY!r} if m in sys.modules))
+        print(sorted(m for m in {(*HEAVY, "numpy")!r} if m in sys.modules))
     """)
-    assert out.splitlines()[-1] == "[]"
+    assert out.splitlines()[-1] == str(loaded)
+
+
+def test_analysis_defaults_are_escalation_params_when_not_given():
+    from gpuaudio.analysis.escalation import EscalationParams
+    from gpuaudio.cli._common import params_from_args
+    from gpuaudio.cli.main import build_parser
+
+    parser = build_parser()
+    assert params_from_args(parser.parse_args(["analyze", "x.wav"])) == EscalationParams()
+    given = params_from_args(parser.parse_args(["demo", "--window", "2", "--threshold", "3"]))
+    assert (given.window_s, given.threshold) == (2.0, 3.0)
 
 
 def test_public_names_still_resolve_on_first_use():

@@ -54,9 +54,29 @@ def params_from_args(args: argparse.Namespace) -> Any:
     from gpuaudio.analysis.escalation import EscalationParams
 
     return EscalationParams(
-        window_s=args.window, hop_s=args.hop, threshold=args.threshold,
-        min_duration_s=args.min_duration,
+        window_s=_given(args.window), hop_s=args.hop, threshold=_given(args.threshold),
+        min_duration_s=_given(args.min_duration),
     ).validate()
+
+
+class _Default:
+    """An `EscalationParams` default, read only when used or shown in ``--help``: building the
+    parser then imports no numpy, which ``gpuaudio --version`` would otherwise wait for."""
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+
+    def value(self) -> float:
+        from gpuaudio.analysis.escalation import EscalationParams
+
+        return float(getattr(EscalationParams(), self.field))
+
+    def __str__(self) -> str:
+        return str(self.value())
+
+
+def _given(value: float | _Default) -> float:
+    return value.value() if isinstance(value, _Default) else value
 
 
 def backends_used(service: Any) -> str:
@@ -87,9 +107,6 @@ def page_options(args: argparse.Namespace) -> PageOptions:
 
 
 def add_analysis_options(parser: argparse.ArgumentParser) -> None:
-    from gpuaudio.analysis.escalation import EscalationParams
-
-    defaults = EscalationParams()
     parser.add_argument("--config", help="gpuaudio TOML config file")
     parser.add_argument("--device", help="auto | cpu | cuda | cuda:N (overrides the config)")
     parser.add_argument(
@@ -103,11 +120,11 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--embed-audio", action="store_true",
                         help="inline the recording in report.html (Ogg/Vorbis, mono, 16 kHz) "
                              "instead of a copy beside it")
-    parser.add_argument("--window", type=float, default=defaults.window_s, metavar="SECONDS",
+    parser.add_argument("--window", type=float, default=_Default("window_s"), metavar="SECONDS",
                         help="analysis window (default %(default)s s)")
     parser.add_argument("--hop", type=float, default=None, metavar="SECONDS",
                         help="window step (default: the window, i.e. no overlap)")
-    parser.add_argument("--threshold", type=float, default=defaults.threshold,
+    parser.add_argument("--threshold", type=float, default=_Default("threshold"),
                         help="arousal score that flags a window (default %(default)s)")
-    parser.add_argument("--min-duration", type=float, default=defaults.min_duration_s,
+    parser.add_argument("--min-duration", type=float, default=_Default("min_duration_s"),
                         metavar="SECONDS", help="shortest segment kept (default %(default)s s)")
