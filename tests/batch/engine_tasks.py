@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,3 +61,51 @@ def sleepy(item: int) -> int:
     if item:
         time.sleep(60)
     return item
+
+
+@dataclass(frozen=True)
+class WaitForLast:
+    """Item 0 waits (at most a minute) until item `last` has run; every item returns the
+    worker's pid and, for item 0, whether it saw item `last` run in time."""
+
+    folder: str
+    last: int
+
+    def __call__(self, item: int) -> tuple[int, int, bool]:
+        marker = Path(self.folder) / "last-ran"
+        if item == self.last:
+            marker.touch()
+        return item, os.getpid(), item != 0 or _until(marker.exists)
+
+
+@dataclass(frozen=True)
+class WaitForOtherExit:
+    """Item 0 writes its worker's pid; item 1 waits (at most a minute) until that worker has
+    exited (gone, or a zombie its parent has not joined yet) and says whether it did."""
+
+    folder: str
+
+    def __call__(self, item: int) -> bool:
+        pid_file = Path(self.folder) / "pid"
+        if item == 0:
+            pid_file.write_text(str(os.getpid()))
+            return True
+        return _until(lambda: pid_file.exists() and _exited(int(pid_file.read_text())))
+
+
+def _exited(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state in ("Z", "X")
+
+
+def _until(condition: Callable[[], bool], limit_s: float = 60.0) -> bool:
+    """Whether `condition` became true within `limit_s` (a guard against a hang, not a timing)."""
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True

@@ -120,3 +120,20 @@ def test_one_and_two_workers_give_the_same_tables(archive, corrupt, tmp_path):
             assert (tmp_path / f"out{workers}" / name / "windows.csv").read_bytes() == (
                 tmp_path / "out1" / name / "windows.csv"
             ).read_bytes()
+
+
+def test_a_worker_holds_no_item_it_has_not_started_while_another_idles(tasks, tmp_path):
+    """Item 0 blocks until item 2 has run: items 1 and 2 must go to the other worker, not
+    wait queued behind item 0."""
+    engine = LocalEngine(workers=2, device_probe=DeviceInfo)
+    results = {item: (pid, ok) for _, (item, pid, ok) in
+               engine.map_unordered(tasks.WaitForLast(str(tmp_path), last=2), [0, 1, 2])}
+    assert all(ok for _, ok in results.values())
+    assert results[1][0] == results[2][0] != results[0][0]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_a_worker_with_nothing_left_ends_while_the_others_still_work(tasks, tmp_path):
+    engine = LocalEngine(workers=2, device_probe=DeviceInfo)
+    results = dict(engine.map_unordered(tasks.WaitForOtherExit(str(tmp_path)), [0, 1]))
+    assert results == {0: True, 1: True}

@@ -228,3 +228,13 @@ def test_engine_choice_and_a_missing_dask(monkeypatch, archive, tmp_path):
         make_engine("dask", config)
     with pytest.raises(ConfigError, match=r"pip install gpuaudio\[dask\]"):  # from [batch]
         run_batch([archive], tmp_path / "out", config={"batch": {"engine": "dask"}})
+
+
+def test_the_engine_gets_the_largest_files_first_and_the_tables_keep_the_input_order(tmp_path):
+    from gpuaudio.batch.inputs import WorkItem
+    from gpuaudio.batch.run import longest_first
+
+    for name, size in (("a.wav", 10), ("b.wav", 30), ("c.wav", 20)):
+        (tmp_path / name).write_bytes(bytes(size))
+    items = [WorkItem(str(tmp_path / n), n[0]) for n in ("a.wav", "missing.wav", "b.wav", "c.wav")]
+    assert [item.id for item in longest_first(items)] == ["b", "c", "a", "m"]

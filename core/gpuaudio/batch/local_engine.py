@@ -8,6 +8,9 @@ torch in the worker sees only that GPU (as ``cuda:0``).
 
 Each worker holds at most `IN_FLIGHT` items: the one it runs and the next, whose file a thread
 of the worker hashes and decodes meanwhile (``task.prefetch``, see `gpuaudio.batch.engine`).
+Near the end (fewer items left than workers) a worker gets its next item only when it is done,
+so no worker idles while another holds an item it has not started; a worker with nothing left
+is told to end at once, so its exit overlaps the others' last items.
 Every worker talks to the parent through its own pipe, so a worker killed mid-write (kill -9,
 the out-of-memory killer) breaks nothing shared: the parent sees its process end, starts a
 fresh worker in its place and gives it the lost items again, up to ``retries`` times each.
@@ -86,6 +89,8 @@ class LocalEngine:
     def close(self) -> None:
         """Stop the worker processes still running; safe to call twice."""
         workers, self._processes = self._processes, []
+        for worker in workers:  # all asked first, so they end side by side
+            worker.release()
         for worker in workers:
             worker.stop()
 
@@ -101,13 +106,15 @@ class LocalEngine:
                 _Worker.start(context, task, pin, self.threads)
                 for pin in self.pins[: len(items)]
             ]
-            for worker in self._processes:
-                worker.feed(pending, items)
+            for depth in range(1, IN_FLIGHT + 1):  # one item each first, then the next ones
+                for worker in self._processes:
+                    worker.feed(pending, items, min(depth, self._depth(pending)))
             while len(done) < len(items):
-                waitables = [w.conn for w in self._processes]
-                waitables += [w.process.sentinel for w in self._processes]
-                ready = set(wait(waitables))
+                working = [w for w in self._processes if not w.released]
+                ready = set(wait([w.conn for w in working] + [w.process.sentinel for w in working]))
                 for slot, worker in enumerate(self._processes):
+                    if worker.released:
+                        continue
                     if worker.conn in ready:  # a result, or the end of a dead worker's pipe
                         message = worker.receive()
                     elif worker.process.sentinel in ready:  # ended with nothing left to read
@@ -121,9 +128,16 @@ class LocalEngine:
                     if index not in done:
                         done.add(index)
                         yield items[index], result
-                    worker.feed(pending, items)
+                    worker.feed(pending, items, self._depth(pending))
+                    if not pending and not worker.assigned:
+                        worker.release()
         finally:
             self.close()
+
+    def _depth(self, pending: deque[int]) -> int:
+        """Items a worker may hold: `IN_FLIGHT`, or only the one it runs once fewer items are
+        left than workers (a queued item would wait while another worker idles)."""
+        return IN_FLIGHT if len(pending) >= len(self._processes) else 1
 
     def _replace(
         self,
@@ -150,7 +164,7 @@ class LocalEngine:
         pending.extendleft(reversed(dead.assigned))
         fresh = _Worker.start(context, task, dead.pin, self.threads)
         self._processes[slot] = fresh
-        fresh.feed(pending, items)
+        fresh.feed(pending, items, self._depth(pending))
 
 
 def _gpu_names(device_probe: Callable[[], DeviceInfo] | None) -> list[str]:
@@ -187,6 +201,8 @@ class _Worker:
     conn: Connection
     pin: str | None
     assigned: list[int] = field(default_factory=list)
+    released: bool = False
+    """Told to end (nothing left for it); its exit is not a death."""
 
     @classmethod
     def start(
@@ -199,9 +215,9 @@ class _Worker:
         child.close()
         return cls(process, parent, pin)
 
-    def feed(self, pending: deque[int], items: Sequence[Any]) -> None:
-        """Top the worker up to `IN_FLIGHT` items."""
-        while pending and len(self.assigned) < IN_FLIGHT:
+    def feed(self, pending: deque[int], items: Sequence[Any], depth: int) -> None:
+        """Top the worker up to `depth` items."""
+        while pending and len(self.assigned) < depth:
             index = pending.popleft()
             try:
                 self.conn.send((index, items[index]))
@@ -221,10 +237,16 @@ class _Worker:
         self.assigned.remove(index)
         return index, payload
 
+    def release(self) -> None:
+        """Ask the worker to end after what it holds (it reads None); does not wait."""
+        if not self.released:
+            self.released = True
+            with contextlib.suppress(OSError):
+                self.conn.send(None)
+
     def stop(self) -> None:
         """Ask the worker to end, then make it."""
-        with contextlib.suppress(OSError):
-            self.conn.send(None)
+        self.release()
         self.process.join(_JOIN_S if not self.assigned else 0.1)
         if self.process.is_alive():
             self.process.terminate()
