@@ -20,8 +20,10 @@ Sources (see README.md for the licences):
 - Debian packages ``asterisk-core-sounds-{en,es,fr,it,ru}-g722`` (1.6.1-1): the Asterisk
   PBX's voice prompts, recorded by professional voices (English and Mexican Spanish: Allison
   Smith; Canadian French: June Wallack; Italian: Carlo Flora; Russian: ivrvoice.ru), G.722 at
-  16 kHz, decoded with the ``g722`` package from PyPI (installed into ``--cache``); and
-  ``asterisk-prompt-it-menardi-wav`` (Italian, Paola Dal Zot; 8 kHz WAV).
+  16 kHz, decoded with the ``g722`` package from PyPI (installed into ``--cache``);
+  ``asterisk-prompt-it-menardi-wav`` (Italian, Paola Dal Zot; 8 kHz WAV); and
+  ``asterisk-prompt-fr-armelle`` (French, Armelle Desjardins) and ``asterisk-prompt-es-co``
+  (Colombian Spanish, July E. Jiménez): raw GSM 06.10 at 8 kHz, decoded by libsndfile.
 - espeak-ng (Debian package ``espeak-ng``): German, French and Spanish sentences, a male and
   a female variant each. Not real speech: they add voices in languages with few or no real
   ones (German has none).
@@ -52,7 +54,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
+from scipy.signal import butter, resample_poly, sosfiltfilt
 
 HERE = Path(__file__).resolve().parent
 SR = 16000
@@ -90,6 +92,10 @@ ASTERISK_VOICES = {
         "asterisk-core-sounds-ru-g722", ASTERISK_CORE, "ru_RU_f_IvrvoiceRU", "F", "ru", "tune",
         "CC BY 3.0 (Maxim Topal, ivrvoice.ru, Asterisk core sounds)",
     ),
+    "ast-fr-armelle": (
+        "asterisk-prompt-fr-armelle", "20070613-2.2", "fr", "F", "fr", "tune",
+        "BSD-style (Michel Gutierrez 2006; voice Armelle Desjardins; debian/copyright)",
+    ),
     "ast-fr-june": (
         "asterisk-core-sounds-fr-g722", ASTERISK_CORE, "fr_CA_f_June", "F", "fr", "test",
         "CC BY-SA 3.0 (June Wallack, Asterisk core sounds)",
@@ -98,7 +104,21 @@ ASTERISK_VOICES = {
         "asterisk-prompt-it-menardi-wav", "1:1.4.22+mm20110907-3.1", "it_IT_f_Menardi", "F",
         "it", "test", "CC BY-SA 3.0 IT (Marco Menardi and Paola Dal Zot, voip.ammdomus.it)",
     ),
+    "ast-es-july": (
+        "asterisk-prompt-es-co", "0.20070403-2.1", "es", "F", "es", "test",
+        "GPL-2 (Avatar Ltda., voice July E. Jimenez; debian/copyright, LEEME)",
+    ),
 }  # fmt: skip
+# Asterisk's raw .gsm prompts: GSM 06.10 frames at 8 kHz, no header (libsndfile decodes them).
+# Decoded, they start (fr-armelle) or end (es-co) with a DC step: GSM_EDGE_S is cut at both
+# ends and the DC left decaying after the cut is filtered out (high-pass at 60 Hz).
+GSM_EDGE_S = 0.04
+GSM_RAW: dict[str, object] = {
+    "format": "RAW",
+    "subtype": "GSM610",
+    "samplerate": 8000,
+    "channels": 1,
+}
 ESPEAK_LICENCE = "generated with espeak-ng (GPL-3.0 program; its output is not covered)"
 
 # speaker -> (sex, language, split). AMI speakers of one meeting share a split (same room
@@ -280,10 +300,19 @@ def split_at_pauses(audio: np.ndarray, longest_s: float = 5.0) -> list[np.ndarra
     return [audio[a * hop : (b * hop if b < n else audio.size)] for a, b in final]
 
 
-def read16k(path: Path) -> np.ndarray:
-    audio, sr = sf.read(path, dtype="float64", always_2d=True)
+def read16k(path: Path, raw: dict[str, object] | None = None) -> np.ndarray:
+    """`path` as mono at 16 kHz; `raw`: how to read a headerless file (e.g. GSM_RAW)."""
+    audio, sr = sf.read(path, dtype="float64", always_2d=True, **(raw or {}))
     mono: np.ndarray = audio.mean(axis=1)
     return mono if sr == SR else np.asarray(resample_poly(mono, SR, sr))
+
+
+def read_gsm(path: Path) -> np.ndarray:
+    """An Asterisk .gsm prompt at 16 kHz, GSM_EDGE_S cut at both ends, DC filtered out."""
+    audio = read16k(path, raw=GSM_RAW)
+    edge = round(GSM_EDGE_S * SR)
+    high_pass = butter(4, 60.0, btype="highpass", fs=SR, output="sos")
+    return np.asarray(sosfiltfilt(high_pass, audio[edge:-edge]))
 
 
 def trim(samples: np.ndarray, pad_s: float = 0.05) -> np.ndarray:
@@ -480,13 +509,17 @@ def main() -> None:
         )
     )
 
-    decode = g722_decoder(args.cache)
+    readers: dict[str, Callable[[Path], np.ndarray]] = {
+        ".g722": g722_decoder(args.cache),
+        ".wav": read16k,
+        ".gsm": read_gsm,
+    }
     for speaker, spec in ASTERISK_VOICES.items():
         package, version, voice, sex, language, split, licence = spec
         folder = fetch_deb(package, version, args.cache) / "usr/share/asterisk/sounds" / voice
-        pattern, read = ("*.g722", decode) if package.endswith("g722") else ("*.wav", read16k)
+        (suffix,) = {p.suffix for p in folder.iterdir() if p.suffix in readers}  # one format
         origin = f"{package}={version}:usr/share/asterisk/sounds/{voice}"
-        utterances = prompt_utterances(folder, pattern, read, origin)
+        utterances = prompt_utterances(folder, f"*{suffix}", readers[suffix], origin)
         seconds = write_speaker(args.out, speaker, utterances, rows)
         speakers.append(
             _speaker_row(
