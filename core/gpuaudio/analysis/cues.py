@@ -8,10 +8,6 @@
 - **Spectral flatness** (`flatness`): geometric over arithmetic mean of the 300-3400 Hz power
   spectrum, median over the window's voiced frames (all frames where none is): about 0.56 for
   white noise, far lower for voiced speech. Used by the voice-activity decision, not by the score.
-- **Timbre** (`timbre`): mel-frequency cepstral coefficients 1-12 of the 300-3400 Hz band (20
-  mel bands, log energies averaged over the window's voiced frames): the shape of the vocal
-  tract's spectral envelope, which tells two voices on one channel apart (`speaker_turns` in
-  escalation.py). Coefficient 0 (overall level) is left out, so gain does not move it.
 - **Speech-rate proxy** (`onset_rate_hz`): voiced onsets (an unvoiced frame followed by a
   voiced one) per second: roughly syllable nuclei per second.
 
@@ -23,7 +19,6 @@ STFT frame of ``hop`` samples centred on each F0 frame.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -36,44 +31,23 @@ HIGH_BAND_HZ = (1000.0, 3400.0)
 _WINDOWS_PER_STFT_CALL = 512
 """Windows per STFT call: bounds the spectrogram held at once (~65 MB at 16 kHz)."""
 _TINY = 1e-20
-TIMBRE_BANDS = 20
-TIMBRE_COEFFICIENTS = 12
-
-
-@dataclass(frozen=True)
-class SpectralMeasures:
-    """Per-window spectral cues of a batch of windows (see the module's docstring)."""
-
-    balance_db: np.ndarray
-    """(windows,) dB; NaN without voiced frames."""
-    flatness: np.ndarray
-    """(windows,)"""
-    timbre: np.ndarray
-    """(windows, TIMBRE_COEFFICIENTS) cepstral coefficients 1..12; NaN without voiced frames."""
 
 
 def spectral_measures(
     service: AudioFeatureService, batch: np.ndarray, sr: int, hop: int, voiced: np.ndarray
-) -> SpectralMeasures:
-    """Spectral balance, flatness and timbre per window of `batch` (windows, samples).
+) -> tuple[np.ndarray, np.ndarray]:
+    """(balance_db, flatness) per window of `batch` (windows, samples).
 
-    `voiced` (windows, frames) are the F0 backend's voicing flags on the frame grid of `hop`.
+    `voiced` (windows, frames) are the F0 backend's voicing flags on the frame grid of `hop`;
+    balance is NaN for a window without voiced frames.
     """
-    import librosa
-    from scipy.fft import dct
-
     n_fft = hop if hop % 2 == 0 else hop + 1
     freqs = np.fft.rfftfreq(n_fft, 1 / sr)
     low = (freqs >= LOW_BAND_HZ[0]) & (freqs < LOW_BAND_HZ[1])
     high = (freqs >= HIGH_BAND_HZ[0]) & (freqs < min(HIGH_BAND_HZ[1], sr / 2))
     band = (freqs >= LOW_BAND_HZ[0]) & (freqs < min(HIGH_BAND_HZ[1], sr / 2))
-    mel = librosa.filters.mel(
-        sr=sr, n_fft=n_fft, n_mels=TIMBRE_BANDS, fmin=LOW_BAND_HZ[0],
-        fmax=min(HIGH_BAND_HZ[1], sr / 2), norm=None,
-    ).astype(np.float64)
     balance = np.full(batch.shape[0], np.nan)
     flatness = np.full(batch.shape[0], np.nan)
-    timbre = np.full((batch.shape[0], TIMBRE_COEFFICIENTS), np.nan)
     for start in range(0, batch.shape[0], _WINDOWS_PER_STFT_CALL):
         stop = min(start + _WINDOWS_PER_STFT_CALL, batch.shape[0])
         spectrum = service.stft(batch[start:stop], n_fft=n_fft, hop_length=hop)
@@ -82,7 +56,7 @@ def spectral_measures(
         power, mask = power[..., :frames], voiced[start:stop, :frames]
         low_energy = np.where(mask, power[:, low].sum(axis=1), 0.0).sum(axis=1)
         high_energy = np.where(mask, power[:, high].sum(axis=1), 0.0).sum(axis=1)
-        has_voice = np.asarray(mask.any(axis=1))
+        has_voice = mask.any(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = 10 * np.log10((high_energy + _TINY) / (low_energy + _TINY))
         balance[start:stop] = np.where(has_voice, ratio, np.nan)
@@ -95,12 +69,7 @@ def spectral_measures(
             flatness[start:stop] = np.where(
                 has_voice, np.nanmedian(voiced_flatness, axis=1), np.median(frame_flatness, axis=1)
             )
-        log_bands = np.log(np.einsum("mb,wbf->wmf", mel, power) + _TINY)
-        count = np.maximum(mask.sum(axis=1), 1)[:, None]
-        envelope = np.where(mask[:, None, :], log_bands, 0.0).sum(axis=2) / count
-        cepstrum = dct(envelope, type=2, norm="ortho", axis=1)[:, 1 : 1 + TIMBRE_COEFFICIENTS]
-        timbre[start:stop] = np.where(has_voice[:, None], cepstrum, np.nan)
-    return SpectralMeasures(balance, flatness, timbre)
+    return balance, flatness
 
 
 def onset_rate(voiced: np.ndarray, window_s: float) -> np.ndarray:

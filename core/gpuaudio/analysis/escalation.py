@@ -412,8 +412,6 @@ class _Raw:
     flatness: np.ndarray
     quiet_dbfs: np.ndarray
     """Level of the window's quieter frames (their 10th percentile), dBFS."""
-    timbre: np.ndarray
-    """(windows, coefficients): cepstral envelope of the voiced frames (cues.py)."""
     contour_times: np.ndarray
     contour_f0: np.ndarray
 
@@ -600,7 +598,7 @@ def _measure(
     timing["f0_s"] += time.perf_counter() - started
 
     started = time.perf_counter()
-    spectral = spectral_measures(service, batch, sr, frame_hop, voiced)
+    balance, flatness = spectral_measures(service, batch, sr, frame_hop, voiced)
     timing["spectral_s"] += time.perf_counter() - started
 
     voiced_f0 = np.where(voiced, f0, np.nan)
@@ -623,11 +621,10 @@ def _measure(
         f0_variability_st=spread,
         voiced_fraction=voiced.mean(axis=1),
         level_dbfs=level,
-        balance_db=spectral.balance_db,
+        balance_db=balance,
         onset_rate_hz=onset_rate(voiced, params.window_s),
-        flatness=spectral.flatness,
+        flatness=flatness,
         quiet_dbfs=quiet,
-        timbre=spectral.timbre,
         contour_times=times,
         contour_f0=voiced_f0[:, own].reshape(-1),
     )
