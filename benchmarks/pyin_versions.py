@@ -81,7 +81,9 @@ def main() -> None:
     if missing:
         sys.exit(f"no interpreter at {', '.join(missing)} (run .ci/run and .ci/py312 first)")
     print(f"{args.windows} windows x 1 s at {SR} Hz; {PARAMS}; {args.rounds} rounds, alternating")
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+    from gpuaudio.evaluation.bench import _cpu_model
+
+    print(f"machine: {_cpu_model()}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.2f} at start")
     runs: dict[Path, list[dict[str, Any]]] = {p: [] for p in pythons}
     for _ in range(args.rounds):
