@@ -32,6 +32,7 @@ import soundfile as sf
 
 from gpuaudio.batch import run_batch
 from gpuaudio.batch.dask_engine import DaskEngine
+from gpuaudio.batch.local_engine import thread_limits
 from gpuaudio.batch.tables import RECORDINGS_PARQUET, SEGMENTS_PARQUET, WINDOWS_PARQUET
 from gpuaudio.cli.main import main
 from gpuaudio.device import DeviceInfo, GpuInfo
@@ -276,7 +277,9 @@ def test_gpus_without_address_use_dask_cuda_when_installed(
 
     def recorder(name: str) -> Callable[..., Any]:
         def start(processes: bool = True, **options: Any) -> Any:
-            calls.append((name, options))
+            calls.append((name, dict(options)))
+            options.pop("env", None)  # for worker processes, not threads
+            options.pop("config", None)
             return threads_cluster(processes=False, **options)
 
         return start
@@ -289,13 +292,39 @@ def test_gpus_without_address_use_dask_cuda_when_installed(
     options = {"workers": 1, "retries": 1, "resources": resources}
     with DaskEngine(**options, device_probe=_fake_probe(gpus)) as engine:  # type: ignore[arg-type]
         assert dict(engine.map_unordered(abs, [-2, 3])) == {-2: 2, 3: 3}
-    expected = {
+    expected: dict[str, Any] = {
         "n_workers": 1, "threads_per_worker": 1, "dashboard_address": ":0",
-        "scheduler_kwargs": {"allowed_failures": 1},
+        "scheduler_kwargs": {"allowed_failures": 1, "dashboard": False},
     }
     if cluster == "LocalCUDACluster":
         expected["resources"] = {"GPU": 1}
-    assert calls == [(cluster, expected)]
+    else:  # one worker: all the cores for its thread pools
+        limits = thread_limits(os.cpu_count() or 1)
+        expected["env"] = {name: value for name, value in limits.items() if value}
+    assert [(name, {k: v for k, v in options.items() if k != "config"})
+            for name, options in calls] == [(cluster, expected)]
+    assert calls[0][1]["config"]["distributed"]["worker"]["profile"]["enabled"] is False
+
+
+def test_local_cluster_workers_get_thread_caps_and_none_of_dasks_costly_defaults(
+    local_engine: DaskEngine,
+) -> None:
+    """Two workers on this machine: each one's pools at its share of the cores; no fixed
+    malloc trim threshold (it cost the analysis ~35 % more CPU), no stack profiler."""
+
+    def worker_settings() -> tuple[str | None, str | None, bool]:  # local: sent by value
+        import dask
+
+        return (os.environ.get("NUMBA_NUM_THREADS"), os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+                dask.config.get("distributed.worker.profile.enabled"))
+
+    share = str(max(1, (os.cpu_count() or 1) // 2))
+    settings = local_engine.client.run(worker_settings).values()
+    assert len(settings) == 2
+    for numba, malloc, profiler in settings:
+        assert numba == (os.environ.get("NUMBA_NUM_THREADS") or share)
+        assert malloc == os.environ.get("MALLOC_TRIM_THRESHOLD_")  # None unless the user set it
+        assert profiler is False
 
 
 def test_missing_dask_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
