@@ -109,3 +109,16 @@ def _until(condition: Callable[[], bool], limit_s: float = 60.0) -> bool:
             return False
         time.sleep(0.02)
     return True
+
+
+@dataclass(frozen=True)
+class MarkAtExit:
+    """Registers an interpreter-exit handler in its worker that would write FOLDER/<pid>."""
+
+    folder: str
+
+    def __call__(self, item: int) -> int:
+        import atexit
+
+        atexit.register(Path(self.folder, str(os.getpid())).touch)
+        return item

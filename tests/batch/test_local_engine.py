@@ -137,3 +137,16 @@ def test_a_worker_with_nothing_left_ends_while_the_others_still_work(tasks, tmp_
     engine = LocalEngine(workers=2, device_probe=DeviceInfo)
     results = dict(engine.map_unordered(tasks.WaitForOtherExit(str(tmp_path)), [0, 1]))
     assert results == {0: True, 1: True}
+
+
+def test_workers_end_with_code_0_without_the_interpreters_teardown(tasks, tmp_path):
+    """The parent writes the tables after the workers are gone: a worker done with its items
+    exits at once (its outputs are written and closed), not after unloading every library."""
+    engine = LocalEngine(workers=2, device_probe=DeviceInfo)
+    results = engine.map_unordered(tasks.MarkAtExit(str(tmp_path)), [0, 1, 2])
+    items = [next(results)[0]]
+    workers = [worker.process for worker in engine._processes]
+    items += [item for item, _ in results]
+    assert sorted(items) == [0, 1, 2]
+    assert [process.exitcode for process in workers] == [0, 0]
+    assert list(tmp_path.iterdir()) == []  # no exit handler ran
