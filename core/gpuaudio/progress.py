@@ -102,10 +102,6 @@ class Progress:
     ) -> None:
         self.close()
 
-    @property
-    def done(self) -> float:
-        return self._done
-
     def update(self, done: float, stage: str | None = None, note: str | None = None) -> None:
         """`done` units finished so far (clipped to [previous, total]); `stage` says what runs
         now, `note` adds text after the figures (both kept until changed)."""

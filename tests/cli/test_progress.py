@@ -85,11 +85,11 @@ def test_counts_in_items_and_never_goes_back():
         bar.update(0, "synthesising")
         clock.now += 2
         bar.update(2, "stft: librosa")
-        bar.update(1)
+        bar.update(1, note="1 failed")
     assert stream.getvalue().splitlines() == [
         "gpuaudio: bench: synthesising, 0%, 0/4 steps, 0:03 elapsed",
         "gpuaudio: bench: stft: librosa, 50%, 2/4 steps, ETA 0:05",
-        "gpuaudio: bench: stft: librosa, 50%, 2/4 steps, ETA 0:05",
+        "gpuaudio: bench: stft: librosa, 50%, 2/4 steps, ETA 0:05, 1 failed",
     ]
 
 
