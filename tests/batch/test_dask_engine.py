@@ -97,6 +97,15 @@ def kill_own_worker(x: int) -> int:
 # -- helpers and fixtures --------------------------------------------------------------------------
 
 
+def has_exit_plugin(engine: DaskEngine) -> list[bool]:
+    """Whether each worker of the engine's cluster holds gpuaudio's exit-at-close plugin."""
+
+    def has(dask_worker: distributed.Worker) -> bool:  # local: sent by value
+        return "gpuaudio-exit-at-close" in dask_worker.plugins
+
+    return list(engine.client.run(has).values())
+
+
 def runs_of(folder: Path, name: str) -> int:
     return len(list((folder / "runs").glob(f"{name}.*")))
 
@@ -238,6 +247,7 @@ def test_existing_scheduler_by_address_with_gpu_resources(
     with DaskEngine(address=scheduler_address, resources={"GPU": 1}) as engine:
         results = list(engine.map_unordered(recorded_run, items))
         assert len(engine.client.scheduler_info()["workers"]) == 1
+        assert has_exit_plugin(engine) == [False]  # the user's workers are left as they are
     assert sorted(item for item, _ in results) == items
     assert all(runs_of(tmp_path, name) == 1 for _, name, _ in items)
     assert len({pid for _, (_, pid) in results}) == 1  # the one worker, one task at a time
@@ -318,6 +328,7 @@ def test_local_cluster_workers_get_thread_caps_and_none_of_dasks_costly_defaults
         return (os.environ.get("NUMBA_NUM_THREADS"), os.environ.get("MALLOC_TRIM_THRESHOLD_"),
                 dask.config.get("distributed.worker.profile.enabled"))
 
+    assert has_exit_plugin(local_engine) == [True, True]  # they exit at once when closed
     share = str(max(1, (os.cpu_count() or 1) // 2))
     settings = local_engine.client.run(worker_settings).values()
     assert len(settings) == 2

@@ -313,7 +313,7 @@ def _worker_main(task: Callable[[Any], Any], conn: Connection) -> None:
             arrived.wait_for(lambda: bool(inbox))
             message = inbox.popleft()
         if message is None:
-            _exit_at_once()
+            exit_at_once()
         index, item = message
         try:
             conn.send(("done", index, task(item)))
@@ -321,7 +321,7 @@ def _worker_main(task: Callable[[Any], Any], conn: Connection) -> None:
             conn.send(("error", index, traceback.format_exc()))
 
 
-def _exit_at_once() -> NoReturn:
+def exit_at_once() -> NoReturn:
     """End a worker that has sent all its results without the interpreter's teardown (a spawned
     process runs it in full: ~0.5-1 s with the analysis libraries loaded, while the parent waits
     to write the tables). Its outputs are written, fsynced and closed; stdio is flushed here."""
