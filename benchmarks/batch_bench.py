@@ -13,6 +13,10 @@ seconds per wall second ("x real time").
 
     python benchmarks/batch_bench.py                        # the issue's 24 recordings
     python benchmarks/batch_bench.py --recordings 4 --min-minutes 1 --max-minutes 1.5   # smoke
+    python benchmarks/batch_bench.py --max-load 0.3         # start once the machine is quiet
+
+On a shared machine the numbers mean something only when nothing else runs: ``--max-load``
+waits (at most ``--max-wait`` minutes) for the 1-minute load average to drop below it.
 
 Prints a markdown table and writes it with the numbers to
 benchmarks/results/batch-<machine>-<date>.{md,json} (``--out`` to change the stem).
@@ -106,6 +110,17 @@ def check_batch_output(case: Case, out: Path, count: int) -> None:
         raise SystemExit(f"{case.name}: recordings.parquet has statuses {statuses}")
 
 
+def wait_for_quiet(max_load: float, max_wait_s: float) -> None:
+    """Return once the 1-minute load average is below `max_load`; exit after `max_wait_s`."""
+    deadline = time.monotonic() + max_wait_s
+    while (load := os.getloadavg()[0]) >= max_load:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the load average stayed at {load:.2f} >= {max_load} for "
+                             f"{max_wait_s / 60:g} min: not measured")
+        print(f"load average {load:.2f} >= {max_load}: waiting ...", flush=True)
+        time.sleep(15)
+
+
 def cpu_name() -> str:
     """The CPU model (Linux's /proc/cpuinfo), else what `platform` knows."""
     try:
@@ -166,6 +181,10 @@ def main() -> None:
     parser.add_argument("--max-minutes", type=float, default=5.0)
     parser.add_argument("--out", type=Path, help="stem of the .md and .json results "
                         "(default benchmarks/results/batch-<machine>-<date>)")
+    parser.add_argument("--max-load", type=float, help="wait for the 1-minute load average "
+                        "to drop below this before measuring (default: do not wait)")
+    parser.add_argument("--max-wait", type=float, default=30.0,
+                        help="minutes to wait for --max-load (default 30), then give up")
     args = parser.parse_args()
     if not 0 < args.min_minutes <= args.max_minutes or args.recordings < 1:
         parser.error("need --recordings >= 1 and 0 < --min-minutes <= --max-minutes")
@@ -188,6 +207,8 @@ def main() -> None:
             folder / "calls", args.recordings, args.min_minutes * 60, args.max_minutes * 60
         )
         audio_s = audio_seconds(paths)
+        if args.max_load is not None:
+            wait_for_quiet(args.max_load, args.max_wait * 60)
         load_start = os.getloadavg()[0]
         run_case(Case("warm-up", ["analyze"]), paths[:1], folder / "warm-up", audio_s)
         for case in cases:
