@@ -91,17 +91,17 @@ def captured_raw() -> Iterator[list[Any]]:
 def segments_at(report: Any, raw: Any, threshold: float) -> Spans:
     """The segments the analysis gives at `threshold`, from its measured windows."""
     params = replace(report.params, threshold=threshold)
-    _, _, fit, z, score, flagged = escalation.score_windows(raw, params)
-    if fit is None:
-        return []
+    scoring = escalation.score_windows(raw, params)
     windows = replace(
         report.windows,
-        score=score,
-        flagged=flagged,
+        voice=scoring.voice,
+        score=scoring.score,
+        flagged=scoring.flagged,
         segment=np.full(len(report.windows), -1, dtype=np.int64),
-        **{f"z_{name}": values for name, values in zip(escalation.FEATURES, z, strict=True)},
+        **{f"z_{name}": v for name, v in zip(escalation.FEATURES, scoring.z, strict=True)},
     )
-    return [(s.start_s, s.end_s) for s in escalation._segments(windows, fit.baseline(), params)]
+    baselines = [fit.baseline() if fit else None for fit in scoring.fits]
+    return [(s.start_s, s.end_s) for s in escalation._segments(windows, baselines, params)]
 
 
 def analyse(

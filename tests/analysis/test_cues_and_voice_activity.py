@@ -148,7 +148,7 @@ def test_running_mean_resolves_fractions_of_a_count():
 
 
 def test_an_eight_second_escalation_is_found(fake_service, tones):
-    """The shortest span the analysis is built for: 9-s context, 4-s minimum segment."""
+    """The shortest span the analysis is built for: 9-s context, 6-s minimum segment."""
     report = fake_service.detect_emotional_escalation(tones(SR, 80, [(40, 48)]), SR)
     ((start, end),) = [(s.start_s, s.end_s) for s in report.segments]
     assert start == pytest.approx(40, abs=1) and end == pytest.approx(48, abs=1)
@@ -160,8 +160,36 @@ def test_two_voices_on_one_channel_are_not_taken_for_an_escalation(fake_service,
     high = tones(SR, 10, [], base_hz=220.0, seed=2)
     y = np.concatenate([low, high] * 5)
     report = fake_service.detect_emotional_escalation(y, SR)
-    assert any("two voices on one channel" in text for text in report.warnings)
-    assert report.baseline.excluded_windows < 10  # no split into a "calm" and an "escalated" voice
+    assert report.segments == []
+    assert any("two voices take turns" in text for text in report.warnings)
+    low_voice, high_voice = report.voices  # each voice its own baseline, the lower one first
+    assert low_voice.f0_median_hz == pytest.approx(110, rel=0.03)
+    assert high_voice.f0_median_hz == pytest.approx(220, rel=0.03)
+    speech = report.windows.speech
+    assert set(report.windows.voice[speech]) == {0, 1}
+    assert (report.windows.voice[~speech] == -1).all()
+
+
+def test_one_voice_escalating_in_a_conversation_is_found_against_its_own_baseline(
+    fake_service, tones
+):
+    """Twelve 10-s turns of a low and a high voice; the low voice's 3rd and 4th turns (+5 st,
+    +6 dB) stay below the high voice's pitch, so one baseline over both voices would hide
+    them. Against the low voice's own baseline they are found, as voice 0."""
+    low = tones(SR, 60, [(20, 40)], base_hz=110.0, raise_st=5.0, gain_db=6.0, seed=1)
+    high = tones(SR, 60, [], base_hz=250.0, seed=2)
+    turns = [part for k in range(6) for part in (low[k * 10 * SR : (k + 1) * 10 * SR],
+                                                  high[k * 10 * SR : (k + 1) * 10 * SR])]
+    report = fake_service.detect_emotional_escalation(np.concatenate(turns), SR)
+    assert len(report.voices) == 2
+    escalated = {(40, 50), (60, 70)}  # the low voice's turns 3 and 4 on the call's clock
+    found = [(s.start_s, s.end_s, s.voice) for s in report.segments]
+    assert found and all(voice == 0 for _, _, voice in found)
+    covered = sum(
+        max(0.0, min(b, e) - max(a, s)) for s, e, _ in found for a, b in escalated
+    )
+    assert covered >= 0.7 * 20
+    assert all(any(a - 2 <= s and e <= b + 2 for a, b in escalated) for s, e, _ in found)
 
 
 def test_a_conversation_of_voices_8_5_semitones_apart_is_not_an_escalation(fake_service, tones):
@@ -172,13 +200,13 @@ def test_a_conversation_of_voices_8_5_semitones_apart_is_not_an_escalation(fake_
     y = np.concatenate([part for pair in zip(low, high, strict=True) for part in pair])
     report = fake_service.detect_emotional_escalation(y, SR)
     assert report.segments == []
-    assert any("two voices on one channel" in text for text in report.warnings)
+    assert any("two voices take turns" in text for text in report.warnings)
 
 
-def test_a_long_loud_rise_of_one_voice_is_not_taken_for_a_second_voice(fake_service, tones):
-    """+8.5 st and +8 dB over 40% of the speech: as far apart as the conversation above, but
-    louder, so one voice escalating: found, and no two-voice note."""
-    y = tones(SR, 120, [(60, 108)], base_hz=130.0, raise_st=8.5, gain_db=8.0)
+def test_a_long_rise_of_one_voice_is_not_taken_for_a_second_voice(fake_service, tones):
+    """+8.5 st over 40% of the speech: as far apart as the conversation above, but in one
+    stretch, not in turns, so one voice escalating: found, and no two-voice note."""
+    y = tones(SR, 120, [(60, 108)], base_hz=130.0, raise_st=8.5, gain_db=0.0)
     report = fake_service.detect_emotional_escalation(y, SR)
     found = sum(s.end_s - s.start_s for s in report.segments)
     assert found >= 0.8 * 48
@@ -212,3 +240,14 @@ def test_cli_refuses_non_finite_settings_in_one_line(tmp_path, tones, capsys, ar
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("gpuaudio: error: ") and "finite" in err[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_pause_inside_an_escalation_does_not_split_it(fake_service, tones):
+    """A 6-s silence inside a 30-s escalation: one segment across it (`max_pause_s`); with
+    `max_pause_s=0` the pause splits it in two."""
+    call = tones(SR, 90, [(40, 70)])
+    y = np.concatenate([call[: 55 * SR], np.zeros(6 * SR, np.float32), call[55 * SR :]])
+    bridged = fake_service.detect_emotional_escalation(y, SR)
+    assert [(round(s.start_s), round(s.end_s)) for s in bridged.segments] == [(40, 76)]
+    split = fake_service.detect_emotional_escalation(y, SR, max_pause_s=0.0)
+    assert len(split.segments) == 2

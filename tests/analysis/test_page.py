@@ -240,14 +240,15 @@ def _long_report(minutes: float, hop_s: float, n_segments: int) -> EscalationRep
         members = (start >= at) & (start < at + 20)
         score[members], segment[members] = 4.0, k
         segments.append(Segment(at, at + 20, 4.0, at + 10, 4.0, int(members.sum()),
-                                ("pitch", "level"), 180.0, 4.0, 6.0, 0.1, 1.0, 0.2))  # fmt: skip
+                                ("pitch", "level"), 0, 180.0, 4.0, 6.0, 0.1, 1.0, 0.2))  # fmt: skip
     score[n // 3] = 9.5  # one isolated peak: decimation must keep it
     z = np.where(np.isfinite(score), score / 2, np.nan)
     windows = WindowFeatures(
         start_s=start, end_s=start + params.window_s, f0_median_hz=rng.normal(150, 10, n),
         f0_variability_st=np.ones(n), voiced_fraction=np.ones(n),
         level_dbfs=rng.normal(-26, 2, n), balance_db=np.zeros(n), onset_rate_hz=np.ones(n),
-        flatness=np.full(n, 0.1), speech=np.isfinite(score), z_pitch=z, z_level=z,
+        flatness=np.full(n, 0.1), speech=np.isfinite(score),
+        voice=np.where(np.isfinite(score), 0, -1), z_pitch=z, z_level=z,
         z_balance=z * 0, z_rate=z * 0, z_variability=z * 0, score=score,
         flagged=np.nan_to_num(score) >= params.threshold, segment=segment,
     )  # fmt: skip

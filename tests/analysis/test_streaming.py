@@ -83,6 +83,7 @@ def _assert_same_report(streamed, offline):
     np.testing.assert_array_equal(streamed.contour.times_s, offline.contour.times_s)
     np.testing.assert_array_equal(streamed.contour.f0_hz, offline.contour.f0_hz)
     assert streamed.baseline == offline.baseline
+    assert streamed.voices == offline.voices
     assert streamed.segments == offline.segments
     assert streamed.duration_s == offline.duration_s
     assert streamed.params == offline.params
@@ -235,13 +236,42 @@ def test_live_escalation_is_flagged_and_segmented_with_bounded_delay(service, ca
 def test_a_segment_open_at_the_end_of_the_stream_is_closed_by_flush(service, calls):
     y, _ = calls[16000]
     monitor = EscalationMonitor(service, sr=16000)
-    monitor.feed(y[: 19 * 16000])
+    fed = 0
+    while monitor.open_segment is None and fed < y.shape[0]:  # up to the live segment's opening
+        monitor.feed(y[fed : fed + 16000])
+        fed += 16000
     assert monitor.open_segment is not None and not monitor.open_segment.closed
-    assert monitor.events[-1].kind == "open"
+    assert monitor.events[-1].kind == "open" and fed < y.shape[0]
     monitor.flush()
     assert monitor.open_segment is None
     last = monitor.events[-1]
-    assert last.kind == "close" and last.at_s == 19.0 and last.segment.closed
+    assert last.kind == "close" and last.at_s == fed / 16000 and last.segment.closed
+
+
+def test_a_pause_inside_a_live_segment_keeps_it_open(service):
+    """Escalated speech, 5 s of silence, escalated speech: the live run stays open across the
+    pause (no calm speech in it, `max_pause_s`), one segment as offline; with
+    `max_pause_s=0` the pause closes it."""
+    sr = 16000
+    y = np.concatenate([
+        synthesize_speech(20.0, sr, seed=1)[0],
+        synthesize_speech(8.0, sr, seed=2, style=ESCALATED)[0],
+        np.zeros(5 * sr, np.float32),
+        synthesize_speech(8.0, sr, seed=4, style=ESCALATED)[0],
+        synthesize_speech(12.0, sr, seed=3)[0],
+    ])  # fmt: skip
+    offline = detect_escalation(service, y, sr)
+    assert len(offline.segments) == 1 and offline.segments[0].duration_s > 18
+    bridged = EscalationMonitor(service, sr=sr)
+    _stream(bridged, y, [sr])
+    assert [e.kind for e in bridged.events] == ["open", "close"]
+    (live,), (whole,) = bridged.segments, offline.segments
+    trail = bridged.params.context_s / 2  # live flags may trail by the missing future context
+    assert whole.start_s - 1 <= live.start_s <= whole.start_s + trail
+    assert live.end_s >= whole.end_s - 1 and live.end_s - live.start_s > 13
+    split = EscalationMonitor(service, sr=sr, params=EscalationParams(max_pause_s=0.0))
+    _stream(split, y, [sr])
+    assert len(split.segments) == 2
 
 
 # -- input checks --------------------------------------------------------------------------

@@ -12,8 +12,10 @@ over ``context_s`` of speech), turned into robust z-scores against the speaker's
 the same recording, and added as evidence: a weighted sum divided by the norm of the weights,
 so two cues at z = 2 give more than one (an average would give the same). The baseline is
 refitted without the windows it flags, so it stays calm when escalation covers up to half of
-the speech. Windows count as speech only when the voice-activity decision says so (voicing,
-spectral flatness, level above the recording's floor).
+the speech. Two voices taking turns on one channel (a conversation on a mixed line) are told
+apart by their pitch and each scored against a baseline of its own. Windows count as speech only
+when the voice-activity decision says so (voicing, spectral flatness, level above the
+recording's floor).
 """
 
 from __future__ import annotations
@@ -68,10 +70,15 @@ class EscalationParams:
     threshold: float = 2.6
     """A window is flagged when its score is at least this (robust z units; see the operating
     curve in docs/escalation.md)."""
-    min_duration_s: float = 4.0
-    """Segments shorter than this (after merging) are dropped."""
+    min_duration_s: float = 6.0
+    """Segments shorter than this (after merging) are dropped: the 9-s context resolves spans
+    of 8 s and more (their segments lasted 9 s or more on the tuning half), while 13 of its 15
+    false-alarm segments on calm speech lasted 4-7 s."""
     max_gap_s: float = 2.0
     """Flagged runs separated by at most this are merged into one segment."""
+    max_pause_s: float = 10.0
+    """Flagged runs separated only by a pause (no speech window between them) are merged when
+    the pause lasts at most this: a speaker who pauses inside an escalation is still escalated."""
     min_voiced_fraction: float = 0.2
     """Windows with fewer voiced frames hold no usable speech: no score, never flagged."""
     min_baseline_windows: int = 10
@@ -133,7 +140,7 @@ class EscalationParams:
             )
         if not math.isfinite(self.threshold):
             raise InvalidParameterError(f"threshold must be a finite number, got {self.threshold}")
-        for name in ("min_duration_s", "max_gap_s"):
+        for name in ("min_duration_s", "max_gap_s", "max_pause_s"):
             if not getattr(self, name) >= 0:
                 raise InvalidParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.min_voiced_fraction <= 1:
@@ -188,6 +195,9 @@ class WindowFeatures:
     """Spectral flatness of 300-3400 Hz (median over frames): ~0.56 for white noise."""
     speech: np.ndarray
     """The voice-activity decision: the window holds speech (only these are scored)."""
+    voice: np.ndarray
+    """Which voice speaks in a speech window (0, or 0/1 with two voices on the channel; the
+    lower-pitched is 0); -1 in windows without speech."""
     z_pitch: np.ndarray
     z_level: np.ndarray
     z_balance: np.ndarray
@@ -240,6 +250,9 @@ class Segment:
     n_windows: int
     drivers: tuple[str, ...]
     """Features that raised the score, largest contribution first."""
+    voice: int
+    """The voice of most of the segment's flagged windows (0 with one voice on the channel);
+    the changes below are that voice's windows against that voice's baseline."""
     f0_median_hz: float
     pitch_change_st: float
     """Median F0 of the segment's flagged windows relative to the baseline, in semitones."""
@@ -269,6 +282,7 @@ class EscalationReport:
     duration_s: float
     windows: WindowFeatures
     baseline: Baseline | None
+    """The baseline of the voice with the most speech (the only voice, usually)."""
     segments: list[Segment]
     contour: F0Contour
     provenance: dict[str, Any]
@@ -278,6 +292,8 @@ class EscalationReport:
     partial: bool = False
     """The input was stopped before its end (a monitored stream ended by a signal): the
     report covers `duration_s` of it only."""
+    voices: list[Baseline | None] = field(default_factory=list)
+    """With two voices on the channel, each voice's baseline (voice 0 first); else empty."""
 
     @property
     def escalated_s(self) -> float:
@@ -306,6 +322,7 @@ class EscalationReport:
                 "duration_s": self.duration_s,
                 "n_windows": len(self.windows),
                 "baseline": asdict(self.baseline) if self.baseline else None,
+                "voices": [asdict(v) if v else None for v in self.voices],
                 "segments": [asdict(s) | {"duration_s": s.duration_s} for s in self.segments],
                 "escalated_s": self.escalated_s,
                 "provenance": self.provenance,
@@ -501,8 +518,11 @@ def _assemble(
     window, hop = params.window_samples()
     raw = _Raw.concatenate(parts)
     starts = np.arange(raw.f0_median_hz.shape[0]) * hop / params.analysis_sr
-    windows, baseline, notes = _score(raw, starts, starts + window / params.analysis_sr, params)
-    segments = _segments(windows, baseline, params)
+    windows, baselines, notes = _score(
+        raw, starts, starts + window / params.analysis_sr, params
+    )
+    segments = _segments(windows, baselines, params)
+    baseline = _main_baseline(baselines)
     resolution = service.resolution("f0")
     provenance["f0"]["rejected"] = [
         {"backend": r.spec.name, "reason": r.reason} for r in resolution.rejected
@@ -522,6 +542,7 @@ def _assemble(
         provenance=provenance,
         timing_s=timing,
         warnings=notes,
+        voices=baselines if len(baselines) > 1 else [],
     )
 
 
@@ -653,8 +674,6 @@ class _Fit:
     n_windows: int
     iterations: int = 1
     excluded: int = 0
-    two_voices_st: float | None = None
-    """Semitones between two voices on the channel, when `_two_voices` found two."""
 
     def baseline(self) -> Baseline:
         pitch, level, balance, rate, variability = range(len(FEATURES))
@@ -721,12 +740,7 @@ def _smooth(cues: Cues, speech: np.ndarray, params: EscalationParams) -> Cues:
 
 
 def _fit_once(
-    cues: Cues,
-    keep: np.ndarray,
-    params: EscalationParams,
-    iterations: int,
-    excluded: int,
-    two_voices_st: float | None = None,
+    cues: Cues, keep: np.ndarray, params: EscalationParams, iterations: int, excluded: int
 ) -> _Fit:
     robust = [
         _robust(values[keep], floor)
@@ -734,30 +748,32 @@ def _fit_once(
     ]
     return _Fit(
         tuple(c for c, _ in robust), tuple(s for _, s in robust), int(keep.sum()),
-        iterations, excluded, two_voices_st,
+        iterations, excluded,
     )
 
 
 def _fit(
-    cues: Cues, speech: np.ndarray, params: EscalationParams, two_voices_st: float | None = None
+    cues: Cues, speech: np.ndarray, params: EscalationParams, from_calmer: bool = True
 ) -> _Fit | None:
     """The baseline over the speech windows; None with fewer than `min_baseline_windows`.
 
     Fitted over all speech, then refitted without the windows that fit flags, until the set
     stops changing (`baseline_iterations`): escalated windows are outliers that would pull
     the centre and widen the scale. At least half of the speech always stays in the fit.
-    With two voices on the channel (`two_voices_st`, see `_two_voices`) the one fit over all
-    speech stays: a refit would make one voice the baseline and flag the other's turns.
+    `from_calmer`: start the refits from the calmer of two pitch states (below); off for one
+    of two voices on a channel, whose turns are too few and short for the states to be sure.
     """
     n_speech = int(speech.sum())
     if n_speech < params.min_baseline_windows:
         return None
     keep = speech
-    fit = _fit_once(cues, keep, params, 1, 0, two_voices_st)
-    if two_voices_st is not None:
-        return fit
+    fit = _fit_once(cues, keep, params, 1, 0)
     candidates = speech  # windows a refit may take into the baseline
-    if params.baseline_iterations and n_speech >= 2 * params.min_baseline_windows:
+    if (
+        from_calmer
+        and params.baseline_iterations
+        and n_speech >= 2 * params.min_baseline_windows
+    ):
         # Escalation over nearly half of the speech hides in a wide scale: start the refits
         # from the calmer of two well-separated pitch states, when there are two, and never
         # take the upper state back: its windows that score just under the threshold (no
@@ -787,12 +803,15 @@ _STATE_ST = (2.0, 9.0)
 """Smoothed pitch states closer than 2 semitones are one voice's prosody; further apart than 9
 they are not one voice escalating."""
 _VOICES_ST = 8.0
-"""Windows' own pitch in two states at least this far apart (and at one level): two voices."""
+"""Windows' own pitch in two states at least this far apart (taking turns): two voices."""
 _VOICES_SHARE = (0.2, 0.8)
 """Each of two voices holds at least a fifth of the speech windows; a smaller upper state is
 octave errors or a short excursion, not a second speaker."""
-_VOICES_LEVEL_DB = 3.0
-"""Two voices in a conversation speak at about one level; an escalation is also louder."""
+_TURN_BLOCKS = 8
+_TURN_MIXED = 0.6
+"""Two voices take turns all through a call: in at least 60 % of its 8 equal stretches of
+speech each state holds 10 % or more. One voice's escalation is one or two stretches of the
+upper state (tuning half: escalation calls 0.38 at most, conversations 0.75 and more)."""
 
 
 @dataclass(frozen=True)
@@ -855,17 +874,16 @@ def _calmer_state(cues: Cues, speech: np.ndarray) -> np.ndarray | None:
     return states.lower
 
 
-def _two_voices(features: Cues, speech: np.ndarray) -> float | None:
-    """Semitones between two voices on one channel (a conversation on a mixed line), or None.
+def _two_voices(features: Cues, speech: np.ndarray) -> _States | None:
+    """The two voices on one channel (a conversation on a mixed line), or None.
 
-    From the windows' own cues, not the smoothed ones: a turn is often shorter than the
+    From the windows' own pitch, not the smoothed one: a turn is often shorter than the
     context, whose median would blend the voices. Two voices: two clearly separate pitch states
-    (Ashman's D above `_SEPARATION`) at least `_VOICES_ST` apart, each holding 20-80% of the
-    speech, whose levels differ by less than `_VOICES_LEVEL_DB` (a planted or real escalation
-    of +7 st comes with more level; a man and a woman are 8-12 st apart at one level).
+    (Ashman's D above `_SEPARATION`) at least `_VOICES_ST` apart (a man and a woman, or two
+    far-apart voices), each holding 20-80% of the speech, that take turns through the call
+    (`_TURN_MIXED`); a speaker escalating by as much is one long stretch of the upper state.
     """
-    pitch, level = features[0], features[1]
-    states = _two_states(pitch, speech)
+    states = _two_states(features[0], speech)
     if (
         states is None
         or states.separation < _SEPARATION
@@ -873,9 +891,11 @@ def _two_voices(features: Cues, speech: np.ndarray) -> float | None:
         or not _VOICES_SHARE[0] <= states.upper_share <= _VOICES_SHARE[1]
     ):
         return None
-    upper = speech & ~states.lower & np.isfinite(pitch)
-    level_change = float(np.median(level[upper]) - np.median(level[states.lower]))
-    return states.distance if level_change < _VOICES_LEVEL_DB else None
+    usable = speech & np.isfinite(features[0])
+    upper = (~states.lower[usable]).astype(np.float64)
+    stretches = [part for part in np.array_split(upper, _TURN_BLOCKS) if part.size]
+    mixed = np.mean([min(part.mean(), 1 - part.mean()) >= 0.1 for part in stretches])
+    return states if mixed >= _TURN_MIXED else None
 
 
 def _zscores(
@@ -904,33 +924,80 @@ def _zscores(
     return z, score, flagged
 
 
-def score_windows(raw: _Raw, params: EscalationParams) -> tuple[
-    np.ndarray, Cues, _Fit | None, list[np.ndarray], np.ndarray, np.ndarray
-]:
-    """The whole scoring of measured windows: (speech, smoothed cues, fit, z, score, flags).
+@dataclass(frozen=True)
+class Scoring:
+    """The scoring of measured windows (`score_windows`)."""
 
+    speech: np.ndarray
+    voice: np.ndarray
+    """Per window: the voice speaking (0, or 0/1 with two voices), -1 without speech."""
+    fits: tuple[_Fit | None, ...]
+    """Each voice's baseline fit (None with too little of its speech)."""
+    voices_st: float | None
+    """Semitones between two voices on the channel; None with one voice."""
+    z: list[np.ndarray]
+    score: np.ndarray
+    flagged: np.ndarray
+
+    @property
+    def fit(self) -> _Fit | None:
+        """The fit of the voice with the most speech windows."""
+        fitted = [fit for fit in self.fits if fit is not None]
+        return max(fitted, key=lambda fit: fit.n_windows) if fitted else None
+
+
+def score_windows(raw: _Raw, params: EscalationParams) -> Scoring:
+    """The whole scoring of measured windows: voices, baselines, z-scores, scores and flags.
+
+    With two voices on the channel (`_two_voices`) each voice's windows are smoothed, fitted
+    and scored on their own, so one voice's turns are not taken for the other's escalation.
     The offline report and the live monitor (on the windows so far) both use it.
     """
     speech = _speech(raw, params)
     features = _features(raw)
-    cues = _smooth(features, speech, params)
-    fit = _fit(cues, speech, params, _two_voices(features, speech))
-    z, score, flagged = _zscores(cues, speech, fit, params)
-    return speech, cues, fit, z, score, flagged
+    voices = _two_voices(features, speech)
+    groups = [speech] if voices is None else [speech & voices.lower, speech & ~voices.lower]
+    n = speech.shape[0]
+    voice = np.full(n, -1, dtype=np.int64)
+    z = [np.full(n, np.nan) for _ in FEATURES]
+    score = np.full(n, np.nan)
+    flagged = np.zeros(n, dtype=bool)
+    fits = []
+    for index, members in enumerate(groups):
+        cues = _smooth(features, members, params)
+        fit = _fit(cues, members, params, from_calmer=voices is None)
+        voice_z, voice_score, voice_flagged = _zscores(cues, members, fit, params)
+        voice[members] = index
+        for target, values in zip(z, voice_z, strict=True):
+            target[members] = values[members]
+        score[members] = voice_score[members]
+        flagged[members] = voice_flagged[members]
+        fits.append(fit)
+    return Scoring(
+        speech, voice, tuple(fits), None if voices is None else voices.distance, z, score,
+        flagged,
+    )
+
+
+def _main_baseline(baselines: list[Baseline | None]) -> Baseline | None:
+    """The baseline of the voice with the most speech windows."""
+    fitted = [b for b in baselines if b is not None]
+    return max(fitted, key=lambda b: b.n_windows) if fitted else None
 
 
 def _score(
     raw: _Raw, starts: np.ndarray, ends: np.ndarray, params: EscalationParams
-) -> tuple[WindowFeatures, Baseline | None, list[str]]:
+) -> tuple[WindowFeatures, list[Baseline | None], list[str]]:
+    """The windows' table, each voice's baseline and the notes on the speech found."""
     n = starts.shape[0]
-    speech, _, fit, z, score, flagged = score_windows(raw, params)
-    notes = _speech_notes(raw, speech, fit, params)
-    if fit is not None and fit.two_voices_st is not None:
+    scoring = score_windows(raw, params)
+    speech, z, score, flagged = scoring.speech, scoring.z, scoring.score, scoring.flagged
+    notes = _speech_notes(raw, speech, scoring.fit, params)
+    if scoring.voices_st is not None:
         notes.append(
-            f"the pitch falls into two states {fit.two_voices_st:.0f} semitones apart at one "
-            "level: two voices on one channel? The baseline spans both, so an escalation of "
-            "one of them scores lower; analyse each party's channel (--channel N) or each "
-            "speaker's turns separately"
+            f"two voices take turns on this channel (pitch {scoring.voices_st:.0f} semitones "
+            "apart): each is scored against a baseline of its own (report.json's voices); "
+            "where the call has one channel per party, analyse each (--channel N)"
         )
     windows = WindowFeatures(
         start_s=starts,
@@ -943,6 +1010,7 @@ def _score(
         onset_rate_hz=raw.onset_rate_hz,
         flatness=raw.flatness,
         speech=speech,
+        voice=scoring.voice,
         z_pitch=z[0],
         z_level=z[1],
         z_balance=z[2],
@@ -952,7 +1020,7 @@ def _score(
         flagged=flagged,
         segment=np.full(n, -1, dtype=np.int64),
     )
-    return windows, fit.baseline() if fit else None, notes
+    return windows, [fit.baseline() if fit else None for fit in scoring.fits], notes
 
 
 def _speech_notes(
@@ -977,27 +1045,31 @@ def _speech_notes(
 
 
 def _segments(
-    windows: WindowFeatures, baseline: Baseline | None, params: EscalationParams
+    windows: WindowFeatures, baselines: list[Baseline | None], params: EscalationParams
 ) -> list[Segment]:
-    """Merge flagged windows closer than `max_gap_s`; keep spans of `min_duration_s` or more."""
-    if baseline is None:
+    """Merge flagged windows closer than `max_gap_s`, or with only a pause of up to
+    `max_pause_s` between them; keep spans of `min_duration_s` or more. `baselines`: each
+    voice's (`WindowFeatures.voice` indexes them)."""
+    if all(baseline is None for baseline in baselines):
         return []
     spans: list[list[int]] = []  # indices of flagged windows per span
+    calm_speech = windows.speech & ~windows.flagged
     for index in np.flatnonzero(windows.flagged):
-        if (
-            spans
-            and windows.start_s[index] - windows.end_s[spans[-1][-1]] <= params.max_gap_s + 1e-9
-        ):
-            spans[-1].append(int(index))
-        else:
-            spans.append([int(index)])
+        if spans:
+            last = spans[-1][-1]
+            gap = windows.start_s[index] - windows.end_s[last]
+            pause = not calm_speech[last + 1 : index].any()
+            if gap <= params.max_gap_s + 1e-9 or (pause and gap <= params.max_pause_s + 1e-9):
+                spans[-1].append(int(index))
+                continue
+        spans.append([int(index)])
     segments: list[Segment] = []
     for members in spans:
         start, end = float(windows.start_s[members[0]]), float(windows.end_s[members[-1]])
         if end - start < params.min_duration_s - 1e-9:
             continue
         windows.segment[members[0] : members[-1] + 1] = len(segments)
-        segments.append(_describe(windows, np.asarray(members), start, end, baseline, params))
+        segments.append(_describe(windows, np.asarray(members), start, end, baselines, params))
     return segments
 
 
@@ -1018,7 +1090,7 @@ def _describe(
     members: np.ndarray,
     start: float,
     end: float,
-    baseline: Baseline,
+    baselines: list[Baseline | None],
     params: EscalationParams,
 ) -> Segment:
     scores = windows.score[members]
@@ -1026,15 +1098,23 @@ def _describe(
     contributions = cue_contributions(windows, members, params.weights)
     order = sorted(range(len(FEATURES)), key=lambda i: -contributions[i])
     drivers = tuple(FEATURES[i] for i in order if contributions[i] > 0)
+    peak_time_s = float(windows.start_s[members[peak]] + params.window_s / 2)
+    counts = np.bincount(windows.voice[members], minlength=len(baselines))
+    voice, baseline = max(
+        ((v, b) for v, b in enumerate(baselines) if b is not None), key=lambda vb: counts[vb[0]]
+    )
+    own = members[windows.voice[members] == voice]
+    members = own if own.size else members
     f0 = float(np.nanmedian(windows.f0_median_hz[members]))
     return Segment(
         start_s=start,
         end_s=end,
         peak_score=float(scores[peak]),
-        peak_time_s=float(windows.start_s[members[peak]] + params.window_s / 2),
+        peak_time_s=peak_time_s,
         mean_score=float(np.mean(scores)),
-        n_windows=int(members.size),
+        n_windows=int(scores.size),
         drivers=drivers,
+        voice=int(voice),
         f0_median_hz=f0,
         pitch_change_st=12 * math.log2(f0 / baseline.f0_median_hz),
         level_change_db=float(np.median(windows.level_dbfs[members])) - baseline.level_dbfs,

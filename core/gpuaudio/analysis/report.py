@@ -1,7 +1,7 @@
 """Writers for an escalation report: report.json, windows.csv, a PNG figure, a Praat TextGrid,
 report.html (gpuaudio.analysis.page) with a copy of the recording beside it.
 
-The JSON schema is versioned (``"schema": "gpuaudio.escalation/2"``) and documented in
+The JSON schema is versioned (``"schema": "gpuaudio.escalation/3"``) and documented in
 docs/report-schema.md. Existing outputs are never overwritten unless ``force`` is given.
 Outputs are complete or absent: all of them are written into a hidden staging folder beside
 their place and moved in only when every one is written, report.json last (it marks a
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from gpuaudio.audio_io import AudioInfo
     from gpuaudio.service import AudioFeatureService
 
-SCHEMA = "gpuaudio.escalation/2"
+SCHEMA = "gpuaudio.escalation/3"
 REPORT_JSON = "report.json"
 WINDOWS_CSV = "windows.csv"
 FIGURE_PNG = "escalation.png"
@@ -243,6 +243,7 @@ def report_document(
             ),
         },
         "baseline": body["baseline"],
+        "voices": body["voices"],
         "segments": body["segments"],
         "summary": {
             "n_segments": len(report.segments),
@@ -292,6 +293,7 @@ WINDOW_COLUMNS = (
     "onset_rate_hz",
     "flatness",
     "speech",
+    "voice",
     "z_pitch",
     "z_level",
     "z_balance",

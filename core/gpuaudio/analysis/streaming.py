@@ -16,10 +16,11 @@ the offline `EscalationReport`, equal to `detect_escalation` on the whole stream
   causal (later audio never changes it), uses the same robust statistics as the final
   report, and converges to the report's baseline as the call goes on.
 - **Live segments.** The offline segment rule applied to the live flags as they come:
-  a segment *opens* when flagged windows (gaps of at most ``max_gap_s`` merged) span
-  ``min_duration_s``, and *closes* as soon as no later window could be merged into it (the
-  next window would start more than ``max_gap_s`` after its last flagged window), or when
-  the stream ends.
+  a segment *opens* when flagged windows (gaps of at most ``max_gap_s`` merged, or pauses
+  of at most ``max_pause_s`` without calm speech) span ``min_duration_s``, and *closes* as
+  soon as no later window could be merged into it (the next window would start more than
+  ``max_gap_s`` after its last flagged window with calm speech since, or more than
+  ``max_pause_s`` after it), or when the stream ends.
 
 See docs/streaming.md for latency and the CLI (``gpuaudio monitor``).
 """
@@ -206,6 +207,7 @@ class EscalationMonitor:
         self._events: list[SegmentEvent] = []
         self._segments: list[LiveSegment] = []
         self._run: list[LiveWindow] = []  # flagged windows of the current live run
+        self._calm_after_run = False  # a calm speech window came after the run's last flag
         self._provenance: dict[str, Any] = {}
         self._timing = {"read_s": 0.0, "f0_s": 0.0, "level_s": 0.0, "spectral_s": 0.0}
         self._busy_s = 0.0
@@ -389,9 +391,9 @@ class EscalationMonitor:
         done = []
         for row in range(raw.f0_median_hz.shape[0]):
             k = offset + row
-            speech, _, self._fit, z, score, flagged = score_windows(
-                self._measured.head(k + 1), self.params
-            )
+            scoring = score_windows(self._measured.head(k + 1), self.params)
+            self._fit = scoring.fit
+            speech, z, score, flagged = scoring.speech, scoring.z, scoring.score, scoring.flagged
             scored = bool(np.isfinite(score[k]))
             window = LiveWindow(
                 index=k,
@@ -425,14 +427,21 @@ class EscalationMonitor:
         if window.flagged:
             was_open = self._is_open()
             self._run.append(window)
+            self._calm_after_run = False
             if not was_open and self._is_open():
                 self._events.append(SegmentEvent("open", self._snapshot(False), window.end_s))
+        elif window.speech and self._run:
+            self._calm_after_run = True
         next_start = window.start_s + self._hop / self.params.analysis_sr
-        if self._run and next_start - self._run[-1].end_s > self.params.max_gap_s + _EPS:
+        limit = self.params.max_gap_s
+        if not self._calm_after_run:
+            limit = max(limit, self.params.max_pause_s)
+        if self._run and next_start - self._run[-1].end_s > limit + _EPS:
             # No later window can be merged into the run: it is over.
             if self._is_open():
                 self._close(window.end_s)
             self._run = []
+            self._calm_after_run = False
         events = tuple(self._events[before:])
         if not events:
             return window

@@ -55,14 +55,18 @@ def segments_schema() -> pa.Schema:
     """``id``, ``segment`` (0-based within the recording), then the `Segment` fields."""
     columns = [pa.field("id", pa.string()), pa.field("segment", pa.int32())]
     for f in fields(Segment):
-        kind = {"n_windows": pa.int32(), "drivers": pa.list_(pa.string())}.get(f.name)
+        kind = {
+            "n_windows": pa.int32(), "voice": pa.int32(), "drivers": pa.list_(pa.string())
+        }.get(f.name)
         columns.append(pa.field(f.name, kind or pa.float64()))
     return pa.schema([*columns, pa.field("duration_s", pa.float64())])
 
 
 def windows_schema() -> pa.Schema:
     """``id``, then the columns of a report's windows.csv."""
-    kinds = {"speech": pa.bool_(), "flagged": pa.bool_(), "segment": pa.int32()}
+    kinds = {
+        "speech": pa.bool_(), "flagged": pa.bool_(), "segment": pa.int32(), "voice": pa.int32()
+    }
     return pa.schema(
         [pa.field("id", pa.string())]
         + [pa.field(name, kinds.get(name, pa.float64())) for name in WINDOW_COLUMNS]
