@@ -11,6 +11,7 @@ work between two updates (a compile, a long chunk) runs.
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import threading
 import time
@@ -32,10 +33,17 @@ _open: list[Progress] = []
 """Progress displays open now, innermost last: where notices go."""
 
 
-def _clock(seconds: float) -> str:
-    from gpuaudio.analysis.escalation import clock
-
-    return clock(seconds)
+def clock(seconds: float | None, decimals: int = 0) -> str:
+    """m:ss (h:mm:ss from an hour) with `decimals` digits of the seconds: whole seconds are
+    truncated, as a clock shows them, fractions rounded; an en dash for None or NaN."""
+    if seconds is None or not math.isfinite(seconds):
+        return "–"
+    sign, scale = ("-" if seconds < 0 else ""), 10**decimals
+    ticks = round(abs(seconds) * scale) if decimals else int(abs(seconds))
+    whole, fraction = divmod(ticks, scale)
+    hours, rest = divmod(whole, 3600)
+    text = f"{rest % 60:02d}" + (f".{fraction:0{decimals}d}" if decimals else "")
+    return f"{sign}{hours}:{rest // 60:02d}:{text}" if hours else f"{sign}{rest // 60}:{text}"
 
 
 def display_mode(stream: TextIO, enabled: bool) -> Mode:
@@ -154,15 +162,15 @@ class Progress:
         while nothing is done yet)."""
         speed = self._speed
         if self.unit == "audio":
-            text = f"{_clock(self._done)}/{_clock(self.total)} audio"
+            text = f"{clock(self._done)}/{clock(self.total)} audio"
             if speed is not None:
                 text += f", {speed:.1f}x real time" if speed < 10 else f", {speed:.0f}x real time"
         else:
             text = f"{self._done:.0f}/{self.total:.0f} {self.unit}"
         if self._eta is None:  # nothing done yet: show that time passes
-            eta = f"{_clock(now - self._started)} elapsed"
+            eta = f"{clock(now - self._started)} elapsed"
         else:
-            eta = f"ETA {_clock(max(self._eta - (now - self._updated), 0.0))}"
+            eta = f"ETA {clock(max(self._eta - (now - self._updated), 0.0))}"
         return ", ".join(part for part in (text, eta, self._note) if part)
 
     def _fraction(self) -> float:

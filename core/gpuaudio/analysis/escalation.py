@@ -33,6 +33,7 @@ import numpy as np
 from gpuaudio import _validation as check
 from gpuaudio.analysis.cues import onset_rate, running_mean, running_median, spectral_measures
 from gpuaudio.errors import InvalidAudioError, InvalidParameterError
+from gpuaudio.progress import clock as clock  # lives in the framework; re-exported
 
 if TYPE_CHECKING:
     from gpuaudio.audio_io import AudioInfo
@@ -332,19 +333,6 @@ class EscalationReport:
             }
         )
         return document
-
-
-def clock(seconds: float | None, decimals: int = 0) -> str:
-    """m:ss (h:mm:ss from an hour) with `decimals` digits of the seconds: whole seconds are
-    truncated, as a clock shows them, fractions rounded; an en dash for None or NaN."""
-    if seconds is None or not math.isfinite(seconds):
-        return "–"
-    sign, scale = ("-" if seconds < 0 else ""), 10**decimals
-    ticks = round(abs(seconds) * scale) if decimals else int(abs(seconds))
-    whole, fraction = divmod(ticks, scale)
-    hours, rest = divmod(whole, 3600)
-    text = f"{rest % 60:02d}" + (f".{fraction:0{decimals}d}" if decimals else "")
-    return f"{sign}{hours}:{rest // 60:02d}:{text}" if hours else f"{sign}{rest // 60}:{text}"
 
 
 def _json_ready(value: Any) -> Any:
