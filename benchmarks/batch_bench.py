@@ -9,7 +9,9 @@ several joined and cut to 3-5 minutes, FLAC at 16 kHz) written into a temporary 
 Every case is a fresh `gpuaudio` process over all the files (its start, model loads and, for
 Dask, the cluster's start included), into its own empty output folder, after one untimed
 `analyze` of one file that warms the disk cache and numba's compile cache. Throughput is audio
-seconds per wall second ("x real time").
+seconds per wall second ("x real time"); the CPU time is the command's and its workers'. The
+run also measures the machine's own ceiling: how much more pure-Python work two processes do at
+once than one (on a VM's shared or hyper-threaded cores it can be well below 2).
 
     python benchmarks/batch_bench.py                        # the issue's 24 recordings
     python benchmarks/batch_bench.py --recordings 4 --min-minutes 1 --max-minutes 1.5   # smoke
@@ -28,6 +30,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -52,6 +55,8 @@ class Case:
     args: list[str]
     """Arguments of `gpuaudio`, before the inputs and `-o OUT`."""
     seconds: float = 0.0
+    cpu_s: float = 0.0
+    """CPU time (user + system) of the command and every process it started."""
     audio_s: float = 0.0
 
     @property
@@ -87,17 +92,46 @@ def audio_seconds(paths: list[Path]) -> float:
 
 def run_case(case: Case, paths: list[Path], out: Path, audio_s: float) -> None:
     """Time one `gpuaudio` process over all files; refuse a run in which any file failed."""
+    cpu_before = children_cpu_s()
     started = time.perf_counter()
     done = subprocess.run(
         [*GPUAUDIO, *case.args, *map(str, paths), "-o", str(out)],
         capture_output=True, text=True, cwd=ROOT,
     )  # fmt: skip
     case.seconds = time.perf_counter() - started
+    case.cpu_s = children_cpu_s() - cpu_before
     if done.returncode != 0:
         raise SystemExit(f"{case.name} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
     case.audio_s = audio_s
     if case.args[0] == "batch":
         check_batch_output(case, out, len(paths))
+
+
+def children_cpu_s() -> float:
+    """CPU time of this process's finished children (and theirs, when each waited for its own)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _spin(seconds: float) -> float:
+    """Pure-Python CPU work of about `seconds` on an idle core; returns its wall time."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(int(seconds * 2.5e7)):
+        total += i
+    return time.perf_counter() - started
+
+
+def machine_scaling(seconds: float = 3.0) -> float:
+    """How much more work two processes do at once than one on this machine: the ceiling of
+    any two-worker speed-up here (1.0 = no gain, 2.0 = two full cores)."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pool.map(_spin, [0.2, 0.2])  # started and warm
+        alone = pool.map(_spin, [seconds])[0]
+        together = max(pool.map(_spin, [seconds, seconds]))
+    return 2 * alone / together
 
 
 def check_batch_output(case: Case, out: Path, count: int) -> None:
@@ -154,16 +188,17 @@ def markdown(cases: list[Case], ratios: dict[str, float], info: dict[str, Any]) 
         f"commit {info['machine']['commit']}; {info['date']}; load average "
         f"{info['load_start']:.2f} at the start, {info['load_end']:.2f} at the end.",
         "",
-        "| case | command | wall (s) | throughput (x real time) |",
-        "|---|---|---:|---:|",
+        "| case | command | wall (s) | CPU (s) | throughput (x real time) |",
+        "|---|---|---:|---:|---:|",
     ]
     lines += [
         f"| {c.name} | `gpuaudio {' '.join(c.args)} FILES -o OUT` | {c.seconds:.1f} | "
-        f"{c.throughput:.1f} |"
+        f"{c.cpu_s:.1f} | {c.throughput:.1f} |"
         for c in cases
     ]
     lines += ["", "| ratio | value | target |", "|---|---:|---|"]
     targets = {
+        "this machine: 2 processes / 1 (pure-Python work, the ceiling)": "",
         "local 2 workers / local 1 worker": ">= 1.70",
         "batch overhead per recording (local 1 worker vs analyze)": "<= 5 %",
         "dask 2 workers / local 2 workers": ">= 0.90",
@@ -211,6 +246,8 @@ def main() -> None:
             wait_for_quiet(args.max_load, args.max_wait * 60)
         load_start = os.getloadavg()[0]
         run_case(Case("warm-up", ["analyze"]), paths[:1], folder / "warm-up", audio_s)
+        scaling = machine_scaling()
+        print(f"this machine: 2 processes do {scaling:.2f}x the work of one", flush=True)
         for case in cases:
             print(f"{case.name} ...", flush=True)
             run_case(case, paths, folder / case.name.replace(" ", "_").replace(",", ""), audio_s)
@@ -218,6 +255,7 @@ def main() -> None:
         load_end = os.getloadavg()[0]
     analyze, local1, local2, dask2 = cases
     ratios = {
+        "this machine: 2 processes / 1 (pure-Python work, the ceiling)": scaling,
         "local 2 workers / local 1 worker": local2.throughput / local1.throughput,
         "batch overhead per recording (local 1 worker vs analyze)": (
             local1.seconds / analyze.seconds - 1
