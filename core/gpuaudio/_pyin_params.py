@@ -23,8 +23,11 @@ MODEL_DEFAULTS: Mapping[str, Any] = {
     "max_transition_rate": 35.92,
     "switch_prob": 0.01,
     "no_trough_prob": 0.01,
+    "transition_min_prob": 1e-4,
 }
-"""librosa.pyin's pyin-model parameters and their defaults (librosa 0.11)."""
+"""librosa.pyin's pyin-model parameters and their defaults (librosa 0.11), and librosa 1.0's
+``transition_min_prob``: its Viterbi considers only transitions at least that likely (None or
+0: every transition, as librosa 0.11 always does)."""
 
 PAD_MODES = (
     "constant", "edge", "linear_ramp", "maximum", "mean", "median", "minimum", "reflect",
@@ -33,15 +36,20 @@ PAD_MODES = (
 """``numpy.pad`` modes librosa.pyin takes (``"empty"`` is refused: it pads with garbage)."""
 
 
-def _real(name: str, value: Any, low: float, high: float = math.inf, *, open_low: bool) -> float:
-    """`value` as a float in (low, high] (`open_low`) or [low, high]."""
+def _real(
+    name: str, value: Any, low: float, high: float = math.inf, *, open_low: bool,
+    or_none: bool = False,
+) -> float:
+    """`value` as a float in (low, high] (`open_low`) or [low, high] (the message says that
+    None is allowed too when `or_none`)."""
     number = math.nan
     if not isinstance(value, bool) and isinstance(value, numbers.Real):
         number = float(value)
     if math.isfinite(number) and (number > low if open_low else number >= low) and number <= high:
         return number
     bound = f"{'>' if open_low else '>='} {low:g}" + (f", <= {high:g}" if high < math.inf else "")
-    raise InvalidParameterError(f"{name} must be a finite number {bound}, got {value!r}")
+    allowed = "None or a finite number" if or_none else "a finite number"
+    raise InvalidParameterError(f"{name} must be {allowed} {bound}, got {value!r}")
 
 
 def model_params(
@@ -53,9 +61,10 @@ def model_params(
     max_transition_rate: Any,
     switch_prob: Any,
     no_trough_prob: Any,
+    transition_min_prob: Any,
 ) -> dict[str, Any]:
     """The pyin-model parameters, checked (as librosa would accept them, probabilities in
-    [0, 1])."""
+    [0, 1]; `transition_min_prob` may also be None)."""
     if (
         isinstance(n_thresholds, bool)
         or not isinstance(n_thresholds, numbers.Integral)
@@ -81,6 +90,9 @@ def model_params(
         "max_transition_rate": _real("max_transition_rate", max_transition_rate, 0, open_low=False),
         "switch_prob": _real("switch_prob", switch_prob, 0, 1, open_low=False),
         "no_trough_prob": _real("no_trough_prob", no_trough_prob, 0, 1, open_low=False),
+        "transition_min_prob": None
+        if transition_min_prob is None
+        else _real("transition_min_prob", transition_min_prob, 0, 1, open_low=False, or_none=True),
     }
     return params
 

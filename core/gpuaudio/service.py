@@ -285,6 +285,7 @@ class AudioFeatureService:
         fill_na: float | None = np.nan,
         center: bool = True,
         pad_mode: Any = "constant",
+        transition_min_prob: float | None = 1e-4,
         as_tensor: bool = False,
     ) -> tuple[Any, Any, Any]:
         """Frame-wise F0 as ``librosa.pyin`` with the same keyword arguments.
@@ -296,6 +297,9 @@ class AudioFeatureService:
         (and so a `pad_mode` other than "constant") and ``fill_na=None`` need a backend whose
         f0 takes them (librosa, fastpyin): any other backend refuses a non-default value by
         name. `win_length` has no effect, as in librosa 0.11 (a FutureWarning).
+        `transition_min_prob` is librosa 1.0's (its Viterbi skips less likely transitions); with
+        librosa 0.11, which has no such argument, the pyin backends take only its default or
+        None (both: 0.11's full Viterbi).
         """
         _pyin.warn_win_length(win_length)
         signal = check.audio(y)
@@ -307,7 +311,7 @@ class AudioFeatureService:
             n_thresholds=n_thresholds, beta_parameters=beta_parameters,
             boltzmann_parameter=boltzmann_parameter, resolution=resolution,
             max_transition_rate=max_transition_rate, switch_prob=switch_prob,
-            no_trough_prob=no_trough_prob,
+            no_trough_prob=no_trough_prob, transition_min_prob=transition_min_prob,
         )
         fill = _pyin.fill_value(fill_na)
         mode = _pyin.pad_mode(pad_mode)

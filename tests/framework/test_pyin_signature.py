@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import math
+from importlib.metadata import version
 
 import librosa
 import numpy as np
@@ -19,6 +20,9 @@ from gpuaudio.plugins import make_plugin_manager
 SR = 16000
 GRID = {"fmin": 60.0, "fmax": 500.0, "frame_length": 1024}
 PYIN_BACKENDS = ("librosa", "fastpyin")
+SPARSE_VITERBI = "transition_min_prob" in inspect.signature(librosa.pyin).parameters
+"""librosa >= 1.0 (.ci/py312): pyin takes transition_min_prob; librosa 0.11 (the main venv) does
+not, and the tests of either case run in the job that has it."""
 
 
 def glide(seconds: float = 0.5, seed: int = 0) -> np.ndarray:
@@ -112,6 +116,46 @@ def test_pyin_backends_give_librosas_exact_result(services, backend, kwargs):
     assert got[1].any() and not got[1].all()  # both voiced and unvoiced frames compared
 
 
+@pytest.mark.skipif(not SPARSE_VITERBI, reason="librosa < 1.0: no transition_min_prob")
+@pytest.mark.parametrize("backend", PYIN_BACKENDS)
+@pytest.mark.parametrize("threshold", [None, 0, 1e-3, 0.01, 0.02])
+def test_transition_min_prob_gives_librosa_1s_exact_result(services, backend, threshold):
+    y = np.stack([glide(seed=3), glide(0.5, seed=4)[::-1].copy()])
+    want = librosa.pyin(y, sr=SR, **GRID, transition_min_prob=threshold)
+    got = services[backend].extract_f0(y, SR, **GRID, transition_min_prob=threshold)
+    for mine, theirs in zip(got, want, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+@pytest.mark.skipif(not SPARSE_VITERBI, reason="librosa < 1.0: no transition_min_prob")
+@pytest.mark.parametrize(
+    ("backend", "message"),
+    [
+        ("librosa", "librosa.pyin refused the parameters: Empty transition matrix"),
+        ("fastpyin", r"transition_min_prob=0\.5 leaves pyin states without any transition"),
+    ],
+)
+def test_a_transition_min_prob_that_cuts_off_a_state_is_refused(services, backend, message):
+    with pytest.raises(InvalidParameterError, match=message):
+        services[backend].extract_f0(glide(), SR, **GRID, transition_min_prob=0.5)
+
+
+@pytest.mark.skipif(SPARSE_VITERBI, reason="librosa >= 1.0 takes transition_min_prob")
+@pytest.mark.parametrize("backend", PYIN_BACKENDS)
+def test_transition_min_prob_needs_librosa_1_unless_it_means_every_transition(services, backend):
+    y = glide()
+    want = librosa.pyin(y, sr=SR, **GRID)  # librosa 0.11: every transition considered
+    for threshold in (None, 0, 1e-4):
+        got = services[backend].extract_f0(y, SR, **GRID, transition_min_prob=threshold)
+        for mine, theirs in zip(got, want, strict=True):
+            np.testing.assert_array_equal(mine, theirs)
+    with pytest.raises(InvalidParameterError) as error:
+        services[backend].extract_f0(y, SR, **GRID, transition_min_prob=1e-3)
+    message = str(error.value)
+    assert "transition_min_prob=0.001 needs librosa >= 1.0" in message
+    assert f"installed librosa {version('librosa')}" in message
+
+
 def test_win_length_has_no_effect_and_warns_as_librosa(services):
     y = glide()
     with pytest.warns(FutureWarning, match="win_length"):
@@ -128,6 +172,7 @@ def test_win_length_has_no_effect_and_warns_as_librosa(services):
         ({"fill_na": None}, "fill_na=None"),
         ({"center": False}, "center=False"),
         ({"pad_mode": "reflect"}, "pad_mode='reflect'"),
+        ({"transition_min_prob": None}, "transition_min_prob=None"),
     ],
 )
 def test_a_backend_that_cannot_honour_a_value_refuses_it_by_name(services, backend, kwargs, named):
@@ -173,6 +218,8 @@ def test_fill_na_reaches_a_tensor_result(services, backend):
         ({"beta_parameters": (2, -1)}, r"beta_parameters\[1\] must be a finite number > 0"),
         ({"switch_prob": 1.5}, "switch_prob must be a finite number >= 0, <= 1"),
         ({"resolution": 0}, "resolution must be a finite number > 0"),
+        ({"transition_min_prob": -1e-4}, "transition_min_prob must be None or a finite number"),
+        ({"transition_min_prob": math.nan}, "transition_min_prob must be None or a finite"),
         ({"fill_na": "zero"}, "fill_na must be a number"),
         ({"pad_mode": "empty"}, "pad_mode must be one of"),
         ({"center": "yes"}, "center must be True or False"),

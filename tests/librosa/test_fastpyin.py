@@ -7,6 +7,7 @@ task's bound (f0 equal on >= 99.9% of frames, voiced_prob within 1e-6).
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 from typing import Any
@@ -159,13 +160,27 @@ def test_sub_batches_give_the_same_frames() -> None:
     assert_identical(split, reference(batch, 16000, fmin=50.0, fmax=550.0, frame_length=1024))
 
 
-def test_banded_viterbi_matches_librosa_viterbi_with_ties() -> None:
+SPARSE_VITERBI = "transition_min_prob" in inspect.signature(librosa.sequence.viterbi).parameters
+"""librosa >= 1.0 (.ci/py312): its Viterbi can leave out transitions below transition_min_prob."""
+
+
+@pytest.mark.parametrize(
+    "threshold",
+    [
+        None,
+        pytest.param(1e-4, marks=pytest.mark.skipif(not SPARSE_VITERBI, reason="librosa < 1.0")),
+        pytest.param(2e-3, marks=pytest.mark.skipif(not SPARSE_VITERBI, reason="librosa < 1.0")),
+    ],
+)
+def test_banded_viterbi_matches_librosa_viterbi_with_ties(threshold: float | None) -> None:
     """Quantised observations (many exact ties, unvoiced rows sometimes 0) decode as librosa's.
 
     Zero unvoiced probabilities make the best predecessor of far-off pitch bins lie outside
-    their transition band, the case the running maxima exist for.
+    their transition band, the case the running maxima exist for; with a transition_min_prob
+    (librosa 1.0) those and the least likely in-band transitions are left out.
     """
-    model = _fastpyin.PyinModel(8000, 200.0, 400.0, 256, 128)
+    settings = _fastpyin.PyinSettings(transition_min_prob=threshold)
+    model = _fastpyin.PyinModel(8000, 200.0, 400.0, 256, 128, settings=settings)
     n, n_frames, n_windows = model.n_pitch_bins, 30, 6
     rng = np.random.default_rng(11)
     voiced = rng.choice([0.0, 0.0, 0.0, 0.25, 0.5, 1.0], size=(n_windows, n_frames, n))
@@ -186,15 +201,37 @@ def test_banded_viterbi_matches_librosa_viterbi_with_ties() -> None:
         model.band_hi,
         model.log_stay,
         model.log_switch,
-        model.log_zero,
+        model.log_outside,
     )
     semitones = round(35.92 * 12 * 128 / 8000)
     local = librosa.sequence.transition_local(n, semitones * 10 + 1, window="triangle")
     transition = np.kron(librosa.sequence.transition_loop(2, 0.99), local)
+    if threshold is not None:  # some in-band transitions are left out
+        assert (transition[transition > 0] < threshold).any()
+    sparse = {} if threshold is None else {"transition_min_prob": threshold}
     for w in range(n_windows):
         prob = np.concatenate([voiced[w].T, np.repeat(unvoiced[w][None], n, axis=0)])
-        expected = librosa.sequence.viterbi(prob, transition, p_init=np.full(2 * n, 0.5 / n))
+        expected = librosa.sequence.viterbi(
+            prob, transition, p_init=np.full(2 * n, 0.5 / n), **sparse
+        )
         np.testing.assert_array_equal(states[w], expected)
+
+
+@pytest.mark.skipif(not SPARSE_VITERBI, reason="librosa < 1.0: no transition_min_prob")
+@pytest.mark.parametrize("threshold", [None, 1e-3, 0.01])
+def test_identical_with_transition_min_prob(threshold: float | None) -> None:
+    """librosa 1.0's transition_min_prob on speech-like windows (its default: every test above)."""
+    rng = np.random.default_rng(17)
+    kinds = ("voice", "chirp", "noise", "voice")
+    batch = np.stack([signal(k, 16000, 16000, rng.uniform(90, 250), rng) for k in kinds])
+    params = {"fmin": 60.0, "fmax": 500.0, "frame_length": 1024, "transition_min_prob": threshold}
+    assert_identical(fast(batch, 16000, **params), reference(batch, 16000, **params))
+
+
+def test_a_transition_min_prob_that_cuts_off_a_state_names_the_largest_that_does_not() -> None:
+    settings = _fastpyin.PyinSettings(transition_min_prob=0.3)
+    with pytest.raises(InvalidParameterError, match=r"transition_min_prob=0\.3 .* at most 0\.0"):
+        _fastpyin.PyinModel(16000, 60.0, 500.0, 1024, 256, settings=settings)
 
 
 def test_auto_ranks_fastpyin_right_after_acpitch_and_librosa_stays_available() -> None:

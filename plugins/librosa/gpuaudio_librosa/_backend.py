@@ -11,7 +11,8 @@ from typing import Any, ClassVar
 import librosa
 import numpy as np
 
-from gpuaudio import BackendContext, F0Frames
+from gpuaudio import BackendContext, F0Frames, InvalidParameterError
+from gpuaudio_librosa._pyin_version import SPARSE_VITERBI, TRANSITION_MIN_PROB, transition_min_prob
 
 __all__ = ["LibrosaBackend"]
 
@@ -42,11 +43,19 @@ class LibrosaBackend:
         **pyin: Any,
     ) -> F0Frames:
         """``librosa.pyin`` itself; `pyin` carries its other keywords (center, fill_na,
-        n_thresholds, ...: plugin API 1.x), passed through as given."""
-        f0, voiced_flag, voiced_prob = librosa.pyin(
-            y, fmin=fmin, fmax=fmax, sr=sr, frame_length=frame_length, hop_length=hop_length,
-            **pyin,
-        )
+        n_thresholds, ...: plugin API 1.x), passed through as given (``transition_min_prob``
+        only to a librosa that takes it); parameters librosa refuses are an
+        `InvalidParameterError`."""
+        threshold = transition_min_prob(pyin.pop("transition_min_prob", TRANSITION_MIN_PROB))
+        if SPARSE_VITERBI:
+            pyin["transition_min_prob"] = threshold
+        try:
+            f0, voiced_flag, voiced_prob = librosa.pyin(
+                y, fmin=fmin, fmax=fmax, sr=sr, frame_length=frame_length,
+                hop_length=hop_length, **pyin,
+            )
+        except librosa.ParameterError as exc:
+            raise InvalidParameterError(f"librosa.pyin refused the parameters: {exc}") from exc
         return F0Frames(f0, voiced_flag, voiced_prob)
 
     def stft(

@@ -13,8 +13,10 @@ same stages with the same float operations, but
   predecessor from running maxima, so the argmax (first index on ties) is librosa's;
 * windows are decoded in parallel (numba prange).
 
-The result is bit-identical to ``librosa.pyin`` for every pyin keyword (model parameters,
-``center``, ``fill_na``; see docs/fastpyin.md for how this is tested).
+The result is bit-identical to the installed ``librosa.pyin`` for every pyin keyword (model
+parameters, ``center``, ``fill_na``, librosa 1.0's ``transition_min_prob``: transitions less
+likely than that are left out of the band and the runs around it, as librosa 1.0's Viterbi
+leaves them out; see docs/fastpyin.md for how this is tested).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import scipy.stats
 from gpuaudio import BackendContext, F0Frames, InvalidParameterError
 from gpuaudio.contract import frame_count
 from gpuaudio_librosa import _pyin_kernels as kernels
+from gpuaudio_librosa import _pyin_version
 from gpuaudio_librosa._batched import track_in_groups
 
 __all__ = ["FastPyinBackend"]
@@ -46,7 +49,8 @@ _MAX_STATES = np.iinfo(np.uint16).max + 1
 
 @dataclass(frozen=True)
 class PyinSettings:
-    """librosa.pyin's model parameters, with librosa's defaults."""
+    """librosa.pyin's model parameters, with librosa's defaults, and the Viterbi's
+    ``transition_min_prob`` (None: every transition, as librosa 0.11)."""
 
     n_thresholds: int = 100
     beta_parameters: tuple[float, float] = (2, 18)
@@ -55,6 +59,7 @@ class PyinSettings:
     max_transition_rate: float = 35.92
     switch_prob: float = 0.01
     no_trough_prob: float = 0.01
+    transition_min_prob: float | None = None
 
 
 class FastPyinBackend:
@@ -86,12 +91,16 @@ class FastPyinBackend:
         max_transition_rate: float = 35.92,
         switch_prob: float = 0.01,
         no_trough_prob: float = 0.01,
+        transition_min_prob: float | None = _pyin_version.TRANSITION_MIN_PROB,
     ) -> F0Frames:
         """``librosa.pyin(y, sr=sr, fmin=, fmax=, ...)`` for (batch, n), every keyword of
-        librosa's but ``pad_mode`` (the service pads) and the deprecated ``win_length``."""
+        librosa's but ``pad_mode`` (the service pads) and the deprecated ``win_length``;
+        `transition_min_prob` as the installed librosa takes it
+        (`_pyin_version.transition_min_prob`)."""
         settings = PyinSettings(
             n_thresholds, (beta_parameters[0], beta_parameters[1]), boltzmann_parameter,
             resolution, max_transition_rate, switch_prob, no_trough_prob,
+            _pyin_version.transition_min_prob(transition_min_prob),
         )
         model = pyin_model(sr, fmin, fmax, frame_length, hop_length, center, settings)
         result = track_in_groups(self.context.memory, model, y)
@@ -194,6 +203,22 @@ class PyinModel:
         switch = librosa.sequence.transition_loop(2, 1 - self.settings.switch_prob)
         transition = np.kron(switch, local)
         log_trans = np.log(transition + self.tiny)
+        zero = np.log(np.zeros(1) + self.tiny)[0]
+        if not np.all(log_trans[transition == 0] == zero):
+            raise AssertionError("pyin's zero transitions do not share one log weight")
+        self.log_zero = float(zero)
+        # librosa 1.0's Viterbi considers only transitions whose log weight reaches this floor
+        floor = -np.inf
+        if self.settings.transition_min_prob:
+            floor = np.log(self.settings.transition_min_prob + self.tiny)
+        self.log_outside = self.log_zero if zero >= floor else -np.inf
+        log_trans = np.where(log_trans >= floor, log_trans, -np.inf)
+        if np.isneginf(log_trans).all(axis=0).any():  # librosa.pyin refuses it too
+            raise InvalidParameterError(
+                f"transition_min_prob={self.settings.transition_min_prob} leaves pyin states "
+                "without any transition into them: use at most "
+                f"{float(transition.max(axis=0).min())!r} (or None: every transition)"
+            )
         # The band into bin b: +-half around it holds every nonzero weight. An even width
         # (e.g. resolution=1) is lopsided by one bin; that bin keeps its true (zero) weight.
         sources, targets = np.nonzero(local)
@@ -216,10 +241,6 @@ class PyinModel:
             )
         ):
             raise AssertionError("pyin's transition matrix is not voicing-symmetric")
-        zero = np.log(np.zeros(1) + self.tiny)[0]
-        if not np.all(log_trans[transition == 0] == zero):
-            raise AssertionError("pyin's zero transitions do not share one log weight")
-        self.log_zero = float(zero)
         p_init = np.ones(2 * n) / (2 * n)
         self.log_init = float(np.log(p_init + self.tiny)[0])
 
@@ -260,7 +281,7 @@ class PyinModel:
             self.band_hi,
             self.log_stay,
             self.log_switch,
-            self.log_zero,
+            self.log_outside,
         )
         n = self.n_pitch_bins
         f0 = self.freqs[states % n]
