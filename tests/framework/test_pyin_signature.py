@@ -131,7 +131,7 @@ def test_transition_min_prob_gives_librosa_1s_exact_result(services, backend, th
 @pytest.mark.parametrize(
     ("backend", "message"),
     [
-        ("librosa", "librosa.pyin refused the parameters: Empty transition matrix"),
+        ("librosa", r"librosa\.pyin refused the parameters: Empty transition matrix"),
         ("fastpyin", r"transition_min_prob=0\.5 leaves pyin states without any transition"),
     ],
 )
@@ -229,6 +229,14 @@ def test_fill_na_reaches_a_tensor_result(services, backend):
 def test_bad_values_are_refused_before_any_backend_runs(services, kwargs, message):
     with pytest.raises(InvalidParameterError, match=message):
         services["v10"].extract_f0(glide(0.5), SR, **{**GRID, **kwargs})
+
+
+def test_parameters_librosa_pyin_refuses_are_invalid_parameters_for_the_librosa_backend(services):
+    """Not a backend failure to fall back from: a pitch band narrower than one hop's move."""
+    with pytest.raises(InvalidParameterError, match=r"librosa\.pyin refused the parameters: "):
+        services["librosa"].extract_f0(
+            glide(), SR, fmin=200.0, fmax=250.0, frame_length=1024, hop_length=1024
+        )
 
 
 def test_fastpyin_refuses_a_resolution_it_cannot_decode_by_name(services):
