@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -15,11 +14,8 @@ SR = 16000
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    """No gpuaudio.toml or GPUAUDIO_* from the developer's environment."""
-    monkeypatch.chdir(tmp_path)
-    for name in [n for n in os.environ if n.startswith("GPUAUDIO_")]:
-        monkeypatch.delenv(name)
+def _isolated(isolated):
+    """Every test in an empty folder, without the developer's gpuaudio settings."""
 
 
 @pytest.fixture(scope="session")

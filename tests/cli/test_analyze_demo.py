@@ -14,11 +14,8 @@ from gpuaudio.evaluation.synth import synthesize_speech
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    """No gpuaudio.toml or GPUAUDIO_* from the developer's environment."""
-    monkeypatch.chdir(tmp_path)
-    for name in [n for n in __import__("os").environ if n.startswith("GPUAUDIO_")]:
-        monkeypatch.delenv(name)
+def _isolated(isolated):
+    """Every test in an empty folder, without the developer's gpuaudio settings."""
 
 
 @pytest.fixture(scope="module")

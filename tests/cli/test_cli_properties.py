@@ -72,11 +72,8 @@ def _time_limit(seconds: int) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No gpuaudio.toml or GPUAUDIO_* from the developer's environment."""
-    monkeypatch.chdir(tmp_path)
-    for name in [n for n in __import__("os").environ if n.startswith("GPUAUDIO_")]:
-        monkeypatch.delenv(name)
+def _isolated(isolated):
+    """Every test in an empty folder, without the developer's gpuaudio settings."""
 
 
 def _speech_like(seed: int = 0) -> np.ndarray:
