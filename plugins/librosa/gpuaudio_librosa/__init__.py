@@ -62,8 +62,8 @@ def gpuaudio_stft_backends() -> list[BackendSpec]:
         BackendSpec(
             name="librosa",
             feature="stft",
-            load="gpuaudio_librosa._backend:LibrosaBackend",
-            description="librosa.stft (numpy/scipy FFT), CPU reference",
+            load="gpuaudio_librosa._stft:LibrosaStft",  # Hann + zero padding: numpy, bit for bit
+            description="librosa.stft (numpy FFT), CPU reference",
             **_COMMON,  # type: ignore[arg-type]
         )
     ]
