@@ -3,10 +3,12 @@
 Times each command N times as a fresh process (the ``gpuaudio`` console script beside this
 Python) and prints the median wall and CPU (user + system) seconds; for ``analyze`` of a 10-s
 file it also times the same work repeated inside one warm process (`analyze_to_folder`,
-outputs included) and reports the difference as the fixed overhead. CPU time moves less than
-wall time when other work shares the cores; the load average is printed with the figures.
+outputs included) and reports the difference as the fixed overhead. The file is at 16 kHz, the
+analysis rate, unless ``--sr`` says otherwise (another rate adds the resampler, which imports
+``scipy.signal``). CPU time moves less than wall time when other work shares the cores; the
+load average is printed with the figures.
 
-    .venv/bin/python benchmarks/startup.py --runs 7 --json startup.json
+    .venv/bin/python benchmarks/startup.py --runs 7 [--sr 22050] --json startup.json
 """
 
 from __future__ import annotations
@@ -88,6 +90,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="timed runs per command")
     parser.add_argument("--json", help="write the figures here")
+    parser.add_argument("--sr", type=int, default=16000,
+                        help="sample rate of the test file (16000: the analysis rate)")
     args = parser.parse_args()
 
     import soundfile as sf
@@ -97,8 +101,8 @@ def main() -> None:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         audio = Path(tmp) / "call.wav"
-        signal, _ = synthesize_speech(10.0, sr=22050, seed=2)
-        sf.write(audio, signal, 22050)
+        signal, _ = synthesize_speech(10.0, sr=args.sr, seed=2)
+        sf.write(audio, signal, args.sr)
         runs: dict[str, tuple[list[float], list[float]]] = {}
         for name, template in COMMANDS.items():
             argv = [part.format(audio=audio, out=Path(tmp) / "out") for part in template]
@@ -110,14 +114,14 @@ def main() -> None:
     medians[OVERHEAD] = (cli[0] - warm[0], cli[1] - warm[1])
     print(f"{_cpu()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
           f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after; "
-          f"median of {args.runs}")
+          f"median of {args.runs}; a 10-s {args.sr}-Hz WAV")
     print("| command | wall (s) | CPU (s) |\n|---|---:|---:|")
     for name, (wall, cpu) in medians.items():
         print(f"| {name} | {wall:.2f} | {cpu:.2f} |")
     if args.json:
         Path(args.json).write_text(json.dumps({
             "cpu": _cpu(), "cores": os.cpu_count(), "python": platform.python_version(),
-            "load_average": [load_before[0], load_after[0]],
+            "load_average": [load_before[0], load_after[0]], "sample_rate": args.sr,
             "runs": {name: {"wall_s": w, "cpu_s": c} for name, (w, c) in runs.items()},
             "medians": {name: {"wall_s": w, "cpu_s": c} for name, (w, c) in medians.items()},
         }, indent=1))
