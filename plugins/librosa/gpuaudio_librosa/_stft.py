@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LibrosaStft", "hann_stft", "periodic_hann"]
 
-_BLOCK_BYTES = 1 << 23
+_BLOCK_BYTES = 1 << 22
 """Windowed float64 frames transformed at once: bounds the temporaries (librosa uses blocks
 of 256 KiB; the values do not depend on the block size)."""
 
