@@ -7,7 +7,7 @@ frames every ``hop_length`` samples of the signal padded by ``n_fft // 2`` on ea
 centred, each frame times the window in float64, numpy's ``rfft``, and librosa's complex
 dtype for the input (complex64 for float32). So the values are librosa's bit for bit (tested
 in tests/librosa/test_stft.py) without importing librosa or ``scipy.signal``, which cost
-~0.9 s of CPU at the start of every command that analyses. Other windows and pad modes go to
+~1 CPU s at the start of every command that analyses. Other windows and pad modes go to
 ``librosa.stft`` itself (the librosa backend's `LibrosaBackend.stft`).
 """
 
