@@ -110,9 +110,16 @@ def header_problems(extra_info: str) -> tuple[str, ...]:
     )
 
 
+_MISLEADING = "File does not exist or is not a regular file (possibly a pipe?)."
+"""What libsndfile (through mpg123) says of a file that is there but is not audio it knows."""
+
+
 def _reason(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return text[-1] if text else type(exc).__name__
+    reason = text[-1] if text else type(exc).__name__
+    if reason.endswith(_MISLEADING):  # the file was checked to exist and be a regular file
+        return "not audio in a format libsndfile knows, or the file is damaged"
+    return reason
 
 
 def sha256_file(path: str | Path, block_bytes: int = 1 << 20) -> str:

@@ -120,3 +120,28 @@ def test_a_too_short_file_names_itself_and_the_cli_flag(tmp_path, capsys):
     assert main(["analyze", str(short), "-o", str(tmp_path / "o"), "--window", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(short) in err[0] and "--window" in err[0]
+
+
+def test_inputs_with_one_stem_get_a_folder_each(tmp_path):
+    """call.wav and call.flac: call_wav/ and call_flac/; a/call.wav and b/call.wav: their parent
+    folders added; the same file twice is refused before anything is analysed."""
+    from gpuaudio.cli.analyze import output_folders
+    from gpuaudio.errors import GpuAudioError
+
+    assert output_folders(["x/call.wav", "x/call.flac", "x/other.wav"]) == [
+        "call_wav", "call_flac", "other"
+    ]
+    assert output_folders(["a/call.wav", "b/call.wav"]) == ["a__call_wav", "b__call_wav"]
+    with pytest.raises(GpuAudioError, match="share the output folder"):
+        output_folders(["a/call.wav", "a/call.wav"])
+
+
+def test_analyze_writes_call_wav_and_call_flac_into_their_own_folders(tmp_path):
+    audio, _ = synthesize_speech(12.0, sr=16000, seed=5)
+    for name in ("call.wav", "call.flac"):
+        sf.write(tmp_path / name, audio, 16000)
+    files = [str(tmp_path / "call.wav"), str(tmp_path / "call.flac")]
+    assert main(["analyze", *files, "-o", str(tmp_path / "out"), "--quiet", "--no-html"]) == 0
+    for folder in ("call_wav", "call_flac"):
+        report = json.loads((tmp_path / "out" / folder / REPORT_JSON).read_text())
+        assert report["input"]["name"] == f"call.{folder.split('_')[1]}"

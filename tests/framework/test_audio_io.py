@@ -87,6 +87,8 @@ def test_errors_are_one_line_with_advice(tmp_path):
     cases["no samples"] = tmp_path / "header.wav"
     sf.write(cases["no samples"], np.zeros((0, 1)), 16000)
     cases["folder"] = tmp_path
+    cases["bad mp3"] = tmp_path / "call.mp3"
+    cases["bad mp3"].write_bytes(b"ID3" + bytes(range(256)) * 20)
     messages = {}
     for label, path in cases.items():
         with pytest.raises(AudioFileError) as caught:
@@ -97,6 +99,8 @@ def test_errors_are_one_line_with_advice(tmp_path):
     assert "ffmpeg" in messages["m4a"] and "ffmpeg" in messages["corrupt"]
     assert "no audio samples" in messages["no samples"]
     assert "not a regular file" in messages["folder"]
+    # libsndfile's "does not exist ... (possibly a pipe?)" for a file that is there, replaced
+    assert "possibly a pipe" not in messages["bad mp3"] and "damaged" in messages["bad mp3"]
     assert all("\n" not in text and str(tmp_path) in text for text in messages.values())
 
 

@@ -51,11 +51,15 @@ _UNSAFE = re.compile(r"[^\w.-]")
 
 
 def output_folder_name(path: str | Path) -> str:
-    """The name of the folder for `path`'s outputs: its file name without extension, with
-    anything but letters, digits, ``_``, ``-`` and ``.`` replaced by ``_`` and leading dots
-    removed, so it can never leave the output folder (``...wav`` -> ``recording``)."""
-    name = _UNSAFE.sub("_", Path(str(path)).stem).lstrip(".")
-    return name or "recording"
+    """The name of the folder for `path`'s outputs: its file name without extension, made
+    safe (`safe_name`)."""
+    return safe_name(Path(str(path)).stem)
+
+
+def safe_name(text: str) -> str:
+    """`text` with anything but letters, digits, ``_``, ``-`` and ``.`` replaced by ``_`` and
+    leading dots removed, so it can never leave the output folder (``..`` -> ``recording``)."""
+    return _UNSAFE.sub("_", text).lstrip(".") or "recording"
 
 
 def audio_copy_name(path: str | Path) -> str:

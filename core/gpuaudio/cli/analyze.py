@@ -19,17 +19,39 @@ from gpuaudio.errors import GpuAudioError
 from gpuaudio.progress import Progress
 
 
-def run(args: argparse.Namespace) -> int:
-    """Escalation analysis of each FILE into DIR/<safe file stem>/; one line per failed file."""
-    from gpuaudio.analysis.report import analyze_to_folder, output_folder_name
+def output_folders(files: list[str]) -> list[str]:
+    """Each input's output folder under -o, one per input: its safe file stem; where stems
+    clash, the stem and extension (``call_wav``, ``call_flac``), then also the parent folder
+    (``site1__call_wav``)."""
+    from gpuaudio.analysis.report import output_folder_name, safe_name
 
-    stems = [output_folder_name(name) for name in args.files]
-    clashes = sorted({stem for stem in stems if stems.count(stem) > 1})
+    def with_extension(name: str) -> str:
+        return safe_name(f"{Path(name).stem}_{Path(name).suffix.lstrip('.')}")
+
+    def with_parent(name: str) -> str:
+        return safe_name(f"{Path(name).resolve().parent.name}__{with_extension(name)}")
+
+    folders = [output_folder_name(name) for name in files]
+    for widen in (with_extension, with_parent):
+        clashes = {folder for folder in folders if folders.count(folder) > 1}
+        folders = [
+            widen(name) if folder in clashes else folder
+            for name, folder in zip(files, folders, strict=True)
+        ]
+    clashes = {folder for folder in folders if folders.count(folder) > 1}
     if clashes:
         raise GpuAudioError(
-            f"several inputs are named {', '.join(clashes)}: their outputs would share a folder "
-            "under -o; analyse them in separate runs with different -o folders"
+            f"several inputs would share the output folder(s) {', '.join(sorted(clashes))} "
+            "under -o (the same file given twice?); analyse them in separate runs"
         )
+    return folders
+
+
+def run(args: argparse.Namespace) -> int:
+    """Escalation analysis of each FILE into DIR/<safe file stem>/; one line per failed file."""
+    from gpuaudio.analysis.report import analyze_to_folder
+
+    stems = output_folders(args.files)
     service = service_from_args(args)
     params = params_from_args(args)
     pages = page_options(args)
