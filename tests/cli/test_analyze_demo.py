@@ -89,11 +89,10 @@ def test_backend_and_channel_options(speech_file, tmp_path, capsys):
     assert "nosuchbackend" in _one_error_line(capsys)
 
 
-def test_same_names_are_refused(speech_file, tmp_path, capsys):
-    twin = tmp_path / "speech.wav"
-    twin.write_bytes(b"")
-    assert main(["analyze", str(speech_file), str(twin), "-o", str(tmp_path / "o")]) == 2
+def test_the_same_file_twice_is_refused(speech_file, tmp_path, capsys):
+    assert main(["analyze", str(speech_file), str(speech_file), "-o", str(tmp_path / "o")]) == 2
     assert "separate runs" in _one_error_line(capsys)
+    assert not (tmp_path / "o").exists()  # refused before anything was analysed
 
 
 def test_demo_finds_the_known_escalations(tmp_path, capsys):
