@@ -68,7 +68,7 @@ class EscalationParams:
     """Window step; None means `window_s` (adjacent windows)."""
     fmin: float = 50.0
     fmax: float = 550.0
-    threshold: float = 2.6
+    threshold: float = 2.5
     """A window is flagged when its score is at least this (robust z units; see the operating
     curve in docs/escalation.md)."""
     min_duration_s: float = 6.0
@@ -740,16 +740,12 @@ def _fit_once(
     )
 
 
-def _fit(
-    cues: Cues, speech: np.ndarray, params: EscalationParams, from_calmer: bool = True
-) -> _Fit | None:
+def _fit(cues: Cues, speech: np.ndarray, params: EscalationParams) -> _Fit | None:
     """The baseline over the speech windows; None with fewer than `min_baseline_windows`.
 
     Fitted over all speech, then refitted without the windows that fit flags, until the set
     stops changing (`baseline_iterations`): escalated windows are outliers that would pull
     the centre and widen the scale. At least half of the speech always stays in the fit.
-    `from_calmer`: start the refits from the calmer of two pitch states (below); off for one
-    of two voices on a channel, whose turns are too few and short for the states to be sure.
     """
     n_speech = int(speech.sum())
     if n_speech < params.min_baseline_windows:
@@ -757,11 +753,7 @@ def _fit(
     keep = speech
     fit = _fit_once(cues, keep, params, 1, 0)
     candidates = speech  # windows a refit may take into the baseline
-    if (
-        from_calmer
-        and params.baseline_iterations
-        and n_speech >= 2 * params.min_baseline_windows
-    ):
+    if params.baseline_iterations and n_speech >= 2 * params.min_baseline_windows:
         # Escalation over nearly half of the speech hides in a wide scale: start the refits
         # from the calmer of two well-separated pitch states, when there are two, and never
         # take the upper state back: its windows that score just under the threshold (no
@@ -847,19 +839,32 @@ def _two_states(values: np.ndarray, speech: np.ndarray) -> _States | None:
 
 def _calmer_state(cues: Cues, speech: np.ndarray) -> np.ndarray | None:
     """The speech windows of the lower of two well-separated pitch states (Ashman's D above
-    `_SEPARATION`, 2-9 semitones apart, the higher holding 10-60% of the speech), else None.
+    `_SEPARATION`, 2-9 semitones apart, the higher holding 10-60% of the speech and not
+    taking turns with the lower: an escalation is one or two stretches), else None.
 
     Pitch decides: it is the cue that can flag a window alone, and its states are clean once
-    smoothed; level and the rest would only blur them."""
+    smoothed; level and the rest would only blur them. States that alternate all through the
+    call are the voice's own range (or octave errors on a phone line), not a calm part and an
+    escalated part: starting from the lower one flagged the other's windows on the tuning half."""
     states = _two_states(cues[0], speech)
     if (
         states is None
         or states.separation < _SEPARATION
         or not _STATE_ST[0] <= states.distance <= _STATE_ST[1]
         or not 0.1 <= states.upper_share <= 0.6
+        or _take_turns(states, cues[0], speech)
     ):
         return None
     return states.lower
+
+
+def _take_turns(states: _States, values: np.ndarray, speech: np.ndarray) -> bool:
+    """Whether the two states alternate all through the speech (`_TURN_MIXED`)."""
+    usable = speech & np.isfinite(values)
+    upper = (~states.lower[usable]).astype(np.float64)
+    stretches = [part for part in np.array_split(upper, _TURN_BLOCKS) if part.size]
+    mixed = np.mean([min(part.mean(), 1 - part.mean()) >= 0.1 for part in stretches])
+    return bool(mixed >= _TURN_MIXED)
 
 
 def _two_voices(features: Cues, speech: np.ndarray) -> _States | None:
@@ -879,11 +884,7 @@ def _two_voices(features: Cues, speech: np.ndarray) -> _States | None:
         or not _VOICES_SHARE[0] <= states.upper_share <= _VOICES_SHARE[1]
     ):
         return None
-    usable = speech & np.isfinite(features[0])
-    upper = (~states.lower[usable]).astype(np.float64)
-    stretches = [part for part in np.array_split(upper, _TURN_BLOCKS) if part.size]
-    mixed = np.mean([min(part.mean(), 1 - part.mean()) >= 0.1 for part in stretches])
-    return states if mixed >= _TURN_MIXED else None
+    return states if _take_turns(states, features[0], speech) else None
 
 
 def _zscores(
@@ -953,7 +954,7 @@ def score_windows(raw: _Raw, params: EscalationParams) -> Scoring:
     fits = []
     for index, members in enumerate(groups):
         cues = _smooth(features, members, params)
-        fit = _fit(cues, members, params, from_calmer=voices is None)
+        fit = _fit(cues, members, params)
         voice_z, voice_score, voice_flagged = _zscores(cues, members, fit, params)
         voice[members] = index
         for target, values in zip(z, voice_z, strict=True):
