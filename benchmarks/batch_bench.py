@@ -244,6 +244,7 @@ def main() -> None:
         audio_s = audio_seconds(paths)
         if args.max_load is not None:
             wait_for_quiet(args.max_load, args.max_wait * 60)
+        measured = datetime.now(timezone.utc)
         load_start = os.getloadavg()[0]
         run_case(Case("warm-up", ["analyze"]), paths[:1], folder / "warm-up", audio_s)
         scaling = machine_scaling()
@@ -267,7 +268,7 @@ def main() -> None:
         "audio_min": audio_s / 60,
         "min_minutes": args.min_minutes,
         "max_minutes": args.max_minutes,
-        "date": f"{date:%Y-%m-%d %H:%M} UTC",
+        "date": f"{measured:%Y-%m-%d %H:%M} UTC",
         "machine": machine(),
         "load_start": load_start,
         "load_end": load_end,
