@@ -15,7 +15,7 @@ SR = 16000
 
 @pytest.fixture(autouse=True)
 def _isolated(isolated):
-    """Every test in an empty folder, without the developer's gpuaudio settings."""
+    """Every batch test in an empty folder, without the developer's gpuaudio settings."""
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,7 @@ from gpuaudio.analysis.report import OUTPUT_NAMES, REPORT_JSON
 from gpuaudio.cli import main
 from gpuaudio.evaluation.synth import synthesize_speech
 
-
-@pytest.fixture(autouse=True)
-def _isolated(isolated):
-    """Every test in an empty folder, without the developer's gpuaudio settings."""
+pytestmark = pytest.mark.usefixtures("isolated")  # an empty folder, no GPUAUDIO_* settings
 
 
 @pytest.fixture(scope="module")

@@ -71,9 +71,7 @@ def _time_limit(seconds: int) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-@pytest.fixture(autouse=True)
-def _isolated(isolated):
-    """Every test in an empty folder, without the developer's gpuaudio settings."""
+pytestmark = pytest.mark.usefixtures("isolated")  # an empty folder, no GPUAUDIO_* settings
 
 
 def _speech_like(seed: int = 0) -> np.ndarray:

@@ -32,9 +32,7 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(autouse=True)
-def _isolated(isolated):
-    """Every test in an empty folder, without the developer's gpuaudio settings."""
+pytestmark = pytest.mark.usefixtures("isolated")  # an empty folder, no GPUAUDIO_* settings
 
 
 @pytest.fixture(scope="module")
