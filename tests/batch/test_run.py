@@ -238,3 +238,21 @@ def test_the_engine_gets_the_largest_files_first_and_the_tables_keep_the_input_o
         (tmp_path / name).write_bytes(bytes(size))
     items = [WorkItem(str(tmp_path / n), n[0]) for n in ("a.wav", "missing.wav", "b.wav", "c.wav")]
     assert [item.id for item in longest_first(items)] == ["b", "c", "a", "m"]
+
+
+def test_progress_on_a_plain_stderr_is_lines_with_audio_speed_and_failures(
+    archive, corrupt, tmp_path, capsys, monkeypatch
+):
+    """stderr not a terminal: the shared display's plain lines (here at every recording), no
+    carriage returns; the last one counts every recording and the failure."""
+    import gpuaudio.progress
+
+    monkeypatch.setattr(gpuaudio.progress, "LINE_INTERVAL_S", 0.0)
+    corrupt(archive / "broken.wav")
+    summary = run_batch([archive], tmp_path / "out", workers=1, progress=True)
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    lines = [line for line in err.splitlines() if line.startswith("gpuaudio: batch")]
+    assert summary.total == 4 and summary.failed == 1
+    assert lines and "4/4 rec" in lines[-1]
+    assert "h audio" in lines[-1] and "x real time" in lines[-1] and "1 failed" in lines[-1]

@@ -216,26 +216,29 @@ def _write_index(out: Path, rows: list[dict[str, Any]]) -> None:
 
 
 class _Progress:
-    """A tqdm bar on stderr: recordings, hours of audio, speed as x real time, ETA, failures."""
+    """The shared progress display (`gpuaudio.progress.Progress`) over the recordings, with the
+    hours of audio, the speed as x real time and the failures so far after the figures."""
 
     def __init__(self, total: int, *, enabled: bool) -> None:
-        from tqdm import tqdm
+        from gpuaudio.progress import Progress
 
-        self._bar = tqdm(total=total, unit="rec", disable=not enabled, dynamic_ncols=True)
+        self._bar = Progress("batch", total, unit="rec", enabled=enabled)
         self._started = time.perf_counter()
         self._audio_s = 0.0
         self._failed = 0
+        self._done = 0
 
     def update(self, status: RecordingStatus) -> None:
         if not status.reused:
             self._audio_s += status.duration_s or 0.0
         self._failed += status.status == "failed"
+        self._done += 1
         elapsed = max(time.perf_counter() - self._started, 1e-9)
-        self._bar.set_postfix_str(
-            f"{self._audio_s / 3600:.2f} h audio, {self._audio_s / elapsed:.0f}x real time, "
-            f"{self._failed} failed", refresh=False,
+        self._bar.update(
+            self._done,
+            note=f"{self._audio_s / 3600:.2f} h audio, {self._audio_s / elapsed:.0f}x real time, "
+            f"{self._failed} failed",
         )
-        self._bar.update(1)
 
     def close(self) -> None:
         self._bar.close()
