@@ -190,6 +190,14 @@ def test_one_voice_escalating_in_a_conversation_is_found_against_its_own_baselin
     )
     assert covered >= 0.7 * 20
     assert all(any(a - 2 <= s and e <= b + 2 for a, b in escalated) for s, e, _ in found)
+    # For people: the TextGrid and the page say whose voice each segment is.
+    from gpuaudio.analysis.page import _segments_section
+    from gpuaudio.analysis.report import textgrid
+
+    assert textgrid(report).count("; voice 1 (lower))") == len(found)
+    assert "voice 2" not in textgrid(report)
+    rows = _segments_section(report, report.to_dict()["segments"])
+    assert rows.count("voice 1 (lower): ") == len(found)
 
 
 def test_a_conversation_of_voices_8_5_semitones_apart_is_not_an_escalation(fake_service, tones):

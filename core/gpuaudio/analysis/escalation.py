@@ -300,6 +300,13 @@ class EscalationReport:
     def escalated_s(self) -> float:
         return float(sum(s.duration_s for s in self.segments))
 
+    def voice_label(self, segment: Segment) -> str:
+        """Whose voice a segment is, for people: "" with one voice on the channel, else
+        "voice 1 (lower)" or "voice 2 (higher)"."""
+        if len(self.voices) < 2:
+            return ""
+        return "voice 1 (lower)" if segment.voice == 0 else "voice 2 (higher)"
+
     def summary(self) -> str:
         """One line: how many segments, where, and how much of the recording."""
         if not self.segments:

@@ -374,6 +374,12 @@ def _changes(segment: Mapping[str, Any]) -> str:
     return ", ".join(_number(value, fmt, unit) for value, fmt, unit in parts)
 
 
+def _voice_changes(report: EscalationReport, index: int, segment: Mapping[str, Any]) -> str:
+    """The changes, after whose voice they are when two voices share the channel."""
+    voice = report.voice_label(report.segments[index])
+    return f"{voice}: {_changes(segment)}" if voice else _changes(segment)
+
+
 def _segments_section(report: EscalationReport, segments: list[Mapping[str, Any]]) -> str:
     head = (
         '<section aria-labelledby="segments-h"><h2 id="segments-h">Segments</h2>'
@@ -391,7 +397,8 @@ def _segments_section(report: EscalationReport, segments: list[Mapping[str, Any]
             f'<td class="num">{_number(segment["duration_s"], ".1f")}</td>'
             f'<td class="num">{_number(segment["peak_score"], ".2f")} '
             f'<span class="at">at {_e(clock(segment["peak_time_s"]))}</span></td>'
-            f"<td>{_drivers(report, index)}</td><td>{_e(_changes(segment))}</td></tr>"
+            f"<td>{_drivers(report, index)}</td><td>{_e(_voice_changes(report, index, segment))}"
+            "</td></tr>"
         )
     return (
         head + '<table class="segments"><caption>Escalation segments; the drivers\' numbers are '

@@ -342,8 +342,10 @@ def textgrid(report: EscalationReport) -> str:
         start, end = max(segment.start_s, cursor), min(segment.end_s, total)
         if start > cursor:
             bounds.append((cursor, start, ""))
+        voice = report.voice_label(segment)
         label = (
-            f"escalation {index + 1} (peak {segment.peak_score:.1f}; {', '.join(segment.drivers)})"
+            f"escalation {index + 1} (peak {segment.peak_score:.1f}; {', '.join(segment.drivers)}"
+            f"{'; ' + voice if voice else ''})"
         )
         bounds.append((start, end, label))
         cursor = end
