@@ -10,6 +10,7 @@ cluster start costs seconds on two cores, hence the module-scoped fixtures.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.machinery
 import os
 import signal
@@ -137,32 +138,43 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def scheduler_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`dask scheduler` and one `dask worker --resources GPU=1` as subprocesses on 127.0.0.1."""
+@contextlib.contextmanager
+def _dask_cli(folder: Path, *, worker_args: list[str] | None) -> Iterator[str]:
+    """`dask scheduler` (and, unless `worker_args` is None, one `dask worker` with them) as
+    subprocesses on 127.0.0.1; yields the scheduler's address once it answers (and the worker
+    has joined). Each command is killed with the processes it started (its own session)."""
     dask_cli = str(Path(sys.executable).parent / "dask")
-    logs = tmp_path_factory.mktemp("dask-cluster")
     address = f"tcp://127.0.0.1:{_free_port()}"
     commands = [
         [dask_cli, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
          "--no-dashboard"],
-        [dask_cli, "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard",
-         "--resources", "GPU=1", "--local-directory", str(logs)],
     ]
+    if worker_args is not None:
+        commands.append([dask_cli, "worker", address, "--nworkers", "1", "--nthreads", "1",
+                         "--no-dashboard", "--local-directory", str(folder), *worker_args])
     processes: list[subprocess.Popen[bytes]] = []
     try:
         for i, command in enumerate(commands):
-            with open(logs / f"{i}.log", "wb") as log:
+            with open(folder / f"{i}.log", "wb") as log:
                 processes.append(subprocess.Popen(
                     command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
                 ))
         with distributed.Client(address, timeout=60) as client:
-            client.wait_for_workers(1, timeout=60)
+            if worker_args is not None:
+                client.wait_for_workers(1, timeout=60)
         yield address
-    finally:  # each command with the processes it started (its own session): nothing to keep
+    finally:
         for process in reversed(processes):
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def scheduler_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`dask scheduler` and one `dask worker --resources GPU=1` as subprocesses on 127.0.0.1."""
+    with _dask_cli(tmp_path_factory.mktemp("dask-cluster"), worker_args=["--resources", "GPU=1"]
+                   ) as address:
+        yield address
 
 
 # -- tests -----------------------------------------------------------------------------------------
@@ -251,6 +263,20 @@ def test_existing_scheduler_by_address_with_gpu_resources(
     assert sorted(item for item, _ in results) == items
     assert all(runs_of(tmp_path, name) == 1 for _, name, _ in items)
     assert len({pid for _, (_, pid) in results}) == 1  # the one worker, one task at a time
+
+
+def test_a_scheduler_without_workers_is_an_error_not_a_wait_forever(tmp_path: Path) -> None:
+    with (
+        _dask_cli(tmp_path, worker_args=None) as address,
+        pytest.raises(BatchEngineError, match=r"has no workers .*dask worker"),
+    ):
+        DaskEngine(address=address, worker_wait_s=1.0)
+
+
+def test_resources_no_worker_offers_are_an_error(scheduler_address: str) -> None:
+    """The fixture's worker offers GPU=1, not TPU: the tasks could never run."""
+    with pytest.raises(BatchEngineError, match=r'offers the resources TPU=1.*resources "TPU=1"'):
+        DaskEngine(address=scheduler_address, resources={"TPU": 1})
 
 
 def test_unreachable_scheduler_is_a_batch_engine_error() -> None:

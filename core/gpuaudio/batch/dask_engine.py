@@ -51,6 +51,9 @@ ItemT = TypeVar("ItemT")
 ResultT = TypeVar("ResultT")
 
 INSTALL_HINT = "pip install gpuaudio[dask]"
+WORKER_WAIT_S = 60.0
+"""How long a batch waits for a worker of a scheduler reached by address before it gives up
+(a scheduler without workers would hold the tasks forever)."""
 LOCAL_CLUSTER_CONFIG = {
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
     "distributed.worker.profile.enabled": False,
@@ -96,6 +99,7 @@ class DaskEngine:
         retries: int = 2,
         resources: dict[str, float] | None = None,
         device_probe: Callable[[], DeviceInfo] | None = None,
+        worker_wait_s: float = WORKER_WAIT_S,
     ) -> None:
         if workers is not None and workers < 1:
             raise ConfigError(f"the dask engine needs at least one worker, got workers={workers}")
@@ -123,6 +127,37 @@ class DaskEngine:
             ) from exc
         if self._cluster is not None:
             self._client.register_plugin(_exit_at_close(distributed))
+        else:
+            self._check_workers(str(address), worker_wait_s)
+
+    def _check_workers(self, address: str, wait_s: float) -> None:
+        """Fail now, not never: a scheduler reached by address must have a worker within
+        `wait_s`, and one that offers the `resources` asked for, or the tasks would wait on it
+        forever."""
+        try:
+            self._client.wait_for_workers(1, timeout=wait_s)
+        except TimeoutError:
+            self.close()
+            raise BatchEngineError(
+                f"the Dask scheduler at {address} has no workers (waited {wait_s:.0f} s); "
+                f"start them with `dask worker {address}`"
+            ) from None
+        if self.resources:
+            offered = [
+                worker.get("resources", {})
+                for worker in self._client.scheduler_info()["workers"].values()
+            ]
+            if not any(
+                all(own.get(name, 0) >= need for name, need in self.resources.items())
+                for own in offered
+            ):
+                asked = " ".join(f"{name}={need:g}" for name, need in self.resources.items())
+                self.close()
+                raise BatchEngineError(
+                    f"no worker of the Dask scheduler at {address} offers the resources "
+                    f"{asked}: start workers with `dask worker {address} --resources "
+                    f'"{asked}"`'
+                )
 
     def _start_cluster(self, distributed: Any, workers: int | None) -> Any:
         """A LocalCUDACluster when GPUs are asked for and dask-cuda is here, else a LocalCluster
