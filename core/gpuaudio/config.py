@@ -15,7 +15,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from gpuaudio.errors import ConfigError
 
@@ -102,6 +110,11 @@ class BatchConfig(_Strict):
         None, description="Dask scheduler to connect to (tcp://host:8786); else a LocalCluster."
     )
     retries: int = Field(2, ge=0, description="Reruns of a task whose worker died.")
+    resources: dict[str, PositiveFloat] | None = Field(
+        None, description="Dask worker resources each recording needs, e.g. {GPU = 1} for workers "
+        "started with `dask worker ADDRESS --resources GPU=1` (dask engine only; a local "
+        "cluster on a machine with GPUs asks for GPU = 1 by itself)."
+    )
     copy_audio: bool = Field(
         False, description="Copy each recording beside its report.html (in the config hash); "
         "else the page plays the original by a relative path."

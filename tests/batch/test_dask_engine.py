@@ -279,6 +279,15 @@ def test_resources_no_worker_offers_are_an_error(scheduler_address: str) -> None
         DaskEngine(address=scheduler_address, resources={"TPU": 1})
 
 
+def test_batch_resources_from_the_config_reach_the_dask_engine(scheduler_address: str) -> None:
+    from gpuaudio.batch.run import make_engine
+    from gpuaudio.config import load_config
+
+    config = load_config({"batch": {"engine": "dask", "resources": {"TPU": 1}}})
+    with pytest.raises(BatchEngineError, match=r"offers the resources TPU=1"):
+        make_engine("dask", config, address=scheduler_address)
+
+
 def test_unreachable_scheduler_is_a_batch_engine_error() -> None:
     import dask
 

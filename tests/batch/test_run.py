@@ -256,3 +256,12 @@ def test_progress_on_a_plain_stderr_is_lines_with_audio_speed_and_failures(
     assert summary.total == 4 and summary.failed == 1
     assert lines and "4/4 rec" in lines[-1]
     assert "h audio" in lines[-1] and "x real time" in lines[-1] and "1 failed" in lines[-1]
+
+
+def test_batch_resources_are_for_the_dask_engine_and_positive():
+    config = load_config({"batch": {"resources": {"GPU": 1}}})
+    assert config.batch.resources == {"GPU": 1.0}
+    with pytest.raises(ConfigError, match='need engine = "dask"'):
+        make_engine("local", config)
+    with pytest.raises(ConfigError, match="resources"):
+        load_config({"batch": {"resources": {"GPU": 0}}})

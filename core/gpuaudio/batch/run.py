@@ -156,6 +156,11 @@ def make_engine(
     if name == "local":
         from gpuaudio.batch.local_engine import LocalEngine
 
+        if options.resources:
+            raise ConfigError(
+                "[batch] resources are Dask worker resources: they need engine = \"dask\" "
+                "(the local engine pins one worker per GPU by itself)"
+            )
         return LocalEngine(workers=workers, retries=options.retries)
     if name == "dask":
         if importlib.util.find_spec("distributed") is None:
@@ -166,7 +171,7 @@ def make_engine(
         from gpuaudio.batch.dask_engine import DaskEngine
 
         return DaskEngine(address=address or options.address, workers=workers,
-                          retries=options.retries)
+                          retries=options.retries, resources=options.resources)
     raise ConfigError(f"unknown batch engine {name!r}; choose one of {', '.join(ENGINES)}")
 
 
