@@ -513,11 +513,9 @@ def _assemble(
     window, hop = params.window_samples()
     raw = _Raw.concatenate(parts)
     starts = np.arange(raw.f0_median_hz.shape[0]) * hop / params.analysis_sr
-    windows, baselines, notes = _score(
-        raw, starts, starts + window / params.analysis_sr, params
-    )
+    windows, scoring, notes = _score(raw, starts, starts + window / params.analysis_sr, params)
+    baselines = [fit.baseline() if fit else None for fit in scoring.fits]
     segments = _segments(windows, baselines, params)
-    baseline = _main_baseline(baselines)
     resolution = service.resolution("f0")
     provenance["f0"]["rejected"] = [
         {"backend": r.spec.name, "reason": r.reason} for r in resolution.rejected
@@ -531,7 +529,7 @@ def _assemble(
         params=params,
         duration_s=n_samples / params.analysis_sr,
         windows=windows,
-        baseline=baseline,
+        baseline=scoring.fit.baseline() if scoring.fit else None,
         segments=segments,
         contour=F0Contour(raw.contour_times, raw.contour_f0),
         provenance=provenance,
@@ -975,16 +973,10 @@ def score_windows(raw: _Raw, params: EscalationParams) -> Scoring:
     )
 
 
-def _main_baseline(baselines: list[Baseline | None]) -> Baseline | None:
-    """The baseline of the voice with the most speech windows."""
-    fitted = [b for b in baselines if b is not None]
-    return max(fitted, key=lambda b: b.n_windows) if fitted else None
-
-
 def _score(
     raw: _Raw, starts: np.ndarray, ends: np.ndarray, params: EscalationParams
-) -> tuple[WindowFeatures, list[Baseline | None], list[str]]:
-    """The windows' table, each voice's baseline and the notes on the speech found."""
+) -> tuple[WindowFeatures, Scoring, list[str]]:
+    """The windows' table, the scoring behind it and the notes on the speech found."""
     n = starts.shape[0]
     scoring = score_windows(raw, params)
     speech, z, score, flagged = scoring.speech, scoring.z, scoring.score, scoring.flagged
@@ -1016,7 +1008,7 @@ def _score(
         flagged=flagged,
         segment=np.full(n, -1, dtype=np.int64),
     )
-    return windows, [fit.baseline() if fit else None for fit in scoring.fits], notes
+    return windows, scoring, notes
 
 
 def _speech_notes(

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gpuaudio.analysis.report import output_folder_name
+from gpuaudio.analysis.report import output_folder_name, safe_name
 from gpuaudio.errors import BatchInputError
 
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff"})
@@ -160,7 +160,7 @@ def _audio_files(folder: Path) -> list[Path]:
 
 def _from_path(file: Path, relative: Path, channel: int | None = None) -> _Found:
     """An item of `file`, its id to be derived from `relative` (its path inside a folder)."""
-    folders = [output_folder_name(f"{part}.x") for part in relative.parent.parts]
+    folders = [safe_name(part) for part in relative.parent.parts]
     derived = "__".join([*folders, output_folder_name(relative)])
     if channel is not None:
         derived += f"-ch{channel}"
