@@ -305,15 +305,22 @@ def _fake_probe(gpus: int) -> Callable[[], DeviceInfo]:
 
 
 @pytest.mark.parametrize(
-    ("resources", "gpus", "cluster"),
+    ("resources", "gpus", "device", "cluster"),
     [
-        ({"GPU": 1}, 0, "LocalCUDACluster"),  # asked for
-        (None, 2, "LocalCUDACluster"),  # a GPU box
-        (None, 0, "LocalCluster"),  # a CPU machine with dask-cuda installed
+        ({"GPU": 1}, 0, "auto", "LocalCUDACluster"),  # asked for
+        (None, 2, "auto", "LocalCUDACluster"),  # a GPU box
+        (None, 2, "cuda", "LocalCUDACluster"),
+        (None, 2, "cuda:1", "LocalCluster"),  # the config names the GPU: every worker uses it
+        (None, 2, "cpu", "LocalCluster"),
+        (None, 0, "auto", "LocalCluster"),  # a CPU machine with dask-cuda installed
     ],
 )
 def test_gpus_without_address_use_dask_cuda_when_installed(
-    monkeypatch: pytest.MonkeyPatch, resources: dict[str, float] | None, gpus: int, cluster: str
+    monkeypatch: pytest.MonkeyPatch,
+    resources: dict[str, float] | None,
+    gpus: int,
+    device: str,
+    cluster: str,
 ) -> None:
     """A stand-in dask_cuda and LocalCluster record how they are called, then run a cluster of
     threads in this process (cheap)."""
@@ -334,7 +341,7 @@ def test_gpus_without_address_use_dask_cuda_when_installed(
     fake.LocalCUDACluster = recorder("LocalCUDACluster")  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "dask_cuda", fake)
     monkeypatch.setattr(distributed, "LocalCluster", recorder("LocalCluster"))
-    options = {"workers": 1, "retries": 1, "resources": resources}
+    options = {"workers": 1, "retries": 1, "resources": resources, "device": device}
     with DaskEngine(**options, device_probe=_fake_probe(gpus)) as engine:  # type: ignore[arg-type]
         assert dict(engine.map_unordered(abs, [-2, 3])) == {-2: 2, 3: 3}
     expected: dict[str, Any] = {

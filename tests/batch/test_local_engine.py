@@ -43,6 +43,16 @@ def test_defaults_one_worker_per_gpu_each_pinned_before_torch(tasks, monkeypatch
     assert "CUDA_VISIBLE_DEVICES" not in os.environ  # the parent's environment is untouched
 
 
+@pytest.mark.parametrize("device", ["cuda:1", "cpu"])
+def test_a_config_naming_the_device_keeps_workers_unpinned(monkeypatch, device):
+    """With cuda:1 every worker uses GPU 1: one pinned to GPU 0 would see no cuda:1."""
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert LocalEngine(device=device, device_probe=lambda: _gpus(2)).workers == 1
+    engine = LocalEngine(workers=2, device=device, device_probe=lambda: _gpus(2))
+    assert engine.pins == [None, None]
+    assert LocalEngine(workers=2, device="cuda", device_probe=lambda: _gpus(2)).pins == ["0", "1"]
+
+
 def test_workers_share_the_cores_unless_the_user_sized_the_pools(tasks, monkeypatch):
     """N workers each sizing BLAS/OpenMP/numba pools to every core would oversubscribe them."""
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)

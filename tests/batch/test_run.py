@@ -30,6 +30,7 @@ from gpuaudio.batch.tables import (
 )
 from gpuaudio.batch.task import STATUS_JSON
 from gpuaudio.config import load_config
+from gpuaudio.device import DeviceInfo, GpuInfo
 from gpuaudio.errors import ConfigError
 
 
@@ -216,6 +217,14 @@ def test_engine_choice_and_a_missing_dask(monkeypatch, archive, tmp_path):
     engine = make_engine("local", config)
     assert (engine.name, engine.workers, engine.retries) == ("local", 3, 1)
     assert make_engine("local", config, workers=1).workers == 1
+    import gpuaudio.device
+
+    gpus = tuple(GpuInfo(i, "Fake GPU", (9, 0), 80 << 30, 70 << 30) for i in range(2))
+    monkeypatch.setattr(gpuaudio.device, "probe", lambda: DeviceInfo(True, "2.x", True, "12", gpus))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert make_engine("local", load_config({"batch": {"workers": 2}})).pins == ["0", "1"]
+    named = load_config({"device": "cuda:1", "batch": {"workers": 2}})
+    assert make_engine("local", named).pins == [None, None]  # every worker on the named GPU
     with pytest.raises(ConfigError, match="choose one of local, dask"):
         make_engine("ray", config)
     import importlib.util

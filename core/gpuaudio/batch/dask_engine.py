@@ -41,7 +41,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from gpuaudio.batch.local_engine import exit_at_once, thread_limits
+from gpuaudio.batch.local_engine import engine_picks_gpus, exit_at_once, thread_limits
 from gpuaudio.errors import BatchEngineError, ConfigError
 
 if TYPE_CHECKING:
@@ -85,8 +85,9 @@ class DaskEngine:
     raised. ``resources``: what each task needs of a worker (``{"GPU": 1}`` runs one task per
     GPU on workers started with ``--resources GPU=1``); a local cluster's workers are given them.
     Without an address and without ``resources``, ``{"GPU": 1}`` and a ``LocalCUDACluster`` are
-    chosen when dask-cuda is installed and ``device_probe`` (`gpuaudio.device.probe`; tests
-    pass a fake) finds a GPU.
+    chosen when dask-cuda is installed, ``device_probe`` (`gpuaudio.device.probe`; tests
+    pass a fake) finds a GPU and ``device`` (the config's) leaves the choice of GPU to the
+    engine (``auto``, ``cuda``; with ``cuda:N`` every worker uses GPU N).
     """
 
     name = "dask"
@@ -98,6 +99,7 @@ class DaskEngine:
         workers: int | None = None,
         retries: int = 2,
         resources: dict[str, float] | None = None,
+        device: str = "auto",
         device_probe: Callable[[], DeviceInfo] | None = None,
         worker_wait_s: float = WORKER_WAIT_S,
     ) -> None:
@@ -107,7 +109,8 @@ class DaskEngine:
             raise ConfigError(f"the dask engine's retries must be >= 0, got {retries}")
         distributed = _distributed()
         self.retries = retries
-        if resources is None and address is None and _local_gpus(device_probe):
+        if (resources is None and address is None and engine_picks_gpus(device)
+                and _local_gpus(device_probe)):
             resources = {"GPU": 1}
         self.resources = dict(resources) if resources else None
         self._cluster: Any = None

@@ -49,7 +49,10 @@ class LocalEngine:
 
     ``workers``: processes (default: one per GPU when there are several, else one, in this
     process). ``retries``: how often an item lost with its worker is given to a fresh one.
-    ``device_probe``: what GPUs there are (`gpuaudio.device.probe`; tests pass a fake).
+    ``device``: the config's device; only ``auto`` and ``cuda`` leave the choice of GPU to the
+    engine: with ``cuda:N`` every worker uses GPU N (unpinned: a worker pinned to another GPU
+    would see no GPU N) and with ``cpu`` none is pinned. ``device_probe``: what GPUs there are
+    (`gpuaudio.device.probe`; tests pass a fake).
     """
 
     name = "local"
@@ -59,13 +62,14 @@ class LocalEngine:
         *,
         workers: int | None = None,
         retries: int = 2,
+        device: str = "auto",
         device_probe: Callable[[], DeviceInfo] | None = None,
     ) -> None:
         if workers is not None and workers < 1:
             raise ConfigError(f"the local engine needs at least one worker, got {workers}")
         if retries < 0:
             raise ConfigError(f"retries must be 0 or more, got {retries}")
-        gpus = [] if workers == 1 else _gpu_names(device_probe)
+        gpus = [] if workers == 1 or not engine_picks_gpus(device) else _gpu_names(device_probe)
         self.workers = workers or max(1, len(gpus))
         self.retries = retries
         self.pins: list[str | None] = (
@@ -165,6 +169,12 @@ class LocalEngine:
         fresh = _Worker.start(context, task, dead.pin, self.threads)
         self._processes[slot] = fresh
         fresh.feed(pending, items, self._depth(pending))
+
+
+def engine_picks_gpus(device: str) -> bool:
+    """Whether the config's `device` lets an engine give each worker a GPU of its own: ``auto``
+    and ``cuda`` do; ``cpu`` and ``cuda:N`` (every worker on that GPU) do not."""
+    return device in ("auto", "cuda")
 
 
 def _gpu_names(device_probe: Callable[[], DeviceInfo] | None) -> list[str]:

@@ -161,7 +161,7 @@ def make_engine(
                 "[batch] resources are Dask worker resources: they need engine = \"dask\" "
                 "(the local engine pins one worker per GPU by itself)"
             )
-        return LocalEngine(workers=workers, retries=options.retries)
+        return LocalEngine(workers=workers, retries=options.retries, device=config.device)
     if name == "dask":
         if importlib.util.find_spec("distributed") is None:
             raise ConfigError(
@@ -171,7 +171,8 @@ def make_engine(
         from gpuaudio.batch.dask_engine import DaskEngine
 
         return DaskEngine(address=address or options.address, workers=workers,
-                          retries=options.retries, resources=options.resources)
+                          retries=options.retries, resources=options.resources,
+                          device=config.device)
     raise ConfigError(f"unknown batch engine {name!r}; choose one of {', '.join(ENGINES)}")
 
 
