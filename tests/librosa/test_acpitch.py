@@ -127,3 +127,44 @@ def test_bad_options_are_refused(table: dict[str, float], named: str) -> None:
 def test_frame_too_short_for_fmin_is_refused() -> None:
     with pytest.raises(InvalidParameterError, match=r"acpitch: frame_length=512 .* 640"):
         track(service(), harmonic_tone(200.0, SR, 0.5), frame_length=512, hop_length=128)
+
+
+def _viterbi_one_row(log_f: np.ndarray, delta: np.ndarray, jump: float, switch: float) -> list[int]:
+    """The path search written out for one row, state by state (Praat's loop)."""
+    n_frames, n_states = delta.shape
+    unvoiced = n_states - 1
+    score, back = list(delta[0]), [[0] * n_states for _ in range(n_frames)]
+    for t in range(1, n_frames):
+        new = []
+        for j in range(n_states):
+            best, arg = -np.inf, 0
+            for i in range(n_states):
+                if i == unvoiced or j == unvoiced:
+                    cost = 0.0 if i == j else switch
+                else:
+                    cost = jump * abs(log_f[t - 1, i] - log_f[t, j])
+                if score[i] - cost > best:  # the first of equal predecessors stays
+                    best, arg = score[i] - cost, i
+            new.append(best + delta[t, j])
+            back[t][j] = arg
+        score = new
+    path = [int(np.argmax(score))]
+    for t in range(n_frames - 1, 0, -1):
+        path.append(back[t][path[-1]])
+    return path[::-1]
+
+
+def test_viterbi_matches_the_loop_written_out_with_missing_candidates_and_ties() -> None:
+    from gpuaudio_librosa._acpitch import _viterbi
+
+    rng = np.random.default_rng(7)
+    rows, frames, k = 6, 12, 4
+    log_f = np.log2(rng.uniform(60, 500, (rows, frames, k)))
+    log_f[:, :, 3] = log_f[:, :, 2]  # equal candidates: ties between predecessors
+    delta = rng.uniform(0, 1, (rows, frames, k + 1)).round(1)
+    delta[rng.uniform(size=delta.shape) < 0.2] = -np.inf  # missing candidates
+    delta[0, :, :k], delta[0, :, k] = -np.inf, 0.5  # a row without a voiced candidate
+    path = _viterbi(log_f, delta, 0.35, 0.14)
+    expected = [_viterbi_one_row(log_f[b], delta[b], 0.35, 0.14) for b in range(rows)]
+    assert path.tolist() == expected
+    assert (path[0] == k).all() and (path < k).any()

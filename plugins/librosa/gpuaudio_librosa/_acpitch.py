@@ -25,7 +25,6 @@ from __future__ import annotations
 import functools
 import math
 
-import numba
 import numpy as np
 import scipy.fft
 from scipy.ndimage import maximum_filter1d
@@ -34,7 +33,6 @@ from gpuaudio import BackendContext, F0Frames, InvalidParameterError
 from gpuaudio.contract import frame_count
 from gpuaudio_librosa._acpitch_options import AcPitchOptions
 from gpuaudio_librosa._batched import track_in_groups
-from gpuaudio_librosa._jit import cached_njit
 
 __all__ = ["AcPitchBackend"]
 
@@ -212,39 +210,33 @@ class AcTracker:
         return strength
 
 
-@cached_njit(nogil=True, parallel=True)
 def _viterbi(
     log_f: np.ndarray, delta: np.ndarray, jump_cost: float, switch_cost: float
-) -> np.ndarray:  # pragma: no cover - compiled
+) -> np.ndarray:
     """Best path per row: candidates (rows, frames, k) with log2 frequencies `log_f`, and
-    strengths `delta` (rows, frames, k + 1), the last one unvoiced; returns candidate indices."""
+    strengths `delta` (rows, frames, k + 1), the last one unvoiced; returns candidate indices.
+
+    All rows at once, one frame step at a time (numpy: no compiler to load in a fresh
+    process). Of equal predecessors the first is kept, as in Praat."""
     n_rows, n_frames, n_states = delta.shape
     unvoiced = n_states - 1
+    back = np.zeros((n_frames, n_rows, n_states), dtype=np.int64)
+    cost = np.empty((n_rows, n_states, n_states))
+    cost[:, unvoiced, :] = switch_cost
+    cost[:, :, unvoiced] = switch_cost
+    cost[:, unvoiced, unvoiced] = 0.0
+    score = delta[:, 0].copy()
+    for t in range(1, n_frames):
+        jump = log_f[:, t - 1, :, None] - log_f[:, t, None, :]
+        np.multiply(jump_cost, np.abs(jump), out=cost[:, :unvoiced, :unvoiced])
+        moved = score[:, :, None] - cost
+        back[t] = np.argmax(moved, axis=1)
+        score = np.take_along_axis(moved, back[t][:, None, :], 1)[:, 0] + delta[:, t]
     path = np.empty((n_rows, n_frames), dtype=np.int64)
-    for b in numba.prange(n_rows):
-        back = np.zeros((n_frames, n_states), dtype=np.int64)
-        score = delta[b, 0].copy()
-        new = np.empty(n_states)
-        for t in range(1, n_frames):
-            for j in range(n_states):
-                best, arg = -np.inf, 0
-                for i in range(n_states):
-                    if score[i] == -np.inf:
-                        continue
-                    if i == unvoiced and j == unvoiced:
-                        cost = 0.0
-                    elif i == unvoiced or j == unvoiced:
-                        cost = switch_cost
-                    else:
-                        cost = jump_cost * abs(log_f[b, t - 1, i] - log_f[b, t, j])
-                    if score[i] - cost > best:
-                        best, arg = score[i] - cost, i
-                new[j] = best + delta[b, t, j]
-                back[t, j] = arg
-            score[:] = new
-        state = int(np.argmax(score))
-        path[b, n_frames - 1] = state
-        for t in range(n_frames - 1, 0, -1):
-            state = back[t, state]
-            path[b, t - 1] = state
+    rows = np.arange(n_rows)
+    state = np.argmax(score, axis=1)
+    path[:, -1] = state
+    for t in range(n_frames - 1, 0, -1):
+        state = back[t, rows, state]
+        path[:, t - 1] = state
     return path
