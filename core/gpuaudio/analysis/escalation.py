@@ -75,6 +75,14 @@ class EscalationParams:
     """Segments shorter than this (after merging) are dropped: the 9-s context resolves spans
     of 8 s and more (their segments lasted 9 s or more on the tuning half), while 13 of its 15
     false-alarm segments on calm speech lasted 4-7 s."""
+    min_pitch_rise_st: float = 2.0
+    """A segment is kept only when it is also a change a listener hears: its pitch at least
+    this far above the voice's baseline, or its level `min_level_rise_db` above it. The score
+    says how unusual a stretch is for this speaker; a very steady speaker (read prompts, a
+    professional voice) makes a small rise unusual without making it an escalation."""
+    min_level_rise_db: float = 6.0
+    """See `min_pitch_rise_st`: a segment this much louder than the baseline is kept whatever
+    its pitch."""
     max_gap_s: float = 2.0
     """Flagged runs separated by at most this are merged into one segment."""
     max_pause_s: float = 10.0
@@ -141,7 +149,9 @@ class EscalationParams:
             )
         if not math.isfinite(self.threshold):
             raise InvalidParameterError(f"threshold must be a finite number, got {self.threshold}")
-        for name in ("min_duration_s", "max_gap_s", "max_pause_s"):
+        for name in (
+            "min_duration_s", "max_gap_s", "max_pause_s", "min_pitch_rise_st", "min_level_rise_db"
+        ):
             if not getattr(self, name) >= 0:
                 raise InvalidParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.min_voiced_fraction <= 1:
@@ -1036,8 +1046,8 @@ def _segments(
     windows: WindowFeatures, baselines: list[Baseline | None], params: EscalationParams
 ) -> list[Segment]:
     """Merge flagged windows closer than `max_gap_s`, or with only a pause of up to
-    `max_pause_s` between them; keep spans of `min_duration_s` or more. `baselines`: each
-    voice's (`WindowFeatures.voice` indexes them)."""
+    `max_pause_s` between them; keep spans of `min_duration_s` or more that a listener would
+    hear (`audible`). `baselines`: each voice's (`WindowFeatures.voice` indexes them)."""
     if all(baseline is None for baseline in baselines):
         return []
     spans: list[list[int]] = []  # indices of flagged windows per span
@@ -1056,9 +1066,20 @@ def _segments(
         start, end = float(windows.start_s[members[0]]), float(windows.end_s[members[-1]])
         if end - start < params.min_duration_s - 1e-9:
             continue
+        segment = _describe(windows, np.asarray(members), start, end, baselines, params)
+        if not audible(segment.pitch_change_st, segment.level_change_db, params):
+            continue
         windows.segment[members[0] : members[-1] + 1] = len(segments)
-        segments.append(_describe(windows, np.asarray(members), start, end, baselines, params))
+        segments.append(segment)
     return segments
+
+
+def audible(pitch_change_st: float, level_change_db: float, params: EscalationParams) -> bool:
+    """Whether a stretch's rise over its baseline is large enough to be heard as escalation:
+    pitch up by `min_pitch_rise_st` or level up by `min_level_rise_db` (NaN counts as none)."""
+    return bool(
+        pitch_change_st >= params.min_pitch_rise_st or level_change_db >= params.min_level_rise_db
+    )
 
 
 def cue_contributions(

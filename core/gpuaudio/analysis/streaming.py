@@ -46,6 +46,7 @@ from gpuaudio.analysis.escalation import (
     _measure,
     _Raw,
     _window_batches,
+    audible,
     score_windows,
 )
 from gpuaudio.audio_io import StreamResampler
@@ -133,6 +134,10 @@ class LiveWindow:
     flagged: bool
     baseline: Baseline | None
     """The live baseline it was scored against (speech windows up to and including it)."""
+    pitch_change_st: float | None = None
+    """Its F0 against its voice's live baseline (semitones); None while it has no score."""
+    level_change_db: float | None = None
+    """Its level against its voice's live baseline (dB); None while it has no score."""
     events: tuple[SegmentEvent, ...] = ()
     """Segment events this window's completion decided."""
 
@@ -207,6 +212,7 @@ class EscalationMonitor:
         self._events: list[SegmentEvent] = []
         self._segments: list[LiveSegment] = []
         self._run: list[LiveWindow] = []  # flagged windows of the current live run
+        self._opened = False  # the run is a live segment (it stays one until it closes)
         self._calm_after_run = False  # a calm speech window came after the run's last flag
         self._provenance: dict[str, Any] = {}
         self._timing = {"read_s": 0.0, "f0_s": 0.0, "level_s": 0.0, "spectral_s": 0.0}
@@ -236,7 +242,7 @@ class EscalationMonitor:
     @property
     def open_segment(self) -> LiveSegment | None:
         """The segment in progress, or None."""
-        return self._snapshot(closed=False) if self._is_open() else None
+        return self._snapshot(closed=False) if self._opened else None
 
     @property
     def baseline(self) -> Baseline | None:
@@ -295,9 +301,9 @@ class EscalationMonitor:
         if self._flushed:
             return []
         done = self._advance(time.perf_counter())  # on a backend error, flush() again
-        if self._is_open():
+        if self._opened:
             self._close(self._resampler.received / self.sr)
-        self._run = []
+        self._run, self._opened = [], False
         self._flushed = True
         return done
 
@@ -395,6 +401,8 @@ class EscalationMonitor:
             self._fit = scoring.fit
             speech, z, score, flagged = scoring.speech, scoring.z, scoring.score, scoring.flagged
             scored = bool(np.isfinite(score[k]))
+            own = scoring.fits[scoring.voice[k]] if scored else None
+            voice_baseline = own.baseline() if own is not None else None
             window = LiveWindow(
                 index=k,
                 start_s=k * hop_s,
@@ -413,6 +421,11 @@ class EscalationMonitor:
                 score=float(score[k]) if scored else None,
                 flagged=bool(flagged[k]),
                 baseline=self._fit.baseline() if self._fit else None,
+                pitch_change_st=None if voice_baseline is None else 12 * math.log2(
+                    float(raw.f0_median_hz[row]) / voice_baseline.f0_median_hz
+                ),
+                level_change_db=None if voice_baseline is None
+                else float(raw.level_dbfs[row]) - voice_baseline.level_dbfs,
             )
             window = self._segment(window)
             self._windows.append(window)
@@ -425,10 +438,10 @@ class EscalationMonitor:
         """Apply the offline segment rule to the live flags; return `window` with its events."""
         before = len(self._events)
         if window.flagged:
-            was_open = self._is_open()
             self._run.append(window)
             self._calm_after_run = False
-            if not was_open and self._is_open():
+            if not self._opened and self._opens():
+                self._opened = True
                 self._events.append(SegmentEvent("open", self._snapshot(False), window.end_s))
         elif window.speech and self._run:
             self._calm_after_run = True
@@ -438,18 +451,28 @@ class EscalationMonitor:
             limit = max(limit, self.params.max_pause_s)
         if self._run and next_start - self._run[-1].end_s > limit + _EPS:
             # No later window can be merged into the run: it is over.
-            if self._is_open():
+            if self._opened:
                 self._close(window.end_s)
-            self._run = []
+            self._run, self._opened = [], False
             self._calm_after_run = False
         events = tuple(self._events[before:])
         if not events:
             return window
         return replace(window, events=events)
 
-    def _is_open(self) -> bool:
-        return bool(self._run) and (
-            self._run[-1].end_s - self._run[0].start_s >= self.params.min_duration_s - _EPS
+    def _opens(self) -> bool:
+        """The offline rule on the run so far: long enough, and a rise a listener hears (the
+        median of its windows' changes, each against its voice's live baseline)."""
+        if not self._run or (
+            self._run[-1].end_s - self._run[0].start_s < self.params.min_duration_s - _EPS
+        ):
+            return False
+        pitch = [w.pitch_change_st for w in self._run if w.pitch_change_st is not None]
+        level = [w.level_change_db for w in self._run if w.level_change_db is not None]
+        return audible(
+            float(np.median(pitch)) if pitch else math.nan,
+            float(np.median(level)) if level else math.nan,
+            self.params,
         )
 
     def _snapshot(self, closed: bool) -> LiveSegment:
