@@ -68,7 +68,7 @@ class EscalationParams:
     """Window step; None means `window_s` (adjacent windows)."""
     fmin: float = 50.0
     fmax: float = 550.0
-    threshold: float = 2.5
+    threshold: float = 2.0
     """A window is flagged when its score is at least this (robust z units; see the operating
     curve in docs/escalation.md)."""
     min_duration_s: float = 6.0
