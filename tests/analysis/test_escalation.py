@@ -50,21 +50,19 @@ def test_escalation_span_is_found_with_its_drivers(fake_service, tones):
     assert np.all(np.delete(report.windows.segment, np.s_[30:40]) == -1)
 
 
-def test_a_rise_too_small_to_hear_is_not_a_segment(fake_service, tones):
-    """A very steady voice makes +1.6 st and +4 dB unusual (flagged windows) but not an
-    escalation a listener hears: no segment unless the pitch rise asked for is lowered, or
-    the level rises by min_level_rise_db as well."""
+def test_min_pitch_rise_keeps_only_rises_a_listener_hears(fake_service, tones):
+    """A very steady voice makes +1.6 st and +4 dB unusual: a segment by default; asked for
+    2 st of pitch rise, none, unless the level rises by min_level_rise_db (6 dB) as well."""
     y = tones(SR, 60, [(30, 40)], raise_st=1.6, gain_db=4.0)
-    report = fake_service.detect_emotional_escalation(y, SR)
-    assert report.windows.flagged[30:40].sum() >= 7 and not report.windows.flagged[:29].any()
-    assert report.segments == [] and (report.windows.segment == -1).all()
-    lowered = fake_service.detect_emotional_escalation(y, SR, min_pitch_rise_st=1.0)
-    (segment,) = lowered.segments
+    (segment,) = fake_service.detect_emotional_escalation(y, SR).segments
     assert segment.start_s >= 30 and segment.end_s <= 40 and segment.duration_s >= 6
     assert segment.pitch_change_st == pytest.approx(1.6, abs=0.4)
+    audible = fake_service.detect_emotional_escalation(y, SR, min_pitch_rise_st=2.0)
+    assert audible.windows.flagged[30:40].sum() >= 7  # as unusual as before
+    assert audible.segments == [] and (audible.windows.segment == -1).all()
     louder = tones(SR, 60, [(30, 40)], raise_st=1.6, gain_db=7.0)
-    (segment,) = fake_service.detect_emotional_escalation(louder, SR).segments
-    assert segment.pitch_change_st < 2.0 <= 6.0 <= segment.level_change_db
+    (loud,) = fake_service.detect_emotional_escalation(louder, SR, min_pitch_rise_st=2.0).segments
+    assert loud.pitch_change_st < 2.0 and loud.level_change_db >= 6.0
     with pytest.raises(InvalidParameterError, match="min_pitch_rise_st"):
         fake_service.detect_emotional_escalation(y, SR, min_pitch_rise_st=-1.0)
 

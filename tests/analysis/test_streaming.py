@@ -274,22 +274,22 @@ def test_a_pause_inside_a_live_segment_keeps_it_open(service):
     assert len(split.segments) == 2
 
 
-def test_a_live_run_too_small_to_hear_opens_no_segment(fake_service, tones):
-    """The offline rule live: flagged windows of a +1.6 st, +4 dB rise of a steady voice open
-    no live segment (nor an offline one); asked for 1 st, the monitor opens and closes one."""
+def test_live_segments_follow_min_pitch_rise(fake_service, tones):
+    """The offline rule live: asked for a 2-st rise, the flagged windows of a +1.6 st, +4 dB
+    rise of a steady voice open no live segment (nor an offline one); by default they do."""
     sr = 16000
     y = tones(sr, 60, [(30, 40)], raise_st=1.6, gain_db=4.0)
-    steady = EscalationMonitor(fake_service, sr=sr)
-    live = _stream(steady, y, [sr])
-    assert sum(w.flagged for w in live) >= 5 and steady.events == []
+    audible = EscalationMonitor(fake_service, sr=sr, params=EscalationParams(min_pitch_rise_st=2))
+    live = _stream(audible, y, [sr])
     flagged = [w for w in live if w.flagged]
-    assert 1.0 <= np.median([w.pitch_change_st for w in flagged]) <= 2.5
+    assert len(flagged) >= 5 and audible.events == []
+    assert 1.0 <= np.median([w.pitch_change_st for w in flagged]) <= 2.0
     assert np.median([w.level_change_db for w in flagged]) < 6
-    assert steady.finish().segments == []
-    lowered = EscalationMonitor(fake_service, sr=sr, params=EscalationParams(min_pitch_rise_st=1.0))
-    _stream(lowered, y, [sr])
-    assert [e.kind for e in lowered.events] == ["open", "close"]
-    assert len(lowered.finish().segments) == 1
+    assert audible.finish().segments == []
+    default = EscalationMonitor(fake_service, sr=sr)
+    _stream(default, y, [sr])
+    assert [e.kind for e in default.events] == ["open", "close"]
+    assert len(default.finish().segments) == 1
 
 
 # -- input checks --------------------------------------------------------------------------

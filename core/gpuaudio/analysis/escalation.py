@@ -68,21 +68,22 @@ class EscalationParams:
     """Window step; None means `window_s` (adjacent windows)."""
     fmin: float = 50.0
     fmax: float = 550.0
-    threshold: float = 2.0
+    threshold: float = 2.5
     """A window is flagged when its score is at least this (robust z units; see the operating
     curve in docs/escalation.md)."""
     min_duration_s: float = 6.0
     """Segments shorter than this (after merging) are dropped: the 9-s context resolves spans
     of 8 s and more (their segments lasted 9 s or more on the tuning half), while 13 of its 15
     false-alarm segments on calm speech lasted 4-7 s."""
-    min_pitch_rise_st: float = 2.0
-    """A segment is kept only when it is also a change a listener hears: its pitch at least
-    this far above the voice's baseline, or its level `min_level_rise_db` above it. The score
-    says how unusual a stretch is for this speaker; a very steady speaker (read prompts, a
-    professional voice) makes a small rise unusual without making it an escalation."""
+    min_pitch_rise_st: float | None = None
+    """Off by default. When set, a segment is kept only when it is also a rise a listener
+    hears: its pitch at least this many semitones above its voice's baseline, or its level
+    `min_level_rise_db` above it (the score says how unusual a stretch is for this speaker; a
+    very steady voice makes a small rise unusual). Not on by default: at 2 st it removed a
+    planted +3 st span of a voice whose measured rise was 1.8-2.0 st (docs/escalation.md)."""
     min_level_rise_db: float = 6.0
-    """See `min_pitch_rise_st`: a segment this much louder than the baseline is kept whatever
-    its pitch."""
+    """With `min_pitch_rise_st` set: a segment this much louder than its baseline is kept
+    whatever its pitch."""
     max_gap_s: float = 2.0
     """Flagged runs separated by at most this are merged into one segment."""
     max_pause_s: float = 10.0
@@ -118,7 +119,7 @@ class EscalationParams:
         a string or NaN from a config file must not reach the arithmetic."""
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
-            if name == "hop_s" and value is None:
+            if name in ("hop_s", "min_pitch_rise_st") and value is None:
                 continue
             items = value if isinstance(value, tuple) else (value,)
             for item in items:
@@ -152,7 +153,7 @@ class EscalationParams:
         for name in (
             "min_duration_s", "max_gap_s", "max_pause_s", "min_pitch_rise_st", "min_level_rise_db"
         ):
-            if not getattr(self, name) >= 0:
+            if getattr(self, name) is not None and not getattr(self, name) >= 0:
                 raise InvalidParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.min_voiced_fraction <= 1:
             raise InvalidParameterError(
@@ -1076,7 +1077,10 @@ def _segments(
 
 def audible(pitch_change_st: float, level_change_db: float, params: EscalationParams) -> bool:
     """Whether a stretch's rise over its baseline is large enough to be heard as escalation:
-    pitch up by `min_pitch_rise_st` or level up by `min_level_rise_db` (NaN counts as none)."""
+    pitch up by `min_pitch_rise_st` or level up by `min_level_rise_db` (NaN counts as none);
+    always, when `min_pitch_rise_st` is None (the default)."""
+    if params.min_pitch_rise_st is None:
+        return True
     return bool(
         pitch_change_st >= params.min_pitch_rise_st or level_change_db >= params.min_level_rise_db
     )

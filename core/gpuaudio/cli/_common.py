@@ -55,7 +55,7 @@ def params_from_args(args: argparse.Namespace) -> Any:
 
     return EscalationParams(
         window_s=_given(args.window), hop_s=args.hop, threshold=_given(args.threshold),
-        min_duration_s=_given(args.min_duration), min_pitch_rise_st=_given(args.min_pitch_rise),
+        min_duration_s=_given(args.min_duration), min_pitch_rise_st=args.min_pitch_rise,
     ).validate()
 
 
@@ -128,7 +128,6 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
                         help="arousal score that flags a window (default %(default)s)")
     parser.add_argument("--min-duration", type=float, default=_Default("min_duration_s"),
                         metavar="SECONDS", help="shortest segment kept (default %(default)s s)")
-    parser.add_argument("--min-pitch-rise", type=float, default=_Default("min_pitch_rise_st"),
-                        metavar="SEMITONES",
-                        help="smallest pitch rise over the baseline that a segment needs, unless "
-                             "it is min_level_rise_db (6 dB) louder (default %(default)s st)")
+    parser.add_argument("--min-pitch-rise", type=float, default=None, metavar="SEMITONES",
+                        help="keep only segments whose pitch rises this far over the baseline "
+                             "or that are 6 dB louder (default: off)")
