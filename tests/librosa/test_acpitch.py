@@ -168,3 +168,22 @@ def test_viterbi_matches_the_loop_written_out_with_missing_candidates_and_ties()
     expected = [_viterbi_one_row(log_f[b], delta[b], 0.35, 0.14) for b in range(rows)]
     assert path.tolist() == expected
     assert (path[0] == k).all() and (path < k).any()
+
+
+def test_fft_length_and_running_maximum_are_scipys() -> None:
+    """acpitch does without scipy (a fresh process starts faster): its two helpers give what
+    scipy.fft.next_fast_len and scipy.ndimage.maximum_filter1d give."""
+    import scipy.fft
+    from scipy.ndimage import maximum_filter1d
+
+    from gpuaudio_librosa._acpitch import _next_fast_len, _running_max
+
+    assert [_next_fast_len(n) for n in range(1, 3000)] == [
+        scipy.fft.next_fast_len(n, real=True) for n in range(1, 3000)
+    ]
+    rng = np.random.default_rng(3)
+    for size in (1, 2, 3, 31, 63):
+        for n in (1, 4, 40, 100):
+            x = rng.uniform(0, 1, (3, n))
+            expected = maximum_filter1d(x, size, axis=-1, mode="constant", cval=0.0)
+            np.testing.assert_array_equal(_running_max(x, size), expected)

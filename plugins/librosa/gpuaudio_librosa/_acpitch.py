@@ -26,8 +26,6 @@ import functools
 import math
 
 import numpy as np
-import scipy.fft
-from scipy.ndimage import maximum_filter1d
 
 from gpuaudio import BackendContext, F0Frames, InvalidParameterError
 from gpuaudio.contract import frame_count
@@ -106,7 +104,7 @@ class AcTracker:
             )
         self.min_lag = max(2, math.floor(sr / fmax))
         self.max_lag = math.ceil(sr / fmin)
-        self.n_fft = scipy.fft.next_fast_len(self.window + self.max_lag + 2, real=True)
+        self.n_fft = _next_fast_len(self.window + self.max_lag + 2)
         self.taper = np.hanning(self.window + 2)[1:-1]
         taper_ac = self._autocorrelation(self.taper[None, :])[0, : self.max_lag + 2]
         self.taper_ac = taper_ac / taper_ac[0]
@@ -156,9 +154,9 @@ class AcTracker:
         return F0Frames(np.where(voiced, chosen, np.nan), voiced, harmonicity)
 
     def _autocorrelation(self, frames: np.ndarray) -> np.ndarray:
-        spectrum = scipy.fft.rfft(frames, self.n_fft, axis=-1)
+        spectrum = np.fft.rfft(frames, self.n_fft, axis=-1)
         power = spectrum.real**2 + spectrum.imag**2
-        result: np.ndarray = scipy.fft.irfft(power, self.n_fft, axis=-1)
+        result: np.ndarray = np.fft.irfft(power, self.n_fft, axis=-1)
         return result
 
     def _candidates(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -198,9 +196,7 @@ class AcTracker:
         silence = self.options.silence_threshold
         if silence <= 0:
             return np.full(local_peak.shape, threshold)
-        reference = maximum_filter1d(
-            local_peak, self.reference_frames, axis=-1, mode="constant", cval=0.0
-        )
+        reference = _running_max(local_peak, self.reference_frames)
         relative = np.divide(
             local_peak, reference, out=np.zeros_like(local_peak), where=reference > 0
         )
@@ -208,6 +204,30 @@ class AcTracker:
             0.0, 2.0 - relative * (1 + threshold) / silence
         )
         return strength
+
+
+def _next_fast_len(n: int) -> int:
+    """The smallest 2^a 3^b 5^c >= n (scipy.fft.next_fast_len for real input)."""
+    best, power5 = 2 * n, 1
+    while power5 < 2 * n:
+        power35 = power5
+        while power35 < 2 * n:
+            size = power35
+            while size < n:
+                size *= 2
+            best = min(best, size)
+            power35 *= 3
+        power5 *= 5
+    return best
+
+
+def _running_max(values: np.ndarray, size: int) -> np.ndarray:
+    """Maximum over the `size` values centred on each one along the last axis, zeros beyond
+    the edges (scipy.ndimage.maximum_filter1d with mode="constant", cval=0)."""
+    pad = [(0, 0)] * (values.ndim - 1) + [(size // 2, (size - 1) // 2)]
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(values, pad), size, axis=-1)
+    result: np.ndarray = windows.max(axis=-1)
+    return result
 
 
 def _viterbi(
