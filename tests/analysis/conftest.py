@@ -92,17 +92,22 @@ def tone_call(
     seed: int = 0,
 ) -> np.ndarray:
     """Whole-second tones with a little per-second pitch/level jitter and 0.2-s pauses; inside
-    the escalation spans (whole seconds) pitch and level are raised."""
+    the escalation spans (whole seconds) pitch and level are raised. Each tone glides by 2.5-4
+    semitones up or down around its pitch, as intonation does (a held tone is music to the
+    analysis, not speech)."""
     rng = np.random.default_rng(seed)
     pitch_st = rng.normal(0, 0.4, seconds)
     level_db = -26 + rng.normal(0, 1.0, seconds)
+    glide_st = rng.uniform(2.5, 4.0, seconds) * rng.choice([-1.0, 1.0], seconds)
     for start, end in escalations:
         pitch_st[start:end] += raise_st
         level_db[start:end] += gain_db
     t = np.arange(sr) / sr
     gate = (t < 0.8).astype(np.float64)
-    seconds_of_audio = [
-        np.sqrt(2) * 10 ** (db / 20) * gate * np.sin(2 * np.pi * base_hz * 2 ** (st / 12) * t)
-        for st, db in zip(pitch_st, level_db, strict=True)
-    ]
+    ramp = np.clip(t / 0.8, 0.0, 1.0) - 0.5  # the glide, centred on the tone's pitch
+    seconds_of_audio = []
+    for st, db, glide in zip(pitch_st, level_db, glide_st, strict=True):
+        hz = base_hz * 2 ** ((st + glide * ramp) / 12)
+        phase = 2 * np.pi * np.cumsum(hz) / sr
+        seconds_of_audio.append(np.sqrt(2) * 10 ** (db / 20) * gate * np.sin(phase))
     return np.concatenate(seconds_of_audio).astype(np.float32)

@@ -34,7 +34,7 @@ def test_window_features_measure_the_signal(fake_service, tones):
     rng = np.random.default_rng(0)
     true_hz = 140 * 2 ** (rng.normal(0, 0.4, 30) / 12)
     cents = 1200 * np.abs(np.log2(w.f0_median_hz / true_hz))
-    assert cents.max() < 15
+    assert cents.max() < 25  # the median of a tone gliding around its pitch
 
 
 def test_escalation_span_is_found_with_its_drivers(fake_service, tones):

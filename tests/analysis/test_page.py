@@ -245,7 +245,7 @@ def _long_report(minutes: float, hop_s: float, n_segments: int) -> EscalationRep
     z = np.where(np.isfinite(score), score / 2, np.nan)
     windows = WindowFeatures(
         start_s=start, end_s=start + params.window_s, f0_median_hz=rng.normal(150, 10, n),
-        f0_variability_st=np.ones(n), voiced_fraction=np.ones(n),
+        f0_variability_st=np.ones(n), f0_steadiness=np.full(n, 0.1), voiced_fraction=np.ones(n),
         level_dbfs=rng.normal(-26, 2, n), balance_db=np.zeros(n), onset_rate_hz=np.ones(n),
         flatness=np.full(n, 0.1), speech=np.isfinite(score),
         voice=np.where(np.isfinite(score), 0, -1), z_pitch=z, z_level=z,

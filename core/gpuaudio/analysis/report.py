@@ -291,6 +291,7 @@ WINDOW_COLUMNS = (
     "end_s",
     "f0_median_hz",
     "f0_variability_st",
+    "f0_steadiness",
     "voiced_fraction",
     "level_dbfs",
     "balance_db",
