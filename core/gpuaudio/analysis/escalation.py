@@ -107,7 +107,8 @@ class EscalationParams:
     max_pitch_steadiness: float = 0.5
     """Music, not speech: over ~31 s of windows (running median), more than this share of
     voiced frame pairs 0.1 s apart within 0.2 semitones (held notes; real speech glides:
-    at most 0.29 on the tuning half, synthetic speech 0.41, hold music 0.3-0.8)."""
+    at most 0.29 on the tuning half, 0.33 with fastpyin; gpuaudio's synthetic speech 0.46 at
+    most; hold music 0.3-0.9)."""
     max_pitch_spread_st: float = 6.0
     """Music, not speech: over ~31 s of windows (running median), a spread of the voiced
     frames' F0 within windows (`f0_variability_st`) above this many semitones (several
@@ -754,12 +755,12 @@ _STEADY_LAG_S = 0.1
 _MUSIC_CONTEXT_S = 31.0
 """The music decision looks at the running median over this much of the voiced windows: a
 held note or a chord lasts a second, a piece of music far longer."""
-_SPREAD_WITH_STEADINESS = 0.15
-"""A wide pitch spread is music only with some held notes in it: a far-field voice whose F0
-slips an octave in many frames spreads as wide but never holds a pitch (steadiness <= 0.1)."""
 _MUSIC_MIN_S = 10.0
 """...and needs at least this much of voiced windows in that context: the median of a few
 windows (the start of a live stream, a short file) is too noisy to call anything music."""
+_SPREAD_WITH_STEADINESS = 0.15
+"""A wide pitch spread is music only with some held notes in it: a far-field voice whose F0
+slips an octave in many frames spreads as wide but never holds a pitch (steadiness <= 0.1)."""
 
 
 def _steadiness(semitones: np.ndarray, lag: int) -> np.ndarray:
