@@ -93,3 +93,20 @@ def test_recorded_and_synthetic_speech_is_never_music(condition):
         report = service.detect_emotional_escalation(y.astype(np.float32), sr)
         assert not [w for w in report.warnings if "sound like music" in w], name
         assert report.windows.speech.sum() >= 0.5 * len(report.windows), name
+
+
+def test_hold_music_then_the_call():
+    """40 s of hold music (the excerpt twice), then two real voices (82 s): the music is left
+    out, a window or two at its end aside, and the speech is all kept (its pauses aside)."""
+    service = AudioFeatureService({})
+    music, sr = sf.read(MUSIC, dtype="float64")
+    music = resample_poly(np.tile(music, 2), 16000, sr)
+    voices = [sf.read(SOURCES / f"{name}.flac", dtype="float64")[0]
+              for name in ("ami-FEE083", "ast-it-carlo")]
+    speech = np.concatenate(voices)
+    music *= np.sqrt(np.mean(speech**2) / np.mean(music**2))
+    report = service.detect_emotional_escalation(np.concatenate([music, speech]), 16000)
+    windows = report.windows.speech
+    assert windows[:40].sum() <= 3
+    assert windows[40:].sum() >= 0.95 * (len(windows) - 40)
+    assert any("sound like music" in text for text in report.warnings)
