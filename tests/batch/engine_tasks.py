@@ -63,6 +63,18 @@ def sleepy(item: int) -> int:
     return item
 
 
+def stubborn(item: int) -> int:
+    """As `sleepy`, but it carries on after an Exception or a SystemExit, as the service's
+    backend fallback does (it tries the next backend)."""
+    deadline = time.monotonic() + (60 if item else 0)
+    while time.monotonic() < deadline:
+        try:
+            time.sleep(0.01)
+        except (Exception, SystemExit):
+            continue
+    return item
+
+
 @dataclass(frozen=True)
 class WaitForLast:
     """Item 0 waits (at most a minute) until item `last` has run; every item returns the

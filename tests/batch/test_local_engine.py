@@ -112,6 +112,18 @@ def test_stopping_the_iteration_stops_busy_workers_at_once(tasks):
     assert engine._processes == []
 
 
+def test_sigterm_ends_a_worker_even_inside_the_backend_fallback(tasks):
+    """The service catches a backend's SystemExit and tries the next backend: a SIGTERM that
+    lands inside a backend must still end the worker (143), not be taken for a failed
+    backend (the worker would carry on until the parent's join gives up and kills it: -9)."""
+    engine = LocalEngine(workers=2, device_probe=DeviceInfo)
+    results = engine.map_unordered(tasks.stubborn, [0, 1, 2, 3])
+    assert next(results) == (0, 0)
+    workers = [worker.process for worker in engine._processes]
+    results.close()
+    assert [process.exitcode for process in workers] == [143, 143]
+
+
 def test_one_and_two_workers_give_the_same_tables(archive, corrupt, tmp_path):
     corrupt(archive / "broken.wav")
     tables = {}

@@ -294,10 +294,19 @@ def _environment(values: dict[str, str | None]) -> Iterator[None]:
 
 
 def _worker_main(task: Callable[[Any], Any], conn: Connection) -> None:
+    """A worker process: Ctrl-C is the parent's to handle; SIGTERM ends it (exit code 143)
+    once the task's cleanup (its `finally` blocks) has run."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _terminated)
+    try:
+        _serve(task, conn)
+    except WorkerTerminated as stop:
+        sys.exit(int(stop.args[0]))
+
+
+def _serve(task: Callable[[Any], Any], conn: Connection) -> None:
     """A worker's loop: items arrive on `conn` (a thread receives them and starts their
     prefetch at once), results go back on it; None ends the worker."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     inbox: deque[tuple[int, Any] | None] = deque()
     arrived = threading.Condition()
     prefetch = getattr(task, "prefetch", None)
@@ -329,6 +338,16 @@ def _worker_main(task: Callable[[Any], Any], conn: Connection) -> None:
             conn.send(("done", index, task(item)))
         except Exception:
             conn.send(("error", index, traceback.format_exc()))
+
+
+class WorkerTerminated(BaseException):
+    """Raised in a worker by SIGTERM (the parent stopping it). Not an Exception nor a
+    SystemExit: the service's backend fallback, which catches those so that a backend cannot
+    end the program, must not take it for a failed backend and carry on with the next one."""
+
+
+def _terminated(signum: int, frame: Any) -> NoReturn:
+    raise WorkerTerminated(128 + signum)
 
 
 def exit_at_once() -> NoReturn:
