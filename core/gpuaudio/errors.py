@@ -59,3 +59,15 @@ class BatchEngineError(GpuAudioError, RuntimeError):
 class BatchInputError(GpuAudioError, ValueError):
     """A batch's inputs cannot be used (a missing path, a manifest without a ``path`` column,
     two recordings with one id); names the input."""
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is so that cleanups (``finally``) run, as for
+    Ctrl-C. A BaseException and not a SystemExit, so that no ``except Exception`` on the way
+    swallows it, nor the service's backend fallback (which catches a backend's SystemExit and
+    tries the next backend)."""
+
+
+def raise_terminated(signum: int, frame: object) -> None:
+    """A SIGTERM handler: raise `Terminated` where the program is."""
+    raise Terminated

@@ -33,7 +33,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any, NoReturn, TypeVar
 
 from gpuaudio.device import DeviceInfo
-from gpuaudio.errors import BatchEngineError, ConfigError
+from gpuaudio.errors import BatchEngineError, ConfigError, Terminated, raise_terminated
 
 ItemT = TypeVar("ItemT")
 ResultT = TypeVar("ResultT")
@@ -297,11 +297,11 @@ def _worker_main(task: Callable[[Any], Any], conn: Connection) -> None:
     """A worker process: Ctrl-C is the parent's to handle; SIGTERM ends it (exit code 143)
     once the task's cleanup (its `finally` blocks) has run."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _terminated)
+    signal.signal(signal.SIGTERM, raise_terminated)
     try:
         _serve(task, conn)
-    except WorkerTerminated as stop:
-        sys.exit(int(stop.args[0]))
+    except Terminated:
+        sys.exit(128 + signal.SIGTERM)
 
 
 def _serve(task: Callable[[Any], Any], conn: Connection) -> None:
@@ -338,16 +338,6 @@ def _serve(task: Callable[[Any], Any], conn: Connection) -> None:
             conn.send(("done", index, task(item)))
         except Exception:
             conn.send(("error", index, traceback.format_exc()))
-
-
-class WorkerTerminated(BaseException):
-    """Raised in a worker by SIGTERM (the parent stopping it). Not an Exception nor a
-    SystemExit: the service's backend fallback, which catches those so that a backend cannot
-    end the program, must not take it for a failed backend and carry on with the next one."""
-
-
-def _terminated(signum: int, frame: Any) -> NoReturn:
-    raise WorkerTerminated(128 + signum)
 
 
 def exit_at_once() -> NoReturn:

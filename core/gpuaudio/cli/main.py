@@ -9,11 +9,10 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Any
 
 from gpuaudio import __version__
 from gpuaudio.cli import analyze, batch, bench, demo, monitor, plugins
-from gpuaudio.errors import GpuAudioError
+from gpuaudio.errors import GpuAudioError, Terminated, raise_terminated
 from gpuaudio.progress import NOTICE_LOGGER, NoticeHandler
 
 VERBS = (plugins, analyze, batch, demo, monitor, bench)
@@ -44,22 +43,13 @@ def _show_notices(quiet: bool) -> logging.Handler | None:
     return handler
 
 
-class Terminated(BaseException):
-    """SIGTERM, raised where the program is so that cleanups (``finally``) run, as for Ctrl-C.
-    A BaseException, so no ``except Exception`` on the way swallows it."""
-
-
-def _terminate(signum: int, frame: Any) -> None:
-    raise Terminated
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gpuaudio`` command."""
     args = build_parser().parse_args(argv)
     notices = _show_notices(getattr(args, "quiet", False))
     previous = None
     if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _terminate)
+        previous = signal.signal(signal.SIGTERM, raise_terminated)
     try:
         code: int = args.run(args)
     except GpuAudioError as exc:
