@@ -200,6 +200,30 @@ def test_one_voice_escalating_in_a_conversation_is_found_against_its_own_baselin
     assert rows.count("voice 1 (lower): ") == len(found)
 
 
+def test_both_voices_escalating_in_a_heated_exchange_are_each_found(fake_service, tones):
+    """Turns of 4 s, a low (110 Hz) and a high voice (180 Hz, 8.5 st up); from 64 s to 112 s
+    both rise by 5 st: the low voice's escalated turns come within 3.5 st of the high voice's
+    calm pitch. Decided near each window, they stay the low voice's (near them the two voices
+    are still 8.5 st apart), and both voices' escalations are found."""
+    low = tones(SR, 80, [(32, 56)], base_hz=110.0, raise_st=5.0, gain_db=0.0, seed=1)
+    high = tones(SR, 80, [(32, 56)], base_hz=180.0, raise_st=5.0, gain_db=0.0, seed=2)
+    turns = [part for k in range(20) for part in (low[k * 4 * SR : (k + 1) * 4 * SR],
+                                                  high[k * 4 * SR : (k + 1) * 4 * SR])]
+    report = fake_service.detect_emotional_escalation(np.concatenate(turns), SR)
+    assert len(report.voices) == 2
+    windows = report.windows
+    start = windows.start_s
+    own_turn = ((start // 4) % 2).astype(int)  # 0: the low voice's turn, 1: the high voice's
+    speech = windows.speech
+    assert (windows.voice[speech] == own_turn[speech]).mean() >= 0.9
+    heated = (start >= 64) & (start < 112)
+    for voice in (0, 1):
+        theirs = heated & speech & (own_turn == voice)
+        assert windows.flagged[theirs].mean() >= 0.6, voice
+    found = sum(max(0.0, min(112.0, s.end_s) - max(64.0, s.start_s)) for s in report.segments)
+    assert found >= 0.8 * 48
+
+
 def test_a_conversation_of_voices_8_5_semitones_apart_is_not_an_escalation(fake_service, tones):
     """A man and a woman taking 10-s turns at one level, 8.5 st apart (the smoothed pitch
     shows two states within one voice's escalation range): no finding, the two-voice note."""
