@@ -96,6 +96,12 @@ def running_median(values: np.ndarray, keep: np.ndarray, half_width: int) -> np.
     return _running(values, keep, half_width, np.nanmedian)
 
 
+def running_count(keep: np.ndarray, half_width: int) -> np.ndarray:
+    """How many windows `keep` marks within ``i - half_width .. i + half_width``, for each
+    window that `keep` marks; NaN elsewhere."""
+    return _running(np.ones(keep.shape[0]), keep, half_width, np.nansum)
+
+
 def _running(values: np.ndarray, keep: np.ndarray, half_width: int, reduce: Any) -> np.ndarray:
     n = values.shape[0]
     masked = np.where(keep, values, np.nan)

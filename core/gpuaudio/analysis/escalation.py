@@ -31,7 +31,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gpuaudio import _validation as check
-from gpuaudio.analysis.cues import onset_rate, running_mean, running_median, spectral_measures
+from gpuaudio.analysis.cues import (
+    onset_rate,
+    running_count,
+    running_mean,
+    running_median,
+    spectral_measures,
+)
 from gpuaudio.errors import InvalidAudioError, InvalidParameterError
 from gpuaudio.progress import clock as clock  # lives in the framework; re-exported
 
@@ -732,13 +738,14 @@ def _features(raw: _Raw) -> Cues:
     return pitch_st, raw.level_dbfs, raw.balance_db, raw.onset_rate_hz, raw.f0_variability_st
 
 
-def _speech(raw: _Raw, params: EscalationParams) -> np.ndarray:
-    """The voice-activity decision per window: enough voiced frames with a median F0, a
-    spectrum less flat than noise, a level above the recording's noise floor, and not in a
-    stretch that sounds like music (`_music`)."""
+def _speech(raw: _Raw, params: EscalationParams) -> tuple[np.ndarray, np.ndarray]:
+    """The voice-activity decision per window, and the windows it left out as music: speech
+    has enough voiced frames with a median F0, a spectrum less flat than noise, a level above
+    the recording's noise floor, and is not in a stretch that sounds like music (`_music`)."""
     sound = _voiced_sound(raw, params)
-    speech: np.ndarray = sound & ~_music(raw, sound, params)
-    return speech
+    music = _music(raw, sound, params)
+    speech: np.ndarray = sound & ~music
+    return speech, music
 
 
 def _voiced_sound(raw: _Raw, params: EscalationParams) -> np.ndarray:
@@ -786,8 +793,7 @@ def _music(raw: _Raw, sound: np.ndarray, params: EscalationParams) -> np.ndarray
     spread = running_median(
         raw.f0_variability_st, sound & np.isfinite(raw.f0_variability_st), half_width
     )
-    padded = np.pad(sound.astype(np.int64), half_width)
-    heard = np.lib.stride_tricks.sliding_window_view(padded, 2 * half_width + 1).sum(axis=1)
+    heard = np.nan_to_num(running_count(sound, half_width))
     music: np.ndarray = (
         sound
         & (heard * params.hop >= _MUSIC_MIN_S)
@@ -1098,6 +1104,8 @@ class Scoring:
     """The scoring of measured windows (`score_windows`)."""
 
     speech: np.ndarray
+    music: np.ndarray
+    """Voiced windows left out of the speech because they sound like music (`_music`)."""
     voice: np.ndarray
     """Per window: the voice speaking (0, or 0/1 with two voices), -1 without speech."""
     fits: tuple[_Fit | None, ...]
@@ -1122,7 +1130,7 @@ def score_windows(raw: _Raw, params: EscalationParams) -> Scoring:
     and scored on their own, so one voice's turns are not taken for the other's escalation.
     The offline report and the live monitor (on the windows so far) both use it.
     """
-    speech = _speech(raw, params)
+    speech, music = _speech(raw, params)
     features = _features(raw)
     voices = _two_voices(features, speech)
     if voices is None:
@@ -1147,7 +1155,7 @@ def score_windows(raw: _Raw, params: EscalationParams) -> Scoring:
         flagged[members] = voice_flagged[members]
         fits.append(fit)
     return Scoring(
-        speech, voice, tuple(fits), None if voices is None else voices.distance, z, score,
+        speech, music, voice, tuple(fits), None if voices is None else voices.distance, z, score,
         flagged,
     )
 
@@ -1159,7 +1167,7 @@ def _score(
     n = starts.shape[0]
     scoring = score_windows(raw, params)
     speech, z, score, flagged = scoring.speech, scoring.z, scoring.score, scoring.flagged
-    notes = _speech_notes(raw, speech, scoring.fit, params)
+    notes = _speech_notes(raw, speech, scoring.music, scoring.fit, params)
     if scoring.voices_st is not None:
         notes.append(
             f"two voices take turns on this channel (pitch {scoring.voices_st:.0f} semitones "
@@ -1192,14 +1200,18 @@ def _score(
 
 
 def _speech_notes(
-    raw: _Raw, speech: np.ndarray, fit: _Fit | None, params: EscalationParams
+    raw: _Raw,
+    speech: np.ndarray,
+    music: np.ndarray,
+    fit: _Fit | None,
+    params: EscalationParams,
 ) -> list[str]:
     """Warnings about the speech found: music left out, none to score, or too little for a
     sure baseline."""
     n_speech = int(speech.sum())
     speech_s = n_speech * params.hop
-    n_music = int((_voiced_sound(raw, params) & ~speech).sum())
-    music = [
+    n_music = int(music.sum())
+    music_note = [
         f"{n_music} window(s) ({n_music * params.hop:.0f} s) sound like music (pitch held like "
         f"notes, or spread like several voices at once, over ~{_MUSIC_CONTEXT_S:.0f} s) and "
         "were not analysed as speech"
@@ -1207,18 +1219,18 @@ def _speech_notes(
     if fit is None:
         voiced = int(((raw.voiced_fraction >= params.min_voiced_fraction)).sum())
         return [
-            *music,
+            *music_note,
             f"only {n_speech} window(s) hold speech ({voiced} with voicing, the rest noise-like"
             f" or at the noise floor); at least {params.min_baseline_windows} are needed for a "
             "baseline, so nothing was scored: is this a recording of speech?"
         ]
     if speech_s < params.min_speech_s:
         return [
-            *music,
+            *music_note,
             f"only {speech_s:.0f} s of speech (under {params.min_speech_s:.0f} s): the "
             "baseline rests on little speech, read the scores with care"
         ]
-    return music
+    return music_note
 
 
 def _segments(
