@@ -226,9 +226,11 @@ def _service(config: str) -> AudioFeatureService:
     """This process's service for `config` (JSON), created once (also from a prefetch)."""
     with _SERVICE_LOCK:
         if config not in _SERVICES:
+            from gpuaudio._allocator import keep_freed_memory
             from gpuaudio.config import load_config
             from gpuaudio.service import AudioFeatureService
 
+            keep_freed_memory()  # a worker process of any engine: the CLI's setting
             _SERVICES[config] = AudioFeatureService(load_config(json.loads(config)))
         return _SERVICES[config]
 
