@@ -7,6 +7,7 @@ import sys
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
 KEPT_FREE_BYTES = 1 << 30
 """Freed memory glibc's malloc may keep for reuse at the top of the heap (`keep_freed_memory`)."""
 MMAP_THRESHOLD_BYTES = 32 << 20
@@ -21,8 +22,10 @@ def keep_freed_memory() -> bool:
     them back and the next one is faulted in page by page again: ~15 % of a CPU analysis's time
     went to the kernel (sys 2.5 s of 17 s on 24 calls of 3-5 min, 0.6 s with this). The peak
     memory is unchanged (measured +4 % max RSS); a long-running process keeps up to
-    `KEPT_FREE_BYTES` of freed memory. Called by the command line and by every batch worker,
-    not on import: a program embedding gpuaudio keeps its own allocator settings.
+    `KEPT_FREE_BYTES` of freed memory. Threads started afterwards share the main thread's heap
+    (one arena): a thread's own arena is returned to the system as before. Called by the
+    command line and by every batch worker before it starts threads, not on import: a program
+    embedding gpuaudio keeps its own allocator settings.
     """
     if not sys.platform.startswith("linux"):
         return False
@@ -32,6 +35,6 @@ def keep_freed_memory() -> bool:
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(
-        mallopt(_M_TRIM_THRESHOLD, KEPT_FREE_BYTES)
-    )
+    settings = ((_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES), (_M_TRIM_THRESHOLD, KEPT_FREE_BYTES),
+                (_M_ARENA_MAX, 1))
+    return all([bool(mallopt(option, value)) for option, value in settings])

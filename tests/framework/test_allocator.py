@@ -20,21 +20,25 @@ BLOCK_MB = 16
 
 MEASURE = f"""
     import os
+    import threading
     import numpy as np
 
     def resident_mb():
         with open("/proc/self/statm") as statm:
             return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
-    before = resident_mb()
-    block = np.ones({BLOCK_MB} * 2**20, dtype=np.uint8)
-    del block
-    print(resident_mb() - before)
+    def measure():
+        before = resident_mb()
+        block = np.ones({BLOCK_MB} * 2**20, dtype=np.uint8)
+        del block
+        print(resident_mb() - before)
 """
+IN_THIS_THREAD = "measure()"
+IN_A_NEW_THREAD = "thread = threading.Thread(target=measure)\nthread.start()\nthread.join()"
 
 
-def _kept_mb(setup: str) -> float:
-    code = textwrap.dedent(setup) + textwrap.dedent(MEASURE)
+def _kept_mb(setup: str, where: str = IN_THIS_THREAD) -> float:
+    code = textwrap.dedent(setup) + textwrap.dedent(MEASURE) + where
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr
@@ -43,6 +47,7 @@ def _kept_mb(setup: str) -> float:
 
 def test_a_program_importing_gpuaudio_keeps_its_allocator():
     assert _kept_mb("import gpuaudio.service") < BLOCK_MB * 0.25
+    assert _kept_mb("import gpuaudio.service", IN_A_NEW_THREAD) < BLOCK_MB * 0.25
 
 
 @pytest.mark.parametrize(
@@ -59,3 +64,9 @@ def test_a_program_importing_gpuaudio_keeps_its_allocator():
 )
 def test_gpuaudio_processes_keep_freed_memory(setup):
     assert _kept_mb(setup) > BLOCK_MB * 0.9
+
+
+def test_threads_started_afterwards_keep_freed_memory():
+    """A Dask worker runs tasks on a thread; the local engine decodes on one."""
+    setup = "from gpuaudio._allocator import keep_freed_memory\nassert keep_freed_memory()"
+    assert _kept_mb(setup, IN_A_NEW_THREAD) > BLOCK_MB * 0.9

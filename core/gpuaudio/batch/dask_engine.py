@@ -56,13 +56,18 @@ WORKER_WAIT_S = 60.0
 (a scheduler without workers would hold the tasks forever)."""
 LOCAL_CLUSTER_CONFIG = {
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    "distributed.nanny.pre-spawn-environ.MALLOC_ARENA_MAX": 1,
     "distributed.worker.profile.enabled": False,
     "distributed.admin.system-monitor.gil.enabled": False,
 }
 """Dask settings of a local cluster's workers. Dask's default ``MALLOC_TRIM_THRESHOLD_=65536``
 fixes glibc's malloc thresholds, so every array over 128 KiB is mapped and unmapped anew: with
-it the analysis took ~35 % more CPU time (2-core box). Also off: the statistical profiler that
-samples the running task's stack every 10 ms, and the GIL monitor."""
+it the analysis took ~35 % more CPU time (2-core box). ``MALLOC_ARENA_MAX=1``: the worker's
+threads, the one running tasks included, share the main heap, which the task's
+`keep_freed_memory` sets to keep freed memory (a thread's own heap returned it: the kernel's
+share of a batch's CPU time 1.6-3.0 s instead of 0.9 s on the benchmark's 24 calls). Also
+off: the statistical profiler that samples the running task's stack every 10 ms, and the GIL
+monitor."""
 
 
 def _distributed() -> Any:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any, NoReturn, TypeVar
 
+from gpuaudio._allocator import keep_freed_memory
 from gpuaudio.device import DeviceInfo
 from gpuaudio.errors import BatchEngineError, ConfigError, Terminated, raise_terminated
 
@@ -298,6 +299,7 @@ def _worker_main(task: Callable[[Any], Any], conn: Connection) -> None:
     once the task's cleanup (its `finally` blocks) has run."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, raise_terminated)
+    keep_freed_memory()  # before `_serve` starts its thread
     try:
         _serve(task, conn)
     except Terminated:
