@@ -1,4 +1,5 @@
-"""The C allocator's setting for gpuaudio's own processes (the command line, batch workers)."""
+"""The C allocator's setting for gpuaudio's own analysis processes (the analysis commands,
+batch workers)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ def keep_freed_memory() -> bool:
     `KEPT_FREE_BYTES` of freed memory. Threads started afterwards share the main thread's heap
     (one arena): a thread's own arena is returned to the system as before. Called by the
     command line and by every batch worker before it starts threads, not on import: a program
-    embedding gpuaudio keeps its own allocator settings.
+    embedding gpuaudio keeps its own allocator settings, and so does ``gpuaudio bench`` (its
+    memory columns measure what each case allocates).
     """
     if not sys.platform.startswith("linux"):
         return False

@@ -171,9 +171,9 @@ def test_too_short_and_bad_parameters(fake_service, tones):
 
 
 def test_report_summary_and_dict(fake_service, tones):
-    report = fake_service.detect_emotional_escalation(tones(SR, 40, [(20, 26)]), SR)
-    assert "1 escalation segment(s)" in report.summary() and "0:20-0:26" in report.summary()
+    report = fake_service.detect_emotional_escalation(tones(SR, 40, [(20, 28)]), SR)
+    assert "1 escalation segment(s)" in report.summary() and "0:20-0:28" in report.summary()
     document = report.to_dict()
     assert document["n_windows"] == 40
-    assert document["segments"][0]["duration_s"] == 6.0
+    assert document["segments"][0]["duration_s"] == 8.0
     assert document["params"]["hop_s"] == 1.0

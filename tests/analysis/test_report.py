@@ -28,7 +28,7 @@ from gpuaudio.analysis.report import (
 def analysed(make_fake_service, tones, tmp_path_factory):
     folder = tmp_path_factory.mktemp("report")
     audio = folder / "call.wav"
-    sf.write(audio, tones(22050, 50, [(10, 16), (30, 38)]), 22050, subtype="PCM_16")
+    sf.write(audio, tones(22050, 50, [(10, 18), (30, 38)]), 22050, subtype="PCM_16")
     out = folder / "out"
     report, written = analyze_to_folder(make_fake_service(), audio, out)
     return audio, out, report, written
@@ -42,7 +42,7 @@ def test_report_json(analysed):
     assert document["input"]["duration_s"] == pytest.approx(50.0)
     assert document["input"]["sample_rate"] == 22050
     assert document["analysis"]["n_windows"] == 50
-    assert [(s["start_s"], s["end_s"]) for s in document["segments"]] == [(10, 16), (30, 38)]
+    assert [(s["start_s"], s["end_s"]) for s in document["segments"]] == [(10, 18), (30, 38)]
     provenance = document["provenance"]
     assert provenance["features"]["f0"]["backend"] == "peak"
     assert provenance["features"]["f0"]["reason"]

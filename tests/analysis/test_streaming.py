@@ -38,14 +38,14 @@ from gpuaudio.cli import main
 from gpuaudio.device import CPU_ONLY
 from gpuaudio.evaluation.synth import ESCALATED, synthesize_speech
 
-ESCALATION = (14.0, 20.0)  # the escalated phrases of `_call`, to within a syllable
+ESCALATION = (14.0, 22.0)  # the escalated phrases of `_call`, to within a syllable
 
 
 def _call(sr: int) -> np.ndarray:
-    """26 s: 14 s calm, 6 s escalated (+5 st, +8 dB), 6 s calm."""
+    """28 s: 14 s calm, 8 s escalated (+5 st, +8 dB), 6 s calm."""
     parts = [
         synthesize_speech(14.0, sr, seed=1)[0],
-        synthesize_speech(6.0, sr, seed=2, style=ESCALATED)[0],
+        synthesize_speech(8.0, sr, seed=2, style=ESCALATED)[0],
         synthesize_speech(6.0, sr, seed=3)[0],
     ]
     return np.concatenate(parts)
@@ -129,7 +129,7 @@ def test_one_block_longer_than_everything_and_overlapping_windows(service, calls
     offline = detect_escalation(service, y, 22050, params)
     monitor = EscalationMonitor(service, params, sr=22050)
     live = _stream(monitor, y, [y.shape[0] + 1000])
-    assert len(live) == len(offline.windows) == 1 + (26 - 2) * 2
+    assert len(live) == len(offline.windows) == 1 + (28 - 2) * 2
     _assert_same_report(monitor.finish(), offline)
 
 
@@ -170,13 +170,13 @@ def test_one_batched_f0_call_per_feed(service, calls, monkeypatch):
 def test_live_score_of_a_window_is_the_offline_score_of_the_stream_cut_after_it(service, calls):
     y, _ = calls[16000]
     live = _stream(EscalationMonitor(service, sr=16000), y, [16000 * 3])
-    for k in (9, 10, 13, 15, 21, 25):
+    for k in (9, 10, 13, 15, 21, 27):
         cut = detect_escalation(service, y[: (k + 1) * 16000], 16000)
         score = np.nan if live[k].score is None else live[k].score
         np.testing.assert_equal(score, cut.windows.score[k])  # bit for bit (NaN: no score)
         assert live[k].baseline == cut.baseline
         assert live[k].flagged == cut.windows.flagged[k]
-    assert live[25].baseline == calls[16000][1].baseline  # the last one is the report's
+    assert live[27].baseline == calls[16000][1].baseline  # the last one is the report's
 
 
 def test_live_scores_are_causal(service, calls):
@@ -255,9 +255,9 @@ def test_a_pause_inside_a_live_segment_keeps_it_open(service):
     sr = 16000
     y = np.concatenate([
         synthesize_speech(20.0, sr, seed=1)[0],
-        synthesize_speech(8.0, sr, seed=2, style=ESCALATED)[0],
+        synthesize_speech(10.0, sr, seed=2, style=ESCALATED)[0],
         np.zeros(5 * sr, np.float32),
-        synthesize_speech(8.0, sr, seed=4, style=ESCALATED)[0],
+        synthesize_speech(10.0, sr, seed=4, style=ESCALATED)[0],
         synthesize_speech(12.0, sr, seed=3)[0],
     ])  # fmt: skip
     offline = detect_escalation(service, y, sr)
@@ -464,7 +464,7 @@ def test_monitor_reads_raw_pcm_from_stdin(isolated, calls, service, capsys, monk
     monkeypatch.setattr("sys.stdin", _Stdin(pcm.tobytes()))
     assert main(["monitor", "-", "--sr", "16000", "--format", "s16le", "-o", "out", *FAST]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len([line for line in lines if " s  F0 " in line]) == 26  # one per window
+    assert len([line for line in lines if " s  F0 " in line]) == 28  # one per window
     assert any("escalation 1 OPEN" in line for line in lines)
     assert any("escalation 1 CLOSED" in line for line in lines)
     assert any(
@@ -475,7 +475,7 @@ def test_monitor_reads_raw_pcm_from_stdin(isolated, calls, service, capsys, monk
     offline = detect_escalation(service, pcm, 16000)
     assert document["input"]["path"] == "-" and document["input"]["name"] == "stdin"
     assert document["input"]["sha256"] == hashlib.sha256(pcm.tobytes()).hexdigest()
-    assert document["input"]["duration_s"] == 26.0 and document["analysis"]["n_windows"] == 26
+    assert document["input"]["duration_s"] == 28.0 and document["analysis"]["n_windows"] == 28
     found = [(s["start_s"], s["end_s"]) for s in document["segments"]]
     assert found == [(s.start_s, s.end_s) for s in offline.segments]
 
@@ -491,7 +491,7 @@ def test_monitor_stdin_float_stereo_and_events_only(isolated, calls, capsys, mon
     assert [line.split(" at ")[0] for line in lines[:2]] == [
         "escalation 1 OPEN", "escalation 1 CLOSED"
     ]
-    lines = [line for line in lines if "warning:" not in line]  # a 26-s call: little speech
+    lines = [line for line in lines if "warning:" not in line]  # a 28-s call: little speech
     assert len(lines) == 3 and not (isolated / "out").exists()  # no -o: no files
 
 
@@ -576,7 +576,7 @@ def test_bad_samples_in_a_stream_are_silenced_and_reported(isolated, calls, monk
     argv = ["monitor", "-", "--sr", "16000", "--format", "f32le", "-o", "out", "--quiet", *FAST]
     assert main(argv) == 0
     document = json.loads((isolated / "out" / "stdin" / REPORT_JSON).read_text())
-    assert document["input"]["duration_s"] == 26.0 and document["analysis"]["partial"] is False
+    assert document["input"]["duration_s"] == 28.0 and document["analysis"]["partial"] is False
     assert any("3 non-finite sample(s)" in w and "15.00 s" in w for w in document["warnings"])
     assert "3 non-finite sample(s) at 15.00 s replaced by silence" in capsys.readouterr().err
 

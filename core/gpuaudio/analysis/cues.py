@@ -19,6 +19,7 @@ STFT frame of ``hop`` samples centred on each F0 frame.
 from __future__ import annotations
 
 import warnings
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -94,6 +95,13 @@ def running_median(values: np.ndarray, keep: np.ndarray, half_width: int) -> np.
     them, and it ignores a minority of mis-tracked windows (octave errors) in the context.
     """
     return _running(values, keep, half_width, np.nanmedian)
+
+
+def running_percentile(
+    values: np.ndarray, keep: np.ndarray, half_width: int, percent: float
+) -> np.ndarray:
+    """As `running_median`, with the `percent`-th percentile (a running noise floor)."""
+    return _running(values, keep, half_width, partial(np.nanpercentile, q=percent))
 
 
 def running_count(keep: np.ndarray, half_width: int) -> np.ndarray:

@@ -36,6 +36,7 @@ from gpuaudio.analysis.cues import (
     running_count,
     running_mean,
     running_median,
+    running_percentile,
     spectral_measures,
 )
 from gpuaudio.errors import InvalidAudioError, InvalidParameterError
@@ -77,10 +78,12 @@ class EscalationParams:
     threshold: float = 2.5
     """A window is flagged when its score is at least this (robust z units; see the operating
     curve in docs/escalation.md)."""
-    min_duration_s: float = 6.0
+    min_duration_s: float = 7.0
     """Segments shorter than this (after merging) are dropped: the 9-s context resolves spans
-    of 8 s and more (their segments lasted 9 s or more on the tuning half), while 13 of its 15
-    false-alarm segments on calm speech lasted 4-7 s."""
+    of 8 s and more, while false alarms are short (tuning half, 4 builds: 7 of the 13
+    false-alarm segments lasted 6 s; 7 s instead of 6 took calm false alarms from 4 / 10 / 2
+    to 2 / 2 / 0 s per hour on clean / telephone / AGC copies, for time recall -0.000 /
+    -0.006 / -0.002)."""
     min_pitch_rise_st: float | None = None
     """Off by default. When set, a segment is kept only when it is also a rise a listener
     hears: its pitch at least this many semitones above its voice's baseline, or its level
@@ -121,6 +124,12 @@ class EscalationParams:
     voices or instruments at once; hold music 5-9) with some held notes in it (steadiness
     above 0.15; real speech at most 5.1 st on the tuning half, and a far-field AMI voice with
     octave slips up to 6 st but no held pitch)."""
+    max_gain_correction_db: float = 12.0
+    """A phone line's automatic gain control turns a louder voice down, and with it the
+    background noise: where the noise floor within +-10 s lies under the recording's usual
+    floor, the level cue is raised by the difference (`WindowFeatures.gain_change_db`), at
+    most this many dB; 0 turns the correction off (for recordings whose own background noise
+    falls silent, such as a television switched off, which would read as a louder voice)."""
     min_speech_s: float = 30.0
     """Less speech than this in a recording gives a warning: its baseline is uncertain."""
     baseline_iterations: int = 5
@@ -168,7 +177,8 @@ class EscalationParams:
         if not math.isfinite(self.threshold):
             raise InvalidParameterError(f"threshold must be a finite number, got {self.threshold}")
         for name in (
-            "min_duration_s", "max_gap_s", "max_pause_s", "min_pitch_rise_st", "min_level_rise_db"
+            "min_duration_s", "max_gap_s", "max_pause_s", "min_pitch_rise_st", "min_level_rise_db",
+            "max_gain_correction_db",
         ):
             if getattr(self, name) is not None and not getattr(self, name) >= 0:
                 raise InvalidParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -228,6 +238,9 @@ class WindowFeatures:
     voiced_fraction: np.ndarray
     level_dbfs: np.ndarray
     """RMS level in dB re full scale (a full-scale sine is -3 dBFS)."""
+    gain_change_db: np.ndarray
+    """The gain a phone line's AGC took away here, read from the noise floor (<= 0 dB; 0 where
+    the floor is usual or unknown): the level cue is ``level_dbfs - gain_change_db``."""
     balance_db: np.ndarray
     """Spectral balance of the voiced frames: 1000-3400 Hz over 300-1000 Hz energy, dB."""
     onset_rate_hz: np.ndarray
@@ -730,12 +743,44 @@ class _Fit:
         )
 
 
-def _features(raw: _Raw) -> Cues:
-    """Per window, the raw cues: pitch (st), level (dB), balance (dB), rate (1/s), variability
-    (st)."""
+def _features(raw: _Raw, gain_change_db: np.ndarray) -> Cues:
+    """Per window, the raw cues: pitch (st), level (dB, with the gain a line's AGC took away
+    added back), balance (dB), rate (1/s), variability (st)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         pitch_st = 12 * np.log2(raw.f0_median_hz)
-    return pitch_st, raw.level_dbfs, raw.balance_db, raw.onset_rate_hz, raw.f0_variability_st
+    level = raw.level_dbfs - gain_change_db
+    return pitch_st, level, raw.balance_db, raw.onset_rate_hz, raw.f0_variability_st
+
+
+_GAIN_CONTEXT_S = 10.0
+"""The noise floor under a window is read within +-this many seconds: a few pauses at least."""
+_DIGITAL_SILENCE_DBFS = -110.0
+"""Quieter frames than this are digital silence (zeros, padding), not a noise floor."""
+
+
+def _gain_change(raw: _Raw, speech: np.ndarray, params: EscalationParams) -> np.ndarray:
+    """Per window, the gain an automatic gain control took away (<= 0 dB), 0 where unknown.
+
+    An AGC holds the speech level constant, so a raised voice is turned down and keeps little
+    of its level rise; the background noise captured with it is turned down as well. The
+    local floor (10th percentile of the quiet-frame levels within `_GAIN_CONTEXT_S`, digital
+    silence left out) under the recording's usual one (its median over the speech windows)
+    gives the gain taken away, at most `max_gain_correction_db`. A floor above the usual one
+    (more noise) changes nothing. Tuning half, AGC copies: time recall 0.81 -> 0.91; clean and
+    telephone copies (a steady floor) unchanged (docs/escalation.md).
+    """
+    change = np.zeros(speech.shape[0])
+    if params.max_gain_correction_db <= 0:
+        return change
+    half_width = int(_GAIN_CONTEXT_S / params.hop)
+    measured = raw.quiet_dbfs > _DIGITAL_SILENCE_DBFS
+    floor = running_percentile(raw.quiet_dbfs, measured, half_width, 10.0)
+    known = speech & np.isfinite(floor)
+    if known.sum() < params.min_baseline_windows:
+        return change
+    drop = floor[known] - float(np.median(floor[known]))
+    change[known] = np.clip(drop, -params.max_gain_correction_db, 0.0)
+    return change
 
 
 def _speech(raw: _Raw, params: EscalationParams) -> tuple[np.ndarray, np.ndarray]:
@@ -1106,6 +1151,8 @@ class Scoring:
     speech: np.ndarray
     music: np.ndarray
     """Voiced windows left out of the speech because they sound like music (`_music`)."""
+    gain_change_db: np.ndarray
+    """The gain a line's AGC took away, per window (`_gain_change`)."""
     voice: np.ndarray
     """Per window: the voice speaking (0, or 0/1 with two voices), -1 without speech."""
     fits: tuple[_Fit | None, ...]
@@ -1131,7 +1178,8 @@ def score_windows(raw: _Raw, params: EscalationParams) -> Scoring:
     The offline report and the live monitor (on the windows so far) both use it.
     """
     speech, music = _speech(raw, params)
-    features = _features(raw)
+    gain_change = _gain_change(raw, speech, params)
+    features = _features(raw, gain_change)
     voices = _two_voices(features, speech)
     if voices is None:
         groups = [speech]
@@ -1155,8 +1203,8 @@ def score_windows(raw: _Raw, params: EscalationParams) -> Scoring:
         flagged[members] = voice_flagged[members]
         fits.append(fit)
     return Scoring(
-        speech, music, voice, tuple(fits), None if voices is None else voices.distance, z, score,
-        flagged,
+        speech, music, gain_change, voice, tuple(fits),
+        None if voices is None else voices.distance, z, score, flagged,
     )
 
 
@@ -1182,6 +1230,7 @@ def _score(
         f0_steadiness=raw.f0_steadiness,
         voiced_fraction=raw.voiced_fraction,
         level_dbfs=raw.level_dbfs,
+        gain_change_db=scoring.gain_change_db,
         balance_db=raw.balance_db,
         onset_rate_hz=raw.onset_rate_hz,
         flatness=raw.flatness,

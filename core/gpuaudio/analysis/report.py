@@ -294,6 +294,7 @@ WINDOW_COLUMNS = (
     "f0_steadiness",
     "voiced_fraction",
     "level_dbfs",
+    "gain_change_db",
     "balance_db",
     "onset_rate_hz",
     "flatness",

@@ -30,7 +30,10 @@ def file_progress(
 
 
 def service_from_args(args: argparse.Namespace) -> Any:
-    """An AudioFeatureService from --config, --device and --backend FEATURE=NAME."""
+    """An AudioFeatureService from --config, --device and --backend FEATURE=NAME, for an
+    analysis command: this process keeps freed memory for reuse from now on (not for
+    ``gpuaudio bench``, whose memory columns measure what each case allocates)."""
+    from gpuaudio._allocator import keep_freed_memory
     from gpuaudio.backends import FEATURES
     from gpuaudio.config import load_config
     from gpuaudio.errors import ConfigError
@@ -47,6 +50,7 @@ def service_from_args(args: argparse.Namespace) -> Any:
                 f"got {choice!r}"
             )
         overrides.setdefault("backends", {})[feature] = name
+    keep_freed_memory()
     return AudioFeatureService(load_config(args.config, **overrides))
 
 
@@ -56,6 +60,7 @@ def params_from_args(args: argparse.Namespace) -> Any:
     return EscalationParams(
         window_s=_given(args.window), hop_s=args.hop, threshold=_given(args.threshold),
         min_duration_s=_given(args.min_duration), min_pitch_rise_st=args.min_pitch_rise,
+        max_gain_correction_db=_given(args.max_gain_correction),
     ).validate()
 
 
@@ -131,3 +136,8 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-pitch-rise", type=float, default=None, metavar="SEMITONES",
                         help="keep only segments whose pitch rises this far over the baseline "
                              "or that are 6 dB louder (default: off)")
+    parser.add_argument("--max-gain-correction", type=float,
+                        default=_Default("max_gain_correction_db"), metavar="DB",
+                        help="level a phone line's AGC took away, read back from the noise "
+                             "floor, at most this (default %(default)s dB; 0: off, for "
+                             "recordings whose background noise stops)")

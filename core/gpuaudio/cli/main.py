@@ -11,7 +11,6 @@ import threading
 from collections.abc import Sequence
 
 from gpuaudio import __version__
-from gpuaudio._allocator import keep_freed_memory
 from gpuaudio.cli import analyze, batch, bench, demo, monitor, plugins
 from gpuaudio.errors import GpuAudioError, Terminated, raise_terminated
 from gpuaudio.progress import NOTICE_LOGGER, NoticeHandler
@@ -47,7 +46,6 @@ def _show_notices(quiet: bool) -> logging.Handler | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gpuaudio`` command."""
     args = build_parser().parse_args(argv)
-    keep_freed_memory()
     notices = _show_notices(getattr(args, "quiet", False))
     previous = None
     if threading.current_thread() is threading.main_thread():

@@ -1,0 +1,84 @@
+"""A phone line's automatic gain control (AGC) behind the level cue: the gain it takes from a
+raised voice is read back from the noise floor (`EscalationParams.max_gain_correction_db`,
+`WindowFeatures.gain_change_db`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+SR = 16000
+SPAN = (30, 42)
+NOISE_DBFS = -60.0
+
+
+def _noisy(y: np.ndarray, noise_dbfs: float = NOISE_DBFS, seed: int = 0) -> np.ndarray:
+    """White noise under the voice, as a talker's room puts it into the microphone."""
+    rng = np.random.default_rng(seed)
+    return (y + rng.normal(0.0, 10 ** (noise_dbfs / 20), y.size)).astype(np.float32)
+
+
+def _agc(x: np.ndarray, sr: int, target_dbfs: float = -26.0, time_s: float = 0.5) -> np.ndarray:
+    """An AGC that holds the voice at `target_dbfs`: 10-ms frames, their level followed with a
+    `time_s` time constant over frames within 12 dB of it (pauses hold it), gain = target -
+    level. Everything in the line, the noise included, gets the gain."""
+    hop = sr // 100
+    n = x.size // hop
+    frame_db = 10 * np.log10(np.mean(x[: n * hop].reshape(n, hop).astype(np.float64) ** 2, 1))
+    level, keep = target_dbfs, np.exp(-0.01 / time_s)
+    gains = np.empty(n)
+    for i, db in enumerate(frame_db):
+        if db > level - 12:
+            level = keep * level + (1 - keep) * db
+        gains[i] = target_dbfs - level
+    gain = np.concatenate([np.repeat(gains, hop), np.full(x.size - n * hop, gains[-1])])
+    return (x * 10 ** (gain / 20)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def raised(tones):
+    """60 s of a steady voice, +1.6 st and +8 dB from 30 to 42 s: the pitch alone is not
+    enough to flag it, the pitch with the level is. (At 400 Hz: the tone is in the telephone
+    band that the voice-activity decision looks at, so noise does not make it noise.)"""
+    return _noisy(tones(SR, 60, [SPAN], base_hz=400.0, raise_st=1.6, gain_db=8.0))
+
+
+def test_the_gain_an_agc_takes_is_read_from_the_noise_floor(fake_service, raised):
+    line = _agc(raised, SR)
+    report = fake_service.detect_emotional_escalation(line, SR)
+    w = report.windows
+    inside, before = slice(SPAN[0] + 2, SPAN[1] - 2), slice(0, SPAN[0] - 10)
+    # The AGC took the level rise: under 2.5 of the 8 dB are left...
+    assert np.median(w.level_dbfs[inside]) - np.median(w.level_dbfs[before]) < 2.5
+    # ...and turned the room's noise down with the voice: that is the gain read back.
+    assert np.median(w.gain_change_db[inside]) == pytest.approx(-8.0, abs=1.5)
+    assert np.abs(w.gain_change_db[before]).max() < 1.0
+    (segment,) = report.segments
+    assert SPAN[0] - 1 <= segment.start_s <= SPAN[0] + 3 and SPAN[1] - 3 <= segment.end_s
+    assert "level" in segment.drivers
+    without = fake_service.detect_emotional_escalation(line, SR, max_gain_correction_db=0.0)
+    assert without.segments == [] and not without.windows.gain_change_db.any()
+
+
+def test_a_steady_floor_changes_nothing(fake_service, raised):
+    """Without an AGC the floor stays where it is: the same segment with or without the
+    correction, found by the level itself."""
+    report = fake_service.detect_emotional_escalation(raised, SR)
+    assert np.abs(report.windows.gain_change_db).max() < 1.0
+    without = fake_service.detect_emotional_escalation(raised, SR, max_gain_correction_db=0.0)
+    assert [(s.start_s, s.end_s) for s in report.segments] == [
+        (s.start_s, s.end_s) for s in without.segments
+    ]
+    assert len(report.segments) == 1
+
+
+def test_digital_silence_is_not_a_noise_floor(fake_service, tones):
+    """Exact zeros in the pauses (a gated or padded stretch) measure no floor: no gain is read
+    from them, though they are 140 dB under the noise of the rest of the call."""
+    y = tones(SR, 60, [], base_hz=400.0)
+    y[: 45 * SR] = _noisy(y[: 45 * SR])
+    report = fake_service.detect_emotional_escalation(y, SR)
+    change = report.windows.gain_change_db
+    assert report.windows.speech[45:].all()
+    assert np.abs(change).max() < 1.0
+    assert not change[56:].any()  # no noise within 10 s: nothing measured, nothing changed
