@@ -9,6 +9,8 @@ default settings, or ``--threshold``); per condition and overall:
 - **spans found**: a truth span counts as found when found segments cover at least
   ``FOUND_SHARE`` (30%) of it — a segment that only grazes a span's edge (a ramp, a
   neighbouring window) does not find it, and a span found in several pieces does;
+- **spans at the bar found**: the same for the spans that issue 11 says must all be found
+  (`at_bar`: >= 8 s, with >= +4 st, or >= +3 st and >= +6 dB); the ones missed are listed;
 - **false alarms on calm calls**: found seconds per hour of calm calls (calm, questions,
   dialogue: they have no escalation), and found segments per hour of them;
 - **operating curve** (``--curve``): the same at thresholds 0.5..4 in steps of 0.25, from the
@@ -44,6 +46,8 @@ from gpuaudio.analysis.escalation import EscalationParams, detect_escalation
 from gpuaudio.evaluation.metrics import interval_scores, merge_intervals
 
 FOUND_SHARE = 0.3
+BAR = (8.0, 4.0, 3.0, 6.0)
+"""Issue 11's bar: every span of >= 8 s with >= +4 st, or >= +3 st and >= +6 dB, is found."""
 CALM_KINDS = ("calm", "questions", "dialogue")
 CURVE = tuple(float(t) for t in np.arange(0.5, 4.0 + 1e-9, 0.25))
 
@@ -60,10 +64,20 @@ class Call:
     real: bool
     duration_s: float
     truth: Spans
+    at_bar: list[bool] = field(default_factory=list)
+    """Per truth span: whether it is at issue 11's bar (`at_bar`)."""
     found: dict[float, Spans] = field(default_factory=dict)
     """Threshold -> found segments."""
     seconds: float = 0.0
     """Analysis time."""
+
+
+def at_bar(row: dict[str, str]) -> bool:
+    """Whether a truth.csv span is one that issue 11 says must be found."""
+    seconds, pitch, low_pitch, gain = BAR
+    rise, db = float(row["pitch_st"]), float(row["gain_db"])
+    long_enough = float(row["end_s"]) - float(row["start_s"]) >= seconds
+    return long_enough and (rise >= pitch or (rise >= low_pitch and db >= gain))
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -111,6 +125,7 @@ def analyse(
     truth: Spans,
     params: EscalationParams,
     curve: bool,
+    bar: list[bool] | None = None,
 ) -> Call:
     y, sr = sf.read(set_dir / row["file"], dtype="float32")
     started = time.perf_counter()
@@ -125,6 +140,7 @@ def analyse(
         row["real"] == "True",
         report.duration_s,
         truth,
+        bar or [False] * len(truth),
     )
     call.found[params.threshold] = [(s.start_s, s.end_s) for s in report.segments]
     if curve:
@@ -149,7 +165,8 @@ def score(calls: list[Call], threshold: float) -> dict[str, Any]:
     reference: Spans = []
     predicted: Spans = []
     shift = 0.0
-    n_spans = n_found = 0
+    n_spans = n_found = n_bar = n_bar_found = 0
+    bar_missed: list[str] = []
     calm_s = calm_found_s = 0.0
     calm_segments = 0
     for call in calls:
@@ -157,9 +174,14 @@ def score(calls: list[Call], threshold: float) -> dict[str, Any]:
         reference += [(a + shift, b + shift) for a, b in call.truth]
         predicted += [(a + shift, b + shift) for a, b in found]
         shift += call.duration_s
-        for span in call.truth:
+        for span, bar in zip(call.truth, call.at_bar or [False] * len(call.truth), strict=True):
+            hit = _covered(span, found) >= FOUND_SHARE * (span[1] - span[0])
             n_spans += 1
-            n_found += _covered(span, found) >= FOUND_SHARE * (span[1] - span[0])
+            n_found += hit
+            n_bar += bar
+            n_bar_found += bar and hit
+            if bar and not hit:
+                bar_missed.append(f"{call.condition} {call.call_id} {span[0]:.0f}-{span[1]:.0f} s")
         if call.kind in CALM_KINDS:
             calm_s += call.duration_s
             calm_found_s += sum(b - a for a, b in found)
@@ -172,6 +194,9 @@ def score(calls: list[Call], threshold: float) -> dict[str, Any]:
         "spans": n_spans,
         "found": n_found,
         "found_share": n_found / n_spans if n_spans else float("nan"),
+        "bar_spans": n_bar,
+        "bar_found": n_bar_found,
+        "bar_missed": bar_missed,
         "recall": s.recall if reference else float("nan"),
         "precision": s.precision if predicted else float("nan"),
         "false_alarm_segments_escalation_calls": sum(
@@ -193,14 +218,15 @@ def _f(value: float, digits: int = 3) -> str:
 
 def table(rows: list[tuple[str, dict[str, Any]]]) -> str:
     lines = [
-        "| calls | minutes | spans found (>= 30% covered) | time recall | time precision | "
-        "false-alarm segments on escalation calls | calm minutes | calm: found s / hour | "
-        "calm: segments / hour |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| calls | minutes | spans found (>= 30% covered) | spans at the bar found | time recall | "
+        "time precision | false-alarm segments on escalation calls | calm minutes | "
+        "calm: found s / hour | calm: segments / hour |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for label, r in rows:
         lines.append(
-            f"| {label} | {r['hours'] * 60:.1f} | {r['found']}/{r['spans']} | {_f(r['recall'])} | "
+            f"| {label} | {r['hours'] * 60:.1f} | {r['found']}/{r['spans']} | "
+            f"{r['bar_found']}/{r['bar_spans']} | {_f(r['recall'])} | "
             f"{_f(r['precision'])} | {r['false_alarm_segments_escalation_calls']} | "
             f"{r['calm_hours'] * 60:.1f} | {_f(r['calm_found_s_per_hour'], 0)} | "
             f"{_f(r['calm_segments_per_hour'], 1)} |"
@@ -292,8 +318,10 @@ def main(argv: list[str] | None = None) -> None:
     service = AudioFeatureService(config)
     params = EscalationParams(threshold=args.threshold, **_params(args.param))
     truth: dict[str, Spans] = {}
+    bars: dict[str, list[bool]] = {}
     for row in read_csv(args.set_dir / "truth.csv"):
         truth.setdefault(row["call_id"], []).append((float(row["start_s"]), float(row["end_s"])))
+        bars.setdefault(row["call_id"], []).append(at_bar(row))
     conditions = [c for c in args.conditions.split(",") if c]
     rows = [
         r
@@ -308,7 +336,8 @@ def main(argv: list[str] | None = None) -> None:
     calls = []
     for row in rows:
         call = analyse(
-            service, args.set_dir, row, truth.get(row["call_id"], []), params, args.curve
+            service, args.set_dir, row, truth.get(row["call_id"], []), params, args.curve,
+            bars.get(row["call_id"], []),
         )
         calls.append(call)
         found = ", ".join(f"{a:.0f}-{b:.0f}" for a, b in call.found[args.threshold]) or "-"
@@ -332,6 +361,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     print()
     print(table(summary))
+    missed = summary[-1][1]["bar_missed"]
+    print("\nspans at issue 11's bar (>= 8 s, >= +4 st or >= +3 st and >= +6 dB) missed: "
+          + ("; ".join(missed) if missed else "none"))
     print()
     print(recipe_table(calls, args.threshold, present))
     if args.curve:

@@ -243,6 +243,8 @@ def test_evaluate_runs_on_the_tiny_set(tiny, tmp_path):
     table = [line for line in done.stdout.splitlines() if line.startswith("| ")]
     labels = [line.split("|")[1].strip() for line in table]
     assert {"clean", "telephone", "agc", "all conditions"} <= set(labels)
+    assert "spans at the bar found" in table[0]
+    assert any(line.startswith("spans at issue 11's bar") for line in done.stdout.splitlines())
     assert out.stat().st_size > 0
     # the operating curve has every threshold, 0.5..4
     assert sum(line.startswith("| 0.50 ") or line.startswith("| 4.00 ") for line in table) == 2
@@ -361,3 +363,15 @@ def test_read_gsm_cuts_the_codec_edges_and_removes_the_dc(tmp_path):
     assert audio.size == 2 * 16000 - 2 * round(extract_sources.GSM_EDGE_S * 16000)
     assert abs(audio[:1600].mean()) < 0.01 and abs(audio.mean()) < 0.01
     assert np.sqrt(np.mean(audio**2)) == pytest.approx(0.3 / np.sqrt(2), rel=0.1)  # tone kept
+
+
+@pytest.mark.parametrize(
+    ("seconds", "pitch_st", "gain_db", "expected"),
+    [(8, 4.0, 0.0, True), (8, 3.0, 6.0, True), (7.9, 7.0, 12.0, False), (20, 3.5, 5.0, False),
+     (20, 2.9, 12.0, False)],
+)
+def test_the_issue_bar(seconds, pitch_st, gain_db, expected):
+    """Issue 11: every span of >= 8 s with >= +4 st, or >= +3 st and >= +6 dB, must be found."""
+    row = {"start_s": "10", "end_s": str(10 + seconds), "pitch_st": str(pitch_st),
+           "gain_db": str(gain_db)}
+    assert _module("evaluate").at_bar(row) is expected
