@@ -4,6 +4,8 @@ raised voice is read back from the noise floor (`EscalationParams.max_gain_corre
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -56,6 +58,9 @@ def test_the_gain_an_agc_takes_is_read_from_the_noise_floor(fake_service, raised
     (segment,) = report.segments
     assert SPAN[0] - 1 <= segment.start_s <= SPAN[0] + 3 and SPAN[1] - 3 <= segment.end_s
     assert "level" in segment.drivers
+    (note,) = [w for w in report.warnings if "automatic gain control" in w]
+    read_back = re.match(r"segment\(s\) 1 \((\d+) dB\): ", note)
+    assert read_back and 6 <= int(read_back.group(1)) <= 9 and "--max-gain-correction 0" in note
     without = fake_service.detect_emotional_escalation(line, SR, max_gain_correction_db=0.0)
     assert without.segments == [] and not without.windows.gain_change_db.any()
 
@@ -70,6 +75,7 @@ def test_a_steady_floor_changes_nothing(fake_service, raised):
         (s.start_s, s.end_s) for s in without.segments
     ]
     assert len(report.segments) == 1
+    assert not any("automatic gain control" in w for w in report.warnings)
 
 
 def test_digital_silence_is_not_a_noise_floor(fake_service, tones):

@@ -570,6 +570,7 @@ def _assemble(
     windows, scoring, notes = _score(raw, starts, starts + window / params.analysis_sr, params)
     baselines = [fit.baseline() if fit else None for fit in scoring.fits]
     segments = _segments(windows, baselines, params)
+    notes += _gain_notes(windows, segments)
     resolution = service.resolution("f0")
     provenance["f0"]["rejected"] = [
         {"backend": r.spec.name, "reason": r.reason} for r in resolution.rejected
@@ -864,6 +865,31 @@ def _noise_floor(raw: _Raw) -> float:
     hiss and other steady sounds do not.
     """
     return float(np.percentile(raw.quiet_dbfs, 10)) if raw.quiet_dbfs.size else -np.inf
+
+
+_GAIN_NOTE_DB = 3.0
+"""A segment whose windows had this much level read back from the noise floor gets a note."""
+
+
+def _gain_notes(windows: WindowFeatures, segments: list[Segment]) -> list[str]:
+    """A note naming the segments whose level cue counts gain read back from the noise floor
+    (median `gain_change_db` at least `_GAIN_NOTE_DB` down), so an analyst can check it: the
+    same drop of the floor is heard when the background noise itself stops."""
+    read_back = []
+    for number, segment in enumerate(segments, start=1):
+        inside = (windows.start_s >= segment.start_s) & (windows.end_s <= segment.end_s)
+        change = float(np.median(windows.gain_change_db[inside & windows.speech]))
+        if change <= -_GAIN_NOTE_DB:
+            read_back.append((number, -change))
+    if not read_back:
+        return []
+    listed = ", ".join(f"{number} ({db:.0f} dB)" for number, db in read_back)
+    return [
+        f"segment(s) {listed}: the level cue includes gain that the noise floor says a phone "
+        "line's automatic gain control took away (windows.csv gain_change_db); if the "
+        "background noise itself fell quiet there instead, analyse again with "
+        "--max-gain-correction 0"
+    ]
 
 
 def _db(power: np.ndarray) -> np.ndarray:
