@@ -64,7 +64,7 @@ class Call:
     real: bool
     duration_s: float
     truth: Spans
-    at_bar: list[bool] = field(default_factory=list)
+    at_bar: list[bool]
     """Per truth span: whether it is at issue 11's bar (`at_bar`)."""
     found: dict[float, Spans] = field(default_factory=dict)
     """Threshold -> found segments."""
@@ -125,7 +125,7 @@ def analyse(
     truth: Spans,
     params: EscalationParams,
     curve: bool,
-    bar: list[bool] | None = None,
+    bar: list[bool],
 ) -> Call:
     y, sr = sf.read(set_dir / row["file"], dtype="float32")
     started = time.perf_counter()
@@ -140,7 +140,7 @@ def analyse(
         row["real"] == "True",
         report.duration_s,
         truth,
-        bar or [False] * len(truth),
+        bar,
     )
     call.found[params.threshold] = [(s.start_s, s.end_s) for s in report.segments]
     if curve:
@@ -174,7 +174,7 @@ def score(calls: list[Call], threshold: float) -> dict[str, Any]:
         reference += [(a + shift, b + shift) for a, b in call.truth]
         predicted += [(a + shift, b + shift) for a, b in found]
         shift += call.duration_s
-        for span, bar in zip(call.truth, call.at_bar or [False] * len(call.truth), strict=True):
+        for span, bar in zip(call.truth, call.at_bar, strict=True):
             hit = _covered(span, found) >= FOUND_SHARE * (span[1] - span[0])
             n_spans += 1
             n_found += hit

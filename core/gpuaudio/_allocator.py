@@ -25,7 +25,7 @@ def keep_freed_memory() -> bool:
     memory is unchanged (measured +4 % max RSS); a long-running process keeps up to
     `KEPT_FREE_BYTES` of freed memory. Threads started afterwards share the main thread's heap
     (one arena): a thread's own arena is returned to the system as before. Called by the
-    command line and by every batch worker before it starts threads, not on import: a program
+    analysis commands and by every batch worker before it starts threads, not on import: a program
     embedding gpuaudio keeps its own allocator settings, and so does ``gpuaudio bench`` (its
     memory columns measure what each case allocates).
     """
@@ -39,4 +39,5 @@ def keep_freed_memory() -> bool:
     mallopt.restype = ctypes.c_int
     settings = ((_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES), (_M_TRIM_THRESHOLD, KEPT_FREE_BYTES),
                 (_M_ARENA_MAX, 1))
-    return all([bool(mallopt(option, value)) for option, value in settings])
+    accepted = [bool(mallopt(option, value)) for option, value in settings]  # every one set
+    return all(accepted)

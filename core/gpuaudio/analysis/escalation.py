@@ -876,11 +876,11 @@ def _gain_notes(windows: WindowFeatures, segments: list[Segment]) -> list[str]:
     (median `gain_change_db` at least `_GAIN_NOTE_DB` down), so an analyst can check it: the
     same drop of the floor is heard when the background noise itself stops."""
     read_back = []
-    for number, segment in enumerate(segments, start=1):
-        inside = (windows.start_s >= segment.start_s) & (windows.end_s <= segment.end_s)
-        change = float(np.median(windows.gain_change_db[inside & windows.speech]))
+    for index in range(len(segments)):
+        members = (windows.segment == index) & windows.speech
+        change = float(np.median(windows.gain_change_db[members]))
         if change <= -_GAIN_NOTE_DB:
-            read_back.append((number, -change))
+            read_back.append((index + 1, -change))
     if not read_back:
         return []
     listed = ", ".join(f"{number} ({db:.0f} dB)" for number, db in read_back)
