@@ -225,6 +225,26 @@ def test_both_voices_escalating_in_a_heated_exchange_are_each_found(fake_service
     assert found >= 0.8 * 48
 
 
+def test_a_heated_exchange_over_nearly_half_of_the_call_is_two_voices_escalating(
+    fake_service, tones
+):
+    """Turns of 4 s, a low (110 Hz) and a high voice (180 Hz); over the last 47.5 % of the
+    call the low voice rises by 6 st, the high one by 5 st (+4 dB both). In that stretch the
+    upper pitch state holds every window, so the two states take turns in only half of the
+    call's eight stretches: still two voices (`_VOICES_MIXED`; at 60 % the call was one voice
+    and nothing was found), and the exchange is found."""
+    low = tones(SR, 80, [(42, 80)], base_hz=110.0, raise_st=6.0, gain_db=4.0, seed=1)
+    high = tones(SR, 80, [(42, 80)], base_hz=180.0, raise_st=5.0, gain_db=4.0, seed=2)
+    turns = [part for k in range(20) for part in (low[k * 4 * SR : (k + 1) * 4 * SR],
+                                                  high[k * 4 * SR : (k + 1) * 4 * SR])]
+    report = fake_service.detect_emotional_escalation(np.concatenate(turns), SR)
+    assert len(report.voices) == 2
+    assert any("two voices take turns" in text for text in report.warnings)
+    found = sum(max(0.0, min(160.0, s.end_s) - max(84.0, s.start_s)) for s in report.segments)
+    assert found >= 0.8 * (160 - 84)
+    assert all(s.end_s > 84 for s in report.segments)  # nothing in the calm part
+
+
 def test_a_conversation_of_voices_8_5_semitones_apart_is_not_an_escalation(fake_service, tones):
     """A man and a woman taking 10-s turns at one level, 8.5 st apart (the smoothed pitch
     shows two states within one voice's escalation range): no finding, the two-voice note."""

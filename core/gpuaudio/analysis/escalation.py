@@ -964,14 +964,22 @@ _STATE_ST = (2.0, 9.0)
 they are not one voice escalating."""
 _VOICES_ST = 8.0
 """Windows' own pitch in two states at least this far apart (taking turns): two voices."""
+_VOICES_SEPARATION = 2.25
+"""Ashman's D above which two pitch states can be two voices: lower than `_SEPARATION`, as a
+heated exchange (both parties rising) fills the gap between the voices' states; the 8-semitone
+distance keeps one voice's escalation out (tuning half, 5 builds: 3 AGC/telephone copies of a
+heated exchange passed at 2.25 that failed at 2.5, no other call changed)."""
 _VOICES_SHARE = (0.2, 0.8)
 """Each of two voices holds at least a fifth of the speech windows; a smaller upper state is
 octave errors or a short excursion, not a second speaker."""
 _TURN_BLOCKS = 8
 _TURN_MIXED = 0.6
-"""Two voices take turns all through a call: in at least 60 % of its 8 equal stretches of
+"""Two states take turns all through a call: in at least 60 % of its 8 equal stretches of
 speech each state holds 10 % or more. One voice's escalation is one or two stretches of the
 upper state (tuning half: escalation calls 0.38 at most, conversations 0.75 and more)."""
+_VOICES_MIXED = 0.5
+"""The same share for two voices (`_two_voices`): in a heated exchange both voices rise
+together and the stretches of the exchange hold the upper state alone."""
 
 
 @dataclass(frozen=True)
@@ -1038,13 +1046,16 @@ def _calmer_state(cues: Cues, speech: np.ndarray) -> np.ndarray | None:
     return states.lower
 
 
-def _take_turns(states: _States, values: np.ndarray, speech: np.ndarray) -> bool:
-    """Whether the two states alternate all through the speech (`_TURN_MIXED`)."""
+def _take_turns(
+    states: _States, values: np.ndarray, speech: np.ndarray, mixed_share: float = _TURN_MIXED
+) -> bool:
+    """Whether the two states alternate all through the speech: each holds 10 % or more of at
+    least `mixed_share` of `_TURN_BLOCKS` equal stretches."""
     usable = speech & np.isfinite(values)
     upper = (~states.lower[usable]).astype(np.float64)
     stretches = [part for part in np.array_split(upper, _TURN_BLOCKS) if part.size]
     mixed = np.mean([min(part.mean(), 1 - part.mean()) >= 0.1 for part in stretches])
-    return bool(mixed >= _TURN_MIXED)
+    return bool(mixed >= mixed_share)
 
 
 def _two_voices(features: Cues, speech: np.ndarray) -> _States | None:
@@ -1052,19 +1063,20 @@ def _two_voices(features: Cues, speech: np.ndarray) -> _States | None:
 
     From the windows' own pitch, not the smoothed one: a turn is often shorter than the
     context, whose median would blend the voices. Two voices: two clearly separate pitch states
-    (Ashman's D above `_SEPARATION`) at least `_VOICES_ST` apart (a man and a woman, or two
-    far-apart voices), each holding 20-80% of the speech, that take turns through the call
-    (`_TURN_MIXED`); a speaker escalating by as much is one long stretch of the upper state.
+    (Ashman's D above `_VOICES_SEPARATION`) at least `_VOICES_ST` apart (a man and a woman,
+    or two far-apart voices), each holding 20-80% of the speech, that take turns through the
+    call (`_VOICES_MIXED`); a speaker escalating by as much is one long stretch of the upper
+    state.
     """
     states = _two_states(features[0], speech)
     if (
         states is None
-        or states.separation < _SEPARATION
+        or states.separation < _VOICES_SEPARATION
         or states.distance < _VOICES_ST
         or not _VOICES_SHARE[0] <= states.upper_share <= _VOICES_SHARE[1]
     ):
         return None
-    return states if _take_turns(states, features[0], speech) else None
+    return states if _take_turns(states, features[0], speech, _VOICES_MIXED) else None
 
 
 _LOCAL_VOICES_S = 10.0
