@@ -21,7 +21,10 @@ linear ramp of pitch and gain at both edges. A span starts at the start of an ut
 ends at the end of one, so the truth span (truth.csv) is where the planted span overlaps
 speech. Calm calls have no span; ``questions`` calls end about 60% of their utterances with a
 rising glide (+4 st over their last 0.4 s of voicing); ``dialogue`` calls alternate two
-speakers (truth: no escalation).
+speakers (truth: no escalation). ``--all-questions`` makes every speaker's calm call a
+questions call and ``--question-share/-st/-seconds`` set the glide (a stress test of question
+prosody; with ``--kinds questions`` only those calls are built, ids and seeds as in a full
+build).
 
 ``f0/<call_id>.csv`` (``time_s,f0_hz``, 5-ms grid from 0 s, 0 = unvoiced) is the F0 track
 that WORLD synthesised each utterance with (question glides, span shifts and tempo included),
@@ -34,6 +37,8 @@ the same seed gives the same files byte for byte on the same library versions.
     python benchmarks/escalation_real/build_set.py --out DIR [--seed 0] [--split tune]
         [--speakers ami-MEE009,...] [--max-calls N] [--call-seconds 120:240]
         [--conditions clean,telephone,agc] [--recipes rise-high,...] [--flat]
+        [--kinds questions] [--all-questions] [--question-share 0.6] [--question-st 4]
+        [--question-seconds 0.4]
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ import csv
 import importlib.metadata
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -87,9 +92,17 @@ RAMP_S = (1.0, 2.0)
 OVERLAP_SHARE = 0.25
 """Share of a dialogue's turn changes where the next speaker starts early (talks over)."""
 OVERLAP_S = (0.1, 0.6)
-QUESTION_SHARE = 0.6
-QUESTION_ST = 4.0
-QUESTION_S = 0.4
+KINDS = ("escalation", "calm", "questions", "dialogue")
+
+
+@dataclass(frozen=True)
+class QuestionGlide:
+    """The question prosody of "questions" calls: a share of their utterances end on a glide
+    of `st` semitones over their last `seconds` of voicing."""
+
+    share: float = 0.6
+    st: float = 4.0
+    seconds: float = 0.4
 
 
 # -- sources ---------------------------------------------------------------------------------
@@ -206,6 +219,7 @@ class CallPlan:
     seconds: float
     placements: list[Placement] = field(default_factory=list)
     spans: list[SpanPlan] = field(default_factory=list)
+    questions: QuestionGlide = field(default_factory=QuestionGlide)
 
 
 def plan_calls(
@@ -214,13 +228,21 @@ def plan_calls(
     call_seconds: tuple[float, float],
     splits: set[str],
     recipes: list[str] | None = None,
+    *,
+    kinds: set[str] | None = None,
+    questions: QuestionGlide = QuestionGlide(),
+    all_questions: bool = False,
 ) -> list[CallPlan]:
-    """Per speaker with enough speech: two escalation calls and one calm call; per split, the
-    dialogues of two speakers. Recipes (all, or `recipes`) rotate over the speakers of a split."""
+    """Per speaker with enough speech: two escalation calls and one calm call (every other
+    speaker's, or with `all_questions` every speaker's, a "questions" call); per split, the
+    dialogues of two speakers. Recipes (all, or `recipes`) rotate over the speakers of a split.
+    `kinds` keeps only calls of those kinds (their ids and seeds as in a full build)."""
     names = recipes or [name for name, _ in RECIPES]
     unknown = set(names) - set(dict(RECIPES))
     if unknown:
         raise SystemExit(f"unknown recipe(s) {sorted(unknown)}; known: {list(dict(RECIPES))}")
+    if kinds is not None and not kinds <= set(KINDS):
+        raise SystemExit(f"unknown kind(s) {sorted(kinds - set(KINDS))}; known: {list(KINDS)}")
     plans: list[CallPlan] = []
     for split in ("tune", "test"):
         if split not in splits:
@@ -233,7 +255,7 @@ def plan_calls(
                 recipe = names[turn % len(names)]
                 turn += 1
                 plans.append(_plan(split, "escalation", recipe, [speaker.name], seed, len(plans)))
-            kind = "questions" if index % 2 else "calm"
+            kind = "questions" if all_questions or index % 2 else "calm"
             plans.append(_plan(split, kind, "-", [speaker.name], seed, len(plans)))
         for pair in _pairs(split, speakers):
             plans.append(_plan(split, "dialogue", "-", pair, seed, len(plans)))
@@ -241,7 +263,9 @@ def plan_calls(
             recipe = names[turn % len(names)]
             turn += 1
             plans.append(_plan(split, "escalation", recipe, pair, seed, len(plans)))
+    plans = [plan for plan in plans if kinds is None or plan.kind in kinds]
     for plan in plans:
+        plan.questions = questions
         rng = np.random.default_rng([*plan.seed, 0])
         low, high = call_seconds
         plan.seconds = float(rng.uniform(low, high)) if high > low else low
@@ -302,7 +326,7 @@ def _place(plan: CallPlan, speakers: dict[str, Speaker], rng: np.random.Generato
         gap = float(rng.uniform(0.2, 1.0))
         if turn_change and rng.random() < OVERLAP_SHARE:
             gap = -float(rng.uniform(*OVERLAP_S))  # the next turn starts before this one ends
-        question = plan.kind == "questions" and bool(rng.random() < QUESTION_SHARE)
+        question = plan.kind == "questions" and bool(rng.random() < plan.questions.share)
         jitter = float(rng.uniform(-1.0, 1.0)) + offsets[name]
         plan.placements.append(Placement(name, utterance, gap, jitter, question))
         seconds = speakers[name].utterances[utterance].size / SR
@@ -391,16 +415,16 @@ def _time_scaled(world: World, tempo: float) -> World:
     )
 
 
-def _question_f0(f0: np.ndarray) -> np.ndarray:
-    """+QUESTION_ST semitones glided in over the last QUESTION_S seconds of voicing."""
+def _question_f0(f0: np.ndarray, glide: QuestionGlide) -> np.ndarray:
+    """+`glide.st` semitones glided in over the last `glide.seconds` of voicing."""
     voiced = np.flatnonzero(f0 > 0)
     out = f0.copy()
     if voiced.size == 0:
         return out
     last = voiced[-1]
-    frames = int(QUESTION_S * 1000 / FRAME_MS)
+    frames = int(glide.seconds * 1000 / FRAME_MS)
     idx = np.arange(max(0, last - frames + 1), last + 1)
-    rise = QUESTION_ST * (idx - idx[0] + 1) / idx.size
+    rise = glide.st * (idx - idx[0] + 1) / idx.size
     out[idx] = np.where(out[idx] > 0, out[idx] * 2 ** (rise / 12), 0.0)
     return out
 
@@ -449,7 +473,7 @@ def render(
         world = speaker.worlds[p.utterance]
         key = (p.speaker, p.utterance, p.question)
         if p.span < 0:
-            f0 = _question_f0(world.f0) if p.question else world.f0
+            f0 = _question_f0(world.f0, plan.questions) if p.question else world.f0
             if key not in cache:
                 cache[key] = _synth(world, f0)
             y = cache[key]
@@ -586,11 +610,17 @@ def build(
     conditions: tuple[str, ...] = CONDITIONS,
     flat: bool = False,
     recipes: list[str] | None = None,
+    kinds: set[str] | None = None,
+    questions: QuestionGlide = QuestionGlide(),
+    all_questions: bool = False,
     verbose: bool = True,
 ) -> list[CallPlan]:
     splits = splits or {"tune", "test"}
     speakers = load_speakers(sources, speaker_names)
-    plans = plan_calls(speakers, seed, call_seconds, splits, recipes)
+    plans = plan_calls(
+        speakers, seed, call_seconds, splits, recipes,
+        kinds=kinds, questions=questions, all_questions=all_questions,
+    )
     if max_calls is not None:
         plans = plans[:max_calls]
     from gpuaudio.evaluation.speechset import write_truth
@@ -681,6 +711,8 @@ def build(
         "call_seconds": list(call_seconds),
         "flat": flat,
         "recipes": recipes or "all",
+        "kinds": sorted(kinds) if kinds else "all",
+        "questions": {**asdict(questions), "every_speaker": all_questions},
         "versions": {name: _version(name) for name in ("numpy", "scipy", "pyworld", "soundfile")},
         "libsndfile": sf.__libsndfile_version__,
     }
@@ -714,6 +746,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--conditions", default=",".join(CONDITIONS))
     parser.add_argument("--flat", action="store_true", help="spans without pitch and gain (checks)")
     parser.add_argument("--recipes", default=None, help="comma-separated recipes to rotate")
+    parser.add_argument(
+        "--kinds", default=None, help=f"comma-separated kinds of call to keep ({', '.join(KINDS)})"
+    )
+    parser.add_argument(
+        "--all-questions", action="store_true",
+        help="every speaker's calm call is a questions call (a stress test of question prosody)",
+    )
+    glide = QuestionGlide()
+    parser.add_argument("--question-share", type=float, default=glide.share)
+    parser.add_argument("--question-st", type=float, default=glide.st)
+    parser.add_argument("--question-seconds", type=float, default=glide.seconds)
     args = parser.parse_args(argv)
     low, _, high = args.call_seconds.partition(":")
     build(
@@ -727,6 +770,9 @@ def main(argv: list[str] | None = None) -> None:
         conditions=tuple(c for c in args.conditions.split(",") if c),
         flat=args.flat,
         recipes=args.recipes.split(",") if args.recipes else None,
+        kinds=set(args.kinds.split(",")) if args.kinds else None,
+        questions=QuestionGlide(args.question_share, args.question_st, args.question_seconds),
+        all_questions=args.all_questions,
     )
 
 

@@ -375,3 +375,39 @@ def test_the_issue_bar(seconds, pitch_st, gain_db, expected):
     row = {"start_s": "10", "end_s": str(10 + seconds), "pitch_st": str(pitch_st),
            "gain_db": str(gain_db)}
     assert _module("evaluate").at_bar(row) is expected
+
+
+def test_a_question_stress_build_plans_a_questions_call_per_speaker(monkeypatch):
+    """`--all-questions --kinds questions`: one questions call per tuning speaker, the ids and
+    seeds a full build gives those calls, and the chosen share of glides."""
+    monkeypatch.setattr(build_set, "analyse", lambda x: build_set.World(None, None, None, x.size))
+    speakers = build_set.load_speakers(build_set.SOURCES, None)
+    glide = build_set.QuestionGlide(share=0.9, st=6.0, seconds=0.5)
+    args = (speakers, 10, (120.0, 240.0), {"tune"})
+    only = build_set.plan_calls(
+        *args, kinds={"questions"}, questions=glide, all_questions=True
+    )
+    full = build_set.plan_calls(*args, questions=glide, all_questions=True)
+    mains = [
+        s.name for s in speakers.values()
+        if s.split == "tune" and s.seconds >= build_set.MIN_SPEAKER_S
+    ]
+    assert [p.speakers for p in only] == [[name] for name in mains]
+    assert {p.kind for p in only} == {"questions"}
+    assert [p.call_id for p in only] == [p.call_id for p in full if p.kind == "questions"]
+    assert [p.seed for p in only] == [p.seed for p in full if p.kind == "questions"]
+    asked = [q.question for p in only for q in p.placements]
+    assert 0.85 <= np.mean(asked) <= 0.95
+    with pytest.raises(SystemExit, match="unknown kind"):
+        build_set.plan_calls(*args, kinds={"shouting"})
+
+
+def test_a_question_glide_raises_only_the_last_voiced_stretch():
+    f0 = np.full(400, 120.0)  # 2 s of 5-ms frames
+    f0[-20:] = 0.0  # 0.1 s unvoiced at the end
+    glide = build_set.QuestionGlide(st=6.0, seconds=0.5)
+    raised = 12 * np.log2(build_set._question_f0(f0, glide)[f0 > 0] / 120.0)
+    frames = int(0.5 * 1000 / build_set.FRAME_MS)
+    assert np.allclose(raised[:-frames], 0.0)
+    assert raised[-1] == pytest.approx(6.0)
+    assert np.all(np.diff(raised[-frames:]) > 0)
