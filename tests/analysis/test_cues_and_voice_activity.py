@@ -201,16 +201,25 @@ def test_one_voice_escalating_in_a_conversation_is_found_against_its_own_baselin
     assert rows.count("voice 1 (lower): ") == len(found)
 
 
+def _exchange(
+    tones, span: tuple[int, int], low_st: float, high_st: float, gain_db: float
+) -> np.ndarray:
+    """4-s turns of a low (110 Hz) and a high voice (180 Hz), 80 s of each; both rise over
+    `span` of their own seconds (so twice as late on the call's clock)."""
+    low = tones(SR, 80, [span], base_hz=110.0, raise_st=low_st, gain_db=gain_db, seed=1)
+    high = tones(SR, 80, [span], base_hz=180.0, raise_st=high_st, gain_db=gain_db, seed=2)
+    turns = [part for k in range(20) for part in (low[k * 4 * SR : (k + 1) * 4 * SR],
+                                                  high[k * 4 * SR : (k + 1) * 4 * SR])]
+    return np.concatenate(turns)
+
+
 def test_both_voices_escalating_in_a_heated_exchange_are_each_found(fake_service, tones):
     """Turns of 4 s, a low (110 Hz) and a high voice (180 Hz, 8.5 st up); from 64 s to 112 s
     both rise by 5 st: the low voice's escalated turns come within 3.5 st of the high voice's
     calm pitch. Decided near each window, they stay the low voice's (near them the two voices
     are still 8.5 st apart), and both voices' escalations are found."""
-    low = tones(SR, 80, [(32, 56)], base_hz=110.0, raise_st=5.0, gain_db=0.0, seed=1)
-    high = tones(SR, 80, [(32, 56)], base_hz=180.0, raise_st=5.0, gain_db=0.0, seed=2)
-    turns = [part for k in range(20) for part in (low[k * 4 * SR : (k + 1) * 4 * SR],
-                                                  high[k * 4 * SR : (k + 1) * 4 * SR])]
-    report = fake_service.detect_emotional_escalation(np.concatenate(turns), SR)
+    y = _exchange(tones, (32, 56), low_st=5.0, high_st=5.0, gain_db=0.0)
+    report = fake_service.detect_emotional_escalation(y, SR)
     assert len(report.voices) == 2
     windows = report.windows
     start = windows.start_s
@@ -233,11 +242,8 @@ def test_a_heated_exchange_over_nearly_half_of_the_call_is_two_voices_escalating
     upper pitch state holds every window, so the two states take turns in only half of the
     call's eight stretches: still two voices (`_VOICES_MIXED`; at 60 % the call was one voice
     and nothing was found), and the exchange is found."""
-    low = tones(SR, 80, [(42, 80)], base_hz=110.0, raise_st=6.0, gain_db=4.0, seed=1)
-    high = tones(SR, 80, [(42, 80)], base_hz=180.0, raise_st=5.0, gain_db=4.0, seed=2)
-    turns = [part for k in range(20) for part in (low[k * 4 * SR : (k + 1) * 4 * SR],
-                                                  high[k * 4 * SR : (k + 1) * 4 * SR])]
-    report = fake_service.detect_emotional_escalation(np.concatenate(turns), SR)
+    y = _exchange(tones, (42, 80), low_st=6.0, high_st=5.0, gain_db=4.0)
+    report = fake_service.detect_emotional_escalation(y, SR)
     assert len(report.voices) == 2
     assert any("two voices take turns" in text for text in report.warnings)
     found = sum(max(0.0, min(160.0, s.end_s) - max(84.0, s.start_s)) for s in report.segments)
