@@ -14,6 +14,9 @@ resynthesis artefacts are everywhere, not only in the spans, and writes calls of
                release time constants, frames more than 12 dB under the followed level hold
                the gain; gain = target - level, within +-24 dB). It removes most of a planted
                dB rise, as a phone line's AGC does.
+``gsm``        (only with ``--conditions ...,gsm``) 8 kHz WAV: the telephone chain, its noise
+               included, with the GSM 06.10 full-rate coder (13 kbit/s, libsndfile's) in
+               place of mu-law: the other coder issue 11 names for the phone line.
 
 Inside a planted span the re-synthesis has F0 x 2^(st/12), the gain + dB and, for some
 recipes, faster speech (WORLD's frame sequence resampled by the tempo factor), with a 1-2 s
@@ -46,6 +49,7 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib.metadata
+import io
 import json
 import sys
 from dataclasses import asdict, dataclass, field
@@ -68,6 +72,8 @@ HOP = int(SR * FRAME_MS / 1000)
 CALM_DBFS = -30.0  # active speech level of a calm utterance before the channel
 NOISE_FLOOR_DB = -45.0  # pink noise floor of the clean call, re the calm speech level
 CONDITIONS = ("clean", "telephone", "agc")
+EXTRA_CONDITIONS = ("gsm",)
+"""Built on request (``--conditions``): ``gsm``, the telephone chain with a GSM 06.10 coder."""
 MIN_SPEAKER_S = 15.0  # speakers with less source speech only appear in dialogues
 
 # Escalation recipes: (name, spans as (kind, pitch_st, gain_db, tempo, seconds) ranges).
@@ -576,12 +582,29 @@ def agc(
     return result
 
 
+def gsm610(x: np.ndarray) -> np.ndarray:
+    """A round trip through the GSM 06.10 full-rate coder (13 kbit/s, libsndfile's), at
+    PHONE_SR."""
+    coded = io.BytesIO()
+    sf.write(coded, np.clip(x, -1.0, 1.0), PHONE_SR, format="RAW", subtype="GSM610")
+    coded.seek(0)
+    decoded, _ = sf.read(
+        coded, samplerate=PHONE_SR, channels=1, format="RAW", subtype="GSM610", dtype="float64"
+    )
+    return np.asarray(decoded[: x.size], np.float64)
+
+
 def telephone(
-    clean: np.ndarray, rng: np.random.Generator, with_agc: bool, speech_db: float
+    clean: np.ndarray,
+    rng: np.random.Generator,
+    with_agc: bool,
+    speech_db: float,
+    codec: str = "mulaw",
 ) -> tuple[np.ndarray, float]:
     """The telephone chain at PHONE_SR (and the SNR drawn); with_agc puts the AGC before the
-    mu-law coder. The SNR is that of the calm speech (active level `speech_db`, dBFS, before
-    the line) to the white noise (before the band-pass). Both conditions draw the same noise."""
+    coder (`codec`: "mulaw", G.711, or "gsm", GSM 06.10). The SNR is that of the calm speech
+    (active level `speech_db`, dBFS, before the line) to the white noise (before the
+    band-pass). All phone conditions of a call draw the same noise."""
     y = resample_poly(clean, PHONE_SR, SR)
     snr = float(rng.uniform(20.0, 25.0))
     noise = rng.standard_normal(y.size) * 10 ** ((speech_db - snr) / 20)
@@ -592,7 +615,7 @@ def telephone(
     peak = float(np.max(np.abs(y)))
     if peak > 0.95:
         y *= 0.95 / peak
-    return mulaw(y), snr
+    return (gsm610(y) if codec == "gsm" else mulaw(y)), snr
 
 
 # -- the set -----------------------------------------------------------------------------------
@@ -616,6 +639,11 @@ def build(
     verbose: bool = True,
 ) -> list[CallPlan]:
     splits = splits or {"tune", "test"}
+    unknown = set(conditions) - set(CONDITIONS + EXTRA_CONDITIONS)
+    if unknown:
+        raise SystemExit(
+            f"unknown condition(s) {sorted(unknown)}; known: {list(CONDITIONS + EXTRA_CONDITIONS)}"
+        )
     speakers = load_speakers(sources, speaker_names)
     plans = plan_calls(
         speakers, seed, call_seconds, splits, recipes,
@@ -651,12 +679,13 @@ def build(
             "n_spans": len(plan.spans),
         }
         for condition in conditions:
-            rng = np.random.default_rng([*plan.seed, 2])  # same noise for telephone and agc
+            rng = np.random.default_rng([*plan.seed, 2])  # same noise on every phone copy
             if condition == "clean":
                 audio, sr, name, snr = clean, SR, f"clean/{plan.call_id}.flac", None
                 sf.write(out / name, audio, sr, subtype="PCM_16", format="FLAC")
             else:
-                audio, snr = telephone(clean, rng, condition == "agc", calm_db)
+                codec = "gsm" if condition == "gsm" else "mulaw"
+                audio, snr = telephone(clean, rng, condition == "agc", calm_db, codec)
                 sr, name = PHONE_SR, f"{condition}/{plan.call_id}.wav"
                 sf.write(out / name, audio, sr, subtype="PCM_16", format="WAV")
             manifest.append(
@@ -743,7 +772,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--speakers", default=None, help="comma-separated speaker names")
     parser.add_argument("--max-calls", type=int, default=None)
     parser.add_argument("--call-seconds", default="120:240", help="MIN:MAX length of a call")
-    parser.add_argument("--conditions", default=",".join(CONDITIONS))
+    parser.add_argument(
+        "--conditions",
+        default=",".join(CONDITIONS),
+        help=f"comma-separated, of {', '.join(CONDITIONS + EXTRA_CONDITIONS)}",
+    )
     parser.add_argument("--flat", action="store_true", help="spans without pitch and gain (checks)")
     parser.add_argument("--recipes", default=None, help="comma-separated recipes to rotate")
     parser.add_argument(
