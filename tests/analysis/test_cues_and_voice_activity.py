@@ -86,6 +86,25 @@ def test_the_baseline_stays_calm_when_half_the_speech_escalates(fake_service, to
     assert one_fit.escalated_s < report.escalated_s  # what the refit buys
 
 
+def test_a_calmer_state_is_taken_at_an_ashman_d_between_2_and_2_5():
+    """Smoothed pitch of a voice escalated over its last 45 % (+4.3 st, spread 1.9 st): the two
+    states are only D ~2.3 apart, as when a long ramped escalation fills the gap between them
+    (the GSM copy of a tuning call fell to 2.16). The refits start from the lower state, the
+    first 110 windows (at the old bar of 2.5 they started from all the speech and the
+    escalation widened the scale until nothing was flagged)."""
+    from gpuaudio.analysis.escalation import _calmer_state, _two_states
+
+    rng = np.random.default_rng(3)
+    pitch = np.concatenate([rng.normal(0.0, 1.9, 110), rng.normal(4.3, 1.9, 90)])
+    speech = np.ones(pitch.size, dtype=bool)
+    states = _two_states(pitch, speech)
+    assert states is not None and 2.0 <= states.separation < 2.5
+    others = tuple(np.zeros(pitch.size) for _ in range(4))
+    calmer = _calmer_state((pitch, *others), speech)
+    assert calmer is not None
+    assert calmer[:110].mean() > 0.8 and calmer[110:].mean() < 0.2
+
+
 @pytest.mark.parametrize("kind", ["white", "dither", "hum"])
 def test_noise_hum_and_dither_are_not_speech(fake_service, kind):
     rng = np.random.default_rng(1)

@@ -957,16 +957,21 @@ def _fit(cues: Cues, speech: np.ndarray, params: EscalationParams) -> _Fit | Non
     return fit
 
 
-_SEPARATION = 2.5
-"""Ashman's D between two Gaussian states above which they count as two."""
+_SEPARATION = 2.0
+"""Ashman's D between two smoothed pitch states above which the lower one is a calmer part
+(`_calmer_state`). 2.5 until session 8: a long escalation (half the speech, ramped in) fills
+the gap between its states, and the GSM copy of one tuning call (+4.9 st over 62 s) fell to
+D 2.16 and was missed whole; at 2.0 (1.5-2.0 alike) it is found, and 26 of 867 tuning
+analyses (5 builds x 3 channels, 3 GSM builds, 2 question stress builds) change their start:
+all escalation calls, edges moved by 1-2 s, one 7-s false alarm more."""
 _STATE_ST = (2.0, 9.0)
 """Smoothed pitch states closer than 2 semitones are one voice's prosody; further apart than 9
 they are not one voice escalating."""
 _VOICES_ST = 8.0
 """Windows' own pitch in two states at least this far apart (taking turns): two voices."""
 _VOICES_SEPARATION = 2.25
-"""Ashman's D above which two pitch states can be two voices: lower than `_SEPARATION`, as a
-heated exchange (both parties rising) fills the gap between the voices' states; the 8-semitone
+"""Ashman's D above which two pitch states can be two voices (2.5 until session 8): a heated
+exchange (both parties rising) fills the gap between the voices' states; the 8-semitone
 distance keeps one voice's escalation out (tuning half, 5 builds: 3 AGC/telephone copies of a
 heated exchange passed at 2.25 that failed at 2.5, no other call changed)."""
 _VOICES_SHARE = (0.2, 0.8)
