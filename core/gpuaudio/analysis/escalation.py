@@ -972,8 +972,9 @@ _VOICES_ST = 8.0
 _VOICES_SEPARATION = 2.25
 """Ashman's D above which two pitch states can be two voices (2.5 until session 8): a heated
 exchange (both parties rising) fills the gap between the voices' states; the 8-semitone
-distance keeps one voice's escalation out (tuning half, 5 builds: 3 AGC/telephone copies of a
-heated exchange passed at 2.25 that failed at 2.5, no other call changed)."""
+distance keeps one voice's escalation out (tuning half, 5 builds: with `_VOICES_MIXED` 3
+AGC/telephone copies of a heated exchange passed that failed at 2.5 and 0.6, no other call
+changed)."""
 _VOICES_SHARE = (0.2, 0.8)
 """Each of two voices holds at least a fifth of the speech windows; a smaller upper state is
 octave errors or a short excursion, not a second speaker."""
