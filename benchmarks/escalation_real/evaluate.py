@@ -20,7 +20,7 @@ default settings, or ``--threshold``); per condition and overall:
   re-thresholding the report's scores alone would not be what the analysis gives).
 
     python benchmarks/escalation_real/evaluate.py --set DIR [--split tune] [--threshold T]
-        [--conditions clean,telephone,agc] [--curve] [--backend f0=NAME] [--json out.json]
+        [--conditions clean,telephone,agc,gsm] [--curve] [--backend f0=NAME] [--json out.json]
         [--param NAME=VALUE ...]
 """
 
@@ -296,7 +296,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", type=Path, required=True, dest="set_dir")
     parser.add_argument("--split", choices=("tune", "test", "all"), default="tune")
-    parser.add_argument("--conditions", default="clean,telephone,agc")
+    parser.add_argument(
+        "--conditions", default=None, help="comma-separated (default: every one the set has)"
+    )
     parser.add_argument("--threshold", type=float, default=EscalationParams().threshold)
     parser.add_argument("--curve", action="store_true")
     parser.add_argument(
@@ -322,10 +324,15 @@ def main(argv: list[str] | None = None) -> None:
     for row in read_csv(args.set_dir / "truth.csv"):
         truth.setdefault(row["call_id"], []).append((float(row["start_s"]), float(row["end_s"])))
         bars.setdefault(row["call_id"], []).append(at_bar(row))
-    conditions = [c for c in args.conditions.split(",") if c]
+    manifest = read_csv(args.set_dir / "manifest.csv")
+    conditions = (
+        [c for c in args.conditions.split(",") if c]
+        if args.conditions is not None
+        else list(dict.fromkeys(r["condition"] for r in manifest))
+    )
     rows = [
         r
-        for r in read_csv(args.set_dir / "manifest.csv")
+        for r in manifest
         if (args.split == "all" or r["split"] == args.split) and r["condition"] in conditions
     ]
     if args.max_calls is not None:

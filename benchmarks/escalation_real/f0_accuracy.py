@@ -32,7 +32,7 @@ truth-voiced frames), voicing recall and false alarm. The truth is moved to each
 frame times with ``gpuaudio.evaluation.metrics.resample_f0``.
 
     python benchmarks/escalation_real/f0_accuracy.py --set DIR [--split tune|test|all]
-        [--conditions clean,telephone,agc] [--crepe] [--crepe-calls N] [--octave-fix] [--refine]
+        [--conditions clean,telephone,agc,gsm] [--crepe] [--crepe-calls N] [--octave-fix] [--refine]
         [--backend NAME ...] [--windows S] [--no-fastpyin] [--calls SUBSTRING] [--json out.json]
 """
 
@@ -227,7 +227,7 @@ def load(directory: Path, row: dict[str, str]) -> np.ndarray:
 def run(
     directory: Path,
     split: str,
-    conditions: list[str],
+    conditions: list[str] | None,
     estimators: dict[str, Estimator],
     *,
     crepe_calls: int | None = None,
@@ -236,7 +236,8 @@ def run(
     calls: str | None = None,
     verbose: bool = True,
 ) -> dict[str, Any]:
-    """Pooled and per-speaker scores per split half, condition and estimator."""
+    """Pooled and per-speaker scores per split half, condition (`conditions`, None: all) and
+    estimator."""
     from gpuaudio.evaluation.metrics import resample_f0
     from gpuaudio.evaluation.speechset import read_truth
 
@@ -244,7 +245,7 @@ def run(
         r
         for r in read_manifest(directory)
         if (split == "all" or r["split"] == split)
-        and r["condition"] in conditions
+        and (conditions is None or r["condition"] in conditions)
         and (calls is None or calls in r["call_id"])
     ]
     truths: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -342,7 +343,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", type=Path, required=True, help="a build_set.py output folder")
     parser.add_argument("--split", choices=("tune", "test", "all"), default="all")
-    parser.add_argument("--conditions", default="clean,telephone,agc")
+    parser.add_argument(
+        "--conditions", default=None, help="comma-separated (default: every one the set has)"
+    )
     parser.add_argument("--no-praat", action="store_true")
     parser.add_argument("--crepe", action="store_true", help="also CREPE tiny on the CPU (slow)")
     parser.add_argument("--crepe-calls", type=int, default=None, help="CREPE on the first N calls")
@@ -375,7 +378,7 @@ def main(argv: list[str] | None = None) -> None:
     result = run(
         args.set,
         args.split,
-        [c for c in args.conditions.split(",") if c],
+        [c for c in args.conditions.split(",") if c] if args.conditions is not None else None,
         estimators,
         crepe_calls=args.crepe_calls,
         octave_fix=fix if args.octave_fix else None,

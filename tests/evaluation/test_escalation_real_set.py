@@ -47,7 +47,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     sets = {}
     for name, flat in (("a", False), ("b", False), ("flat", True)):
         out = tmp_path_factory.mktemp(name)
-        conditions = ("clean",) if flat else build_set.CONDITIONS
+        conditions = ("clean",) if flat else (*build_set.CONDITIONS, "gsm")
         build_set.build(out, seed=3, flat=flat, conditions=conditions, **TINY)
         sets[name] = out
     return sets
@@ -73,10 +73,10 @@ def _digests(out: Path) -> dict[str, str]:
 
 def test_build_is_deterministic(tiny):
     first, second = _digests(tiny["a"]), _digests(tiny["b"])
-    assert len(first) == 7  # 3 audio files, F0 truth, manifest, truth, build.json
+    assert len(first) == 8  # 4 audio files, F0 truth, manifest, truth, build.json
     assert first == second
     manifest = _rows(tiny["a"] / "manifest.csv")
-    assert [r["condition"] for r in manifest] == ["clean", "telephone", "agc"]
+    assert [r["condition"] for r in manifest] == ["clean", "telephone", "agc", "gsm"]
     assert {r["speakers"] for r in manifest} == {SPEAKER}
     assert {r["sex"] for r in manifest} == {"M"} and {r["split"] for r in manifest} == {"tune"}
     span = _span(tiny["a"])
@@ -168,7 +168,7 @@ def test_f0_accuracy_runs_on_the_tiny_set(tiny, tmp_path):
     import json
 
     result = json.loads(out.read_text())["tune"]
-    assert set(result) == {"clean", "telephone", "agc"}
+    assert set(result) == {"clean", "telephone", "agc", "gsm"}  # every one, by default
     assert set(result["clean"]) == {"fastpyin", "fastpyin+oc", "praat"}
     # a real male voice, re-synthesised: both estimators follow it (RPA on the jittery 5-ms
     # truth of a real voice is far below 1, see the test above), without octave errors
@@ -242,7 +242,8 @@ def test_evaluate_runs_on_the_tiny_set(tiny, tmp_path):
     assert done.returncode == 0, done.stderr
     table = [line for line in done.stdout.splitlines() if line.startswith("| ")]
     labels = [line.split("|")[1].strip() for line in table]
-    assert {"clean", "telephone", "agc", "all conditions"} <= set(labels)
+    # every condition the set has, without --conditions
+    assert {"clean", "telephone", "agc", "gsm", "all conditions"} <= set(labels)
     assert "spans at the bar found" in table[0]
     assert any(line.startswith("spans at issue 11's bar") for line in done.stdout.splitlines())
     assert out.stat().st_size > 0
