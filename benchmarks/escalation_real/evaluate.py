@@ -369,8 +369,9 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print(table(summary))
     missed = summary[-1][1]["bar_missed"]
-    print("\nspans at issue 11's bar (>= 8 s, >= +4 st or >= +3 st and >= +6 dB) missed: "
-          + ("; ".join(missed) if missed else "none"))
+    seconds, pitch, low_pitch, gain = BAR
+    print(f"\nspans at issue 11's bar (>= {seconds:g} s, >= +{pitch:g} st or >= +{low_pitch:g} st "
+          f"and >= +{gain:g} dB) missed: " + ("; ".join(missed) if missed else "none"))
     print()
     print(recipe_table(calls, args.threshold, present))
     if args.curve:

@@ -39,5 +39,6 @@ def keep_freed_memory() -> bool:
     mallopt.restype = ctypes.c_int
     settings = ((_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES), (_M_TRIM_THRESHOLD, KEPT_FREE_BYTES),
                 (_M_ARENA_MAX, 1))
-    accepted = [bool(mallopt(option, value)) for option, value in settings]  # every one set
+    # A list, not a generator: every setting is applied even when an earlier one is refused.
+    accepted = [bool(mallopt(option, value)) for option, value in settings]
     return all(accepted)
