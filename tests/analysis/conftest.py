@@ -81,6 +81,13 @@ def tones():
     return tone_call
 
 
+_HARMONICS = range(1, 6)
+_HARMONIC_AMPLITUDES = [10 ** (-12 * np.log2(k) / 20) for k in _HARMONICS]
+"""A voice-like spectrum falling by 12 dB per octave: the fundamental strongest, and enough
+energy above 300 Hz for the telephone-band cues (balance, syllable nuclei) to see the tone."""
+_HARMONIC_RMS = float(np.sqrt(np.sum(np.square(_HARMONIC_AMPLITUDES))))
+
+
 def tone_call(
     sr: int,
     seconds: int,
@@ -91,10 +98,10 @@ def tone_call(
     gain_db: float = 8.0,
     seed: int = 0,
 ) -> np.ndarray:
-    """Whole-second tones with a little per-second pitch/level jitter and 0.2-s pauses; inside
-    the escalation spans (whole seconds) pitch and level are raised. Each tone glides by 2.5-4
-    semitones up or down around its pitch, as intonation does (a held tone is music to the
-    analysis, not speech)."""
+    """Whole-second harmonic tones with a little per-second pitch/level jitter and 0.2-s pauses;
+    inside the escalation spans (whole seconds) pitch and level are raised. Each tone glides
+    by 2.5-4 semitones up or down around its pitch, as intonation does (a held tone is music
+    to the analysis, not speech)."""
     rng = np.random.default_rng(seed)
     pitch_st = rng.normal(0, 0.4, seconds)
     level_db = -26 + rng.normal(0, 1.0, seconds)
@@ -109,5 +116,6 @@ def tone_call(
     for st, db, glide in zip(pitch_st, level_db, glide_st, strict=True):
         hz = base_hz * 2 ** ((st + glide * ramp) / 12)
         phase = 2 * np.pi * np.cumsum(hz) / sr
-        seconds_of_audio.append(np.sqrt(2) * 10 ** (db / 20) * gate * np.sin(phase))
+        voice = sum(_HARMONIC_AMPLITUDES[k - 1] * np.sin(k * phase) for k in _HARMONICS)
+        seconds_of_audio.append(np.sqrt(2) * 10 ** (db / 20) * gate * voice / _HARMONIC_RMS)
     return np.concatenate(seconds_of_audio).astype(np.float32)

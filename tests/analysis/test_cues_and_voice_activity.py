@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from gpuaudio.analysis.cues import onset_rate, running_median, spectral_measures
+from gpuaudio.analysis.cues import (
+    prominent_peaks,
+    running_median,
+    spectral_measures,
+    syllable_rate,
+)
 from gpuaudio.analysis.escalation import EscalationParams, detect_escalation_file
 from gpuaudio.audio_io import audio_info, header_problems
 
@@ -44,9 +49,51 @@ def test_no_voiced_frame_means_no_balance(fake_service):
     assert np.isnan(balance[0])
 
 
-def test_onset_rate_counts_voiced_onsets_per_second():
-    voiced = np.array([[0, 1, 1, 0, 1, 0, 0, 1], [1, 1, 1, 1, 1, 1, 1, 1]], dtype=bool)
-    assert onset_rate(voiced, 2.0).tolist() == [1.5, 0.5]
+def _syllables(per_second: float, seconds: float = 2.0, f0: float = 140.0) -> np.ndarray:
+    """A voiced tone broken into 120-ms syllables (Hann-shaped), `per_second` of them."""
+    tone = _harmonic(f0, seconds, -12.0)
+    t = np.arange(tone.size) / SR
+    phase = (t * per_second) % 1.0
+    syllable = 0.12 * per_second  # the share of each period a syllable takes
+    envelope = np.where(phase < syllable, np.sin(np.pi * phase / syllable) ** 2, 0.01)
+    return (tone * envelope).astype(np.float32)
+
+
+def test_syllable_rate_counts_the_syllables_whatever_the_gain(fake_service):
+    hop = 512
+    slow, fast = _syllables(4.0).reshape(2, SR), _syllables(6.0).reshape(2, SR)
+    batch = np.concatenate([slow, fast, 0.05 * fast])
+    voiced = np.ones((batch.shape[0], 1 + SR // hop), dtype=bool)
+    rate = syllable_rate(fake_service, batch, SR, hop, voiced, 1.0)
+    assert rate[:4].tolist() == [4, 4, 6, 6]
+    assert rate[4:].tolist() == rate[2:4].tolist()  # a gain change moves no syllable
+
+
+def test_syllable_rate_counts_only_voiced_nuclei(fake_service):
+    hop = 512
+    batch = _syllables(5.0).reshape(2, SR)
+    unvoiced = np.zeros((2, 1 + SR // hop), dtype=bool)
+    assert syllable_rate(fake_service, batch, SR, hop, unvoiced, 1.0).tolist() == [0, 0]
+    half = unvoiced.copy()
+    half[:, : half.shape[1] // 2] = True  # voiced in each window's first half only
+    assert syllable_rate(fake_service, batch, SR, hop, half, 1.0).tolist() == [3, 3]
+
+
+@pytest.mark.parametrize("flat_tops", [False, True])
+def test_prominent_peaks_are_scipys_find_peaks(flat_tops):
+    """The nuclei's peak picking is scipy.signal.find_peaks(prominence=, distance=) without
+    importing scipy.signal at analysis time: same peaks on random contours, flat tops and
+    tied heights included."""
+    from scipy.signal import find_peaks
+
+    rng = np.random.default_rng(7)
+    for trial in range(500):
+        x = np.cumsum(rng.standard_normal(101)) if trial % 2 else 3 * rng.standard_normal(101)
+        if flat_tops:
+            x = np.round(x)
+        for prominence, distance in ((2.0, 8), (0.5, 1), (4.0, 20)):
+            expected = find_peaks(x, prominence=prominence, distance=distance)[0]
+            assert prominent_peaks(x, prominence, distance).tolist() == expected.tolist()
 
 
 def test_running_median_keeps_a_step_and_skips_non_speech():

@@ -247,7 +247,7 @@ def _long_report(minutes: float, hop_s: float, n_segments: int) -> EscalationRep
         start_s=start, end_s=start + params.window_s, f0_median_hz=rng.normal(150, 10, n),
         f0_variability_st=np.ones(n), f0_steadiness=np.full(n, 0.1), voiced_fraction=np.ones(n),
         level_dbfs=rng.normal(-26, 2, n), gain_change_db=np.zeros(n), balance_db=np.zeros(n),
-        onset_rate_hz=np.ones(n), flatness=np.full(n, 0.1), speech=np.isfinite(score),
+        syllable_rate_hz=np.ones(n), flatness=np.full(n, 0.1), speech=np.isfinite(score),
         voice=np.where(np.isfinite(score), 0, -1), z_pitch=z, z_level=z,
         z_balance=z * 0, z_rate=z * 0, z_variability=z * 0, score=score,
         flagged=np.nan_to_num(score) >= params.threshold, segment=segment,

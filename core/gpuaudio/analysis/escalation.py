@@ -32,12 +32,12 @@ import numpy as np
 
 from gpuaudio import _validation as check
 from gpuaudio.analysis.cues import (
-    onset_rate,
     running_count,
     running_mean,
     running_median,
     running_percentile,
     spectral_measures,
+    syllable_rate,
 )
 from gpuaudio.errors import InvalidAudioError, InvalidParameterError
 from gpuaudio.progress import clock as clock  # lives in the framework; re-exported
@@ -105,7 +105,7 @@ class EscalationParams:
     weights: tuple[float, float, float, float, float] = (1.0, 0.5, 0.4, 0.3, 0.2)
     """Weights of the pitch, level, balance, rate and variability z-scores (`FEATURES`)."""
     scale_floors: tuple[float, float, float, float, float] = (0.75, 1.0, 0.5, 0.2, 0.2)
-    """Smallest robust scale of pitch (st), level (dB), balance (dB), rate (onsets/s) and
+    """Smallest robust scale of pitch (st), level (dB), balance (dB), rate (syllables/s) and
     variability (st): a very steady baseline must not turn tiny changes into large z-scores."""
     context_s: float = 9.0
     """Each cue is the running median over the speech windows within +-context_s/2 of a
@@ -243,8 +243,8 @@ class WindowFeatures:
     the floor is usual or unknown): the level cue is ``level_dbfs - gain_change_db``."""
     balance_db: np.ndarray
     """Spectral balance of the voiced frames: 1000-3400 Hz over 300-1000 Hz energy, dB."""
-    onset_rate_hz: np.ndarray
-    """Voiced onsets per second (a speech-rate proxy)."""
+    syllable_rate_hz: np.ndarray
+    """Syllable nuclei per second (voiced peaks of the 300-3400 Hz intensity): speech rate."""
     flatness: np.ndarray
     """Spectral flatness of 300-3400 Hz (median over frames): ~0.56 for white noise."""
     speech: np.ndarray
@@ -284,8 +284,8 @@ class Baseline:
     variability_scale_st: float
     balance_db: float
     balance_scale_db: float
-    onset_rate_hz: float
-    onset_rate_scale_hz: float
+    syllable_rate_hz: float
+    syllable_rate_scale_hz: float
     iterations: int
     """Fits until the baseline stopped changing (1: no window was excluded)."""
     excluded_windows: int
@@ -313,7 +313,7 @@ class Segment:
     level_change_db: float
     variability_change_st: float
     balance_change_db: float
-    onset_rate_change_hz: float
+    syllable_rate_change_hz: float
 
     @property
     def duration_s(self) -> float:
@@ -474,7 +474,7 @@ class _Raw:
     voiced_fraction: np.ndarray
     level_dbfs: np.ndarray
     balance_db: np.ndarray
-    onset_rate_hz: np.ndarray
+    syllable_rate_hz: np.ndarray
     flatness: np.ndarray
     quiet_dbfs: np.ndarray
     """Level of the window's quieter frames (their 10th percentile), dBFS."""
@@ -668,6 +668,7 @@ def _measure(
 
     started = time.perf_counter()
     balance, flatness = spectral_measures(service, batch, sr, frame_hop, voiced)
+    rate = syllable_rate(service, batch, sr, frame_hop, voiced, params.window_s)
     timing["spectral_s"] += time.perf_counter() - started
 
     voiced_f0 = np.where(voiced, f0, np.nan)
@@ -693,7 +694,7 @@ def _measure(
         voiced_fraction=voiced.mean(axis=1),
         level_dbfs=level,
         balance_db=balance,
-        onset_rate_hz=onset_rate(voiced, params.window_s),
+        syllable_rate_hz=rate,
         flatness=flatness,
         quiet_dbfs=quiet,
         contour_times=times,
@@ -737,8 +738,8 @@ class _Fit:
             variability_scale_st=self.scales[variability],
             balance_db=self.centres[balance],
             balance_scale_db=self.scales[balance],
-            onset_rate_hz=self.centres[rate],
-            onset_rate_scale_hz=self.scales[rate],
+            syllable_rate_hz=self.centres[rate],
+            syllable_rate_scale_hz=self.scales[rate],
             iterations=self.iterations,
             excluded_windows=self.excluded,
         )
@@ -750,7 +751,7 @@ def _features(raw: _Raw, gain_change_db: np.ndarray) -> Cues:
     with np.errstate(divide="ignore", invalid="ignore"):
         pitch_st = 12 * np.log2(raw.f0_median_hz)
     level = raw.level_dbfs - gain_change_db
-    return pitch_st, level, raw.balance_db, raw.onset_rate_hz, raw.f0_variability_st
+    return pitch_st, level, raw.balance_db, raw.syllable_rate_hz, raw.f0_variability_st
 
 
 _GAIN_CONTEXT_S = 10.0
@@ -1276,7 +1277,7 @@ def _score(
         level_dbfs=raw.level_dbfs,
         gain_change_db=scoring.gain_change_db,
         balance_db=raw.balance_db,
-        onset_rate_hz=raw.onset_rate_hz,
+        syllable_rate_hz=raw.syllable_rate_hz,
         flatness=raw.flatness,
         speech=speech,
         voice=scoring.voice,
@@ -1417,6 +1418,6 @@ def _describe(
         variability_change_st=float(np.nanmedian(windows.f0_variability_st[members]))
         - baseline.variability_st,
         balance_change_db=float(np.nanmedian(windows.balance_db[members])) - baseline.balance_db,
-        onset_rate_change_hz=float(np.median(windows.onset_rate_hz[members]))
-        - baseline.onset_rate_hz,
+        syllable_rate_change_hz=float(np.median(windows.syllable_rate_hz[members]))
+        - baseline.syllable_rate_hz,
     )

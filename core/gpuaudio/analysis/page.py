@@ -369,7 +369,7 @@ def _changes(segment: Mapping[str, Any]) -> str:
         (segment.get("pitch_change_st"), "+.1f", " st"),
         (segment.get("level_change_db"), "+.1f", " dB"),
         (segment.get("balance_change_db"), "+.1f", " dB balance"),
-        (segment.get("onset_rate_change_hz"), "+.2f", " onsets/s"),
+        (segment.get("syllable_rate_change_hz"), "+.2f", " syllables/s"),
     ]
     return ", ".join(_number(value, fmt, unit) for value, fmt, unit in parts)
 
@@ -418,7 +418,7 @@ _BASELINE_ROWS = (
     ("level_scale_db", "level scale", ".2f", " dB"),
     ("variability_st", "F0 variability", ".2f", " st"),
     ("balance_db", "spectral balance", ".1f", " dB"),
-    ("onset_rate_hz", "voiced-onset rate", ".2f", " /s"),
+    ("syllable_rate_hz", "syllable rate", ".2f", " /s"),
     ("iterations", "fits", "d", ""),
     ("excluded_windows", "flagged windows left out", "d", ""),
 )

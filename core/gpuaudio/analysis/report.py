@@ -1,7 +1,7 @@
 """Writers for an escalation report: report.json, windows.csv, a PNG figure, a Praat TextGrid,
 report.html (gpuaudio.analysis.page) with a copy of the recording beside it.
 
-The JSON schema is versioned (``"schema": "gpuaudio.escalation/3"``) and documented in
+The JSON schema is versioned (``"schema": "gpuaudio.escalation/4"``) and documented in
 docs/report-schema.md. Existing outputs are never overwritten unless ``force`` is given.
 Outputs are complete or absent: all of them are written into a hidden staging folder beside
 their place and moved in only when every one is written, report.json last (it marks a
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from gpuaudio.audio_io import AudioInfo
     from gpuaudio.service import AudioFeatureService
 
-SCHEMA = "gpuaudio.escalation/3"
+SCHEMA = "gpuaudio.escalation/4"
 REPORT_JSON = "report.json"
 WINDOWS_CSV = "windows.csv"
 FIGURE_PNG = "escalation.png"
@@ -240,7 +240,7 @@ def report_document(
             "params": body["params"],
             "method": (
                 "per speech window (voicing, spectral flatness, level above the noise floor): "
-                "median F0 (st), RMS level (dB), spectral balance (dB), voiced-onset rate and "
+                "median F0 (st), RMS level (dB), spectral balance (dB), syllable rate and "
                 "F0 variability, each a running median over context_s, as robust z-scores "
                 "(median, 1.4826*MAD) against a baseline refitted without flagged windows; "
                 "score = sum(w*z) / |w|"
@@ -296,7 +296,7 @@ WINDOW_COLUMNS = (
     "level_dbfs",
     "gain_change_db",
     "balance_db",
-    "onset_rate_hz",
+    "syllable_rate_hz",
     "flatness",
     "speech",
     "voice",
