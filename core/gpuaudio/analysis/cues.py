@@ -140,8 +140,9 @@ def prominent_peaks(x: np.ndarray, min_prominence: float, min_distance: int) -> 
     """
     peaks = _local_maxima(x)
     peaks = _spaced(peaks, x[peaks], min_distance)
-    keep = [_prominence(x, peak) >= min_prominence for peak in peaks]
-    return peaks[np.asarray(keep, dtype=bool)]
+    keep = np.array([_prominence(x, peak) >= min_prominence for peak in peaks], dtype=bool)
+    prominent: np.ndarray = peaks[keep]
+    return prominent
 
 
 def _local_maxima(x: np.ndarray) -> np.ndarray:
