@@ -17,6 +17,11 @@ resynthesis artefacts are everywhere, not only in the spans, and writes calls of
 ``gsm``        (only with ``--conditions ...,gsm``) 8 kHz WAV: the telephone chain, its noise
                included, with the GSM 06.10 full-rate coder (13 kbit/s, libsndfile's) in
                place of mu-law: the other coder issue 11 names for the phone line.
+``agc-fast``   (on request) the ``agc`` chain with a fast AGC: 0.1 s attack, 0.5 s release.
+``agc-open``   (on request) the ``agc`` chain with an AGC without a gate: pauses and noise
+               move the followed level too, so the gain rises in pauses.
+``agc-line``   (on request) the AGC on the call before the line: the line's noise comes
+               after it, so the noise floor no longer follows the gain.
 
 Inside a planted span the re-synthesis has F0 x 2^(st/12), the gain + dB and, for some
 recipes, faster speech (WORLD's frame sequence resampled by the tempo factor), with a 1-2 s
@@ -51,6 +56,7 @@ import csv
 import importlib.metadata
 import io
 import json
+import math
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -72,8 +78,34 @@ HOP = int(SR * FRAME_MS / 1000)
 CALM_DBFS = -30.0  # active speech level of a calm utterance before the channel
 NOISE_FLOOR_DB = -45.0  # pink noise floor of the clean call, re the calm speech level
 CONDITIONS = ("clean", "telephone", "agc")
-EXTRA_CONDITIONS = ("gsm",)
-"""Built on request (``--conditions``): ``gsm``, the telephone chain with a GSM 06.10 coder."""
+EXTRA_CONDITIONS = ("gsm", "agc-fast", "agc-open", "agc-line")
+"""Built on request (``--conditions``): ``gsm``, the telephone chain with a GSM 06.10 coder,
+and three other AGCs (`AGC_VARIANTS`): what a held-out phone line's AGC may be."""
+
+
+@dataclass(frozen=True)
+class AgcVariant:
+    """An automatic gain control on the phone line (`agc`'s settings) and where it sits."""
+
+    attack_s: float = 1.0
+    release_s: float = 3.0
+    gate_db: float = 12.0
+    before_line_noise: bool = False
+    """The AGC works on the call before the line's noise is added (else after it, as a
+    handset's AGC gets the noise its microphone picked up with the voice)."""
+
+    def apply(self, y: np.ndarray) -> np.ndarray:
+        return agc(
+            y, PHONE_SR, attack_s=self.attack_s, release_s=self.release_s, gate_db=self.gate_db
+        )
+
+
+AGC_VARIANTS = {
+    "agc": AgcVariant(),
+    "agc-fast": AgcVariant(attack_s=0.1, release_s=0.5),
+    "agc-open": AgcVariant(gate_db=math.inf),
+    "agc-line": AgcVariant(before_line_noise=True),
+}
 MIN_SPEAKER_S = 15.0  # speakers with less source speech only appear in dialogues
 
 # Escalation recipes: (name, spans as (kind, pitch_st, gain_db, tempo, seconds) ranges).
@@ -597,21 +629,23 @@ def gsm610(x: np.ndarray) -> np.ndarray:
 def telephone(
     clean: np.ndarray,
     rng: np.random.Generator,
-    with_agc: bool,
+    gain_control: AgcVariant | None,
     speech_db: float,
     codec: str = "mulaw",
 ) -> tuple[np.ndarray, float]:
-    """The telephone chain at PHONE_SR (and the SNR drawn); with_agc puts the AGC before the
-    coder (`codec`: "mulaw", G.711, or "gsm", GSM 06.10). The SNR is that of the calm speech
-    (active level `speech_db`, dBFS, before the line) to the white noise (before the
+    """The telephone chain at PHONE_SR (and the SNR drawn); `gain_control` puts an AGC before
+    the coder (`codec`: "mulaw", G.711, or "gsm", GSM 06.10). The SNR is that of the calm
+    speech (active level `speech_db`, dBFS, before the line) to the white noise (before the
     band-pass). All phone conditions of a call draw the same noise."""
     y = resample_poly(clean, PHONE_SR, SR)
     snr = float(rng.uniform(20.0, 25.0))
     noise = rng.standard_normal(y.size) * 10 ** ((speech_db - snr) / 20)
     sos = butter(4, [300.0, 3400.0], btype="bandpass", fs=PHONE_SR, output="sos")
+    if gain_control is not None and gain_control.before_line_noise:
+        y = gain_control.apply(y)
     y = sosfilt(sos, y + noise)
-    if with_agc:
-        y = agc(y, PHONE_SR)
+    if gain_control is not None and not gain_control.before_line_noise:
+        y = gain_control.apply(y)
     peak = float(np.max(np.abs(y)))
     if peak > 0.95:
         y *= 0.95 / peak
@@ -685,7 +719,7 @@ def build(
                 sf.write(out / name, audio, sr, subtype="PCM_16", format="FLAC")
             else:
                 codec = "gsm" if condition == "gsm" else "mulaw"
-                audio, snr = telephone(clean, rng, condition == "agc", calm_db, codec)
+                audio, snr = telephone(clean, rng, AGC_VARIANTS.get(condition), calm_db, codec)
                 sr, name = PHONE_SR, f"{condition}/{plan.call_id}.wav"
                 sf.write(out / name, audio, sr, subtype="PCM_16", format="WAV")
             manifest.append(

@@ -421,8 +421,8 @@ def test_the_gsm_copy_is_the_telephone_chain_with_the_gsm_coder(tmp_path):
     f0 = 140 * 2 ** (2 * np.sin(2 * np.pi * 0.7 * t) / 12)  # a gliding harmonic voice
     phase = 2 * np.pi * np.cumsum(f0) / build_set.SR
     clean = 0.1 * sum(np.sin(k * phase) / k for k in range(1, 20))
-    mulaw_copy, snr = build_set.telephone(clean, np.random.default_rng(5), False, -26.0)
-    gsm_copy, gsm_snr = build_set.telephone(clean, np.random.default_rng(5), False, -26.0, "gsm")
+    mulaw_copy, snr = build_set.telephone(clean, np.random.default_rng(5), None, -26.0)
+    gsm_copy, gsm_snr = build_set.telephone(clean, np.random.default_rng(5), None, -26.0, "gsm")
     assert gsm_snr == snr and gsm_copy.shape == mulaw_copy.shape
 
     def snr_db(coded: np.ndarray, sent: np.ndarray) -> float:
@@ -438,3 +438,37 @@ def test_the_gsm_copy_is_the_telephone_chain_with_the_gsm_coder(tmp_path):
     assert 3 < snr_db(gsm_copy, mulaw_copy) < 20
     with pytest.raises(SystemExit, match="unknown condition"):
         build_set.build(tmp_path, conditions=("gsm2",), **TINY)
+
+
+def test_agc_variants_remove_the_level_step_and_differ_in_the_noise_floor():
+    """The three other AGCs a held-out phone line may have: each removes most of a 10-dB rise;
+    the noise floor of the pauses follows the gain behind the handset's AGC (`agc`, `agc-fast`),
+    stays put when the line's noise comes after the AGC (`agc-line`), and an AGC without a gate
+    (`agc-open`) turns the pauses up."""
+    sr = build_set.SR
+    t = np.arange(sr) / sr
+    phase = 2 * np.pi * np.cumsum(np.full(sr, 150.0)) / sr
+    burst = 0.05 * sum(np.sin(k * phase) / k for k in range(1, 20)) * (t < 0.7)
+    calm, raised = np.tile(burst, 20), np.tile(burst * 10 ** (10 / 20), 20)
+    clean = np.concatenate([calm, raised])
+
+    def levels(name: str) -> tuple[float, float, float]:
+        """(speech step, floor step, calm floor) in dB between the last 8 s of each half."""
+        gain_control = build_set.AGC_VARIANTS[name]
+        y, _ = build_set.telephone(clean, np.random.default_rng(3), gain_control, -30.0)
+        frames = y[: y.size // 80 * 80].reshape(-1, 80)  # 10-ms frames at 8 kHz
+        db = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
+        second = np.arange(db.size) // 100
+        pause = (np.arange(db.size) % 100 >= 75) & (np.arange(db.size) % 100 < 95)
+        voice = (np.arange(db.size) % 100 >= 10) & (np.arange(db.size) % 100 < 65)
+        late = [(second >= 12) & (second < 20), (second >= 32) & (second < 40)]
+        speech = [np.median(db[voice & half]) for half in late]
+        floor = [np.median(db[pause & half]) for half in late]
+        return speech[1] - speech[0], floor[1] - floor[0], floor[0]
+
+    steps = {name: levels(name) for name in build_set.AGC_VARIANTS}
+    for name, (speech_step, _, _) in steps.items():
+        assert abs(speech_step) < 3.0, name  # of 10 dB
+    assert steps["agc"][1] < -6 and steps["agc-fast"][1] < -6  # turned down with the voice
+    assert abs(steps["agc-line"][1]) < 1.5  # the line's noise after the AGC: the floor stays
+    assert steps["agc-open"][2] > steps["agc"][2] + 1  # ungated: pauses turned up
