@@ -292,9 +292,58 @@ def _params(settings: list[str]) -> dict[str, Any]:
     return parsed
 
 
+def _analyse_set(
+    service: AudioFeatureService,
+    set_dir: Path,
+    label: str,
+    args: argparse.Namespace,
+    params: EscalationParams,
+    conditions: list[str] | None,
+) -> list[Call]:
+    """The calls of one built set (`--split`, `conditions`: default every one it has), each
+    analysed; `label` is put before each call id when several sets are pooled."""
+    truth: dict[str, Spans] = {}
+    bars: dict[str, list[bool]] = {}
+    for row in read_csv(set_dir / "truth.csv"):
+        truth.setdefault(row["call_id"], []).append((float(row["start_s"]), float(row["end_s"])))
+        bars.setdefault(row["call_id"], []).append(at_bar(row))
+    manifest = read_csv(set_dir / "manifest.csv")
+    wanted = conditions or list(dict.fromkeys(r["condition"] for r in manifest))
+    rows = [
+        r
+        for r in manifest
+        if (args.split == "all" or r["split"] == args.split) and r["condition"] in wanted
+    ]
+    if args.max_calls is not None:
+        ids = list(dict.fromkeys(r["call_id"] for r in rows))[: args.max_calls]
+        rows = [r for r in rows if r["call_id"] in ids]
+    if not rows:
+        raise SystemExit(f"no call of split {args.split!r} in {set_dir}/manifest.csv")
+    calls = []
+    for row in rows:
+        call = analyse(
+            service, set_dir, row, truth.get(row["call_id"], []), params, args.curve,
+            bars.get(row["call_id"], []),
+        )
+        call.call_id = label + call.call_id
+        calls.append(call)
+        found = ", ".join(f"{a:.0f}-{b:.0f}" for a, b in call.found[args.threshold]) or "-"
+        spans = ", ".join(f"{a:.0f}-{b:.0f}" for a, b in call.truth) or "-"
+        print(
+            f"{call.condition:9s} {call.call_id}: truth {spans}; found {found} "
+            f"({call.seconds:.1f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+    return calls
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--set", type=Path, required=True, dest="set_dir")
+    parser.add_argument(
+        "--set", type=Path, required=True, action="append", dest="set_dirs",
+        help="a built set; repeat it to pool several builds (other seeds) into one score",
+    )
     parser.add_argument("--split", choices=("tune", "test", "all"), default="tune")
     parser.add_argument(
         "--conditions", default=None, help="comma-separated (default: every one the set has)"
@@ -319,49 +368,20 @@ def main(argv: list[str] | None = None) -> None:
         config["device"] = args.device
     service = AudioFeatureService(config)
     params = EscalationParams(threshold=args.threshold, **_params(args.param))
-    truth: dict[str, Spans] = {}
-    bars: dict[str, list[bool]] = {}
-    for row in read_csv(args.set_dir / "truth.csv"):
-        truth.setdefault(row["call_id"], []).append((float(row["start_s"]), float(row["end_s"])))
-        bars.setdefault(row["call_id"], []).append(at_bar(row))
-    manifest = read_csv(args.set_dir / "manifest.csv")
-    conditions = (
-        [c for c in args.conditions.split(",") if c]
-        if args.conditions is not None
-        else list(dict.fromkeys(r["condition"] for r in manifest))
-    )
-    rows = [
-        r
-        for r in manifest
-        if (args.split == "all" or r["split"] == args.split) and r["condition"] in conditions
-    ]
-    if args.max_calls is not None:
-        ids = list(dict.fromkeys(r["call_id"] for r in rows))[: args.max_calls]
-        rows = [r for r in rows if r["call_id"] in ids]
-    if not rows:
-        raise SystemExit(f"no call of split {args.split!r} in {args.set_dir}/manifest.csv")
-    calls = []
-    for row in rows:
-        call = analyse(
-            service, args.set_dir, row, truth.get(row["call_id"], []), params, args.curve,
-            bars.get(row["call_id"], []),
-        )
-        calls.append(call)
-        found = ", ".join(f"{a:.0f}-{b:.0f}" for a, b in call.found[args.threshold]) or "-"
-        spans = ", ".join(f"{a:.0f}-{b:.0f}" for a, b in call.truth) or "-"
-        print(
-            f"{call.condition:9s} {call.call_id}: truth {spans}; found {found} "
-            f"({call.seconds:.1f} s)",
-            file=sys.stderr,
-            flush=True,
-        )
-
+    conditions = [c for c in (args.conditions or "").split(",") if c] or None
+    calls: list[Call] = []
+    for set_dir in args.set_dirs:
+        label = f"{set_dir.name}/" if len(args.set_dirs) > 1 else ""
+        calls += _analyse_set(service, set_dir, label, args, params, conditions)
+    if conditions is None:
+        conditions = list(dict.fromkeys(call.condition for call in calls))
     present = [c for c in conditions if any(call.condition == c for call in calls)]
     summary = [(c, score([x for x in calls if x.condition == c], args.threshold)) for c in present]
     summary.append(("all conditions", score(calls, args.threshold)))
     f0 = service.provenance["f0"]
     print(
-        f"gpuaudio {__version__}, F0 backend {f0.backend} on {f0.device}; set {args.set_dir} "
+        f"gpuaudio {__version__}, F0 backend {f0.backend} on {f0.device}; "
+        f"set {', '.join(str(d) for d in args.set_dirs)} "
         f"split {args.split}; threshold {args.threshold}; "
         f"params {_params(args.param) or 'default'}; a span is found when >= "
         f"{FOUND_SHARE:.0%} of it is covered"
@@ -379,7 +399,7 @@ def main(argv: list[str] | None = None) -> None:
         print(curve_table(calls, present))
     if args.json:
         document = {
-            "set": str(args.set_dir),
+            "set": [str(d) for d in args.set_dirs],
             "split": args.split,
             "threshold": args.threshold,
             "params": _params(args.param),

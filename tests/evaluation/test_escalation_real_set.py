@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -472,3 +473,21 @@ def test_agc_variants_remove_the_level_step_and_differ_in_the_noise_floor():
     assert steps["agc"][1] < -6 and steps["agc-fast"][1] < -6  # turned down with the voice
     assert abs(steps["agc-line"][1]) < 1.5  # the line's noise after the AGC: the floor stays
     assert steps["agc-open"][2] > steps["agc"][2] + 1  # ungated: pauses turned up
+
+
+def test_evaluate_pools_several_builds(tiny, tmp_path, capsys):
+    """`--set A --set B` scores the calls of both builds together (more spans per channel
+    than one build holds), each call id named with its build."""
+    evaluate = _module("evaluate")
+    one, both = tmp_path / "one.json", tmp_path / "both.json"
+    common = ["--split", "tune", "--conditions", "clean,agc"]
+    evaluate.main(["--set", str(tiny["a"]), *common, "--json", str(one)])
+    evaluate.main(["--set", str(tiny["a"]), "--set", str(tiny["b"]), *common, "--json", str(both)])
+    single, pooled = (json.loads(path.read_text()) for path in (one, both))
+    for condition in ("clean", "agc"):
+        assert pooled["summary"][condition]["spans"] == 2 * single["summary"][condition]["spans"]
+        assert pooled["summary"][condition]["recall"] == single["summary"][condition]["recall"]
+    assert pooled["set"] == [str(tiny["a"]), str(tiny["b"])]
+    ids = {call["call_id"] for call in pooled["calls"]}
+    assert len(ids) == 2 and all(i.split("/")[0] in (tiny["a"].name, tiny["b"].name) for i in ids)
+    assert "found" in capsys.readouterr().err
