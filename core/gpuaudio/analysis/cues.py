@@ -14,8 +14,9 @@
   fall on a voiced frame. The band makes it mean the same on every channel.
 
 The spectra come from the service's own STFT backend (`AudioFeatureService.stft`), so on a
-GPU the spectral path (torch/nnAudio) serves the main job too. Frames are the F0 grid's: one
-STFT frame of ``hop`` samples centred on each F0 frame.
+GPU the spectral path (torch/nnAudio) serves the main job too. Balance and flatness use the F0
+grid's frames (one STFT frame of ``hop`` samples centred on each F0 frame); the syllable
+nuclei a finer contour of their own (10-ms hop).
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ def syllable_rate(
         stop = min(start + _WINDOWS_PER_NUCLEUS_CALL, batch.shape[0])
         spectrum = service.stft(batch[start:stop], n_fft=n_fft, hop_length=hop)
         band_power = (np.abs(spectrum[:, band]).astype(np.float64) ** 2).sum(axis=1)
-        contour = _smooth(10 * np.log10(band_power + _TINY), _NUCLEUS_SMOOTHING)
+        contour = _moving_average(10 * np.log10(band_power + _TINY), _NUCLEUS_SMOOTHING)
         for row, intensity in enumerate(contour, start=start):
             peaks = prominent_peaks(intensity, NUCLEUS_PROMINENCE_DB, min_gap)
             nearest = np.minimum(np.round(peaks * hop / f0_hop).astype(int), voiced.shape[1] - 1)
@@ -121,7 +122,7 @@ def syllable_rate(
     return rate
 
 
-def _smooth(values: np.ndarray, width: int) -> np.ndarray:
+def _moving_average(values: np.ndarray, width: int) -> np.ndarray:
     """Moving average of `width` (odd) along the last axis, edges repeated."""
     half = width // 2
     padded = np.pad(values, [(0, 0)] * (values.ndim - 1) + [(half, half)], mode="edge")
