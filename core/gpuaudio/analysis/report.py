@@ -241,7 +241,8 @@ def report_document(
             "method": (
                 "per speech window (voicing, spectral flatness, level above the noise floor): "
                 "median F0 (st), RMS level (dB), spectral balance (dB), syllable rate and "
-                "F0 variability, each a running median over context_s, as robust z-scores "
+                "F0 variability, each a running median over context_s (the rate, a count, "
+                "a running mean), as robust z-scores "
                 "(median, 1.4826*MAD) against a baseline refitted without flagged windows; "
                 "score = sum(w*z) / |w|"
             ),
