@@ -50,8 +50,9 @@ def reports() -> dict[str, EscalationReport]:
     wide = resample_poly(music, build_set.SR, sr)
     level_db = float(10 * np.log10(np.mean(wide**2)))
     found = {"music": detect_escalation_file(service, MUSIC)[0]}
-    for name, with_agc in (("telephone", False), ("agc", True)):
-        line, _ = build_set.telephone(wide, np.random.default_rng(0), with_agc, level_db)
+    for name in ("telephone", "agc"):
+        gain_control = build_set.AGC_VARIANTS.get(name)
+        line, _ = build_set.telephone(wide, np.random.default_rng(0), gain_control, level_db)
         line = line.astype(np.float32)
         found[name] = service.detect_emotional_escalation(line, build_set.PHONE_SR)
     return found
@@ -88,7 +89,7 @@ def test_recorded_and_synthetic_speech_is_never_music(condition):
         sr = build_set.SR
         if condition != "clean":
             level_db = float(10 * np.log10(np.mean(y**2)))
-            y, _ = build_set.telephone(y, rng, condition == "agc", level_db)
+            y, _ = build_set.telephone(y, rng, build_set.AGC_VARIANTS.get(condition), level_db)
             sr = build_set.PHONE_SR
         report = service.detect_emotional_escalation(y.astype(np.float32), sr)
         assert not [w for w in report.warnings if "sound like music" in w], name
