@@ -27,7 +27,8 @@ def test_window_features_measure_the_signal(fake_service, tones):
     w = report.windows
     np.testing.assert_allclose(w.start_s, np.arange(30))
     np.testing.assert_allclose(w.end_s, np.arange(1, 31))
-    expected_db = 10 * np.log10(np.mean(y.reshape(30, SR).astype(np.float64) ** 2, axis=1))
+    # the RMS around the window's mean (a DC offset is not level)
+    expected_db = 10 * np.log10(np.var(y.reshape(30, SR).astype(np.float64), axis=1))
     np.testing.assert_allclose(w.level_dbfs, expected_db, atol=1e-6)
     # 0.8 s of tone per window: frames whose 128-ms span touches the tone count as voiced.
     assert np.all((w.voiced_fraction > 0.75) & (w.voiced_fraction < 0.95))
@@ -88,6 +89,21 @@ def test_scores_do_not_depend_on_recording_gain(fake_service, tones):
     quiet = fake_service.detect_emotional_escalation(y * np.float32(0.25), SR)
     np.testing.assert_allclose(quiet.windows.score, loud.windows.score, atol=1e-4)
     assert quiet.baseline.level_dbfs == pytest.approx(loud.baseline.level_dbfs - 12.04, abs=0.01)
+
+
+def test_a_dc_offset_changes_nothing_but_a_warning(fake_service, tones):
+    """A faulty recording chain's DC offset would fill the pauses and hide the speech from the
+    noise-floor rule (before this, a 0.1 offset left no speech and no segment at all)."""
+    y = tones(SR, 60, [(30, 45)])
+    plain = fake_service.detect_emotional_escalation(y, SR)
+    shifted = fake_service.detect_emotional_escalation(y + np.float32(0.1), SR)
+    assert [(s.start_s, s.end_s) for s in shifted.segments] == [
+        (s.start_s, s.end_s) for s in plain.segments
+    ] != []
+    np.testing.assert_allclose(shifted.windows.score, plain.windows.score, atol=1e-3)
+    np.testing.assert_array_equal(shifted.windows.speech, plain.windows.speech)
+    assert [w for w in shifted.warnings if "DC offset (0.100 of full scale" in w]
+    assert not [w for w in plain.warnings if "DC offset" in w]
 
 
 def test_short_flagged_runs_are_dropped_and_close_ones_merged(fake_service, tones):

@@ -478,6 +478,8 @@ class _Raw:
     flatness: np.ndarray
     quiet_dbfs: np.ndarray
     """Level of the window's quieter frames (their 10th percentile), dBFS."""
+    dc_offset: np.ndarray
+    """Mean of the window's samples (full scale), removed before anything was measured."""
     contour_times: np.ndarray
     contour_f0: np.ndarray
 
@@ -648,11 +650,17 @@ def _measure(
     sr = params.analysis_sr
     frame_length, frame_hop = window_frame_grid(sr)
     started = time.perf_counter()
-    squares = np.square(batch, dtype=np.float64)
-    level = _db(squares.mean(axis=1))
+    # A DC offset (a faulty recording chain) would count as level and fill the pauses, so no
+    # window would stand above the noise floor: each window is measured around its own mean,
+    # as Praat's "Subtract mean" does for a whole sound.
+    # The quiet frames' power is taken around each frame's own mean too, so that digital
+    # silence (or a constant) in a pause stays silence once the window's mean is removed.
+    offset = batch.mean(axis=1, dtype=np.float64)
+    batch = batch - offset[:, None].astype(batch.dtype)
+    level = _db(np.square(batch, dtype=np.float64).mean(axis=1))
     n_frames = batch.shape[1] // frame_hop
-    frames = squares[:, : n_frames * frame_hop].reshape(batch.shape[0], n_frames, frame_hop)
-    quiet = _db(np.percentile(frames.mean(axis=2), 10, axis=1))
+    frames = batch[:, : n_frames * frame_hop].reshape(batch.shape[0], n_frames, frame_hop)
+    quiet = _db(np.percentile(frames.var(axis=2, dtype=np.float64), 10, axis=1))
     timing["level_s"] += time.perf_counter() - started
 
     started = time.perf_counter()
@@ -697,6 +705,7 @@ def _measure(
         syllable_rate_hz=rate,
         flatness=flatness,
         quiet_dbfs=quiet,
+        dc_offset=offset,
         contour_times=times,
         contour_f0=voiced_f0[:, own].reshape(-1),
     )
@@ -1293,6 +1302,10 @@ def _score(
     return windows, scoring, notes
 
 
+_DC_NOTE = 0.01
+"""A DC offset from this share of full scale (-40 dBFS) up is named in the warnings."""
+
+
 def _speech_notes(
     raw: _Raw,
     speech: np.ndarray,
@@ -1300,31 +1313,37 @@ def _speech_notes(
     fit: _Fit | None,
     params: EscalationParams,
 ) -> list[str]:
-    """Warnings about the speech found: music left out, none to score, or too little for a
-    sure baseline."""
+    """Warnings about the recording and the speech found: a DC offset removed, music left
+    out, no speech to score, or too little for a sure baseline."""
     n_speech = int(speech.sum())
     speech_s = n_speech * params.hop
     n_music = int(music.sum())
-    music_note = [
-        f"{n_music} window(s) ({n_music * params.hop:.0f} s) sound like music (pitch held like "
-        f"notes, or spread like several voices at once, over ~{_MUSIC_CONTEXT_S:.0f} s) and "
-        "were not analysed as speech"
-    ] if n_music else []
+    notes = []
+    offset = float(np.median(np.abs(raw.dc_offset))) if raw.dc_offset.size else 0.0
+    if offset >= _DC_NOTE:
+        notes.append(
+            f"the recording has a DC offset ({offset:.3f} of full scale, median over the "
+            "windows): each window was measured around its own mean; check the recording chain"
+        )
+    if n_music:
+        notes.append(
+            f"{n_music} window(s) ({n_music * params.hop:.0f} s) sound like music (pitch held "
+            f"like notes, or spread like several voices at once, over ~{_MUSIC_CONTEXT_S:.0f} "
+            "s) and were not analysed as speech"
+        )
     if fit is None:
         voiced = int(((raw.voiced_fraction >= params.min_voiced_fraction)).sum())
-        return [
-            *music_note,
+        notes.append(
             f"only {n_speech} window(s) hold speech ({voiced} with voicing, the rest noise-like"
             f" or at the noise floor); at least {params.min_baseline_windows} are needed for a "
             "baseline, so nothing was scored: is this a recording of speech?"
-        ]
-    if speech_s < params.min_speech_s:
-        return [
-            *music_note,
+        )
+    elif speech_s < params.min_speech_s:
+        notes.append(
             f"only {speech_s:.0f} s of speech (under {params.min_speech_s:.0f} s): the "
             "baseline rests on little speech, read the scores with care"
-        ]
-    return music_note
+        )
+    return notes
 
 
 def _segments(
