@@ -88,3 +88,18 @@ def test_digital_silence_is_not_a_noise_floor(fake_service, tones):
     assert report.windows.speech[45:].all()
     assert np.abs(change).max() < 1.0
     assert not change[56:].any()  # no noise within 10 s: nothing measured, nothing changed
+
+
+def test_a_quieter_lead_in_is_not_gain_taken_away(fake_service, tones):
+    """A recording that starts before the call connects and runs on after it: 30 s of a
+    quieter hiss at either end are not the call's background. Read as one, their floor 12 dB
+    under the call's made its first and last seconds look turned down by an AGC."""
+    rng = np.random.default_rng(1)
+    call = _noisy(tones(SR, 60, [], base_hz=400.0))
+    hiss = rng.normal(0.0, 10 ** ((NOISE_DBFS - 12) / 20), 30 * SR).astype(np.float32)
+    report = fake_service.detect_emotional_escalation(np.concatenate([hiss, call, hiss]), SR)
+    w = report.windows
+    assert not w.speech[:30].any() and not w.speech[90:].any()
+    assert w.speech[30:90].mean() > 0.9
+    assert np.abs(w.gain_change_db).max() < 1.0
+    assert report.segments == []

@@ -765,6 +765,8 @@ def _features(raw: _Raw, gain_change_db: np.ndarray) -> Cues:
 
 _GAIN_CONTEXT_S = 10.0
 """The noise floor under a window is read within +-this many seconds: a few pauses at least."""
+_GAIN_NEAR_SPEECH = 1
+"""...from the speech windows and the windows next to them (pauses between turns)."""
 _DIGITAL_SILENCE_DBFS = -110.0
 """Quieter frames than this are digital silence (zeros, padding), not a noise floor."""
 
@@ -784,7 +786,14 @@ def _gain_change(raw: _Raw, speech: np.ndarray, params: EscalationParams) -> np.
     if params.max_gain_correction_db <= 0:
         return change
     half_width = int(_GAIN_CONTEXT_S / params.hop)
-    measured = raw.quiet_dbfs > _DIGITAL_SILENCE_DBFS
+    # The background of the call while it goes on: speech windows and their neighbours (the
+    # pauses between turns). A long stretch without speech (a lead-in before the call
+    # connects, a hold) may sit on another floor and would read as gain taken away.
+    near_speech = speech.copy()
+    for step in range(1, _GAIN_NEAR_SPEECH + 1):
+        near_speech[step:] |= speech[:-step]
+        near_speech[:-step] |= speech[step:]
+    measured = near_speech & (raw.quiet_dbfs > _DIGITAL_SILENCE_DBFS)
     floor = running_percentile(raw.quiet_dbfs, measured, half_width, 10.0)
     known = speech & np.isfinite(floor)
     if known.sum() < params.min_baseline_windows:
