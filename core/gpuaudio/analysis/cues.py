@@ -62,7 +62,7 @@ def spectral_measures(
     freqs = np.fft.rfftfreq(n_fft, 1 / sr)
     low = (freqs >= LOW_BAND_HZ[0]) & (freqs < LOW_BAND_HZ[1])
     high = (freqs >= HIGH_BAND_HZ[0]) & (freqs < min(HIGH_BAND_HZ[1], sr / 2))
-    band = (freqs >= LOW_BAND_HZ[0]) & (freqs < min(HIGH_BAND_HZ[1], sr / 2))
+    band = _telephone_band(freqs, sr)
     balance = np.full(batch.shape[0], np.nan)
     flatness = np.full(batch.shape[0], np.nan)
     for start in range(0, batch.shape[0], _WINDOWS_PER_STFT_CALL):
@@ -106,7 +106,7 @@ def syllable_rate(
     hop = max(1, round(NUCLEUS_HOP_S * sr))
     n_fft = 1 << math.ceil(math.log2(NUCLEUS_FRAME_S * sr))
     freqs = np.fft.rfftfreq(n_fft, 1 / sr)
-    band = (freqs >= LOW_BAND_HZ[0]) & (freqs < min(HIGH_BAND_HZ[1], sr / 2))
+    band = _telephone_band(freqs, sr)
     min_gap = max(1, round(NUCLEUS_MIN_GAP_S / NUCLEUS_HOP_S))
     counts = np.zeros(batch.shape[0])
     for start in range(0, batch.shape[0], _WINDOWS_PER_NUCLEUS_CALL):
@@ -120,6 +120,12 @@ def syllable_rate(
             counts[row] = np.count_nonzero(voiced[row, nearest])
     rate: np.ndarray = counts / window_s
     return rate
+
+
+def _telephone_band(freqs: np.ndarray, sr: int) -> np.ndarray:
+    """The bins of 300-3400 Hz (up to Nyquist): what a phone line passes."""
+    band: np.ndarray = (freqs >= LOW_BAND_HZ[0]) & (freqs < min(HIGH_BAND_HZ[1], sr / 2))
+    return band
 
 
 def _moving_average(values: np.ndarray, width: int) -> np.ndarray:
