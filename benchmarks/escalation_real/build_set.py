@@ -32,7 +32,8 @@ rising glide (+4 st over their last 0.4 s of voicing); ``dialogue`` calls altern
 speakers (truth: no escalation). ``--all-questions`` makes every speaker's calm call a
 questions call and ``--question-share/-st/-seconds`` set the glide (a stress test of question
 prosody; with ``--kinds questions`` only those calls are built, ids and seeds as in a full
-build).
+build). ``--every-pair`` builds only conversations: every two real speakers of a split, once
+calm and once as a heated exchange (a stress test of two voices on one channel).
 
 ``f0/<call_id>.csv`` (``time_s,f0_hz``, 5-ms grid from 0 s, 0 = unvoiced) is the F0 track
 that WORLD synthesised each utterance with (question glides, span shifts and tempo included),
@@ -46,7 +47,7 @@ the same seed gives the same files byte for byte on the same library versions.
         [--speakers ami-MEE009,...] [--max-calls N] [--call-seconds 120:240]
         [--conditions clean,telephone,agc] [--recipes rise-high,...] [--flat]
         [--kinds questions] [--all-questions] [--question-share 0.6] [--question-st 4]
-        [--question-seconds 0.4]
+        [--question-seconds 0.4] [--every-pair]
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ import argparse
 import csv
 import importlib.metadata
 import io
+import itertools
 import json
 import math
 import sys
@@ -270,11 +272,13 @@ def plan_calls(
     kinds: set[str] | None = None,
     questions: QuestionGlide = QuestionGlide(),
     all_questions: bool = False,
+    every_pair: bool = False,
 ) -> list[CallPlan]:
     """Per speaker with enough speech: two escalation calls and one calm call (every other
     speaker's, or with `all_questions` every speaker's, a "questions" call); per split, the
-    dialogues of two speakers. Recipes (all, or `recipes`) rotate over the speakers of a split.
-    `kinds` keeps only calls of those kinds (their ids and seeds as in a full build)."""
+    dialogues of two speakers, each once calm and once heated. Recipes (all, or `recipes`)
+    rotate over the speakers of a split. `kinds` keeps only calls of those kinds (their ids
+    and seeds as in a full build). `every_pair`: only dialogues, of every two real speakers."""
     names = recipes or [name for name, _ in RECIPES]
     unknown = set(names) - set(dict(RECIPES))
     if unknown:
@@ -286,7 +290,7 @@ def plan_calls(
         if split not in splits:
             continue
         members = [s for s in speakers.values() if s.split == split]
-        mains = [s for s in members if s.seconds >= MIN_SPEAKER_S]
+        mains = [] if every_pair else [s for s in members if s.seconds >= MIN_SPEAKER_S]
         turn = 0
         for index, speaker in enumerate(mains):
             for _k in range(2):
@@ -295,7 +299,7 @@ def plan_calls(
                 plans.append(_plan(split, "escalation", recipe, [speaker.name], seed, len(plans)))
             kind = "questions" if all_questions or index % 2 else "calm"
             plans.append(_plan(split, kind, "-", [speaker.name], seed, len(plans)))
-        for pair in _pairs(split, speakers):
+        for pair in _pairs(split, speakers, every_pair):
             plans.append(_plan(split, "dialogue", "-", pair, seed, len(plans)))
             # The same two in a heated exchange: both escalate over the planted span.
             recipe = names[turn % len(names)]
@@ -339,8 +343,12 @@ DIALOGUES = {
 }
 
 
-def _pairs(split: str, speakers: dict[str, Speaker]) -> list[list[str]]:
-    """The split's dialogues whose two speakers are both loaded."""
+def _pairs(split: str, speakers: dict[str, Speaker], every: bool = False) -> list[list[str]]:
+    """The split's dialogues whose two speakers are both loaded; with `every`, every two of
+    its real speakers."""
+    if every:
+        real = sorted(s.name for s in speakers.values() if s.split == split and s.real)
+        return [list(pair) for pair in itertools.combinations(real, 2)]
     return [pair for pair in DIALOGUES[split] if all(name in speakers for name in pair)]
 
 
@@ -670,6 +678,7 @@ def build(
     kinds: set[str] | None = None,
     questions: QuestionGlide = QuestionGlide(),
     all_questions: bool = False,
+    every_pair: bool = False,
     verbose: bool = True,
 ) -> list[CallPlan]:
     splits = splits or {"tune", "test"}
@@ -681,7 +690,7 @@ def build(
     speakers = load_speakers(sources, speaker_names)
     plans = plan_calls(
         speakers, seed, call_seconds, splits, recipes,
-        kinds=kinds, questions=questions, all_questions=all_questions,
+        kinds=kinds, questions=questions, all_questions=all_questions, every_pair=every_pair,
     )
     if max_calls is not None:
         plans = plans[:max_calls]
@@ -776,6 +785,7 @@ def build(
         "recipes": recipes or "all",
         "kinds": sorted(kinds) if kinds else "all",
         "questions": {**asdict(questions), "every_speaker": all_questions},
+        "every_pair": every_pair,
         "versions": {name: _version(name) for name in ("numpy", "scipy", "pyworld", "soundfile")},
         "libsndfile": sf.__libsndfile_version__,
     }
@@ -820,6 +830,10 @@ def main(argv: list[str] | None = None) -> None:
         "--all-questions", action="store_true",
         help="every speaker's calm call is a questions call (a stress test of question prosody)",
     )
+    parser.add_argument(
+        "--every-pair", action="store_true",
+        help="only conversations: every two real speakers of a split, calm and heated",
+    )
     glide = QuestionGlide()
     parser.add_argument("--question-share", type=float, default=glide.share)
     parser.add_argument("--question-st", type=float, default=glide.st)
@@ -840,6 +854,7 @@ def main(argv: list[str] | None = None) -> None:
         kinds=set(args.kinds.split(",")) if args.kinds else None,
         questions=QuestionGlide(args.question_share, args.question_st, args.question_seconds),
         all_questions=args.all_questions,
+        every_pair=args.every_pair,
     )
 
 

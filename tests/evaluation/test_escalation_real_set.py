@@ -491,3 +491,19 @@ def test_evaluate_pools_several_builds(tiny, tmp_path, capsys):
     ids = {call["call_id"] for call in pooled["calls"]}
     assert len(ids) == 2 and all(i.split("/")[0] in (tiny["a"].name, tiny["b"].name) for i in ids)
     assert "found" in capsys.readouterr().err
+
+
+def test_every_pair_plans_each_two_real_tuning_speakers_calm_and_heated(monkeypatch):
+    """`--every-pair`: only conversations, one calm and one heated per pair of real speakers of
+    the split (no espeak voice, no single-speaker call), every heated one with a planted span."""
+    monkeypatch.setattr(build_set, "analyse", lambda x: build_set.World(None, None, None, x.size))
+    speakers = build_set.load_speakers(build_set.SOURCES, None)
+    plans = build_set.plan_calls(speakers, 20, (120.0, 240.0), {"tune"}, every_pair=True)
+    real = sorted(s.name for s in speakers.values() if s.split == "tune" and s.real)
+    pairs = {tuple(sorted(p.speakers)) for p in plans}
+    assert len(real) >= 6 and len(pairs) == len(real) * (len(real) - 1) // 2
+    assert all(name in real for pair in pairs for name in pair)
+    assert sorted(p.kind for p in plans) == sorted(["dialogue", "escalation"] * len(pairs))
+    assert all(p.spans for p in plans if p.kind == "escalation")
+    assert not any(p.spans for p in plans if p.kind == "dialogue")
+    assert len({p.call_id for p in plans}) == len(plans)
