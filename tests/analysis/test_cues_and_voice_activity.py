@@ -338,6 +338,27 @@ def test_a_long_rise_of_one_voice_is_not_taken_for_a_second_voice(fake_service, 
     assert not any("two voices" in text for text in report.warnings)
 
 
+def test_a_call_opened_by_the_upper_voice_is_not_given_to_the_lower_one(fake_service, tones):
+    """A calm conversation that the upper voice (180 Hz) opens alone for 11 s, its last word
+    10 st higher; then 10-s turns with a lower voice (110 Hz). Near the opening only that one
+    word stands apart: it is not a voice of its own (`_LOCAL_GROUP_MIN`), so the opening stays
+    the upper voice's and nothing is flagged. (With one window enough, the opening went to the
+    lower voice and scored as its escalation.)"""
+    opening = np.concatenate([
+        tones(SR, 11, [], base_hz=180.0, seed=3),
+        tones(SR, 1, [(0, 1)], base_hz=180.0, raise_st=10.0, gain_db=0.0, seed=4),
+        np.zeros(2 * SR, dtype=np.float32),
+    ])
+    turns = [tones(SR, 10, [], base_hz=hz, seed=10 + k) for k in range(7) for hz in (110.0, 180.0)]
+    report = fake_service.detect_emotional_escalation(np.concatenate([opening, *turns]), SR)
+    assert len(report.voices) == 2
+    windows = report.windows
+    opened = windows.speech & (windows.start_s < 11)
+    assert opened.sum() >= 9
+    assert (windows.voice[opened] == 1).all()
+    assert report.segments == []
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [("window_s", "1"), ("window_s", float("inf")), ("hop_s", float("nan")),
@@ -376,3 +397,25 @@ def test_a_pause_inside_an_escalation_does_not_split_it(fake_service, tones):
     assert [(round(s.start_s), round(s.end_s)) for s in bridged.segments] == [(40, 76)]
     split = fake_service.detect_emotional_escalation(y, SR, max_pause_s=0.0)
     assert len(split.segments) == 2
+
+
+def test_a_voice_in_turns_is_smoothed_over_its_own_nearest_windows():
+    """One of two voices (`own_turns`): each window's context is the voice's own 9 nearest
+    speech windows however far apart its turns lie, not the few of them within +-4.5 s."""
+    from gpuaudio.analysis.escalation import FEATURES, EscalationParams, _smooth
+
+    n = 120
+    turns = (np.arange(n) // 2) % 5 == 0  # 2-s turns, 8 s of the other voice between them
+    values = np.arange(n, dtype=np.float64)
+    cues = tuple(values.copy() for _ in FEATURES)
+    params = EscalationParams()
+    own = _smooth(cues, turns, params, own_turns=True)
+    by_time = _smooth(cues, turns, params)
+    index = np.flatnonzero(turns)
+    for k in range(4, index.size - 4):
+        nearest = values[index[k - 4 : k + 5]]
+        assert own[0][index[k]] == pytest.approx(np.median(nearest))
+        assert own[FEATURES.index("rate")][index[k]] == pytest.approx(np.mean(nearest))
+        assert np.count_nonzero(turns[max(0, index[k] - 4) : index[k] + 5]) <= 3  # by time
+    assert np.isnan(own[0][~turns]).all() and np.isnan(by_time[0][~turns]).all()
+    assert not np.allclose(own[0][turns], by_time[0][turns])

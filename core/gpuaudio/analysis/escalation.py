@@ -916,9 +916,28 @@ def _db(power: np.ndarray) -> np.ndarray:
     return np.asarray(10 * np.log10(np.maximum(power, 10 ** (_LEVEL_FLOOR_DB / 10))))
 
 
-def _smooth(cues: Cues, speech: np.ndarray, params: EscalationParams) -> Cues:
+def _smooth(
+    cues: Cues, speech: np.ndarray, params: EscalationParams, *, own_turns: bool = False
+) -> Cues:
     """Each cue as the running median over its speech context (`context_s`); the rate (a
-    count) as the running mean."""
+    count) as the running mean.
+
+    With `own_turns` (one of two voices on a channel) the context is as many of the voice's
+    own nearest speech windows, its turns laid end to end: within +-4.5 s a voice that takes
+    turns has only a few windows of its own, whose median scatters, and its baseline's scale
+    widened until its rises no longer stood out (a man on a phone line in conversation: 2.5
+    st against 1.5 st clean). Tuning half, 36 conversations of every two tuning voices in
+    two builds plus the 5 builds: recall on the conversations' spans +0.01..+0.04 per
+    channel, calm false alarms unchanged or fewer (docs/escalation.md, session 10)."""
+    if own_turns:
+        own = np.flatnonzero(speech)
+        laid = _smooth(tuple(values[own] for values in cues), np.ones(own.size, bool), params)
+        spread = []
+        for values in laid:
+            full = np.full(speech.shape[0], np.nan)
+            full[own] = values
+            spread.append(full)
+        return tuple(spread)
     half_width = int(params.context_s / params.hop / 2)  # windows each side
     return tuple(
         (running_mean if name == "rate" else running_median)(values, speech, half_width)
@@ -1109,6 +1128,11 @@ _LOCAL_VOICES_S = 10.0
 _LOCAL_SPLIT = 0.75
 """...when the pitch there falls into two groups at least this share of the voices' distance
 apart (both voices speak near it); else by the whole call's two states."""
+_LOCAL_GROUP_MIN = 3
+"""...and each group holds at least this many windows: a single raised or mis-tracked window
+is not a voice. (Until session 10 one was enough: at the start of a calm conversation one
+window 10 st above the rest took the upper group alone, the upper voice's first 10 s went to
+the lower voice and scored z 5: an 11-s false alarm on three channels.)"""
 _TWO_MEANS_ROUNDS = 20
 """Most rounds of the local two-means (it settles in a few)."""
 
@@ -1118,7 +1142,8 @@ def _local_voices(
 ) -> np.ndarray:
     """Which speech windows belong to the lower voice, decided near each window: two-means of
     the windows' pitch within +-`_LOCAL_VOICES_S`, the window given to the nearer group when
-    the groups are `_LOCAL_SPLIT` of the voices' distance apart. The two-means starts from the
+    the groups are `_LOCAL_SPLIT` of the voices' distance apart and each holds
+    `_LOCAL_GROUP_MIN` windows or more. The two-means starts from the
     call's two voices; where that leaves a group empty (both voices risen together), from half
     the voices' distance either side of the pitch near the window.
 
@@ -1136,7 +1161,7 @@ def _local_voices(
     padded = np.pad(np.where(usable, pitch, np.nan), half, constant_values=np.nan)
     near = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
     n = pitch.shape[0]
-    low, high, split = _two_means(
+    low, high, split, smaller = _two_means(
         near,
         np.full(n, float(np.median(pitch[lower]))),
         np.full(n, float(np.median(pitch[usable & ~lower]))),
@@ -1147,12 +1172,13 @@ def _local_voices(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=RuntimeWarning)  # no speech near
             centre = np.nanmedian(near, axis=1)
-        low2, high2, split2 = _two_means(
+        low2, high2, split2, smaller2 = _two_means(
             near, centre - voices.distance / 2, centre + voices.distance / 2, retry
         )
         low, high = np.where(retry, low2, low), np.where(retry, high2, high)
         split = np.where(retry, split2, split)
-    split &= high - low >= _LOCAL_SPLIT * voices.distance
+        smaller = np.where(retry, smaller2, smaller)
+    split &= (high - low >= _LOCAL_SPLIT * voices.distance) & (smaller >= _LOCAL_GROUP_MIN)
     local: np.ndarray = np.where(split, np.abs(pitch - low) <= np.abs(pitch - high), lower)
     result: np.ndarray = local & usable
     return result
@@ -1160,16 +1186,18 @@ def _local_voices(
 
 def _two_means(
     near: np.ndarray, low: np.ndarray, high: np.ndarray, rows: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Two-means of each row of `near` (NaN: no value) from `low`/`high`, for `rows`: the two
-    centres and whether both groups stayed non-empty."""
+    centres, whether both groups stayed non-empty and the size of the smaller group."""
     present = np.isfinite(near)
     alive = rows.copy()
+    smaller = np.zeros(near.shape[0], dtype=np.int64)
     for _ in range(_TWO_MEANS_ROUNDS):
         with np.errstate(invalid="ignore"):
             upper = np.abs(near - low[:, None]) > np.abs(near - high[:, None])
         in_low, in_high = present & ~upper, present & upper
-        alive &= in_low.any(axis=1) & in_high.any(axis=1)
+        smaller = np.minimum(in_low.sum(axis=1), in_high.sum(axis=1))
+        alive &= smaller > 0
         with np.errstate(invalid="ignore", divide="ignore"):
             new_low = np.where(in_low, near, 0.0).sum(axis=1) / in_low.sum(axis=1)
             new_high = np.where(in_high, near, 0.0).sum(axis=1) / in_high.sum(axis=1)
@@ -1178,7 +1206,7 @@ def _two_means(
         high = np.where(alive, new_high, high)
         if not moved.any():
             break
-    return low, high, alive
+    return low, high, alive, smaller
 
 
 def _zscores(
@@ -1256,7 +1284,7 @@ def score_windows(raw: _Raw, params: EscalationParams) -> Scoring:
     flagged = np.zeros(n, dtype=bool)
     fits = []
     for index, members in enumerate(groups):
-        cues = _smooth(features, members, params)
+        cues = _smooth(features, members, params, own_turns=voices is not None)
         fit = _fit(cues, members, params)
         voice_z, voice_score, voice_flagged = _zscores(cues, members, fit, params)
         voice[members] = index
