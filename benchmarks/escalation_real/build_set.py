@@ -18,6 +18,10 @@ resynthesis artefacts are everywhere, not only in the spans, and writes calls of
                included, with the GSM 06.10 full-rate coder (13 kbit/s, libsndfile's) in
                place of mu-law: the other coder issue 11 names for the phone line.
 ``agc-fast``   (on request) the ``agc`` chain with a fast AGC: 0.1 s attack, 0.5 s release.
+``room-phone`` (on request) the ``telephone`` chain fed by a far-field microphone in a
+               reverberant room (`room`: RT60 0.4-0.9 s, direct-to-reverberant ratio -3..+3
+               dB); ``room-agc`` the same behind the ``agc`` chain. A raised voice raises the
+               reverberation between its words: the floor no longer holds still.
 ``agc-open``   (on request) the ``agc`` chain with an AGC without a gate: pauses and noise
                move the followed level too, so the gain rises in pauses.
 ``agc-line``   (on request) the AGC on the call before the line: the line's noise comes
@@ -66,7 +70,7 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import butter, resample_poly, sosfilt
+from scipy.signal import butter, fftconvolve, resample_poly, sosfilt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "known_f0"))
 from speechset import import_pyworld, pink_noise  # the known-F0 set's helpers, shared
@@ -80,9 +84,12 @@ HOP = int(SR * FRAME_MS / 1000)
 CALM_DBFS = -30.0  # active speech level of a calm utterance before the channel
 NOISE_FLOOR_DB = -45.0  # pink noise floor of the clean call, re the calm speech level
 CONDITIONS = ("clean", "telephone", "agc")
-EXTRA_CONDITIONS = ("gsm", "agc-fast", "agc-open", "agc-line")
+EXTRA_CONDITIONS = ("gsm", "agc-fast", "agc-open", "agc-line", "room-phone", "room-agc")
 """Built on request (``--conditions``): ``gsm``, the telephone chain with a GSM 06.10 coder,
-and three other AGCs (`AGC_VARIANTS`): what a held-out phone line's AGC may be."""
+three other AGCs (`AGC_VARIANTS`): what a held-out phone line's AGC may be, and the phone
+line (with or without AGC) fed from a reverberant room (`room`)."""
+RT60_S = (0.4, 0.9)
+DRR_DB = (-3.0, 3.0)
 
 
 @dataclass(frozen=True)
@@ -622,6 +629,22 @@ def agc(
     return result
 
 
+def room(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """`x` (at SR) as a far-field microphone hears it in a reverberant room: the direct sound
+    plus an exponentially decaying noise tail (RT60 drawn from `RT60_S`, starting 5 ms after
+    the direct sound) at a direct-to-reverberant energy ratio drawn from `DRR_DB`; the active
+    level kept."""
+    rt60 = float(rng.uniform(*RT60_S))
+    drr_db = float(rng.uniform(*DRR_DB))
+    t = np.arange(int(1.5 * rt60 * SR)) / SR
+    tail = rng.standard_normal(t.size) * np.exp(-6.9 * t / rt60)
+    tail *= np.sqrt(10 ** (-drr_db / 10) / np.sum(tail**2))
+    response = np.concatenate([[1.0], np.zeros(int(0.005 * SR) - 1), tail])
+    wet = fftconvolve(x, response)[: x.size]
+    result: np.ndarray = wet * 10 ** ((active_db(x) - active_db(wet)) / 20)
+    return result
+
+
 def gsm610(x: np.ndarray) -> np.ndarray:
     """A round trip through the GSM 06.10 full-rate coder (13 kbit/s, libsndfile's), at
     PHONE_SR."""
@@ -728,7 +751,11 @@ def build(
                 sf.write(out / name, audio, sr, subtype="PCM_16", format="FLAC")
             else:
                 codec = "gsm" if condition == "gsm" else "mulaw"
-                audio, snr = telephone(clean, rng, AGC_VARIANTS.get(condition), calm_db, codec)
+                source, control = clean, AGC_VARIANTS.get(condition)
+                if condition.startswith("room-"):  # the same room on both room copies
+                    source = room(clean, np.random.default_rng([*plan.seed, 3]))
+                    control = AGC_VARIANTS["agc"] if condition == "room-agc" else None
+                audio, snr = telephone(source, rng, control, calm_db, codec)
                 sr, name = PHONE_SR, f"{condition}/{plan.call_id}.wav"
                 sf.write(out / name, audio, sr, subtype="PCM_16", format="WAV")
             manifest.append(

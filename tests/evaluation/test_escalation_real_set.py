@@ -507,3 +507,30 @@ def test_every_pair_plans_each_two_real_tuning_speakers_calm_and_heated(monkeypa
     assert all(p.spans for p in plans if p.kind == "escalation")
     assert not any(p.spans for p in plans if p.kind == "dialogue")
     assert len({p.call_id for p in plans}) == len(plans)
+
+
+def test_a_room_tail_decays_at_its_drawn_rt60_and_keeps_the_level():
+    """`room`: after a noise burst stops, the far-field copy decays by 60 dB per RT60 (the one
+    drawn from the same seed), its tail carries the drawn direct-to-reverberant ratio, and the
+    active level is the burst's."""
+    sr = build_set.SR
+    x = np.zeros(3 * sr)
+    x[sr // 2 : sr // 2 + int(0.3 * sr)] = np.random.default_rng(5).standard_normal(int(0.3 * sr))
+    wet = build_set.room(x, np.random.default_rng(7))
+    draws = np.random.default_rng(7)
+    rt60 = draws.uniform(*build_set.RT60_S)
+    assert build_set.active_db(wet) == pytest.approx(build_set.active_db(x), abs=0.01)
+    hop = sr // 50
+    after = wet[int(0.85 * sr) : int((0.85 + rt60 / 2) * sr)]
+    frames = after[: after.size // hop * hop].reshape(-1, hop)
+    level = 10 * np.log10(np.mean(frames**2, axis=1))
+    slope = np.polyfit(np.arange(level.size) * hop / sr, level, 1)[0]
+    assert slope == pytest.approx(-60 / rt60, rel=0.25)
+    assert np.all(np.isfinite(wet)) and wet.size == x.size
+    click = np.zeros(3 * sr)
+    click[100] = 1.0
+    response = build_set.room(click, np.random.default_rng(7))
+    drr_db = draws.uniform(*build_set.DRR_DB)
+    tail = response[101:]
+    assert 10 * np.log10(response[100] ** 2 / np.sum(tail**2)) == pytest.approx(drr_db, abs=0.01)
+    assert np.abs(tail[: int(0.005 * sr) - 1]).max() < 1e-12  # the tail starts 5 ms later
