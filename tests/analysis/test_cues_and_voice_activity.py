@@ -338,6 +338,20 @@ def test_a_long_rise_of_one_voice_is_not_taken_for_a_second_voice(fake_service, 
     assert not any("two voices" in text for text in report.warnings)
 
 
+def test_lone_octave_slips_of_one_voice_are_not_a_second_voice(fake_service, tones):
+    """One voice (130 Hz) with a long +8.5 st rise over 40 % of the speech, and through its
+    calm part a lone window every 5 s an octave up and 10 dB down (the pitch track slipping in
+    a reverberant tail): the slips take no turns, so no second voice, and the rise is found."""
+    y = tones(SR, 120, [(60, 108)], base_hz=130.0, raise_st=8.5, gain_db=0.0)
+    for k, second in enumerate([*range(3, 58, 5), *range(110, 119, 5)]):
+        slip = tones(SR, 1, [], base_hz=260.0, seed=100 + k) * 10 ** (-10 / 20)
+        y[second * SR : (second + 1) * SR] = slip
+    report = fake_service.detect_emotional_escalation(y, SR)
+    assert not any("two voices" in text for text in report.warnings)
+    found = sum(max(0.0, min(108.0, s.end_s) - max(60.0, s.start_s)) for s in report.segments)
+    assert found >= 0.8 * 48
+
+
 def test_a_call_opened_by_the_upper_voice_is_not_given_to_the_lower_one(fake_service, tones):
     """A calm conversation that the upper voice (180 Hz) opens alone for 11 s, its last word
     10 st higher; then 10-s turns with a lower voice (110 Hz). Near the opening only that one

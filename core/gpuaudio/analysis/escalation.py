@@ -24,7 +24,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -1114,7 +1114,7 @@ def _two_voices(features: Cues, speech: np.ndarray) -> _States | None:
     (Ashman's D above `_VOICES_SEPARATION`) at least `_VOICES_ST` apart (a man and a woman,
     or two far-apart voices), each holding 20-80% of the speech, that take turns through the
     call (`_VOICES_MIXED`); a speaker escalating by as much is one long stretch of the upper
-    state.
+    state. Only runs of upper-state windows count as turns (`_without_slips`).
     """
     states = _two_states(features[0], speech)
     if (
@@ -1124,7 +1124,23 @@ def _two_voices(features: Cues, speech: np.ndarray) -> _States | None:
         or not _VOICES_SHARE[0] <= states.upper_share <= _VOICES_SHARE[1]
     ):
         return None
-    return states if _take_turns(states, features[0], speech, _VOICES_MIXED) else None
+    turns = _without_slips(states, features[0], speech)
+    return states if _take_turns(turns, features[0], speech, _VOICES_MIXED) else None
+
+
+def _without_slips(states: _States, values: np.ndarray, speech: np.ndarray) -> _States:
+    """`states` with each upper-state window that has no upper-state neighbour among the
+    speech windows moved to the lower state: a voice's turn is a run of windows, while a lone
+    window far above the rest is a slip of the pitch track. In a reverberant room the
+    tracker's octave errors in the tails of words put such windows all through a call, which
+    then "took turns" with the voice: one speaker's escalation was scored as a second voice and
+    lost (session 10, `build_set.py --conditions room-phone`; no other tuning call changed)."""
+    usable = np.flatnonzero(speech & np.isfinite(values))
+    upper = ~states.lower[usable]
+    alone = upper & ~np.r_[False, upper[:-1]] & ~np.r_[upper[1:], False]
+    lower = states.lower.copy()
+    lower[usable[alone]] = True
+    return replace(states, lower=lower)
 
 
 _LOCAL_VOICES_S = 10.0
