@@ -927,17 +927,17 @@ def _smooth(
     turns has only a few windows of its own, whose median scatters, and its baseline's scale
     widened until its rises no longer stood out (a man on a phone line in conversation: 2.5
     st against 1.5 st clean). Tuning half, 36 conversations of every two tuning voices in
-    two builds plus the 5 builds: recall on the conversations' spans +0.01..+0.04 per
-    channel, calm false alarms unchanged or fewer (docs/escalation.md, session 10)."""
+    two builds: recall +0.02..+0.05 per channel, calm false alarms about the same; the five
+    standard builds unchanged or better (docs/escalation.md, session 10)."""
     if own_turns:
         own = np.flatnonzero(speech)
         laid = _smooth(tuple(values[own] for values in cues), np.ones(own.size, bool), params)
-        spread = []
+        placed = []
         for values in laid:
             full = np.full(speech.shape[0], np.nan)
             full[own] = values
-            spread.append(full)
-        return tuple(spread)
+            placed.append(full)
+        return tuple(placed)
     half_width = int(params.context_s / params.hop / 2)  # windows each side
     return tuple(
         (running_mean if name == "rate" else running_median)(values, speech, half_width)
@@ -1112,7 +1112,8 @@ def _two_voices(features: Cues, speech: np.ndarray) -> _States | None:
     From the windows' own pitch, not the smoothed one: a turn is often shorter than the
     context, whose median would blend the voices. Two voices: two clearly separate pitch states
     (Ashman's D above `_VOICES_SEPARATION`) at least `_VOICES_ST` apart (a man and a woman,
-    or two far-apart voices), each holding 20-80% of the speech, that take turns through the
+    or two far-apart voices), the upper holding at least 20 % of the speech and the lower at
+    least 15 % (`_VOICES_SHARE`), that take turns through the
     call (`_VOICES_MIXED`); a speaker escalating by as much is one long stretch of the upper
     state. Only runs of upper-state windows count as turns (`_without_slips`).
     """
