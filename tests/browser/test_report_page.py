@@ -2,7 +2,7 @@
 report.json's, a segment plays from its lead-in, keys move between segments, the cursor
 follows playback, no text is below 11 px, and a screenshot is written for the docs.
 
-``GPUAUDIO_UPDATE_SCREENSHOT=1`` also writes the screenshot to docs/img/report-page.png (the
+``UPDATE_DOCS_SCREENSHOT=1`` also writes the screenshot to docs/img/report-page.png (the
 README's picture); otherwise it goes to a temporary folder only, so a test run leaves the
 checkout clean.
 """
@@ -166,7 +166,7 @@ def test_a_screenshot_for_the_docs(page, tmp_path):
     assert page.save_screenshot(str(shot))
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) < 200_000
-    if os.environ.get("GPUAUDIO_UPDATE_SCREENSHOT"):
+    if os.environ.get("UPDATE_DOCS_SCREENSHOT"):
         DOCS_IMG.parent.mkdir(exist_ok=True)
         DOCS_IMG.write_bytes(data)
 

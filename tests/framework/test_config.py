@@ -121,6 +121,25 @@ def test_bad_environment_value_names_the_variable_path():
         load_config({}, environ={"GPUAUDIO_SITE": "/tmp/x"})
 
 
+def test_the_projects_own_switches_are_not_taken_for_gpuaudio_settings():
+    """An unknown GPUAUDIO_* variable is an error in every gpuaudio call, so a switch of the CI
+    scripts or of the test suite named so would break what runs under it (the browser test's
+    screenshot switch, GPUAUDIO_UPDATE_SCREENSHOT until session 10, failed the hostile-name
+    test's `analyze`): every variable they read is a setting or has another prefix."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    texts = [path.read_text("utf-8") for path in (root / ".ci").iterdir() if path.is_file()]
+    texts += [path.read_text("utf-8") for path in (root / "tests").rglob("*.py")]
+    reader = r"""\$\{|environ\.get\(["']|getenv\(["']|environ\[["']"""  # shell or Python
+    read = re.compile(rf"(?:{reader})([A-Z][A-Z0-9_]+)")
+    names = {name for text in texts for name in read.findall(text)}
+    assert {"CI_VENV", "CI_VENV312", "UPDATE_DOCS_SCREENSHOT"} <= names  # the scan sees them
+    for name in sorted(n for n in names if n.startswith("GPUAUDIO_")):
+        from_environment({name: "1"})  # raises ConfigError for a name that is no setting
+
+
 def test_wrong_source_type():
     with pytest.raises(ConfigError, match="not int"):
         load_config(42)  # type: ignore[arg-type]
