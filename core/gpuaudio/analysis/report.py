@@ -244,7 +244,8 @@ def report_document(
                 "F0 variability, each a running median over context_s (the rate, a count, "
                 "a running mean), as robust z-scores "
                 "(median, 1.4826*MAD) against a baseline refitted without flagged windows; "
-                "score = sum(w*z) / |w|"
+                "with two voices on the channel (voices), each voice over its own nearest "
+                "windows and against its own baseline; score = sum(w*z) / |w|"
             ),
         },
         "baseline": body["baseline"],
