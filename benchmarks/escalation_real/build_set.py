@@ -18,14 +18,14 @@ resynthesis artefacts are everywhere, not only in the spans, and writes calls of
                included, with the GSM 06.10 full-rate coder (13 kbit/s, libsndfile's) in
                place of mu-law: the other coder issue 11 names for the phone line.
 ``agc-fast``   (on request) the ``agc`` chain with a fast AGC: 0.1 s attack, 0.5 s release.
-``room-phone`` (on request) the ``telephone`` chain fed by a far-field microphone in a
-               reverberant room (`room`: RT60 0.4-0.9 s, direct-to-reverberant ratio -3..+3
-               dB); ``room-agc`` the same behind the ``agc`` chain. A raised voice raises the
-               reverberation between its words: the floor no longer holds still.
 ``agc-open``   (on request) the ``agc`` chain with an AGC without a gate: pauses and noise
                move the followed level too, so the gain rises in pauses.
 ``agc-line``   (on request) the AGC on the call before the line: the line's noise comes
                after it, so the noise floor no longer follows the gain.
+``room-phone`` (on request) the ``telephone`` chain fed by a far-field microphone in a
+               reverberant room (`room`: RT60 0.4-0.9 s, direct-to-reverberant ratio -3..+3
+               dB); ``room-agc`` the same behind the ``agc`` chain. A raised voice raises the
+               reverberation between its words: the floor no longer holds still.
 
 Inside a planted span the re-synthesis has F0 x 2^(st/12), the gain + dB and, for some
 recipes, faster speech (WORLD's frame sequence resampled by the tempo factor), with a 1-2 s
