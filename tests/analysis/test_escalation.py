@@ -52,20 +52,44 @@ def test_escalation_span_is_found_with_its_drivers(fake_service, tones):
 
 
 def test_min_pitch_rise_keeps_only_rises_a_listener_hears(fake_service, tones):
-    """A very steady voice makes +1.6 st and +4 dB unusual: a segment by default; asked for
-    2 st of pitch rise, none, unless the level rises by min_level_rise_db (6 dB) as well."""
-    y = tones(SR, 60, [(30, 40)], raise_st=1.6, gain_db=4.0)
+    """A very steady voice makes +1.6 st and +4 dB over 14 s unusual: a segment by default;
+    asked for 2 st of pitch rise, none, unless the level rises by min_level_rise_db (6 dB)
+    as well."""
+    y = tones(SR, 60, [(30, 44)], raise_st=1.6, gain_db=4.0)
     (segment,) = fake_service.detect_emotional_escalation(y, SR).segments
-    assert segment.start_s >= 30 and segment.end_s <= 40 and segment.duration_s >= 6
+    assert segment.start_s >= 30 and segment.end_s <= 44 and segment.duration_s >= 12
     assert segment.pitch_change_st == pytest.approx(1.6, abs=0.4)
     audible = fake_service.detect_emotional_escalation(y, SR, min_pitch_rise_st=2.0)
-    assert audible.windows.flagged[30:40].sum() >= 7  # as unusual as before
+    assert audible.windows.flagged[30:44].sum() >= 11  # as unusual as before
     assert audible.segments == [] and (audible.windows.segment == -1).all()
-    louder = tones(SR, 60, [(30, 40)], raise_st=1.6, gain_db=7.0)
+    louder = tones(SR, 60, [(30, 44)], raise_st=1.6, gain_db=7.0)
     (loud,) = fake_service.detect_emotional_escalation(louder, SR, min_pitch_rise_st=2.0).segments
     assert loud.pitch_change_st < 2.0 and loud.level_change_db >= 6.0
     with pytest.raises(InvalidParameterError, match="min_pitch_rise_st"):
         fake_service.detect_emotional_escalation(y, SR, min_pitch_rise_st=-1.0)
+
+
+def test_a_short_weak_segment_must_be_a_rise_a_listener_hears(fake_service, tones):
+    """Under `short_segment_s` (12 s) and under threshold + `short_score_margin` on average, a
+    stretch is kept only with `short_min_pitch_rise_st` (3 st) of pitch rise or
+    `min_level_rise_db` (6 dB) of level: a calm voice's prosody reaches the threshold for
+    7-12 s with a 2-3 st swing, a planted escalation at the issue's bar does not."""
+    small = tones(SR, 60, [(30, 40)], raise_st=1.6, gain_db=4.0)
+    report = fake_service.detect_emotional_escalation(small, SR)
+    assert report.windows.flagged[30:40].sum() >= 7  # unusual for this steady voice...
+    assert report.segments == [] and (report.windows.segment == -1).all()  # ...but not heard
+    (segment,) = fake_service.detect_emotional_escalation(small, SR, short_segment_s=0).segments
+    assert 6 <= segment.duration_s < 12
+    assert segment.mean_score < report.params.threshold + report.params.short_score_margin
+    assert segment.pitch_change_st < 3 and segment.level_change_db < 6
+    # the same ten seconds as a rise a listener hears: kept
+    for raise_st, gain_db in ((3.6, 0.0), (1.6, 7.0)):
+        heard = tones(SR, 60, [(30, 40)], raise_st=raise_st, gain_db=gain_db)
+        (kept,) = fake_service.detect_emotional_escalation(heard, SR).segments
+        assert kept.start_s >= 29 and kept.end_s <= 41
+    # the settings are checked like the others
+    with pytest.raises(InvalidParameterError, match="short_min_pitch_rise_st"):
+        fake_service.detect_emotional_escalation(small, SR, short_min_pitch_rise_st=-1.0)
 
 
 def test_calm_recording_has_no_segments(fake_service, tones):

@@ -275,14 +275,14 @@ def test_a_pause_inside_a_live_segment_keeps_it_open(service):
 
 
 def test_live_segments_follow_min_pitch_rise(fake_service, tones):
-    """The offline rule live: asked for a 2-st rise, the flagged windows of a +1.6 st, +4 dB
-    rise of a steady voice open no live segment (nor an offline one); by default they do."""
+    """The offline rule live: asked for a 2-st rise, the flagged windows of a 14-s, +1.6 st,
+    +4 dB rise of a steady voice open no live segment (nor an offline one); by default they do."""
     sr = 16000
-    y = tones(sr, 60, [(30, 40)], raise_st=1.6, gain_db=4.0)
+    y = tones(sr, 60, [(30, 44)], raise_st=1.6, gain_db=4.0)
     audible = EscalationMonitor(fake_service, sr=sr, params=EscalationParams(min_pitch_rise_st=2))
     live = _stream(audible, y, [sr])
     flagged = [w for w in live if w.flagged]
-    assert len(flagged) >= 5 and audible.events == []
+    assert len(flagged) >= 8 and audible.events == []
     assert 1.0 <= np.median([w.pitch_change_st for w in flagged]) <= 2.0
     assert np.median([w.level_change_db for w in flagged]) < 6
     assert audible.finish().segments == []
@@ -290,6 +290,21 @@ def test_live_segments_follow_min_pitch_rise(fake_service, tones):
     _stream(default, y, [sr])
     assert [e.kind for e in default.events] == ["open", "close"]
     assert len(default.finish().segments) == 1
+
+
+def test_live_segments_follow_the_short_segment_rule(fake_service, tones):
+    """The same small rise over 10 s: short and weak, so no live segment and no offline one
+    by default; with the rule off (`short_segment_s=0`) both open one."""
+    sr = 16000
+    y = tones(sr, 60, [(30, 40)], raise_st=1.6, gain_db=4.0)
+    default = EscalationMonitor(fake_service, sr=sr)
+    live = _stream(default, y, [sr])
+    assert sum(w.flagged for w in live) >= 5 and default.events == []
+    assert default.finish().segments == []
+    off = EscalationMonitor(fake_service, sr=sr, params=EscalationParams(short_segment_s=0))
+    _stream(off, y, [sr])
+    assert [e.kind for e in off.events] == ["open", "close"]
+    assert len(off.finish().segments) == 1
 
 
 # -- input checks --------------------------------------------------------------------------

@@ -462,17 +462,22 @@ class EscalationMonitor:
 
     def _opens(self) -> bool:
         """The offline rule on the run so far: long enough, and a rise a listener hears (the
-        median of its windows' changes, each against its voice's live baseline)."""
-        if not self._run or (
-            self._run[-1].end_s - self._run[0].start_s < self.params.min_duration_s - _EPS
-        ):
+        median of its windows' changes, each against its voice's live baseline; a short run
+        of modest score must rise more, `EscalationParams.short_segment_s`)."""
+        if not self._run:
+            return False
+        duration_s = self._run[-1].end_s - self._run[0].start_s
+        if duration_s < self.params.min_duration_s - _EPS:
             return False
         pitch = [w.pitch_change_st for w in self._run if w.pitch_change_st is not None]
         level = [w.level_change_db for w in self._run if w.level_change_db is not None]
+        scores = [w.score for w in self._run if w.score is not None]
         return audible(
             float(np.median(pitch)) if pitch else math.nan,
             float(np.median(level)) if level else math.nan,
             self.params,
+            duration_s=duration_s,
+            mean_score=float(np.mean(scores)) if scores else math.nan,
         )
 
     def _snapshot(self, closed: bool) -> LiveSegment:
