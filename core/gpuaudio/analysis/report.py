@@ -245,7 +245,11 @@ def report_document(
                 "a running mean), as robust z-scores "
                 "(median, 1.4826*MAD) against a baseline refitted without flagged windows; "
                 "with two voices on the channel (voices), each voice over its own nearest "
-                "windows and against its own baseline; score = sum(w*z) / |w|"
+                "windows and against its own baseline; score = sum(w*z) / |w|; segments: "
+                "flagged windows merged over gaps and pauses, at least min_duration_s long, "
+                "and one shorter than short_segment_s with a mean score under threshold + "
+                "short_score_margin only when its pitch rises short_min_pitch_rise_st or its "
+                "level min_level_rise_db over its voice's baseline"
             ),
         },
         "baseline": body["baseline"],
