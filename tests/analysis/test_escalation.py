@@ -92,23 +92,6 @@ def test_a_short_weak_segment_must_be_a_rise_a_listener_hears(fake_service, tone
         fake_service.detect_emotional_escalation(small, SR, short_min_pitch_rise_st=-1.0)
 
 
-def test_a_quieter_voice_is_no_evidence_against_a_pitch_rise(fake_service, tones):
-    """A 2.6-st rise of a steady voice over 20 s is found whether its level stays at baseline
-    or falls 2 dB under it: the level counts only above its baseline (`Z_FLOORS`), where a
-    z-score floor of -1 took 0.4 off the score and lost the quieter rise."""
-    found = []
-    for gain_db in (0.0, -2.0):
-        y = tones(SR, 80, [(40, 60)], raise_st=2.6, gain_db=gain_db)
-        report = fake_service.detect_emotional_escalation(y, SR)
-        assert np.nanmin(report.windows.z_level) == 0.0  # nothing below baseline counts
-        assert np.nanmin(report.windows.z_pitch) < 0.0  # a lower pitch still does
-        (segment,) = report.segments
-        found.append(segment)
-    assert all(40 <= s.start_s <= 43 and 55 <= s.end_s <= 60 for s in found)
-    assert found[1].level_change_db < -1.0
-    assert found[1].mean_score == pytest.approx(found[0].mean_score, abs=0.2)
-
-
 def test_calm_recording_has_no_segments(fake_service, tones):
     report = fake_service.detect_emotional_escalation(tones(SR, 60, [], seed=3), SR)
     assert report.segments == []

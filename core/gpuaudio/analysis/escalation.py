@@ -53,16 +53,10 @@ FEATURES = ("pitch", "level", "balance", "rate", "variability")
 """The per-window cues that enter the score, in the order of `EscalationParams.weights`."""
 _MAD_TO_SIGMA = 1.4826
 Z_LIMIT = 5.0
-"""z-scores are clipped to [-floor, Z_LIMIT] (floors: `Z_FLOORS`), so one mis-tracked cue (an
-octave error) cannot dominate a window's score, and a cue below its baseline cannot cancel
-the evidence of the others."""
-Z_FLOORS = (1.0, 0.0, 1.0, 1.0, 1.0)
-"""How far below its baseline each cue (`FEATURES` order) may count against the others: one z
-for pitch, balance, rate and variability; none for the level. A voice can rise in pitch
-without getting louder, and its level falls with the distance to the microphone and behind
-an AGC: a pitch-only exchange of two voices lost 0.4 of its score to a level 1-3 dB under
-baseline. Tuning half, every build (session 11): recall +0.00..+0.03 per channel, 4 more
-spans at the issue's bar on the two-voice builds, calm false alarms unchanged."""
+"""z-scores are clipped to [-Z_FLOOR, Z_LIMIT], so one mis-tracked cue (an octave error)
+cannot dominate a window's score, and a cue below its baseline (a quieter line behind AGC)
+cannot cancel the evidence of the others."""
+Z_FLOOR = 1.0
 ANALYSIS_CHUNK_S = 600.0
 """Most audio (seconds) analysed at once: window-aligned chunks well below an hour keep a
 worker's peak memory the same for a 30-minute and a 4-hour recording (docs/batch.md)."""
@@ -1269,12 +1263,10 @@ def _zscores(
         z = [nan] * len(FEATURES)
     else:
         z = []
-        for values, centre, scale, floor in zip(
-            cues, fit.centres, fit.scales, Z_FLOORS, strict=True
-        ):
+        for values, centre, scale in zip(cues, fit.centres, fit.scales, strict=True):
             # A speech window without a value (one voiced frame: no spread) is at baseline.
             deviation = np.nan_to_num((values - centre) / scale)
-            z.append(np.where(speech, np.clip(deviation, -floor, Z_LIMIT), np.nan))
+            z.append(np.where(speech, np.clip(deviation, -Z_FLOOR, Z_LIMIT), np.nan))
     weights = np.asarray(params.weights, dtype=np.float64)
     total = np.asarray(sum(w * zi for w, zi in zip(weights, z, strict=True)), np.float64)
     score = total / float(np.sqrt(np.sum(weights**2)))
