@@ -108,8 +108,9 @@ class EscalationParams:
     average stands on its score."""
     short_min_pitch_rise_st: float = 3.0
     """See `short_segment_s`: the pitch rise (semitones over the voice's baseline) a short,
-    weak segment needs when it is not `min_level_rise_db` louder. Planted rises of +4 st
-    measure 3.3 st and more on the tuning half's short, weak segments."""
+    weak segment needs when it is not `min_level_rise_db` louder. On the tuning half the
+    short, weak segments on spans at the issue's bar measured +3.3 st or more, or +9.8 dB,
+    but for one fragment of a long span found anyway."""
     max_gap_s: float = 2.0
     """Flagged runs separated by at most this are merged into one segment."""
     max_pause_s: float = 10.0
