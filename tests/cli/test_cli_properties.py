@@ -160,6 +160,7 @@ ANALYSIS_OPTIONS = st.fixed_dictionaries(
         "--threshold": st.one_of(NASTY, st.floats(allow_nan=True).map(repr)),
         "--min-duration": SECONDS_VALUES,
         "--min-pitch-rise": st.one_of(NASTY, st.floats(allow_nan=True).map(repr)),
+        "--short-segment": st.one_of(NASTY, st.floats(allow_nan=True).map(repr)),
         "--max-gain-correction": st.one_of(NASTY, st.floats(allow_nan=True).map(repr)),
         "--channel": st.sampled_from(["0", "1", "-1", "x", "99999999999999999999"]),
         "--backend": st.sampled_from(["f0=librosa", "f0=nope", "f0", "=", "stft=librosa", "x=y"]),
