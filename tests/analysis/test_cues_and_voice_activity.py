@@ -455,3 +455,31 @@ def test_a_low_voice_with_a_sixth_of_the_speech_is_still_a_voice(fake_service, t
     assert len(report.voices) == 2
     assert ((1 - windows.voice[speech]) == own_turn[speech]).mean() >= 0.95  # voice 0: lower
     assert report.segments == []
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_two_voices_are_found_where_em_from_the_quartiles_splits_one_of_them(seed):
+    """Windows' pitch (st) of a phone conversation: a man (82 st, a quarter of the speech) in
+    short turns, a woman calm (91.5 st) then raised (96 st) in long ones, two stray windows an
+    octave up. EM from the quartiles splits her calm turns from her raised ones and leaves him
+    in one wide state with her calm pitch (not two voices); started from the lower half it
+    finds the two voices ~11 st apart, and that fit is the likelier."""
+    from gpuaudio.analysis.escalation import _two_states, _two_voices
+
+    rng = np.random.default_rng(seed)
+    man = np.array_split(rng.normal(82.0, 1.0, 24), 6)
+    calm = np.array_split(rng.normal(91.5, 1.5, 48), 4)
+    raised = np.array_split(rng.normal(96.0, 1.3, 26), 2)
+    woman = calm[:2] + raised + calm[2:]
+    turns = [part for pair in zip(man, woman, strict=True) for part in pair]
+    pitch = np.concatenate([*turns, [105.0, 105.5]])
+    speech = np.ones(pitch.size, dtype=bool)
+    quartiles = _two_states(pitch, speech)
+    assert quartiles is not None and quartiles.distance < 8.0  # the split inside her turns
+
+    voices = _two_voices((pitch, *(np.zeros(pitch.size) for _ in range(4))), speech)
+    assert voices is not None
+    assert 9.0 < voices.distance < 13.0  # 82 st against her calm and raised turns (~93)
+    assert voices.log_likelihood > quartiles.log_likelihood
+    is_man = np.concatenate([np.full(part.size, k % 2 == 0) for k, part in enumerate(turns)])
+    assert (voices.lower[: is_man.size] == is_man).mean() >= 0.95
