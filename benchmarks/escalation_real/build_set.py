@@ -44,6 +44,8 @@ that WORLD synthesised each utterance with (question glides, span shifts and tem
 laid on the call's timeline: the known F0 of every condition (channels do not move pitch).
 
 Speakers are split into ``tune`` and ``test`` halves by speaker (sources/speakers.csv).
+``--split tune-spontaneous`` builds the tuning voices of unscripted speech kept apart from
+the standard builds (``all`` is tune + test), so adding them changed no call of those.
 Deterministic: every random draw comes from numpy Generators seeded with (seed, call, use);
 the same seed gives the same files byte for byte on the same library versions.
 
@@ -293,7 +295,7 @@ def plan_calls(
     if kinds is not None and not kinds <= set(KINDS):
         raise SystemExit(f"unknown kind(s) {sorted(kinds - set(KINDS))}; known: {list(KINDS)}")
     plans: list[CallPlan] = []
-    for split in ("tune", "test"):
+    for split in SPLITS:
         if split not in splits:
             continue
         members = [s for s in speakers.values() if s.split == split]
@@ -328,6 +330,8 @@ def _plan(split: str, kind: str, recipe: str, names: list[str], seed: int, n: in
     return CallPlan(f"{split}-{n:02d}-{label}-{suffix}", split, kind, recipe, names, [seed, n], 0.0)
 
 
+SPLITS = ("tune", "test", "tune-spontaneous")
+"""Speaker splits, in the order their calls are numbered ("all" builds the first two)."""
 DIALOGUES = {
     # two speakers taking turns; ground truth: no escalation. Per half also a pair recorded
     # apart (two phone lines' worth of different rooms and microphones).
@@ -339,6 +343,7 @@ DIALOGUES = {
         ["ami-FEE078", "ast-es-allison"],
         ["ast-it-carlo", "ami-MEE012"],
     ],
+    "tune-spontaneous": [],
     "test": [
         ["sample-a", "sample-b"],
         ["ami-FEE083", "ami-MEO069"],
@@ -839,7 +844,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sources", type=Path, default=SOURCES)
-    parser.add_argument("--split", choices=("tune", "test", "all"), default="all")
+    parser.add_argument("--split", choices=(*SPLITS, "all"), default="all")
     parser.add_argument("--speakers", default=None, help="comma-separated speaker names")
     parser.add_argument("--max-calls", type=int, default=None)
     parser.add_argument("--call-seconds", default="120:240", help="MIN:MAX length of a call")

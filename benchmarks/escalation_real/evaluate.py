@@ -344,7 +344,9 @@ def main(argv: list[str] | None = None) -> None:
         "--set", type=Path, required=True, action="append", dest="set_dirs",
         help="a built set; repeat it to pool several builds (other seeds) into one score",
     )
-    parser.add_argument("--split", choices=("tune", "test", "all"), default="tune")
+    parser.add_argument(
+        "--split", choices=("tune", "test", "tune-spontaneous", "all"), default="tune"
+    )
     parser.add_argument(
         "--conditions", default=None, help="comma-separated (default: every one the set has)"
     )

