@@ -1073,6 +1073,7 @@ class _States:
     """Ashman's D."""
     upper_share: float
     log_likelihood: float
+    """Of the values under the fit (up to a constant): compares fits from other starts."""
 
 
 def _two_states(
