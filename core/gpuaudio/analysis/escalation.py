@@ -13,7 +13,8 @@ the same recording, and added as evidence: a weighted sum divided by the norm of
 so two cues at z = 2 give more than one (an average would give the same). The baseline is
 refitted without the windows it flags, so it stays calm when escalation covers up to half of
 the speech. Two voices taking turns on one channel (a conversation on a mixed line) are told
-apart by their pitch and each scored against a baseline of its own. Windows count as speech only
+apart by their pitch, or by their timbre when their pitch is alike (`speakers`), and each scored
+against a baseline of its own. Windows count as speech only
 when the voice-activity decision says so (voicing, spectral flatness, level above the
 recording's floor).
 """
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gpuaudio import _validation as check
+from gpuaudio.analysis import speakers
 from gpuaudio.analysis.cues import (
     running_count,
     running_mean,
@@ -499,6 +501,9 @@ class _Raw:
     """Level of the window's quieter frames (their 10th percentile), dBFS."""
     dc_offset: np.ndarray
     """Mean of the window's samples (full scale), removed before anything was measured."""
+    speaker_embedding: np.ndarray
+    """(windows, 256) voice-encoder embeddings of the voiced windows (`speakers`), NaN rows for
+    the others; (windows, 0) without the encoder."""
     contour_times: np.ndarray
     contour_f0: np.ndarray
 
@@ -556,7 +561,7 @@ def _analyze(
     n_windows = _count_windows(n_samples, params)
     chunk_windows = _chunk_windows(service, params, chunk_s)
     parts: list[_Raw] = []
-    timing = {"read_s": read_s, "f0_s": 0.0, "level_s": 0.0, "spectral_s": 0.0}
+    timing = {"read_s": read_s, "f0_s": 0.0, "level_s": 0.0, "spectral_s": 0.0, "speakers_s": 0.0}
     provenance: dict[str, Any] = {}
     started = time.perf_counter()
     for first, batch in _window_batches(blocks, window, hop, n_windows, chunk_windows, timing):
@@ -568,6 +573,21 @@ def _analyze(
         progress("scoring", 1.0)
     busy_s = time.perf_counter() - started + read_s
     return _assemble(service, parts, n_samples, params, provenance, timing, busy_s)
+
+
+def _speakers_provenance(scoring: Scoring) -> dict[str, Any]:
+    """How voices on the channel were told apart, and with what."""
+    encoder = speakers.encoder_name()
+    return {
+        "encoder": encoder,
+        "method": (
+            "pitch states; where pitch is alike, speaker embeddings of each voiced window "
+            "(GE2E voice encoder, weights from the installed package) split in two groups"
+            if encoder
+            else "pitch states only (no voice encoder installed: pip install gpuaudio[voices])"
+        ),
+        "voices_by": scoring.voices_by,
+    }
 
 
 def _assemble(
@@ -600,6 +620,7 @@ def _assemble(
     provenance["level"] = {"backend": "numpy", "method": "RMS of each window's samples, dBFS"}
     if "stft" in service.provenance:
         provenance["spectral"] = service.provenance["stft"].as_dict()
+    provenance["speakers"] = _speakers_provenance(scoring)
     timing["total_s"] = busy_s + time.perf_counter() - started
     return EscalationReport(
         params=params,
@@ -698,6 +719,10 @@ def _measure(
     rate = syllable_rate(service, batch, sr, frame_hop, voiced, params.window_s)
     timing["spectral_s"] += time.perf_counter() - started
 
+    started = time.perf_counter()
+    embedding = _embeddings(service, batch, voiced.mean(axis=1) >= params.min_voiced_fraction, sr)
+    timing["speakers_s"] += time.perf_counter() - started
+
     voiced_f0 = np.where(voiced, f0, np.nan)
     semitones = 12 * np.log2(voiced_f0)
     n_voiced = voiced.sum(axis=1)
@@ -725,9 +750,21 @@ def _measure(
         flatness=flatness,
         quiet_dbfs=quiet,
         dc_offset=offset,
+        speaker_embedding=embedding,
         contour_times=times,
         contour_f0=voiced_f0[:, own].reshape(-1),
     )
+
+
+def _embeddings(
+    service: AudioFeatureService, batch: np.ndarray, voiced: np.ndarray, sr: int
+) -> np.ndarray:
+    """Speaker embeddings of the `voiced` windows of `batch` (the only ones that can be speech),
+    NaN rows for the rest; (windows, 0) without the voice encoder."""
+    found = speakers.speaker_embeddings(service, batch[voiced], sr)
+    embedding = np.full((batch.shape[0], found.shape[1]), np.nan, dtype=np.float32)
+    embedding[voiced] = found
+    return embedding
 
 
 def _robust(values: np.ndarray, floor: float) -> tuple[float, float]:
@@ -1190,6 +1227,126 @@ def _without_slips(states: _States, values: np.ndarray, speech: np.ndarray) -> _
     return replace(states, lower=lower)
 
 
+_TIMBRE_COSINE = 0.87
+"""Two voices by timbre (`_timbre_voices`): the centres of the two groups of speaker
+embeddings have a cosine under this. One tuning voice's groups: 0.85-0.96 (the lower ones an
+escalation set apart, which the turn tests reject); two voices of alike pitch: 0.57-0.93, those
+under 0.87 nearly all clean or telephone copies of a woman and a man or of two voices from
+different recordings."""
+_TIMBRE_TURNS = 0.4
+"""...and their groups follow turns: adjacent speech windows fall in the same group more often
+than chance by this share of what is possible (Cohen's kappa of a window against the next). Two
+voices taking turns: 0.6-0.9; one voice split by its groups: mostly under 0.55."""
+_TIMBRE_SHARE = (0.2, 0.8)
+"""...and each group holds at least a fifth of the speech windows."""
+_TIMBRE_MIXED = 0.75
+"""...and both groups speak in at least this share of the call's 8 stretches (`_take_turns`).
+Stricter than for pitch (`_VOICES_MIXED`): an escalation moves a voice's embeddings as well
+as its pitch, and a woman's +5 st rise over two fifths of a phone call split her embeddings
+into two groups (cosine 0.869) present in 5 of the 8 stretches."""
+_TIMBRE_MAX_ST = 4.5
+"""...and their pitch lies closer than this (semitones between the groups' medians): a split as
+far apart in pitch as an escalation may be one voice escalating, its timbre moved with its
+pitch (a woman's +5 st rise on a GSM copy: cosine 0.855, the groups 5.1 st apart); voices
+further apart are the pitch test's (`_two_voices`). Tuning pairs told apart by timbre alone:
+1.4-3.8 st."""
+_TIMBRE_ROUNDS = 30
+"""Most rounds of the two-group split of the embeddings (it settles in a few)."""
+
+
+@dataclass(frozen=True)
+class _Voices:
+    """Two voices on one channel: which speech windows are the lower-pitched one's."""
+
+    lower: np.ndarray
+    distance_st: float
+    """Semitones between the voices' pitch."""
+    by: str
+    """What told them apart: "pitch" or "timbre" (speaker embeddings)."""
+
+
+def _find_voices(
+    features: Cues, speech: np.ndarray, embedding: np.ndarray, params: EscalationParams
+) -> _Voices | None:
+    """The two voices on the channel, or None: told apart by pitch (`_two_voices`, each
+    window's voice decided near it, `_local_voices`), else by timbre (`_timbre_voices`)."""
+    states = _two_voices(features, speech)
+    if states is not None:
+        lower = _local_voices(features[0], speech, states, params)
+        return _Voices(lower, states.distance, "pitch")
+    return _timbre_voices(embedding, features[0], speech)
+
+
+def _timbre_voices(
+    embedding: np.ndarray, pitch: np.ndarray, speech: np.ndarray
+) -> _Voices | None:
+    """Two voices of alike pitch told apart by their speaker embeddings, or None.
+
+    The speech windows' embeddings are split in two groups (spherical two-means from the sign
+    of their first principal component). Two voices: the groups' centres are apart (cosine
+    under `_TIMBRE_COSINE`), the groups follow turns (`_TIMBRE_TURNS`), both hold a share of
+    the speech (`_TIMBRE_SHARE`), alternate through the call (`_TIMBRE_MIXED`) and are close in
+    pitch (`_TIMBRE_MAX_ST`). One voice's escalation moves its embeddings too, but in one or two
+    stretches and with its pitch. A lone window of one group among the other's is a slip (as
+    `_without_slips` for pitch); speech windows without an embedding take the group of the
+    nearest window with one.
+    """
+    if embedding.shape[1] == 0:
+        return None
+    rows = np.flatnonzero(speech & np.isfinite(embedding).all(axis=1))
+    if rows.size < 2 * _TURN_BLOCKS:
+        return None
+    groups = _two_directions(embedding[rows].astype(np.float64))
+    if groups is None:
+        return None
+    labels, cosine = groups
+    share = float(labels.mean())
+    if not (cosine < _TIMBRE_COSINE and _TIMBRE_SHARE[0] <= share <= _TIMBRE_SHARE[1]):
+        return None
+    adjacent = np.diff(rows) == 1
+    agree = float((labels[1:] == labels[:-1])[adjacent].mean()) if adjacent.any() else 0.0
+    chance = share**2 + (1 - share) ** 2
+    # A turn is a run of windows: a lone window between two of the other group is a slip.
+    padded = np.r_[labels[0], labels, labels[-1]].astype(np.int64)
+    labels = padded[:-2] + padded[1:-1] + padded[2:] >= 2
+    stretches = np.array_split(labels.astype(np.float64), _TURN_BLOCKS)
+    mixed = np.mean([min(part.mean(), 1 - part.mean()) >= 0.1 for part in stretches])
+    if (agree - chance) / (1 - chance) < _TIMBRE_TURNS or mixed < _TIMBRE_MIXED:
+        return None
+    speaking = np.flatnonzero(speech)
+    nearest = np.clip(np.searchsorted(rows, speaking), 1, rows.size - 1)
+    before_closer = speaking - rows[nearest - 1] <= rows[nearest] - speaking
+    first = labels[np.where(before_closer, nearest - 1, nearest)].astype(bool)
+    group = np.zeros(speech.shape[0], dtype=bool)
+    group[speaking] = first
+    medians = [np.nanmedian(pitch[speech & mask]) for mask in (group, ~group)]
+    distance = float(abs(medians[1] - medians[0]))
+    if not distance < _TIMBRE_MAX_ST:
+        return None
+    lower = group if medians[0] <= medians[1] else speech & ~group
+    return _Voices(lower & speech, distance, "timbre")
+
+
+def _two_directions(vectors: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """Unit `vectors` split in two groups by spherical two-means: (labels, cosine of the two
+    centres), or None when a group empties."""
+    centred = vectors - vectors.mean(axis=0)
+    _, _, axes = np.linalg.svd(centred, full_matrices=False)
+    labels = centred @ axes[0] > 0
+    for _ in range(_TIMBRE_ROUNDS):
+        if labels.all() or not labels.any():
+            return None
+        centres = np.stack([vectors[~labels].mean(axis=0), vectors[labels].mean(axis=0)])
+        centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+        moved = np.argmax(vectors @ centres.T, axis=1).astype(bool)
+        if np.array_equal(moved, labels):
+            break
+        labels = moved
+    if labels.all() or not labels.any():
+        return None
+    return labels, float(centres[0] @ centres[1])
+
+
 _LOCAL_VOICES_S = 10.0
 """Each speech window's voice is decided among the speech within +-this much of it."""
 _LOCAL_SPLIT = 0.75
@@ -1317,6 +1474,8 @@ class Scoring:
     """Each voice's baseline fit (None with too little of its speech)."""
     voices_st: float | None
     """Semitones between two voices on the channel; None with one voice."""
+    voices_by: str | None
+    """What told two voices apart: "pitch" or "timbre"; None with one voice."""
     z: list[np.ndarray]
     score: np.ndarray
     flagged: np.ndarray
@@ -1331,19 +1490,15 @@ class Scoring:
 def score_windows(raw: _Raw, params: EscalationParams) -> Scoring:
     """The whole scoring of measured windows: voices, baselines, z-scores, scores and flags.
 
-    With two voices on the channel (`_two_voices`) each voice's windows are smoothed, fitted
+    With two voices on the channel (`_find_voices`) each voice's windows are smoothed, fitted
     and scored on their own, so one voice's turns are not taken for the other's escalation.
     The offline report and the live monitor (on the windows so far) both use it.
     """
     speech, music = _speech(raw, params)
     gain_change = _gain_change(raw, speech, params)
     features = _features(raw, gain_change)
-    voices = _two_voices(features, speech)
-    if voices is None:
-        groups = [speech]
-    else:
-        lower = _local_voices(features[0], speech, voices, params)
-        groups = [speech & lower, speech & ~lower]
+    voices = _find_voices(features, speech, raw.speaker_embedding, params)
+    groups = [speech] if voices is None else [speech & voices.lower, speech & ~voices.lower]
     n = speech.shape[0]
     voice = np.full(n, -1, dtype=np.int64)
     z = [np.full(n, np.nan) for _ in FEATURES]
@@ -1362,7 +1517,8 @@ def score_windows(raw: _Raw, params: EscalationParams) -> Scoring:
         fits.append(fit)
     return Scoring(
         speech, music, gain_change, voice, tuple(fits),
-        None if voices is None else voices.distance, z, score, flagged,
+        None if voices is None else voices.distance_st, None if voices is None else voices.by,
+        z, score, flagged,
     )
 
 
@@ -1375,10 +1531,15 @@ def _score(
     speech, z, score, flagged = scoring.speech, scoring.z, scoring.score, scoring.flagged
     notes = _speech_notes(raw, speech, scoring.music, scoring.fit, params)
     if scoring.voices_st is not None:
+        told = (
+            f"pitch {scoring.voices_st:.0f} semitones apart"
+            if scoring.voices_by == "pitch"
+            else f"told apart by timbre, pitch {scoring.voices_st:.0f} semitones apart"
+        )
         notes.append(
-            f"two voices take turns on this channel (pitch {scoring.voices_st:.0f} semitones "
-            "apart): each is scored against a baseline of its own (report.json's voices); "
-            "where the call has one channel per party, analyse each (--channel N)"
+            f"two voices take turns on this channel ({told}): each is scored against a "
+            "baseline of its own (report.json's voices); where the call has one channel per "
+            "party, analyse each (--channel N)"
         )
     windows = WindowFeatures(
         start_s=starts,

@@ -215,7 +215,9 @@ class EscalationMonitor:
         self._opened = False  # the run is a live segment (it stays one until it closes)
         self._calm_after_run = False  # a calm speech window came after the run's last flag
         self._provenance: dict[str, Any] = {}
-        self._timing = {"read_s": 0.0, "f0_s": 0.0, "level_s": 0.0, "spectral_s": 0.0}
+        self._timing = {
+            "read_s": 0.0, "f0_s": 0.0, "level_s": 0.0, "spectral_s": 0.0, "speakers_s": 0.0
+        }
         self._busy_s = 0.0
         self._ended = False
         self._flushed = False
