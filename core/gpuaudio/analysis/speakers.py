@@ -77,7 +77,8 @@ def _encoder() -> Any:
         def forward(self, mels: torch.Tensor) -> torch.Tensor:
             _, (hidden, _) = self.lstm(mels)
             embedding = torch.relu(self.linear(hidden[-1]))
-            return embedding / torch.norm(embedding, dim=1, keepdim=True).clamp_min(1e-12)
+            unit: torch.Tensor = embedding / embedding.norm(dim=1, keepdim=True).clamp_min(1e-12)
+            return unit
 
     weights = _weights_path()
     if weights is None:  # checked by encoder_name(); the package was removed since
