@@ -42,6 +42,7 @@ import soundfile as sf
 
 import gpuaudio.analysis.escalation as escalation
 from gpuaudio import AudioFeatureService, __version__
+from gpuaudio.analysis import speakers
 from gpuaudio.analysis.escalation import EscalationParams, detect_escalation
 from gpuaudio.evaluation.metrics import interval_scores, merge_intervals
 
@@ -406,6 +407,7 @@ def main(argv: list[str] | None = None) -> None:
             "threshold": args.threshold,
             "params": _params(args.param),
             "f0_backend": f0.backend,
+            "speaker_encoder": speakers.encoder_name(),
             "summary": dict(summary),
             "curve": {
                 c: [score([x for x in calls if x.condition == c], t) for t in CURVE]
