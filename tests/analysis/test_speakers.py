@@ -123,14 +123,13 @@ def _source(name: str) -> np.ndarray:
     return resample_poly(y, SR, sr) if sr != SR else y
 
 
-@needs_encoder
-def test_two_real_women_talking_in_turns_are_two_voices_and_one_woman_is_one():
-    """Two tuning voices of the real-speech set whose pitch is alike (AMI FEE078 and the
-    Asterisk prompts' es-allison, both women) in turns of 2-6 s on one channel: the analysis
-    finds two voices by timbre and gives 85 % of the windows to the right one; each alone is
-    one voice."""
-    rng = np.random.default_rng(0)
-    voices = [_source("ami-FEE078"), _source("ast-es-allison")]
+_WOMEN = ("ami-FEE078", "ast-es-allison")
+"""Two tuning voices of the real-speech set whose pitch is alike."""
+
+
+def _conversation(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The two women in turns of 2-6 s on one channel (~2 minutes), and whose each sample is."""
+    voices = [_source(name) for name in _WOMEN]
     for y in voices:
         y *= 0.05 / np.sqrt(np.mean(y**2))
     parts, whose, offsets = [], [], [0, 0]
@@ -141,7 +140,16 @@ def test_two_real_women_talking_in_turns_are_two_voices_and_one_woman_is_one():
         parts.append(voices[k][start : start + n])
         offsets[k] += n
         whose.append(np.full(n, k))
-    y, owner = np.concatenate(parts).astype(np.float32), np.concatenate(whose)
+    return np.concatenate(parts).astype(np.float32), np.concatenate(whose)
+
+
+@needs_encoder
+def test_two_real_women_talking_in_turns_are_two_voices_and_one_woman_is_one():
+    """Two tuning voices of the real-speech set whose pitch is alike (AMI FEE078 and the
+    Asterisk prompts' es-allison, both women) in turns of 2-6 s on one channel: the analysis
+    finds two voices by timbre and gives 85 % of the windows to the right one; each alone is
+    one voice."""
+    y, owner = _conversation(np.random.default_rng(0))
     service = AudioFeatureService({})
     report = service.detect_emotional_escalation(y, SR)
     assert report.provenance["speakers"]["voices_by"] == "timbre"
@@ -151,6 +159,26 @@ def test_two_real_women_talking_in_turns_are_two_voices_and_one_woman_is_one():
     speech = windows.speech
     agree = (windows.voice[speech] == truth[speech]).mean()
     assert max(agree, 1 - agree) >= 0.85
-    for single in voices:
-        alone = service.detect_emotional_escalation(single.astype(np.float32), SR)
+    for name in _WOMEN:
+        alone = service.detect_emotional_escalation(_source(name).astype(np.float32), SR)
         assert alone.provenance["speakers"]["voices_by"] is None
+
+
+@needs_encoder
+def test_the_live_monitor_tells_the_voices_apart_as_the_offline_analysis_does():
+    """The same conversation streamed in odd-sized blocks: `finish()` gives the offline voices,
+    windows and segments (the encoder sees each window alone, whatever the blocks)."""
+    from gpuaudio.analysis.escalation import detect_escalation
+    from gpuaudio.analysis.streaming import EscalationMonitor
+
+    y, _ = _conversation(np.random.default_rng(1))
+    service = AudioFeatureService({})
+    offline = detect_escalation(service, y, SR)
+    assert offline.provenance["speakers"]["voices_by"] == "timbre"
+    monitor = EscalationMonitor(service, sr=SR)
+    for start in range(0, y.size, 12345):
+        monitor.feed(y[start : start + 12345])
+    streamed = monitor.finish()
+    np.testing.assert_array_equal(streamed.windows.voice, offline.windows.voice)
+    assert streamed.voices == offline.voices
+    assert streamed.segments == offline.segments
