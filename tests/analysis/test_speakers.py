@@ -182,3 +182,12 @@ def test_the_live_monitor_tells_the_voices_apart_as_the_offline_analysis_does():
     np.testing.assert_array_equal(streamed.windows.voice, offline.windows.voice)
     assert streamed.voices == offline.voices
     assert streamed.segments == offline.segments
+
+
+@needs_encoder
+def test_the_encoder_runs_on_the_services_device():
+    import torch
+
+    assert speakers.encoder_device(AudioFeatureService({"device": "cpu"})) == "cpu"
+    auto = speakers.encoder_device(AudioFeatureService({}))
+    assert auto == ("cuda" if torch.cuda.is_available() else "cpu")

@@ -575,11 +575,12 @@ def _analyze(
     return _assemble(service, parts, n_samples, params, provenance, timing, busy_s)
 
 
-def _speakers_provenance(scoring: Scoring) -> dict[str, Any]:
+def _speakers_provenance(service: AudioFeatureService, scoring: Scoring) -> dict[str, Any]:
     """How voices on the channel were told apart, and with what."""
     encoder = speakers.encoder_name()
     return {
         "encoder": encoder,
+        "device": speakers.encoder_device(service) if encoder else None,
         "method": (
             "pitch states; where pitch is alike, speaker embeddings of each voiced window "
             "(GE2E voice encoder, weights from the installed package) split in two groups"
@@ -620,7 +621,7 @@ def _assemble(
     provenance["level"] = {"backend": "numpy", "method": "RMS of each window's samples, dBFS"}
     if "stft" in service.provenance:
         provenance["spectral"] = service.provenance["stft"].as_dict()
-    provenance["speakers"] = _speakers_provenance(scoring)
+    provenance["speakers"] = _speakers_provenance(service, scoring)
     timing["total_s"] = busy_s + time.perf_counter() - started
     return EscalationReport(
         params=params,

@@ -6,7 +6,8 @@ resemble-ai) ships in its wheel the weights of a GE2E voice encoder (Wan et al. 
 LSTM layers over 40 mel bands, a 256-dimension embedding, trained to tell speakers apart):
 ``resemblyzer/pretrained.pt``, 17 MB. gpuaudio reads those weights from the installed
 distribution, without importing the package (its audio module needs ``webrtcvad``), and runs
-the network itself with torch on each window's own second of audio: nothing is downloaded, and
+the network itself with torch (on the service's device) on each window's own second of audio:
+nothing is downloaded, and
 without the package (``pip install gpuaudio[voices]``) voices are told apart by pitch alone.
 
 The mel spectrogram comes from the service's own mel backend (`AudioFeatureService.melspectrogram`,
@@ -62,9 +63,20 @@ def _weights_path() -> Path | None:
     return path if path.is_file() else None
 
 
-@functools.lru_cache(maxsize=1)
-def _encoder() -> Any:
-    """The voice encoder with the packaged weights, on the CPU (or CUDA when torch sees a GPU)."""
+def encoder_device(service: AudioFeatureService) -> str:
+    """Where the encoder runs: the service's configured device (`device` in the config), or
+    under ``auto`` CUDA when torch sees a GPU, else the CPU."""
+    import torch
+
+    wanted = service.config.device
+    if wanted == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return wanted
+
+
+@functools.lru_cache(maxsize=2)
+def _encoder(device: str) -> Any:
+    """The voice encoder with the packaged weights, on `device`."""
     import torch
     from torch import nn
 
@@ -91,7 +103,6 @@ def _encoder() -> Any:
     }
     encoder = VoiceEncoder()
     encoder.load_state_dict(state, strict=True)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
     return encoder.to(device).eval()
 
 
@@ -102,8 +113,8 @@ def speaker_embeddings(service: AudioFeatureService, batch: np.ndarray, sr: int)
         return np.zeros((batch.shape[0], 0), dtype=np.float32)
     import torch
 
-    encoder = _encoder()
-    device = next(encoder.parameters()).device
+    device = encoder_device(service)
+    encoder = _encoder(device)
     n_fft, hop = round(_FRAME_S * sr), round(_HOP_S * sr)
     out = np.full((batch.shape[0], EMBEDDING_SIZE), np.nan, dtype=np.float32)
     rms = np.sqrt(np.mean(np.square(batch, dtype=np.float64), axis=1))
