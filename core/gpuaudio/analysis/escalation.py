@@ -1230,14 +1230,15 @@ def _without_slips(states: _States, values: np.ndarray, speech: np.ndarray) -> _
 
 _TIMBRE_COSINE = 0.87
 """Two voices by timbre (`_timbre_voices`): the centres of the two groups of speaker
-embeddings have a cosine under this. One tuning voice's groups: 0.85-0.96 (the lower ones an
-escalation set apart, which the turn tests reject); two voices of alike pitch: 0.57-0.93, those
-under 0.87 nearly all clean or telephone copies of a woman and a man or of two voices from
-different recordings."""
+embeddings have a cosine under this. Tuning half (session 13, 900 single-voice analyses): one
+voice's groups 0.77-0.95; 605 analyses of two voices that pitch calls one: 0.65-0.95, under
+0.87 on most clean copies and on about a fifth of the phone copies."""
 _TIMBRE_TURNS = 0.4
 """...and their groups follow turns: adjacent speech windows fall in the same group more often
-than chance by this share of what is possible (Cohen's kappa of a window against the next). Two
-voices taking turns: 0.6-0.9; one voice split by its groups: mostly under 0.55."""
+than chance by this share of what is possible (Cohen's kappa of a window against the next).
+One voice's groups under the cosine bar: kappa <= 0.13, but for four escalation calls
+(0.44-0.62, which the stretch and pitch bars reject); two real women in turns of 2-6 s: 0.53,
+longer turns up to 0.96."""
 _TIMBRE_SHARE = (0.2, 0.8)
 """...and each group holds at least a fifth of the speech windows."""
 _TIMBRE_MIXED = 0.75
