@@ -1175,10 +1175,15 @@ def _take_turns(
     """Whether the two states alternate all through the speech: each holds 10 % or more of at
     least `mixed_share` of `_TURN_BLOCKS` equal stretches."""
     usable = speech & np.isfinite(values)
-    upper = (~states.lower[usable]).astype(np.float64)
-    stretches = [part for part in np.array_split(upper, _TURN_BLOCKS) if part.size]
-    mixed = np.mean([min(part.mean(), 1 - part.mean()) >= 0.1 for part in stretches])
-    return bool(mixed >= mixed_share)
+    return _mixed_share(~states.lower[usable]) >= mixed_share
+
+
+def _mixed_share(upper: np.ndarray) -> float:
+    """Share of `_TURN_BLOCKS` equal stretches of `upper` (one flag per speech window) in which
+    each side holds 10 % or more."""
+    parts = np.array_split(upper.astype(np.float64), _TURN_BLOCKS)
+    stretches = [part for part in parts if part.size]
+    return float(np.mean([min(part.mean(), 1 - part.mean()) >= 0.1 for part in stretches]))
 
 
 def _two_voices(features: Cues, speech: np.ndarray) -> _States | None:
@@ -1311,9 +1316,7 @@ def _timbre_voices(
     # A turn is a run of windows: a lone window between two of the other group is a slip.
     padded = np.r_[labels[0], labels, labels[-1]].astype(np.int64)
     labels = padded[:-2] + padded[1:-1] + padded[2:] >= 2
-    stretches = np.array_split(labels.astype(np.float64), _TURN_BLOCKS)
-    mixed = np.mean([min(part.mean(), 1 - part.mean()) >= 0.1 for part in stretches])
-    if (agree - chance) / (1 - chance) < _TIMBRE_TURNS or mixed < _TIMBRE_MIXED:
+    if (agree - chance) / (1 - chance) < _TIMBRE_TURNS or _mixed_share(labels) < _TIMBRE_MIXED:
         return None
     speaking = np.flatnonzero(speech)
     nearest = np.clip(np.searchsorted(rows, speaking), 1, rows.size - 1)
