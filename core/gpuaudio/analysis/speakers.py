@@ -122,10 +122,11 @@ def speaker_embeddings(service: AudioFeatureService, batch: np.ndarray, sr: int)
     for start in range(0, audible.size, _WINDOWS_PER_CALL):
         rows = audible[start : start + _WINDOWS_PER_CALL]
         scaled = batch[rows] * (10 ** (_TARGET_DBFS / 20) / rms[rows])[:, None]
-        mel = service.melspectrogram(
-            scaled.astype(np.float32), sr, n_fft=n_fft, hop_length=hop, n_mels=_MEL_BANDS
+        mel = service.melspectrogram(  # a tensor: on a GPU backend it stays on the device
+            scaled.astype(np.float32), sr, n_fft=n_fft, hop_length=hop, n_mels=_MEL_BANDS,
+            as_tensor=True,
         )
-        frames = torch.as_tensor(np.ascontiguousarray(np.swapaxes(mel, 1, 2)), dtype=torch.float32)
+        frames = mel.transpose(1, 2).to(device, torch.float32).contiguous()
         with torch.no_grad():
-            out[rows] = encoder(frames.to(device)).cpu().numpy()
+            out[rows] = encoder(frames).cpu().numpy()
     return out
