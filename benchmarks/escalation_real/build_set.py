@@ -65,7 +65,10 @@ import io
 import itertools
 import json
 import math
+import multiprocessing
 import sys
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,8 +196,9 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def load_speakers(sources: Path, names: set[str] | None) -> dict[str, Speaker]:
-    """The speakers (all, or `names`) with their utterances, analysed with WORLD."""
+def load_speakers(sources: Path, names: set[str] | None, jobs: int = 1) -> dict[str, Speaker]:
+    """The speakers (all, or `names`) with their utterances, analysed with WORLD (in `jobs`
+    processes)."""
     speakers: dict[str, Speaker] = {}
     for row in read_csv(sources / "speakers.csv"):
         if names is None or row["speaker"] in names:
@@ -215,11 +219,27 @@ def load_speakers(sources: Path, names: set[str] | None) -> dict[str, Speaker]:
             audio[speaker.name] = sf.read(sources / f"{speaker.name}.flac", dtype="float64")[0]
         a, b = round(float(row["start_s"]) * SR), round(float(row["end_s"]) * SR)
         speaker.utterances.append(audio[speaker.name][a:b])
+    worlds = iter(_map(analyse, [u for s in speakers.values() for u in s.utterances], jobs))
     for speaker in speakers.values():
-        speaker.worlds = [analyse(u) for u in speaker.utterances]
+        speaker.worlds = [next(worlds) for _ in speaker.utterances]
         median_db = float(np.median([active_db(u) for u in speaker.utterances]))
         speaker.gain = 10 ** ((CALM_DBFS - median_db) / 20)
     return speakers
+
+
+def _map(function: Callable[[Any], Any], items: list[Any], jobs: int) -> list[Any]:
+    """`function` over `items` in order, in `jobs` forked processes when more than one (a fork
+    shares what `_FORKED` holds with the workers without pickling it)."""
+    if jobs <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(min(jobs, len(items)), mp_context=context) as pool:
+        return list(pool.map(function, items))
+
+
+_FORKED: dict[str, Any] = {}
+"""The speakers and the build's settings, for forked call renderers: the speakers' WORLD
+analyses (~1 GB for the full set) are too large to pickle for every call."""
 
 
 def analyse(x: np.ndarray) -> World:
@@ -708,6 +728,7 @@ def build(
     all_questions: bool = False,
     every_pair: bool = False,
     verbose: bool = True,
+    jobs: int = 1,
 ) -> list[CallPlan]:
     splits = splits or {"tune", "test"}
     unknown = set(conditions) - set(CONDITIONS + EXTRA_CONDITIONS)
@@ -715,84 +736,24 @@ def build(
         raise SystemExit(
             f"unknown condition(s) {sorted(unknown)}; known: {list(CONDITIONS + EXTRA_CONDITIONS)}"
         )
-    speakers = load_speakers(sources, speaker_names)
+    speakers = load_speakers(sources, speaker_names, jobs)
     plans = plan_calls(
         speakers, seed, call_seconds, splits, recipes,
         kinds=kinds, questions=questions, all_questions=all_questions, every_pair=every_pair,
     )
     if max_calls is not None:
         plans = plans[:max_calls]
-    from gpuaudio.evaluation.speechset import write_truth
-
     for condition in conditions:
         (out / condition).mkdir(parents=True, exist_ok=True)
     (out / "f0").mkdir(parents=True, exist_ok=True)
+    _FORKED.update(speakers=speakers, out=out, conditions=conditions, flat=flat, cache={})
     manifest, truth = [], []
-    cache: dict[Any, np.ndarray] = {}
-    for plan in plans:
-        parts: list[tuple[float, np.ndarray, int]] = []
-        clean = render(plan, speakers, flat, cache, parts)
-        write_truth(out / "f0" / f"{plan.call_id}.csv", *f0_truth(parts, clean.size))
-        outside = np.ones(clean.size, dtype=bool)
-        for span in plan.spans:
-            outside[round(span.start_s * SR) : round(span.end_s * SR)] = False
-        calm_db = active_db(clean[outside])
-        members = [speakers[name] for name in plan.speakers]
-        common = {
-            "call_id": plan.call_id,
-            "speakers": "+".join(plan.speakers),
-            "sex": "+".join(s.sex for s in members),
-            "language": "+".join(sorted({s.language for s in members})),
-            "real": all(s.real for s in members),
-            "split": plan.split,
-            "kind": plan.kind,
-            "recipe": plan.recipe,
-            "n_spans": len(plan.spans),
-        }
-        for condition in conditions:
-            rng = np.random.default_rng([*plan.seed, 2])  # same noise on every phone copy
-            if condition == "clean":
-                audio, sr, name, snr = clean, SR, f"clean/{plan.call_id}.flac", None
-                sf.write(out / name, audio, sr, subtype="PCM_16", format="FLAC")
-            else:
-                codec = "gsm" if condition == "gsm" else "mulaw"
-                source, control = clean, AGC_VARIANTS.get(condition)
-                if condition.startswith("room-"):  # the same room on both room copies
-                    source = room(clean, np.random.default_rng([*plan.seed, 3]))
-                    control = AGC_VARIANTS["agc"] if condition == "room-agc" else None
-                audio, snr = telephone(source, rng, control, calm_db, codec)
-                sr, name = PHONE_SR, f"{condition}/{plan.call_id}.wav"
-                sf.write(out / name, audio, sr, subtype="PCM_16", format="WAV")
-            manifest.append(
-                common
-                | {
-                    "condition": condition,
-                    "file": name,
-                    "sr": sr,
-                    "snr_db": "" if snr is None else round(snr, 2),
-                    "duration_s": round(audio.size / sr, 3),
-                }
-            )
-        for index, span in enumerate(plan.spans):
-            truth.append(
-                {
-                    "call_id": plan.call_id,
-                    "span": index,
-                    "start_s": span.start_s,
-                    "end_s": span.end_s,
-                    "pitch_st": 0.0 if flat else span.pitch_st,
-                    "gain_db": 0.0 if flat else span.gain_db,
-                    "tempo": span.tempo,
-                    "ramp_s": span.ramp_s,
-                    "recipe": plan.recipe,
-                }
-            )
+    for rows, spans, line in _map(_make_call, plans, jobs):
+        manifest += rows
+        truth += spans
         if verbose:
-            spans = ", ".join(
-                f"{s.start_s:.1f}-{s.end_s:.1f} s (+{s.pitch_st} st, +{s.gain_db} dB, x{s.tempo})"
-                for s in plan.spans
-            )
-            print(f"{plan.call_id}: {clean.size / SR:.0f} s {spans}", flush=True)
+            print(line, flush=True)
+    _FORKED.clear()
     _write(out / "manifest.csv", manifest, list(manifest[0]) if manifest else ["call_id"])
     fields = [
         "call_id",
@@ -823,6 +784,79 @@ def build(
     }
     (out / "build.json").write_text(json.dumps(about, indent=1) + "\n")
     return plans
+
+
+def _make_call(plan: CallPlan) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
+    """Render one call, write its copies and F0 truth; its manifest rows, truth rows and a line
+    for the log. Reads the build's settings from `_FORKED`."""
+    speakers, out = _FORKED["speakers"], _FORKED["out"]
+    conditions, flat, cache = _FORKED["conditions"], _FORKED["flat"], _FORKED["cache"]
+    from gpuaudio.evaluation.speechset import write_truth
+
+    manifest: list[dict[str, Any]] = []
+    truth: list[dict[str, Any]] = []
+    parts: list[tuple[float, np.ndarray, int]] = []
+    clean = render(plan, speakers, flat, cache, parts)
+    write_truth(out / "f0" / f"{plan.call_id}.csv", *f0_truth(parts, clean.size))
+    outside = np.ones(clean.size, dtype=bool)
+    for span in plan.spans:
+        outside[round(span.start_s * SR) : round(span.end_s * SR)] = False
+    calm_db = active_db(clean[outside])
+    members = [speakers[name] for name in plan.speakers]
+    common = {
+        "call_id": plan.call_id,
+        "speakers": "+".join(plan.speakers),
+        "sex": "+".join(s.sex for s in members),
+        "language": "+".join(sorted({s.language for s in members})),
+        "real": all(s.real for s in members),
+        "split": plan.split,
+        "kind": plan.kind,
+        "recipe": plan.recipe,
+        "n_spans": len(plan.spans),
+    }
+    for condition in conditions:
+        rng = np.random.default_rng([*plan.seed, 2])  # same noise on every phone copy
+        if condition == "clean":
+            audio, sr, name, snr = clean, SR, f"clean/{plan.call_id}.flac", None
+            sf.write(out / name, audio, sr, subtype="PCM_16", format="FLAC")
+        else:
+            codec = "gsm" if condition == "gsm" else "mulaw"
+            source, control = clean, AGC_VARIANTS.get(condition)
+            if condition.startswith("room-"):  # the same room on both room copies
+                source = room(clean, np.random.default_rng([*plan.seed, 3]))
+                control = AGC_VARIANTS["agc"] if condition == "room-agc" else None
+            audio, snr = telephone(source, rng, control, calm_db, codec)
+            sr, name = PHONE_SR, f"{condition}/{plan.call_id}.wav"
+            sf.write(out / name, audio, sr, subtype="PCM_16", format="WAV")
+        manifest.append(
+            common
+            | {
+                "condition": condition,
+                "file": name,
+                "sr": sr,
+                "snr_db": "" if snr is None else round(snr, 2),
+                "duration_s": round(audio.size / sr, 3),
+            }
+        )
+    for index, span in enumerate(plan.spans):
+        truth.append(
+            {
+                "call_id": plan.call_id,
+                "span": index,
+                "start_s": span.start_s,
+                "end_s": span.end_s,
+                "pitch_st": 0.0 if flat else span.pitch_st,
+                "gain_db": 0.0 if flat else span.gain_db,
+                "tempo": span.tempo,
+                "ramp_s": span.ramp_s,
+                "recipe": plan.recipe,
+            }
+        )
+    spans = ", ".join(
+        f"{s.start_s:.1f}-{s.end_s:.1f} s (+{s.pitch_st} st, +{s.gain_db} dB, x{s.tempo})"
+        for s in plan.spans
+    )
+    return manifest, truth, f"{plan.call_id}: {clean.size / SR:.0f} s {spans}"
 
 
 def _version(name: str) -> str:
@@ -866,6 +900,10 @@ def main(argv: list[str] | None = None) -> None:
         "--every-pair", action="store_true",
         help="only conversations: every two real speakers of a split, calm and heated",
     )
+    parser.add_argument(
+        "--jobs", type=int, default=1,
+        help="processes for the WORLD analysis and the calls (the files are the same for any)",
+    )
     glide = QuestionGlide()
     parser.add_argument("--question-share", type=float, default=glide.share)
     parser.add_argument("--question-st", type=float, default=glide.st)
@@ -887,6 +925,7 @@ def main(argv: list[str] | None = None) -> None:
         questions=QuestionGlide(args.question_share, args.question_st, args.question_seconds),
         all_questions=args.all_questions,
         every_pair=args.every_pair,
+        jobs=args.jobs,
     )
 
 
