@@ -56,7 +56,11 @@ def test_a_tiny_host_budget_splits_the_batch_with_identical_results(feature):
     assert one.call_count == 1
     assert grouped.call_count > 2  # several groups of signals, each a backend call
     for a, b in zip(np.atleast_1d(whole), np.atleast_1d(split), strict=True):
-        np.testing.assert_array_equal(a, b)  # bit for bit: librosa is row-independent
+        if feature == "mel":  # a BLAS product with the mel basis: its blocking, and so the order
+            # of its sums, follows the batch's size (seen with numpy 2.4's OpenBLAS): float32's
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=0)
+        else:
+            np.testing.assert_array_equal(a, b)  # bit for bit: librosa is row-independent
 
 
 @pytest.fixture(scope="module")
