@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from gpuaudio import _pyin_params as _pyin
 from gpuaudio import _validation as check
@@ -26,7 +27,7 @@ from gpuaudio.backends import (
     Feature,
     declared_kwargs,
 )
-from gpuaudio.config import Config, load_config
+from gpuaudio.config import BackendChoice, BackendsConfig, Config, load_config
 from gpuaudio.cqt_geometry import CqtGeometry
 from gpuaudio.errors import (
     BackendError,
@@ -112,7 +113,7 @@ class AudioFeatureService:
         self.registry = registry if registry is not None else make_plugin_manager()
         self.device_info = device_info if device_info is not None else _device.probe()
         self._check_backend_tables()
-        self._resolutions: dict[Feature, Resolution] = {}
+        self._resolutions: dict[tuple[Feature, str | tuple[str, ...]], Resolution] = {}
         self._backends: dict[tuple[Feature, str, str], Any] = {}
         self._memory: dict[str, MemoryManager] = {}
         self.provenance: dict[Feature, Provenance] = {}
@@ -130,21 +131,28 @@ class AudioFeatureService:
         for spec in self.registry.all_specs():
             spec.parse_options(self.config.backend_options(spec.name))
 
-    def resolution(self, feature: Feature) -> Resolution:
-        """How `feature` is served here (cached); raises if a configured backend can't run."""
-        if feature not in self._resolutions:
-            self._resolutions[feature] = resolve(
+    def resolution(self, feature: Feature, choice: BackendChoice | None = None) -> Resolution:
+        """How `feature` is served here (cached): by the config's ``[backends]`` choice, or by
+        `choice` (a name, or names in order of preference, as that table takes them); raises if
+        a named backend can't run."""
+        if choice is None:
+            choice = getattr(self.config.backends, feature)
+        else:
+            choice = _checked_choice(feature, choice)
+        key = (feature, choice if isinstance(choice, str) else tuple(choice))
+        if key not in self._resolutions:
+            self._resolutions[key] = resolve(
                 feature,
                 self.registry.specs(feature),
                 self.device_info,
                 device_setting=self.config.device,
-                choice=getattr(self.config.backends, feature),
+                choice=choice,
                 priorities=self.config.priorities,
                 failed_plugins=[
                     f"{f.plugin} ({f.distribution}): {f.error}" for f in self.registry.failures
                 ],
             )
-        return self._resolutions[feature]
+        return self._resolutions[key]
 
     def plan(self) -> Plan:
         """Which backend serves each feature on this machine, and why the others don't.
@@ -196,13 +204,18 @@ class AudioFeatureService:
         return self._backends[key]
 
     def _dispatch(
-        self, feature: Feature, call: Callable[[Any], Any], expected: contract.Expected
+        self,
+        feature: Feature,
+        call: Callable[[Any], Any],
+        expected: contract.Expected,
+        choice: BackendChoice | None = None,
     ) -> Any:
-        """Run `call(backend)` on the best backend, falling back on failure when allowed.
+        """Run `call(backend)` on the best backend (of `choice`, else of the config's), falling
+        back on failure when allowed.
 
         A result that breaks the feature's contract (`expected`) is a `BackendError`.
         """
-        resolution = self.resolution(feature)
+        resolution = self.resolution(feature, choice)
         tried: list[str] = []
         last_error: Exception | None = None
         for candidate in resolution.ranked or (resolution.chosen,):
@@ -287,6 +300,7 @@ class AudioFeatureService:
         pad_mode: Any = "constant",
         transition_min_prob: float | None = 1e-4,
         as_tensor: bool = False,
+        backend: BackendChoice | None = None,
     ) -> tuple[Any, Any, Any]:
         """Frame-wise F0 as ``librosa.pyin`` with the same keyword arguments.
 
@@ -299,7 +313,8 @@ class AudioFeatureService:
         name. `win_length` has no effect, as in librosa 0.11 (a FutureWarning).
         `transition_min_prob` is librosa 1.0's (its Viterbi skips less likely transitions); with
         librosa 0.11, which has no such argument, the pyin backends take only its default or
-        None (both: 0.11's full Viterbi).
+        None (both: 0.11's full Viterbi). `backend` (a name, or names in order of preference)
+        chooses the backend for this call instead of the config's ``[backends] f0``.
         """
         _pyin.warn_win_length(win_length)
         signal = check.audio(y)
@@ -350,7 +365,7 @@ class AudioFeatureService:
             expected = contract.expected_f0(
                 segment.shape[0], frames, unvoiced_nan=fill is not None
             )
-            return self._dispatch("f0", call, expected)
+            return self._dispatch("f0", call, expected, backend)
 
         context = math.ceil(_F0_CONTEXT_SECONDS * sr / hop) + math.ceil(frame_length / 2 / hop)
         parts = self._framewise(
@@ -796,3 +811,14 @@ def _output(result: Any, input_shape: tuple[int, ...], dtype: Any, as_tensor: bo
         result = result.detach().cpu().numpy()  # .cpu() synchronises (REQ-N-005)
     array = np.asarray(result).astype(dtype, copy=False)
     return array.reshape(*lead, *array.shape[1:])
+
+
+def _checked_choice(feature: Feature, choice: Any) -> BackendChoice:
+    """A per-call backend choice, checked and split as the config's ``[backends]`` entries are."""
+    try:
+        checked: BackendChoice = getattr(BackendsConfig.model_validate({feature: choice}), feature)
+    except ValidationError as exc:
+        problems = "; ".join(error["msg"] for error in exc.errors())
+        message = f"invalid {feature} backend choice {choice!r}: {problems}"
+        raise InvalidParameterError(message) from None
+    return checked

@@ -12,6 +12,7 @@ from gpuaudio import (
     AudioFeatureService,
     BackendError,
     BackendSpec,
+    BackendUnavailableError,
     GpuOutOfMemoryError,
     InvalidParameterError,
     hookimpl,
@@ -301,3 +302,28 @@ def test_odd_n_fft_on_short_input_has_librosas_frames(service, n_fft, n):
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
     assert service.melspectrogram(y, 22050, n_fft=n_fft, hop_length=128).shape == mel.shape
+
+
+def test_a_backend_chosen_for_one_f0_call_serves_that_call_only():
+    """``extract_f0(backend=...)`` takes a name or a preference list as ``[backends] f0`` does;
+    the config's choice serves the calls without one."""
+    service = AudioFeatureService({"device": "cpu", "backends": {"f0": "librosa"}})
+    y = harmonic_tone(220.0, 16000, 0.5)
+    ours = service.extract_f0(y, 16000, backend="fastpyin")
+    assert service.provenance["f0"].backend == "fastpyin"
+    np.testing.assert_array_equal(ours[1], service.extract_f0(y, 16000)[1])  # pyin's answer
+    assert service.provenance["f0"].backend == "librosa"
+    service.extract_f0(y, 16000, backend="unregistered?, fastpyin")
+    assert service.provenance["f0"].backend == "fastpyin"
+    assert service.resolution("f0", ["fastpyin"]).chosen.spec.name == "fastpyin"
+
+
+@pytest.mark.parametrize(
+    ("choice", "error"),
+    [("", InvalidParameterError), (["auto", "fastpyin"], InvalidParameterError),
+     (3, InvalidParameterError), ("unregistered", BackendUnavailableError)],
+)
+def test_a_bad_backend_choice_for_one_call_is_a_clear_error(choice, error):
+    service = AudioFeatureService({"device": "cpu"})
+    with pytest.raises(error):
+        service.extract_f0(harmonic_tone(220.0, 16000, 0.5), 16000, backend=choice)
