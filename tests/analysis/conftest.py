@@ -57,7 +57,9 @@ def make_fake_service():
         registry = make_plugin_manager(load_entry_points=False)
         registry.register(_PeakPlugin(), name="peak")
         registry.register(gpuaudio_librosa, name="librosa")  # spectral cues: librosa's STFT
-        return AudioFeatureService(config or {}, registry=registry, device_info=CPU_ONLY)
+        config = dict(config or {})
+        config.setdefault("backends", {"f0": "peak"})  # named: the analysis' own pick is acpitch
+        return AudioFeatureService(config, registry=registry, device_info=CPU_ONLY)
 
     return make
 

@@ -6,8 +6,22 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from gpuaudio import InvalidAudioError, InvalidParameterError
-from gpuaudio.analysis.escalation import EscalationParams, detect_escalation, detect_escalation_file
+import gpuaudio_librosa
+from gpuaudio import (
+    AudioFeatureService,
+    BackendSpec,
+    InvalidAudioError,
+    InvalidParameterError,
+    hookimpl,
+)
+from gpuaudio.analysis.escalation import (
+    EscalationParams,
+    analysis_f0,
+    detect_escalation,
+    detect_escalation_file,
+)
+from gpuaudio.plugins import make_plugin_manager
+from gpuaudio.testing import fake_gpu
 
 SR = 16000
 
@@ -217,3 +231,45 @@ def test_report_summary_and_dict(fake_service, tones):
     assert document["n_windows"] == 40
     assert document["segments"][0]["duration_s"] == 8.0
     assert document["params"]["hop_s"] == 1.0
+
+
+class _GpuF0Plugin:
+    """An F0 backend that only a GPU can run (never called: resolution only)."""
+
+    @hookimpl
+    def gpuaudio_f0_backends(self):
+        return [BackendSpec("gpunet", "f0", "m:f", devices=("cuda",), priority=10)]
+
+
+def test_on_a_gpu_machine_the_analysis_takes_its_f0_from_acpitch():
+    """The resolver's own F0 pick on a GPU machine is the GPU backend; the analysis asks for
+    acpitch first (the F0 it was tuned and validated with), unless the config names one."""
+    registry = make_plugin_manager(load_entry_points=False)
+    registry.register(_GpuF0Plugin(), name="gpunet")
+    registry.register(gpuaudio_librosa, name="librosa")
+    on_gpu = AudioFeatureService({}, registry=registry, device_info=fake_gpu())
+    assert on_gpu.resolution("f0").chosen.spec.name == "gpunet"
+    assert analysis_f0(on_gpu) == ["acpitch?", "auto"]
+    assert on_gpu.resolution("f0", analysis_f0(on_gpu)).chosen.spec.name == "acpitch"
+    named = AudioFeatureService(
+        {"backends": {"f0": "gpunet"}}, registry=registry, device_info=fake_gpu()
+    )
+    assert analysis_f0(named) == "gpunet"
+    without = make_plugin_manager(load_entry_points=False)
+    without.register(_GpuF0Plugin(), name="gpunet")
+    bare = AudioFeatureService({}, registry=without, device_info=fake_gpu())
+    assert bare.resolution("f0", analysis_f0(bare)).chosen.spec.name == "gpunet"
+
+
+def test_the_report_says_who_chose_the_f0_backend(tones):
+    """Left on auto, the analysis' own choice and why; named in the config, the config's."""
+    y = tones(SR, 12, [])
+    report = AudioFeatureService({"device": "cpu"}).detect_emotional_escalation(y, SR)
+    f0 = report.provenance["f0"]
+    assert (f0["backend"], f0["choice"]) == ("acpitch", ["acpitch?", "auto"])
+    assert f0["reason"].startswith("the analysis' F0")
+    config = {"device": "cpu", "backends": {"f0": "fastpyin"}}
+    report = AudioFeatureService(config).detect_emotional_escalation(y, SR)
+    f0 = report.provenance["f0"]
+    assert (f0["backend"], f0["choice"]) == ("fastpyin", "fastpyin")
+    assert f0["reason"].startswith("named in config")

@@ -45,8 +45,10 @@ def test_report_json(analysed):
     assert [(s["start_s"], s["end_s"]) for s in document["segments"]] == [(10, 18), (30, 38)]
     provenance = document["provenance"]
     assert provenance["features"]["f0"]["backend"] == "peak"
-    assert provenance["features"]["f0"]["reason"]
-    assert provenance["config"]["backends"]["f0"] == "auto"
+    assert provenance["features"]["f0"]["reason"].startswith("named in config")
+    assert provenance["features"]["f0"]["choice"] == "peak"
+    assert provenance["config"]["backends"]["f0"] == "peak"  # the config as given
+    assert provenance["config"]["backends"]["stft"] == "auto"
     assert provenance["device"].startswith("CPU only")
     assert provenance["gpuaudio"] and provenance["libraries"]["numpy"] == np.__version__
     assert document["summary"]["n_segments"] == 2

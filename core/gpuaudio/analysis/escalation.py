@@ -63,6 +63,14 @@ ANALYSIS_CHUNK_S = 600.0
 """Most audio (seconds) analysed at once: window-aligned chunks well below an hour keep a
 worker's peak memory the same for a 30-minute and a 4-hour recording (docs/batch.md)."""
 _LEVEL_FLOOR_DB = -200.0
+ANALYSIS_F0 = ("acpitch?", "auto")
+"""The analysis' F0 where the config leaves ``[backends] f0`` on auto: acpitch wherever it is
+registered, on a GPU machine too (where the resolver's own pick is CREPE), then the resolver's
+best. Every weight and threshold was tuned, and every held-out figure measured, with acpitch's
+F0; CREPE tiny on cuda scored the same held-out build 0.07-0.09 lower in time recall on the
+phone copies with 1.5-2.5x the calm false alarms (docs/escalation.md, "On a GPU"). So one
+recording gets one analysis on any machine; the GPU still serves the spectral cues and the
+voice encoder."""
 
 Progress = Callable[[str, float], None]
 """``progress(stage, fraction_done)``: called as the analysis advances."""
@@ -539,6 +547,13 @@ def analysis_chunk_s(service: AudioFeatureService) -> float:
     return min(ANALYSIS_CHUNK_S, service.config.memory.chunk_seconds)
 
 
+def analysis_f0(service: AudioFeatureService) -> str | list[str]:
+    """The F0 backend choice of the analysis: the config's ``[backends] f0`` when it names one,
+    else `ANALYSIS_F0`."""
+    configured = service.config.backends.f0
+    return list(ANALYSIS_F0) if configured == "auto" else configured
+
+
 def _chunk_windows(
     service: AudioFeatureService, params: EscalationParams, chunk_s: float | None
 ) -> int:
@@ -613,7 +628,12 @@ def _assemble(
     baselines = [fit.baseline() if fit else None for fit in scoring.fits]
     segments = _segments(windows, baselines, params)
     notes += _gain_notes(windows, segments)
-    resolution = service.resolution("f0")
+    choice = analysis_f0(service)
+    resolution = service.resolution("f0", choice)
+    provenance["f0"]["choice"] = choice
+    if choice != service.config.backends.f0:  # named by the analysis, not by the user
+        reason = provenance["f0"]["reason"]
+        provenance["f0"]["reason"] = reason.replace("named in config", "the analysis' F0", 1)
     provenance["f0"]["rejected"] = [
         {"backend": r.spec.name, "reason": r.reason} for r in resolution.rejected
     ]
@@ -712,6 +732,7 @@ def _measure(
         fmax=params.fmax,
         frame_length=frame_length,
         hop_length=frame_hop,
+        backend=analysis_f0(service),
     )
     timing["f0_s"] += time.perf_counter() - started
 
