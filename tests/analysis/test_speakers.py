@@ -191,3 +191,45 @@ def test_the_encoder_runs_on_the_services_device():
     assert speakers.encoder_device(AudioFeatureService({"device": "cpu"})) == "cpu"
     auto = speakers.encoder_device(AudioFeatureService({}))
     assert auto == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _windows(y: np.ndarray) -> np.ndarray:
+    """`y` cut into one-second windows (windows, samples), the tail dropped."""
+    return y[: y.size // SR * SR].reshape(-1, SR)
+
+
+@pytest.mark.gpu
+@needs_encoder
+def test_the_voice_encoder_on_cuda_gives_the_cpu_embeddings():
+    """The same windows embedded on cuda (mel on the GPU backend, LSTM on the GPU) and on the
+    CPU: every embedding within a cosine of 1e-4 of the other (float32 both ways)."""
+    y, _ = _conversation(np.random.default_rng(2))
+    batch = _windows(y)
+    on_cpu = speakers.speaker_embeddings(AudioFeatureService({"device": "cpu"}), batch, SR)
+    on_gpu = speakers.speaker_embeddings(AudioFeatureService({"device": "cuda"}), batch, SR)
+    assert on_gpu.shape == on_cpu.shape == (batch.shape[0], speakers.EMBEDDING_SIZE)
+    audible = ~np.isnan(on_cpu).any(axis=1)
+    np.testing.assert_array_equal(audible, ~np.isnan(on_gpu).any(axis=1))
+    cosine = np.sum(on_cpu[audible] * on_gpu[audible], axis=1)
+    assert cosine.min() >= 1 - 1e-4
+
+
+@pytest.mark.gpu
+@needs_encoder
+def test_the_main_job_on_cuda_gives_the_cpu_answer_with_the_same_f0():
+    """The conversation analysed with the CPU's F0 backend (acpitch) on both devices: on cuda the
+    spectral cues, the syllable nuclei and the voice encoder run on the GPU. The same voices and
+    segments, and every window's score within 0.02 of the CPU's."""
+    y, _ = _conversation(np.random.default_rng(3))
+    reports = {  # "auto": acpitch on the CPU (its only device), the rest on the GPU
+        device: AudioFeatureService(
+            {"device": device, "backends": {"f0": "acpitch"}}
+        ).detect_emotional_escalation(y, SR)
+        for device in ("cpu", "auto")
+    }
+    cpu, gpu = reports["cpu"], reports["auto"]
+    assert gpu.provenance["speakers"]["device"].startswith("cuda")
+    assert gpu.provenance["speakers"]["voices_by"] == cpu.provenance["speakers"]["voices_by"]
+    np.testing.assert_array_equal(gpu.windows.voice, cpu.windows.voice)
+    np.testing.assert_allclose(gpu.windows.score, cpu.windows.score, atol=0.02, equal_nan=True)
+    assert gpu.segments == cpu.segments
