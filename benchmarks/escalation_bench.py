@@ -19,8 +19,8 @@ their ratio. Issue 11 asks for at most 1.5x.
 
     python benchmarks/escalation_bench.py speed [--baseline-windows 300] [--backend f0=crepe]
     python benchmarks/escalation_bench.py validate [--minutes 10 --calm-minutes 10]
-    python benchmarks/escalation_bench.py cost [--ref 5f46f8a] [--f0 auto] [--repeats 3]
-        [--minutes 42]
+    python benchmarks/escalation_bench.py cost [--ref 5f46f8a] [--ref-f0 fastpyin] [--f0 auto]
+        [--repeats 3] [--minutes 42]
 """
 
 from __future__ import annotations
@@ -243,7 +243,7 @@ def cost(args: argparse.Namespace) -> None:
         ref, here = work / "ref", root
         # Each side with its CPU default F0: the earlier one named (fastpyin), ours by `auto`.
         sides = {
-            f"{args.ref} (earlier, fastpyin)": (ref, "fastpyin"),
+            f"{args.ref} (earlier, {args.ref_f0})": (ref, args.ref_f0),
             f"this checkout ({args.f0})": (here, args.f0),
         }
         times: dict[str, list[float]] = {label: [] for label in sides}
@@ -285,6 +285,9 @@ def main() -> None:
     sub.choices["cost"].add_argument("--ref", default="5f46f8a")
     sub.choices["cost"].add_argument(
         "--f0", default="auto", help="this checkout's F0 backend (default: its CPU default)"
+    )
+    sub.choices["cost"].add_argument(
+        "--ref-f0", default="fastpyin", help="the earlier commit's F0 backend (its CPU default)"
     )
     sub.choices["cost"].add_argument("--repeats", type=int, default=3)
     sub.choices["cost"].add_argument("--minutes", type=float, default=42.0)

@@ -187,3 +187,38 @@ def test_fft_length_and_running_maximum_are_scipys() -> None:
             x = rng.uniform(0, 1, (3, n))
             expected = maximum_filter1d(x, size, axis=-1, mode="constant", cval=0.0)
             np.testing.assert_array_equal(_running_max(x, size), expected)
+
+
+def test_rows_shared_out_to_threads_give_the_same_answer_row_for_row() -> None:
+    """A batch tracked by 1 and by 3 threads (70 rows: slices of unequal size): identical."""
+    from gpuaudio.config import MemoryConfig
+    from gpuaudio.memory import MemoryManager
+    from gpuaudio_librosa._acpitch import ac_tracker
+    from gpuaudio_librosa._acpitch_options import AcPitchOptions
+    from gpuaudio_librosa._batched import track_in_groups
+
+    rng = np.random.default_rng(4)
+    tones = [harmonic_tone(f, 16000, 1.0) for f in rng.uniform(80, 400, 70)]
+    y = np.stack(tones) * rng.uniform(0.05, 1.0, (70, 1)).astype(np.float32)
+    y += 0.02 * rng.standard_normal(y.shape).astype(np.float32)
+    tracker = ac_tracker(16000, 50.0, 550.0, 2048, 512, AcPitchOptions())
+    manager = MemoryManager("cpu", MemoryConfig())
+    one = track_in_groups(manager, tracker, y, threads=1)
+    three = track_in_groups(manager, tracker, y, threads=3)
+    for field in ("f0", "voiced_flag", "voiced_prob"):
+        np.testing.assert_array_equal(getattr(one, field), getattr(three, field))
+    assert np.isfinite(one.f0).mean() > 0.5
+
+
+def test_threads_follow_omp_num_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch worker's share of the cores (OMP_NUM_THREADS), else the cores it may run on."""
+    import os
+
+    from gpuaudio_librosa._batched import cpu_threads
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert cpu_threads() == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "not a number")
+    assert cpu_threads() == len(os.sched_getaffinity(0))
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert cpu_threads() == len(os.sched_getaffinity(0))

@@ -30,7 +30,7 @@ import numpy as np
 from gpuaudio import BackendContext, F0Frames, InvalidParameterError
 from gpuaudio.contract import frame_count
 from gpuaudio_librosa._acpitch_options import AcPitchOptions
-from gpuaudio_librosa._batched import track_in_groups
+from gpuaudio_librosa._batched import cpu_threads, track_in_groups
 
 __all__ = ["AcPitchBackend"]
 
@@ -63,7 +63,7 @@ class AcPitchBackend:
     ) -> F0Frames:
         """F0 of a (batch, n) array on pyin's grid (``center=True``)."""
         tracker = ac_tracker(sr, fmin, fmax, frame_length, hop_length, self.options)
-        return track_in_groups(self.context.memory, tracker, y)
+        return track_in_groups(self.context.memory, tracker, y, cpu_threads())
 
 
 @functools.lru_cache(maxsize=16)
