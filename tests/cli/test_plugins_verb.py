@@ -110,3 +110,21 @@ def test_plugins_suggests_gpu_extras_when_none_is_installed(capsys, monkeypatch)
     assert "no GPU backend is installed: pip install 'gpuaudio[crepe,nnaudio]'" in (
         capsys.readouterr().out
     )
+
+
+def test_plugins_says_which_f0_the_escalation_analysis_takes(capsys, monkeypatch):
+    """On a GPU machine the table selects the GPU's F0 backend; the analysis' line says it
+    takes acpitch on the CPU, and a backend named in the config where one is."""
+    from gpuaudio.testing import fake_gpu
+
+    monkeypatch.setattr(device, "probe", lambda refresh=False: fake_gpu())
+    assert main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    (selected,) = [x.split() for x in out.splitlines() if x.startswith("f0") and "SELECTED" in x]
+    assert selected[1] == "crepe" and selected[-1] == "cuda:0"
+    line = next(x for x in out.splitlines() if x.startswith("escalation analysis"))
+    assert "F0 by acpitch on cpu (its own choice on every machine" in line
+    monkeypatch.setenv("GPUAUDIO_BACKENDS__F0", "fastpyin")
+    assert main(["plugins"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("escalation"))
+    assert "F0 by fastpyin on cpu (named in config)" in line

@@ -35,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     for row in rows:
         cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=False))
         print(("  ".join(cells) + "  " + row[4]).rstrip())
+    analysis = _analysis_f0(config, registry, info)
+    print(f"\nescalation analysis (analyze, monitor, batch): {analysis}")
     if not any("cuda" in spec.devices for spec in registry.all_specs()):
         print("\nno GPU backend is installed: pip install 'gpuaudio[crepe,nnaudio]'")
     if registry.failures:
@@ -44,6 +46,26 @@ def run(args: argparse.Namespace) -> int:
     if args.options:
         _print_options(registry.all_specs())
     return 0
+
+
+def _analysis_f0(config: Any, registry: Any, info: Any) -> str:
+    """Which F0 backend the escalation analysis takes here, and why (it is not always the
+    table's: left on auto, the analysis asks for acpitch on every machine)."""
+    from gpuaudio import AudioFeatureService, GpuAudioError
+    from gpuaudio.analysis.escalation import analysis_f0
+
+    service = AudioFeatureService(config, registry=registry, device_info=info)
+    choice = analysis_f0(service)
+    try:
+        chosen = service.resolution("f0", choice).chosen
+    except GpuAudioError as exc:
+        return f"its F0 cannot run here: {exc}"
+    why = (
+        "named in config"
+        if choice == config.backends.f0
+        else "its own choice on every machine: the F0 it was tuned and validated with"
+    )
+    return f"F0 by {chosen.spec.name} on {chosen.device} ({why})"
 
 
 def _print_options(specs: list[Any]) -> None:
