@@ -53,7 +53,9 @@ def test_analyze_writes_outputs_and_summary(speech_file, tmp_path, capsys):
     assert code == 2  # one of two inputs failed
     captured = capsys.readouterr()
     assert "gone.wav: no such file" in captured.err
-    assert "Analysed 1 of 2 file(s)" in captured.out and "F0 by" in captured.out
+    assert "Analysed 1 of 2 file(s)" in captured.out
+    assert "F0 by acpitch (gpuaudio-librosa" in captured.out  # the report's, with its reason:
+    assert "chosen because: the analysis' F0; " in captured.out  # not the service's wording
     folder = tmp_path / "out" / "speech"
     for name in OUTPUT_NAMES:
         assert (folder / name).is_file(), name

@@ -85,14 +85,15 @@ def _given(value: float | _Default) -> float:
     return value.value() if isinstance(value, _Default) else value
 
 
-def backends_used(service: Any) -> str:
-    f0 = service.provenance.get("f0")
+def backends_used(report: Any) -> str:
+    """The F0 backend of an escalation report, and why the analysis took it (its provenance)."""
+    f0 = report.provenance.get("f0")
     if f0 is None:
         return "no F0 backend ran"
-    version = f" {f0.version}" if f0.version else ""
+    version = f" {f0['version']}" if f0.get("version") else ""
     return (
-        f"F0 by {f0.backend} ({f0.distribution}{version}) on {f0.device}, {f0.precision}, "
-        f"chosen because: {f0.reason}; level by numpy RMS"
+        f"F0 by {f0['backend']} ({f0['distribution']}{version}) on {f0['device']}, "
+        f"{f0['precision']}, chosen because: {f0['reason']}; level by numpy RMS"
     )
 
 

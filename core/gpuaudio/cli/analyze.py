@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(lines))
         print(
             f"Analysed {done} of {len(args.files)} file(s), {audio_s / 60:.1f} min of audio, in "
-            f"{time.perf_counter() - started:.1f} s; {backends_used(service)}; "
+            f"{time.perf_counter() - started:.1f} s; {backends_used(report)}; "
             f"device: {service.device_info.describe()}."
         )
     return 2 if failed else 0

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
             f"Demo: a synthetic {report.duration_s:.0f}-second call with escalations at {spans}. "
             f"{report.summary()}. Against the known spans: time recall {scores.recall:.0%}, "
             f"precision {scores.precision:.0%}, {scores.false_alarms} false alarm(s). "
-            f"Took {time.perf_counter() - started:.1f} s; {backends_used(service)}. "
+            f"Took {time.perf_counter() - started:.1f} s; {backends_used(report)}. "
             f"Wrote {audio_path} and its report ({', '.join(v for v in written.values() if v)})."
         )
     return 0

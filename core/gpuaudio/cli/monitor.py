@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
             force=args.force, **pages,
         )
         if not args.quiet:
-            print(f"Wrote the report to {folder}; {backends_used(monitor.service)}.")
+            print(f"Wrote the report to {folder}; {backends_used(report)}.")
     return 0
 
 
