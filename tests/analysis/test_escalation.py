@@ -273,3 +273,11 @@ def test_the_report_says_who_chose_the_f0_backend(tones):
     f0 = report.provenance["f0"]
     assert (f0["backend"], f0["choice"]) == ("fastpyin", "fastpyin")
     assert f0["reason"].startswith("named in config")
+    (warning,) = [w for w in report.warnings if w.startswith("F0 by")]
+    assert "F0 by fastpyin, not acpitch: the analysis was tuned and validated with" in warning
+
+
+def test_no_f0_warning_with_the_f0_the_analysis_was_tuned_with(tones):
+    y = tones(SR, 12, [])
+    report = AudioFeatureService({"device": "cpu"}).detect_emotional_escalation(y, SR)
+    assert not [w for w in report.warnings if w.startswith("F0 by")]

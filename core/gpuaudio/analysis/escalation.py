@@ -554,6 +554,18 @@ def analysis_f0(service: AudioFeatureService) -> str | list[str]:
     return list(ANALYSIS_F0) if configured == "auto" else configured
 
 
+def _f0_notes(backend: str) -> list[str]:
+    """A warning when the F0 is not the one the analysis was tuned and validated with."""
+    tuned = ANALYSIS_F0[0].rstrip("?")
+    if backend == tuned:
+        return []
+    return [
+        f"F0 by {backend}, not {tuned}: the analysis was tuned and validated with {tuned}'s F0; "
+        "others track voices through a phone line less well and score worse there (CREPE tiny "
+        "on a held-out build: recall -0.08, calm false alarms x2; docs/escalation.md, 'On a GPU')"
+    ]
+
+
 def _chunk_windows(
     service: AudioFeatureService, params: EscalationParams, chunk_s: float | None
 ) -> int:
@@ -638,6 +650,7 @@ def _assemble(
         {"backend": r.spec.name, "reason": r.reason} for r in resolution.rejected
     ]
     provenance["f0"]["calls"] = len(parts)
+    notes += _f0_notes(provenance["f0"]["backend"])
     provenance["level"] = {"backend": "numpy", "method": "RMS of each window's samples, dBFS"}
     if "stft" in service.provenance:
         provenance["spectral"] = service.provenance["stft"].as_dict()
