@@ -562,7 +562,8 @@ def _f0_notes(backend: str) -> list[str]:
     return [
         f"F0 by {backend}, not {tuned}: the analysis was tuned and validated with {tuned}'s F0; "
         "others track voices through a phone line less well and score worse there (CREPE tiny "
-        "on a held-out build: recall -0.08, calm false alarms x2; docs/escalation.md, 'On a GPU')"
+        "on a held-out build: recall -0.08, calm false alarms x1.5-2.5; docs/escalation.md, "
+        "'On a GPU')"
     ]
 
 
