@@ -13,7 +13,13 @@ from gpuaudio.analysis.cues import (
     spectral_measures,
     syllable_rate,
 )
-from gpuaudio.analysis.escalation import EscalationParams, detect_escalation_file
+from gpuaudio.analysis.escalation import (
+    Baseline,
+    EscalationParams,
+    WindowFeatures,
+    _segments,
+    detect_escalation_file,
+)
 from gpuaudio.audio_io import audio_info, header_problems
 
 SR = 16000
@@ -315,6 +321,89 @@ def test_a_heated_exchange_over_nearly_half_of_the_call_is_two_voices_escalating
     found = sum(max(0.0, min(160.0, s.end_s) - max(84.0, s.start_s)) for s in report.segments)
     assert found >= 0.8 * (160 - 84)
     assert all(s.end_s > 84 for s in report.segments)  # nothing in the calm part
+
+
+def _quick_turns(tones, raise_st: float, gain_db: float) -> np.ndarray:
+    """3-s turns of a calm low voice (110 Hz) and a high one (250 Hz), 60 s of each; the high
+    voice rises over its own seconds 27-45, which are 57-90 s on the call's clock."""
+    low = tones(SR, 60, [], base_hz=110.0, seed=1)
+    high = tones(SR, 60, [(27, 45)], base_hz=250.0, raise_st=raise_st, gain_db=gain_db, seed=2)
+    return np.concatenate([
+        part for k in range(20) for part in (low[k * 3 * SR : (k + 1) * 3 * SR],
+                                             high[k * 3 * SR : (k + 1) * 3 * SR])
+    ])
+
+
+def test_one_voice_escalating_in_quick_turns_is_merged_across_the_others_calm_turns(
+    fake_service, tones
+):
+    """The high voice's raised turns last 3 s each, and the low voice's calm turns between
+    them break the usual merge into pieces under the 7-s minimum. Merged again on its own, the
+    other voice's turns counted as pauses, the high voice's escalation is one segment of its
+    own (+5 st: a rise a listener hears)."""
+    report = fake_service.detect_emotional_escalation(_quick_turns(tones, 5.0, 0.0), SR)
+    assert len(report.voices) == 2
+    assert [s.voice for s in report.segments] == [1]
+    (segment,) = report.segments
+    assert 55 <= segment.start_s <= 60 and 87 <= segment.end_s <= 92
+    assert segment.pitch_change_st == pytest.approx(5.0, abs=0.8)
+    inside = (report.windows.start_s >= segment.start_s) & (report.windows.end_s <= segment.end_s)
+    assert (report.windows.segment[inside] == 0).all()
+    assert (report.windows.segment[~inside] == -1).all()
+
+
+def test_a_modest_rise_merged_across_the_others_turns_must_be_heard(fake_service, tones):
+    """The same quick turns with +1.6 st and +4 dB: unusual for the steady voice (its raised
+    windows are flagged) but spread over the other voice's turns it must rise as a short
+    segment must (3 st or 6 dB): no segment. With +7 dB it is heard."""
+    modest = fake_service.detect_emotional_escalation(_quick_turns(tones, 1.6, 4.0), SR)
+    raised = (modest.windows.voice == 1) & (modest.windows.start_s >= 57)
+    raised &= modest.windows.end_s <= 90
+    assert modest.windows.flagged[raised].mean() >= 0.6
+    assert modest.segments == []
+    louder = fake_service.detect_emotional_escalation(_quick_turns(tones, 1.6, 7.0), SR)
+    (segment,) = louder.segments
+    assert segment.voice == 1 and segment.level_change_db >= 6.0
+
+
+def _turn_windows(upper_windows: list[int], flagged: list[int]) -> WindowFeatures:
+    """40 one-second speech windows of the lower voice (voice 0, calm), but for
+    `upper_windows`, the upper voice's (voice 1: 7 st over its baseline where `flagged`)."""
+    n = 40
+    start = np.arange(n, dtype=np.float64)
+    voice = np.zeros(n, dtype=np.int64)
+    voice[upper_windows] = 1
+    raised = np.zeros(n, dtype=bool)
+    raised[flagged] = True
+    score = np.where(raised, 4.0, 0.0)
+    z = np.where(raised, 3.0, 0.0)
+    return WindowFeatures(
+        start_s=start, end_s=start + 1, f0_median_hz=100.0 * (1 + voice) * np.where(raised, 1.5, 1),
+        f0_variability_st=np.ones(n), f0_steadiness=np.full(n, 0.1), voiced_fraction=np.ones(n),
+        level_dbfs=np.full(n, -26.0), gain_change_db=np.zeros(n), balance_db=np.zeros(n),
+        syllable_rate_hz=np.ones(n), flatness=np.full(n, 0.1), speech=np.ones(n, dtype=bool),
+        voice=voice, z_pitch=z, z_level=z * 0, z_balance=z * 0, z_rate=z * 0,
+        z_variability=z * 0, score=score, flagged=raised, segment=np.full(n, -1),
+    )  # fmt: skip
+
+
+def test_a_run_across_the_others_turns_needs_raised_windows_over_half_the_minimum():
+    """The upper voice speaks one window in four; its raised windows, 4 s apart with the lower
+    voice's calm turns between, are merged across those turns: four of them (13 s) are a
+    segment, two (20 s and 28 s: 9 s) are two raised words, not an escalation."""
+    baselines = [
+        Baseline(30, hz, 0.8, -26.0, 2.0, 1.0, 0.3, -10.0, 2.0, 1.0, 0.5, 1, 0)
+        for hz in (100.0, 200.0)
+    ]
+    params = EscalationParams()
+    four = _turn_windows([20, 24, 28, 32], [20, 24, 28, 32])
+    (segment,) = _segments(four, baselines, params)
+    assert (segment.start_s, segment.end_s, segment.voice) == (20.0, 33.0, 1)
+    assert segment.pitch_change_st == pytest.approx(12 * np.log2(1.5))
+    assert (four.segment[20:33] == 0).all() and (np.delete(four.segment, np.s_[20:33]) == -1).all()
+    two = _turn_windows([20, 28], [20, 28])
+    assert _segments(two, baselines, params) == []
+    assert (two.segment == -1).all()
 
 
 def test_a_conversation_of_voices_8_5_semitones_apart_is_not_an_escalation(fake_service, tones):

@@ -1656,34 +1656,95 @@ def _segments(
 ) -> list[Segment]:
     """Merge flagged windows closer than `max_gap_s`, or with only a pause of up to
     `max_pause_s` between them; keep spans of `min_duration_s` or more that a listener would
-    hear (`audible`). `baselines`: each voice's (`WindowFeatures.voice` indexes them)."""
+    hear (`audible`). `baselines`: each voice's (`WindowFeatures.voice` indexes them).
+
+    With two voices on the channel, a voice's flagged windows that no kept span holds are
+    merged once more on their own, the other voice's turns counted as pauses: in a heated
+    exchange one party's raised turns alternate with the other's calm ones, which break the
+    first merge into pieces shorter than the minimum. Such a span lies in no other segment,
+    and when it bridges the other voice's speech its evidence is spread thin over the other's
+    turns: it needs flagged windows over half the minimum duration and a rise a listener
+    hears, 3 st or 6 dB, whatever its score (`_heard`, `audible`'s `across_turns`).
+    """
     if all(baseline is None for baseline in baselines):
         return []
-    spans: list[list[int]] = []  # indices of flagged windows per span
     calm_speech = windows.speech & ~windows.flagged
-    for index in np.flatnonzero(windows.flagged):
-        if spans:
-            last = spans[-1][-1]
+    taken = np.zeros(windows.flagged.shape[0], dtype=bool)
+    found: list[tuple[int, int, Segment]] = []
+
+    def keep(members: list[int], across_turns: bool) -> None:
+        first, last = members[0], members[-1]
+        segment = _heard(windows, np.asarray(members), baselines, params, across_turns)
+        if segment is not None:
+            taken[first : last + 1] = True
+            found.append((first, last, segment))
+
+    for members, _ in _runs(windows, windows.flagged, calm_speech, params):
+        keep(members, False)
+    if windows.voice.max(initial=-1) >= 1:
+        for voice in (0, 1):
+            own = windows.voice == voice
+            runs = _runs(
+                windows, windows.flagged & own & ~taken, calm_speech & own, params,
+                others=windows.speech & ~own,
+            )
+            for members, across_turns in runs:
+                if not taken[members[0] : members[-1] + 1].any():
+                    keep(members, across_turns)
+    found.sort(key=lambda item: item[0])
+    for number, (first, last, _) in enumerate(found):
+        windows.segment[first : last + 1] = number
+    return [segment for _, _, segment in found]
+
+
+def _runs(
+    windows: WindowFeatures,
+    flagged: np.ndarray,
+    calm_speech: np.ndarray,
+    params: EscalationParams,
+    others: np.ndarray | None = None,
+) -> list[tuple[list[int], bool]]:
+    """The `flagged` windows merged into runs by `_segments`' rule (only `calm_speech` breaks
+    a pause), each with whether it bridges any of the `others` windows (the other voice's
+    speech)."""
+    runs: list[tuple[list[int], bool]] = []
+    for index in np.flatnonzero(flagged):
+        if runs:
+            members, across = runs[-1]
+            last = members[-1]
             gap = windows.start_s[index] - windows.end_s[last]
             pause = not calm_speech[last + 1 : index].any()
             if gap <= params.max_gap_s + 1e-9 or (pause and gap <= params.max_pause_s + 1e-9):
-                spans[-1].append(int(index))
+                members.append(int(index))
+                bridged = others is not None and bool(others[last + 1 : index].any())
+                runs[-1] = (members, across or bridged)
                 continue
-        spans.append([int(index)])
-    segments: list[Segment] = []
-    for members in spans:
-        start, end = float(windows.start_s[members[0]]), float(windows.end_s[members[-1]])
-        if end - start < params.min_duration_s - 1e-9:
-            continue
-        segment = _describe(windows, np.asarray(members), start, end, baselines, params)
-        if not audible(
-            segment.pitch_change_st, segment.level_change_db, params,
-            duration_s=end - start, mean_score=segment.mean_score,
-        ):
-            continue
-        windows.segment[members[0] : members[-1] + 1] = len(segments)
-        segments.append(segment)
-    return segments
+        runs.append(([int(index)], False))
+    return runs
+
+
+def _heard(
+    windows: WindowFeatures,
+    members: np.ndarray,
+    baselines: list[Baseline | None],
+    params: EscalationParams,
+    across_turns: bool,
+) -> Segment | None:
+    """The segment of a run of flagged windows, or None when it is shorter than
+    `min_duration_s` or a listener would not hear it (`audible`). A run merged across the
+    other voice's turns also needs flagged windows over half of `min_duration_s`: two raised
+    words 7 s apart are not an escalation."""
+    start, end = float(windows.start_s[members[0]]), float(windows.end_s[members[-1]])
+    if end - start < params.min_duration_s - 1e-9:
+        return None
+    if across_turns and members.size * params.hop < params.min_duration_s / 2:
+        return None
+    segment = _describe(windows, members, start, end, baselines, params)
+    heard = audible(
+        segment.pitch_change_st, segment.level_change_db, params,
+        duration_s=end - start, mean_score=segment.mean_score, across_turns=across_turns,
+    )
+    return segment if heard else None
 
 
 def audible(
@@ -1693,12 +1754,14 @@ def audible(
     *,
     duration_s: float,
     mean_score: float,
+    across_turns: bool = False,
 ) -> bool:
     """Whether a stretch's rise over its baseline is large enough to be heard as escalation
     (NaN counts as no rise): pitch up by `min_pitch_rise_st` or level up by
     `min_level_rise_db`, when `min_pitch_rise_st` is set; and for a short, weak stretch
     (`short_segment_s`) pitch up by `short_min_pitch_rise_st` or level up by
-    `min_level_rise_db`."""
+    `min_level_rise_db`; the same for a stretch merged across the other voice's turns
+    (`across_turns`), whatever its length and score: its scores are of scattered windows."""
     louder = level_change_db >= params.min_level_rise_db
     if params.min_pitch_rise_st is not None and not (
         pitch_change_st >= params.min_pitch_rise_st or louder
@@ -1708,7 +1771,8 @@ def audible(
         duration_s < params.short_segment_s - 1e-9
         and not mean_score >= params.threshold + params.short_score_margin
     )
-    return bool(not short_and_weak or pitch_change_st >= params.short_min_pitch_rise_st or louder)
+    must_rise = short_and_weak or across_turns
+    return bool(not must_rise or pitch_change_st >= params.short_min_pitch_rise_st or louder)
 
 
 def cue_contributions(
