@@ -158,6 +158,41 @@ def test_a_calmer_state_is_taken_at_an_ashman_d_between_2_and_2_5():
     assert calmer[:110].mean() > 0.8 and calmer[110:].mean() < 0.2
 
 
+def test_the_level_marks_the_calmer_part_when_a_long_rise_spills_over_the_pitch_states():
+    """A voice escalated over its last half (+4 st, +9 dB), and 20 calm windows before it as
+    high as the escalation: the upper pitch state holds 70 % of the speech, too much for an
+    escalation. The loud half is also higher in pitch: the quieter level state is the calm
+    part."""
+    from gpuaudio.analysis.escalation import _calmer_state, _two_states
+
+    rng = np.random.default_rng(5)
+    pitch = rng.normal(0.0, 0.5, 120)
+    pitch[40:] += 4.0
+    level = rng.normal(-30.0, 1.0, 120)
+    level[60:] += 9.0
+    speech = np.ones(120, dtype=bool)
+    upper = _two_states(pitch, speech)
+    assert upper is not None and upper.upper_share > 0.6
+    calmer = _calmer_state((pitch, level, *(np.zeros(120) for _ in range(3))), speech)
+    assert calmer is not None
+    assert calmer[:60].all() and not calmer[60:].any()
+
+
+def test_a_louder_half_at_the_same_pitch_marks_no_calmer_part():
+    """Loudness alone (the line, the microphone) is not an escalation: two level states 9 dB
+    apart whose louder one is no higher in pitch mark no calmer part."""
+    from gpuaudio.analysis.escalation import _calmer_state, _two_states
+
+    rng = np.random.default_rng(6)
+    pitch = rng.normal(0.0, 1.5, 120)
+    level = rng.normal(-30.0, 1.0, 120)
+    level[60:] += 9.0
+    speech = np.ones(120, dtype=bool)
+    loud = _two_states(level, speech)
+    assert loud is not None and loud.separation > 5 and not loud.lower[60:].any()
+    assert _calmer_state((pitch, level, *(np.zeros(120) for _ in range(3))), speech) is None
+
+
 @pytest.mark.parametrize("kind", ["white", "dither", "hum"])
 def test_noise_hum_and_dither_are_not_speech(fake_service, kind):
     rng = np.random.default_rng(1)
