@@ -75,6 +75,43 @@ def test_one_voice_is_not_split_by_its_timbre(seed):
     assert _timbre_voices(escalated, pitch, speech) is None
 
 
+def _voices_in_turns(
+    rng: np.random.Generator, cosine: float, turn: int, apart_st: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(whose, embedding, pitch) of two voices taking turns of `turn` windows, their centres at
+    `cosine`, their pitch `apart_st` semitones apart."""
+    whose = np.repeat(np.arange(40) % 2, turn)
+    first, second = _pair(rng, cosine)
+    embedding = np.where(
+        whose[:, None] == 0, _around(first, whose.size, rng), _around(second, whose.size, rng)
+    ).astype(np.float32)
+    pitch = np.where(whose == 0, 85.0, 85.0 + apart_st) + rng.normal(0.0, 1.0, whose.size)
+    return whose, embedding, pitch
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_voices_further_apart_in_pitch_are_told_apart_when_timbre_and_turns_are_clear(seed):
+    """A man at 110 Hz and a higher man at 165 Hz (7 st: the pitch test needs 8): with centres
+    at a cosine of 0.75 and turns of 8 windows they are two voices; the same timbre in turns of
+    4 windows (kappa ~0.5), or centres at 0.86 (one voice's escalation can split as far), is
+    not enough that far apart in pitch."""
+    rng = np.random.default_rng(seed)
+    speech = np.ones(80 * 4, dtype=bool)
+    whose, embedding, pitch = _voices_in_turns(rng, 0.75, 8, 7.0)
+    voices = _timbre_voices(embedding, pitch, speech[: whose.size])
+    assert voices is not None and voices.by == "timbre"
+    assert (voices.lower == (whose == 0)).mean() >= 0.95
+    assert 6.0 < voices.distance_st < 8.0
+
+    whose, embedding, pitch = _voices_in_turns(rng, 0.75, 4, 7.0)
+    assert _timbre_voices(embedding, pitch, speech[: whose.size]) is None
+    whose, embedding, pitch = _voices_in_turns(rng, 0.86, 8, 7.0)
+    assert _timbre_voices(embedding, pitch, speech[: whose.size]) is None
+    # Close in pitch, the looser bars hold: turns of 4 windows are two voices.
+    whose, embedding, pitch = _voices_in_turns(rng, 0.75, 4, 2.0)
+    assert _timbre_voices(embedding, pitch, speech[: whose.size]) is not None
+
+
 def test_speech_windows_without_an_embedding_take_the_voice_of_the_nearest_one():
     rng = np.random.default_rng(7)
     whose = _turns(rng, 30)
