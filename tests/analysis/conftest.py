@@ -83,6 +83,12 @@ def tones():
     return tone_call
 
 
+@pytest.fixture(scope="session")
+def quick_turns():
+    """`quick_turns_call`, as a fixture."""
+    return quick_turns_call
+
+
 _HARMONICS = range(1, 6)
 _HARMONIC_AMPLITUDES = [10 ** (-12 * np.log2(k) / 20) for k in _HARMONICS]
 """A voice-like spectrum falling by 12 dB per octave: the fundamental strongest, and enough
@@ -121,3 +127,14 @@ def tone_call(
         voice = sum(_HARMONIC_AMPLITUDES[k - 1] * np.sin(k * phase) for k in _HARMONICS)
         seconds_of_audio.append(np.sqrt(2) * 10 ** (db / 20) * gate * voice / _HARMONIC_RMS)
     return np.concatenate(seconds_of_audio).astype(np.float32)
+
+
+def quick_turns_call(sr: int, raise_st: float, gain_db: float) -> np.ndarray:
+    """3-s turns of a calm low voice (110 Hz) and a high one (250 Hz), 60 s of each; the high
+    voice rises over its own seconds 27-45, which are 57-90 s on the call's clock."""
+    low = tone_call(sr, 60, [], base_hz=110.0, seed=1)
+    high = tone_call(sr, 60, [(27, 45)], base_hz=250.0, raise_st=raise_st, gain_db=gain_db, seed=2)
+    return np.concatenate([
+        part for k in range(20) for part in (low[k * 3 * sr : (k + 1) * 3 * sr],
+                                             high[k * 3 * sr : (k + 1) * 3 * sr])
+    ])

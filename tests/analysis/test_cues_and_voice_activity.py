@@ -358,25 +358,14 @@ def test_a_heated_exchange_over_nearly_half_of_the_call_is_two_voices_escalating
     assert all(s.end_s > 84 for s in report.segments)  # nothing in the calm part
 
 
-def _quick_turns(tones, raise_st: float, gain_db: float) -> np.ndarray:
-    """3-s turns of a calm low voice (110 Hz) and a high one (250 Hz), 60 s of each; the high
-    voice rises over its own seconds 27-45, which are 57-90 s on the call's clock."""
-    low = tones(SR, 60, [], base_hz=110.0, seed=1)
-    high = tones(SR, 60, [(27, 45)], base_hz=250.0, raise_st=raise_st, gain_db=gain_db, seed=2)
-    return np.concatenate([
-        part for k in range(20) for part in (low[k * 3 * SR : (k + 1) * 3 * SR],
-                                             high[k * 3 * SR : (k + 1) * 3 * SR])
-    ])
-
-
 def test_one_voice_escalating_in_quick_turns_is_merged_across_the_others_calm_turns(
-    fake_service, tones
+    fake_service, quick_turns
 ):
     """The high voice's raised turns last 3 s each, and the low voice's calm turns between
     them break the usual merge into pieces under the 7-s minimum. Merged again on its own, the
     other voice's turns counted as pauses, the high voice's escalation is one segment of its
     own (+5 st: a rise a listener hears)."""
-    report = fake_service.detect_emotional_escalation(_quick_turns(tones, 5.0, 0.0), SR)
+    report = fake_service.detect_emotional_escalation(quick_turns(SR, 5.0, 0.0), SR)
     assert len(report.voices) == 2
     assert [s.voice for s in report.segments] == [1]
     (segment,) = report.segments
@@ -387,16 +376,16 @@ def test_one_voice_escalating_in_quick_turns_is_merged_across_the_others_calm_tu
     assert (report.windows.segment[~inside] == -1).all()
 
 
-def test_a_modest_rise_merged_across_the_others_turns_must_be_heard(fake_service, tones):
+def test_a_modest_rise_merged_across_the_others_turns_must_be_heard(fake_service, quick_turns):
     """The same quick turns with +1.6 st and +4 dB: unusual for the steady voice (its raised
     windows are flagged) but spread over the other voice's turns it must rise as a short
     segment must (3 st or 6 dB): no segment. With +7 dB it is heard."""
-    modest = fake_service.detect_emotional_escalation(_quick_turns(tones, 1.6, 4.0), SR)
+    modest = fake_service.detect_emotional_escalation(quick_turns(SR, 1.6, 4.0), SR)
     raised = (modest.windows.voice == 1) & (modest.windows.start_s >= 57)
     raised &= modest.windows.end_s <= 90
     assert modest.windows.flagged[raised].mean() >= 0.6
     assert modest.segments == []
-    louder = fake_service.detect_emotional_escalation(_quick_turns(tones, 1.6, 7.0), SR)
+    louder = fake_service.detect_emotional_escalation(quick_turns(SR, 1.6, 7.0), SR)
     (segment,) = louder.segments
     assert segment.voice == 1 and segment.level_change_db >= 6.0
 

@@ -307,6 +307,27 @@ def test_live_segments_follow_the_short_segment_rule(fake_service, tones):
     assert len(off.finish().segments) == 1
 
 
+def test_a_voice_escalating_in_quick_turns_opens_a_live_segment(fake_service, quick_turns):
+    """The offline rule's second pass live: the high voice's raised 3-s turns, broken apart by
+    the low voice's calm ones, open one live segment over the high voice's escalation (57-90
+    s), as the final report has one; a modest rise across the turns (+1.6 st, +4 dB) opens
+    none, as offline. Live windows name their voice."""
+    sr = 16000
+    monitor = EscalationMonitor(fake_service, sr=sr)
+    live = _stream(monitor, quick_turns(sr, 5.0, 0.0), [sr])
+    assert {w.voice for w in live if w.speech} == {0, 1}
+    assert [e.kind for e in monitor.events] == ["open", "close"]
+    (segment,) = monitor.segments
+    # Live, each window's cues are medians of the seconds so far: the flags trail by a few.
+    assert 55 <= segment.start_s <= 62 and 85 <= segment.end_s <= 97 and segment.closed
+    (offline,) = monitor.finish().segments
+    assert abs(offline.start_s - segment.start_s) <= 3 and abs(offline.end_s - segment.end_s) <= 6
+    modest = EscalationMonitor(fake_service, sr=sr)
+    live = _stream(modest, quick_turns(sr, 1.6, 4.0), [sr])
+    assert sum(w.flagged for w in live) >= 8 and modest.events == []
+    assert modest.finish().segments == []
+
+
 # -- input checks --------------------------------------------------------------------------
 
 

@@ -20,7 +20,9 @@ the offline `EscalationReport`, equal to `detect_escalation` on the whole stream
   of at most ``max_pause_s`` without calm speech) span ``min_duration_s``, and *closes* as
   soon as no later window could be merged into it (the next window would start more than
   ``max_gap_s`` after its last flagged window with calm speech since, or more than
-  ``max_pause_s`` after it), or when the stream ends.
+  ``max_pause_s`` after it), or when the stream ends. With two voices on the channel, a
+  voice's flagged windows are also merged on their own, the other voice's turns counted as
+  pauses, as the offline rule's second pass does; live segments never overlap.
 
 See docs/streaming.md for latency and the CLI (``gpuaudio monitor``).
 """
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -140,6 +142,9 @@ class LiveWindow:
     """Its level against its voice's live baseline (dB); None while it has no score."""
     events: tuple[SegmentEvent, ...] = ()
     """Segment events this window's completion decided."""
+    voice: int = -1
+    """The voice speaking (0, or 0/1 with two voices on the channel, as the analysis of the
+    stream so far tells them apart); -1 without speech."""
 
     def line(self, min_baseline_windows: int) -> str:
         """One human-readable line (without its events)."""
@@ -153,6 +158,35 @@ class LiveWindow:
         if self.baseline is None:
             return text + f"score     -  (baseline: {self.n_speech}/{min_baseline_windows})"
         return text + "score     -  (no speech)"
+
+
+@dataclass
+class _LiveRun:
+    """Flagged windows merged by the offline segment rule as they come."""
+
+    windows: list[LiveWindow] = field(default_factory=list)
+    opened: bool = False
+    """The run is a live segment (it stays one until it closes)."""
+    calm_after: bool = False
+    """A calm speech window that breaks the run came after its last flagged window."""
+    other_since: bool = False
+    """The other voice spoke since the run's last flagged window."""
+    across: bool = False
+    """The run bridges the other voice's speech (`escalation._runs`)."""
+
+    def add(self, window: LiveWindow) -> None:
+        self.across = self.across or (bool(self.windows) and self.other_since)
+        self.windows.append(window)
+        self.calm_after = self.other_since = False
+
+    def clear(self) -> None:
+        self.windows = []
+        self.opened = self.calm_after = self.other_since = self.across = False
+
+    def over(self, next_start_s: float, params: EscalationParams) -> bool:
+        """No window from `next_start_s` on could be merged into the run."""
+        limit = params.max_gap_s if self.calm_after else max(params.max_gap_s, params.max_pause_s)
+        return bool(self.windows) and next_start_s - self.windows[-1].end_s > limit + _EPS
 
 
 class EscalationMonitor:
@@ -211,9 +245,8 @@ class EscalationMonitor:
         self._windows: list[LiveWindow] = []
         self._events: list[SegmentEvent] = []
         self._segments: list[LiveSegment] = []
-        self._run: list[LiveWindow] = []  # flagged windows of the current live run
-        self._opened = False  # the run is a live segment (it stays one until it closes)
-        self._calm_after_run = False  # a calm speech window came after the run's last flag
+        self._run = _LiveRun()  # flagged windows of any voice, broken by any calm speech
+        self._voice_runs = (_LiveRun(), _LiveRun())  # one voice's, across the other's turns
         self._provenance: dict[str, Any] = {}
         self._timing = {
             "read_s": 0.0, "f0_s": 0.0, "level_s": 0.0, "spectral_s": 0.0, "speakers_s": 0.0
@@ -244,7 +277,11 @@ class EscalationMonitor:
     @property
     def open_segment(self) -> LiveSegment | None:
         """The segment in progress, or None."""
-        return self._snapshot(closed=False) if self._opened else None
+        run = self._open_run()
+        return self._snapshot(run, closed=False) if run else None
+
+    def _open_run(self) -> _LiveRun | None:
+        return next((r for r in (self._run, *self._voice_runs) if r.opened), None)
 
     @property
     def baseline(self) -> Baseline | None:
@@ -303,9 +340,10 @@ class EscalationMonitor:
         if self._flushed:
             return []
         done = self._advance(time.perf_counter())  # on a backend error, flush() again
-        if self._opened:
-            self._close(self._resampler.received / self.sr)
-        self._run, self._opened = [], False
+        run = self._open_run()
+        if run is not None:
+            self._close(run, self._resampler.received / self.sr)
+        self._run, self._voice_runs = _LiveRun(), (_LiveRun(), _LiveRun())
         self._flushed = True
         return done
 
@@ -428,74 +466,116 @@ class EscalationMonitor:
                 ),
                 level_change_db=None if voice_baseline is None
                 else float(raw.level_dbfs[row]) - voice_baseline.level_dbfs,
+                voice=int(scoring.voice[k]),
             )
-            window = self._segment(window)
+            window = self._segment(window, scoring.voices_st is not None)
             self._windows.append(window)
             done.append(window)
         return done
 
     # -- live segments ---------------------------------------------------------------------
 
-    def _segment(self, window: LiveWindow) -> LiveWindow:
-        """Apply the offline segment rule to the live flags; return `window` with its events."""
+    def _segment(self, window: LiveWindow, two_voices: bool) -> LiveWindow:
+        """Apply the offline segment rule to the live flags; return `window` with its events.
+
+        The run of every voice's flagged windows (any calm speech breaks it) comes first, as
+        in the offline rule's first pass; with two voices on the channel, each voice's flagged
+        windows outside an opened run also run on their own, the other voice's speech counted
+        as a pause (the second pass). One live segment is open at a time: a voice's run opens
+        only when none is, after the last closed one, and a run of every voice that opens
+        while a voice's segment is open takes that segment over (no new event)."""
         before = len(self._events)
+        joint = self._run
         if window.flagged:
-            self._run.append(window)
-            self._calm_after_run = False
-            if not self._opened and self._opens():
-                self._opened = True
-                self._events.append(SegmentEvent("open", self._snapshot(False), window.end_s))
-        elif window.speech and self._run:
-            self._calm_after_run = True
+            joint.add(window)
+        elif window.speech:
+            joint.calm_after = True
+        if not joint.opened and self._opens(joint):
+            held = next((run for run in self._voice_runs if run.opened), None)
+            if held is None:
+                self._open(joint, window.end_s)
+            else:
+                merged = {w.index: w for w in held.windows + joint.windows}
+                joint.windows = [merged[index] for index in sorted(merged)]
+            joint.opened = True
+            for run in self._voice_runs:
+                run.clear()  # their windows are the open segment's
+        if two_voices and not joint.opened:
+            self._voice_turn(window)
         next_start = window.start_s + self._hop / self.params.analysis_sr
-        limit = self.params.max_gap_s
-        if not self._calm_after_run:
-            limit = max(limit, self.params.max_pause_s)
-        if self._run and next_start - self._run[-1].end_s > limit + _EPS:
-            # No later window can be merged into the run: it is over.
-            if self._opened:
-                self._close(window.end_s)
-            self._run, self._opened = [], False
-            self._calm_after_run = False
+        for run in (joint, *self._voice_runs):
+            if run.over(next_start, self.params):
+                if run.opened:
+                    self._close(run, window.end_s)
+                run.clear()
         events = tuple(self._events[before:])
         if not events:
             return window
         return replace(window, events=events)
 
-    def _opens(self) -> bool:
-        """The offline rule on the run so far: long enough, and a rise a listener hears (the
-        median of its windows' changes, each against its voice's live baseline; a short run
-        of modest score must rise more, `EscalationParams.short_segment_s`)."""
-        if not self._run:
+    def _voice_turn(self, window: LiveWindow) -> None:
+        """Add `window` to its voice's own run (the other voice's speech is a pause there), and
+        open that run when it passes the offline rule and no segment is open."""
+        for voice, run in enumerate(self._voice_runs):
+            if window.voice != voice:
+                run.other_since = run.other_since or window.speech
+            elif window.flagged:
+                run.add(window)
+            elif window.speech:
+                run.calm_after = True
+        last_end = self._segments[-1].end_s if self._segments else -math.inf
+        for run in self._voice_runs:
+            if (
+                self._open_run() is None
+                and run.windows
+                and run.windows[0].start_s >= last_end - _EPS
+                and self._opens(run)
+            ):
+                self._open(run, window.end_s)
+
+    def _opens(self, run: _LiveRun) -> bool:
+        """The offline rule (`escalation._heard`) on the run so far: long enough, and a rise a
+        listener hears (the median of its windows' changes, each against its voice's live
+        baseline; a short run of modest score must rise more, `EscalationParams.short_segment_s`;
+        so must a run across the other voice's turns, which also needs flagged windows over
+        half of `min_duration_s`)."""
+        if not run.windows:
             return False
-        duration_s = self._run[-1].end_s - self._run[0].start_s
+        duration_s = run.windows[-1].end_s - run.windows[0].start_s
         if duration_s < self.params.min_duration_s - _EPS:
             return False
-        pitch = [w.pitch_change_st for w in self._run if w.pitch_change_st is not None]
-        level = [w.level_change_db for w in self._run if w.level_change_db is not None]
-        scores = [w.score for w in self._run if w.score is not None]
+        if run.across and len(run.windows) * self.params.hop < self.params.min_duration_s / 2:
+            return False
+        pitch = [w.pitch_change_st for w in run.windows if w.pitch_change_st is not None]
+        level = [w.level_change_db for w in run.windows if w.level_change_db is not None]
+        scores = [w.score for w in run.windows if w.score is not None]
         return audible(
             float(np.median(pitch)) if pitch else math.nan,
             float(np.median(level)) if level else math.nan,
             self.params,
             duration_s=duration_s,
             mean_score=float(np.mean(scores)) if scores else math.nan,
+            across_turns=run.across,
         )
 
-    def _snapshot(self, closed: bool) -> LiveSegment:
-        scores = [w.score if w.score is not None else -math.inf for w in self._run]
-        peak = self._run[int(np.argmax(scores))]
+    def _snapshot(self, run: _LiveRun, closed: bool) -> LiveSegment:
+        scores = [w.score if w.score is not None else -math.inf for w in run.windows]
+        peak = run.windows[int(np.argmax(scores))]
         return LiveSegment(
             number=len(self._segments),
-            start_s=self._run[0].start_s,
-            end_s=self._run[-1].end_s,
+            start_s=run.windows[0].start_s,
+            end_s=run.windows[-1].end_s,
             peak_score=float(max(scores)),
             peak_time_s=(peak.start_s + peak.end_s) / 2,
-            n_windows=len(self._run),
+            n_windows=len(run.windows),
             closed=closed,
         )
 
-    def _close(self, at_s: float) -> None:
-        segment = self._snapshot(closed=True)
+    def _open(self, run: _LiveRun, at_s: float) -> None:
+        run.opened = True
+        self._events.append(SegmentEvent("open", self._snapshot(run, closed=False), at_s))
+
+    def _close(self, run: _LiveRun, at_s: float) -> None:
+        segment = self._snapshot(run, closed=True)
         self._segments.append(segment)
         self._events.append(SegmentEvent("close", segment, at_s))
