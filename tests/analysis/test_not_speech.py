@@ -121,3 +121,37 @@ def test_hold_music_then_the_call():
     assert windows[:40].sum() <= 3
     assert windows[40:].sum() >= 0.95 * (len(windows) - 40)
     assert any("sound like music" in text for text in report.warnings)
+
+
+def _hoarse_voice(jitter: float, sr: int = 16000, seconds: int = 40) -> np.ndarray:
+    """A voice-like sound: a ~100-Hz pulse train whose periods scatter by +-`jitter` (a
+    hoarse voice; 0 is a steady, modal one), with breath noise, through three formant
+    resonances, in syllables and phrases with pauses."""
+    from scipy.signal import iirpeak, lfilter
+
+    rng = np.random.default_rng(3)
+    n = seconds * sr
+    source = np.zeros(n)
+    position = 0.0
+    while position < n:
+        source[int(position)] = 1.0
+        position += sr / 100 * (1 + jitter * rng.uniform(-1, 1))
+    voice = source + 0.3 * source.std() * rng.standard_normal(n)
+    for formant_hz, q in ((600, 6), (1200, 8), (2500, 8)):
+        voice = lfilter(*iirpeak(formant_hz, q, sr), voice)
+    t = np.arange(n) / sr
+    syllables = (np.sin(2 * np.pi * 3.0 * t) > -0.2) & ((t % 4) < 3.2)
+    y = 0.05 * voice / voice.std() * syllables + 1e-4 * rng.standard_normal(n)
+    return y.astype(np.float32)
+
+
+def test_a_hoarse_voice_is_named_as_such_when_too_little_of_it_is_voiced():
+    """A voice whose periods scatter by +-30 % is too aperiodic for the F0 tracker (about a
+    tenth of its frames voiced): too few voiced windows for a baseline. The warning says that
+    it sounds like speech, unvoiced, rather than asking whether it is speech at all; noise-like
+    sound keeps the question (test_noise_hum_and_dither_are_not_speech)."""
+    report = AudioFeatureService().detect_emotional_escalation(_hoarse_voice(0.3), 16000)
+    assert report.baseline is None and report.segments == []
+    (note,) = [text for text in report.warnings if "nothing was scored" in text]
+    assert "hoarse, breathy or whispered voice" in note
+    assert "is this a recording of speech?" not in note

@@ -909,9 +909,16 @@ def _voiced_sound(raw: _Raw, params: EscalationParams) -> np.ndarray:
     """Windows with enough voiced frames, a spectrum less flat than noise and a level above
     the recording's noise floor: speech, or music."""
     voiced = (raw.voiced_fraction >= params.min_voiced_fraction) & np.isfinite(raw.f0_median_hz)
-    harmonic = np.nan_to_num(raw.flatness, nan=1.0) <= params.max_flatness
-    sound: np.ndarray = voiced & harmonic & (raw.level_dbfs >= _noise_floor(raw) + _SPEECH_SNR_DB)
+    sound: np.ndarray = voiced & _shaped_sound(raw, params)
     return sound
+
+
+def _shaped_sound(raw: _Raw, params: EscalationParams) -> np.ndarray:
+    """Windows with a spectrum less flat than noise and a level above the noise floor, voiced
+    or not."""
+    harmonic = np.nan_to_num(raw.flatness, nan=1.0) <= params.max_flatness
+    shaped: np.ndarray = harmonic & (raw.level_dbfs >= _noise_floor(raw) + _SPEECH_SNR_DB)
+    return shaped
 
 
 _STEADY_LAG_S = 0.1
@@ -1685,12 +1692,22 @@ def _speech_notes(
             "s) and were not analysed as speech"
         )
     if fit is None:
-        voiced = int(((raw.voiced_fraction >= params.min_voiced_fraction)).sum())
-        notes.append(
-            f"only {n_speech} window(s) hold speech ({voiced} with voicing, the rest noise-like"
-            f" or at the noise floor); at least {params.min_baseline_windows} are needed for a "
-            "baseline, so nothing was scored: is this a recording of speech?"
-        )
+        voiced = raw.voiced_fraction >= params.min_voiced_fraction
+        unvoiced = int((_shaped_sound(raw, params) & ~voiced).sum())
+        if unvoiced >= params.min_baseline_windows:
+            notes.append(
+                f"only {n_speech} window(s) hold voiced speech, and {unvoiced} more sound like "
+                "speech with too little voicing (a hoarse, breathy or whispered voice?): the "
+                f"analysis needs voiced speech (pitch), at least {params.min_baseline_windows} "
+                "windows of it for a baseline, so nothing was scored"
+            )
+        else:
+            notes.append(
+                f"only {n_speech} window(s) hold speech ({int(voiced.sum())} with voicing, the "
+                f"rest noise-like or at the noise floor); at least {params.min_baseline_windows}"
+                " are needed for a baseline, so nothing was scored: is this a recording of "
+                "speech?"
+            )
     elif speech_s < params.min_speech_s:
         notes.append(
             f"only {speech_s:.0f} s of speech (under {params.min_speech_s:.0f} s): the "
