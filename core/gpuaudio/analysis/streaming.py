@@ -490,7 +490,7 @@ class EscalationMonitor:
             joint.add(window)
         elif window.speech:
             joint.calm_after = True
-        if not joint.opened and self._opens(joint):
+        if window.flagged and not joint.opened and self._opens(joint):  # it only grows on flags
             held = next((run for run in self._voice_runs if run.opened), None)
             if held is None:
                 self._open(joint, window.end_s)
