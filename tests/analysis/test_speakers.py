@@ -96,20 +96,20 @@ def test_voices_further_apart_in_pitch_are_told_apart_when_timbre_and_turns_are_
     4 windows (kappa ~0.5), or centres at 0.86 (one voice's escalation can split as far), is
     not enough that far apart in pitch."""
     rng = np.random.default_rng(seed)
-    speech = np.ones(80 * 4, dtype=bool)
     whose, embedding, pitch = _voices_in_turns(rng, 0.75, 8, 7.0)
-    voices = _timbre_voices(embedding, pitch, speech[: whose.size])
+    speech = np.ones(whose.size, dtype=bool)
+    voices = _timbre_voices(embedding, pitch, speech)
     assert voices is not None and voices.by == "timbre"
     assert (voices.lower == (whose == 0)).mean() >= 0.95
     assert 6.0 < voices.distance_st < 8.0
 
-    whose, embedding, pitch = _voices_in_turns(rng, 0.75, 4, 7.0)
-    assert _timbre_voices(embedding, pitch, speech[: whose.size]) is None
-    whose, embedding, pitch = _voices_in_turns(rng, 0.86, 8, 7.0)
-    assert _timbre_voices(embedding, pitch, speech[: whose.size]) is None
+    _, embedding, pitch = _voices_in_turns(rng, 0.75, 4, 7.0)
+    assert _timbre_voices(embedding, pitch, speech[: pitch.size]) is None
+    _, embedding, pitch = _voices_in_turns(rng, 0.86, 8, 7.0)
+    assert _timbre_voices(embedding, pitch, speech) is None
     # Close in pitch, the looser bars hold: turns of 4 windows are two voices.
-    whose, embedding, pitch = _voices_in_turns(rng, 0.75, 4, 2.0)
-    assert _timbre_voices(embedding, pitch, speech[: whose.size]) is not None
+    _, embedding, pitch = _voices_in_turns(rng, 0.75, 4, 2.0)
+    assert _timbre_voices(embedding, pitch, speech[: pitch.size]) is not None
 
 
 def test_speech_windows_without_an_embedding_take_the_voice_of_the_nearest_one():

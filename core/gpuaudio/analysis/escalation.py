@@ -1332,19 +1332,19 @@ pitch (a woman's +5 st rise on a GSM copy: cosine 0.855, the groups 5.1 st apart
 further apart are the pitch test's (`_two_voices`). Tuning pairs told apart by timbre alone:
 1.4-3.8 st."""
 _TIMBRE_FAR_COSINE = 0.84
+"""...unless the groups are clearly two voices: centres with a cosine under this..."""
 _TIMBRE_FAR_TURNS = 0.6
-"""...unless the groups are clearly two voices: centres with a cosine under 0.84 whose windows
-follow turns with a kappa of 0.6 or more. Voices 4.5-8 st apart are then told apart by timbre
-(the pitch test needs 8): the AMI man and the Italian man (110 and 175 Hz, whose windows' own
-pitch states lie 6.5-7 st apart) and the AMI woman and man on phone copies (6-7 st). Tuning
-half (session 16; 1,310 analyses: standard, long, pair, exchange and unscripted builds): the
-groups of 11 analyses of a conversation failed only the pitch bar (cosine 0.74-0.87, kappa
-0.49-0.78), 9 of them pass these bars, no single-voice analysis passes; the builds'
-conversations: +1 span at the bar on clean copies, recall +0.006..+0.023. The one voice known
-to split (the AMI woman's +5 st rise on a GSM copy: cosine 0.855, kappa 0.54, 5.1 st) stays
-out: her escalation calls on 18 phone copies (seeds 2-8) split into groups at cosines of
-0.855-0.90, kappa 0.31-0.64.
-So do two exchanges of the AMI man and the Italian man on phone copies (0.866-0.867, 0.49)."""
+"""...whose windows follow turns with a kappa of this or more. Voices 4.5-8 st apart are then told
+apart by timbre (the pitch test needs 8): the AMI man and the Italian man (110 and 175 Hz, whose
+windows' own pitch states lie 6.5-7 st apart) and the AMI woman and man on phone copies (6-7
+st). Tuning half (session 16; 1,310 analyses: standard, long, pair, exchange and unscripted
+builds): the groups of 11 analyses of a conversation failed only the pitch bar (cosine
+0.74-0.87, kappa 0.49-0.78), 9 of them pass these bars, no single-voice analysis passes; the
+builds' conversations: +1 span at the bar on clean copies, recall +0.006..+0.023. The one voice
+known to split (the AMI woman's +5 st rise on a GSM copy: cosine 0.855, kappa 0.54, 5.1 st)
+stays out: her escalation calls on 18 phone copies (seeds 2-8) split into groups at cosines of
+0.855-0.90, kappa 0.31-0.64. So do two exchanges of the AMI man and the Italian man on phone
+copies (0.866-0.867, 0.49)."""
 _TIMBRE_ROUNDS = 30
 """Most rounds of the two-group split of the embeddings (it settles in a few)."""
 
