@@ -28,8 +28,10 @@ S-second windows, all windows one batch, each window's frames before the next wi
 Scores per condition, all frames of the calls pooled (and per speaker / speaker pair): raw
 pitch accuracy (estimate voiced and within 50 cents of the truth, over truth-voiced frames),
 octave errors (estimate voiced and within 50 cents of 2x or 0.5x the truth, as a share of
-truth-voiced frames), voicing recall and false alarm. The truth is moved to each estimator's
-frame times with ``gpuaudio.evaluation.metrics.resample_f0``.
+truth-voiced frames), gross errors (estimate voiced and more than 700 cents from the truth,
+any direction: octave slips and the picks of a formant's ringing that move a window's
+pitch by more than the largest planted rise), voicing recall and false alarm. The truth is
+moved to each estimator's frame times with ``gpuaudio.evaluation.metrics.resample_f0``.
 
     python benchmarks/escalation_real/f0_accuracy.py --set DIR [--split tune|test|all]
         [--conditions clean,telephone,agc,gsm] [--crepe] [--crepe-calls N] [--octave-fix] [--refine]
@@ -54,6 +56,7 @@ SR = 16000
 FMIN, FMAX = 50.0, 550.0
 FRAME_LENGTH, HOP = 2048, 512
 TOLERANCE_CENTS = 50.0
+GROSS_CENTS = 700.0
 
 Track = tuple[np.ndarray, np.ndarray, np.ndarray]
 """Frame times (s), F0 (Hz, NaN where unvoiced) and the voicing decision."""
@@ -169,7 +172,15 @@ def refine_f0(
 
 # -- scoring -----------------------------------------------------------------------------------
 
-COUNTS = ("truth_voiced", "truth_unvoiced", "pitch_ok", "octave", "recall", "false_alarm")
+COUNTS = (
+    "truth_voiced",
+    "truth_unvoiced",
+    "pitch_ok",
+    "octave",
+    "gross",
+    "recall",
+    "false_alarm",
+)
 
 
 def counts(reference: np.ndarray, f0: np.ndarray, voiced: np.ndarray) -> dict[str, int]:
@@ -184,6 +195,7 @@ def counts(reference: np.ndarray, f0: np.ndarray, voiced: np.ndarray) -> dict[st
         "truth_unvoiced": int((~ref_voiced).sum()),
         "pitch_ok": int((np.abs(cents) < TOLERANCE_CENTS).sum()),
         "octave": int((np.abs(np.abs(cents) - 1200.0) < TOLERANCE_CENTS).sum()),
+        "gross": int((both & (np.abs(cents) > GROSS_CENTS)).sum()),
         "recall": int((ref_voiced & voiced).sum()),
         "false_alarm": int((~ref_voiced & voiced).sum()),
     }
@@ -196,6 +208,7 @@ def scores(total: dict[str, int]) -> dict[str, float]:
     return {
         "rpa": ratio("pitch_ok", "truth_voiced"),
         "octave_errors": ratio("octave", "truth_voiced"),
+        "gross_errors": ratio("gross", "truth_voiced"),
         "vr": ratio("recall", "truth_voiced"),
         "vfa": ratio("false_alarm", "truth_unvoiced"),
         "truth_voiced_frames": total["truth_voiced"],
@@ -312,14 +325,16 @@ def markdown(result: dict[str, Any], per_speaker: bool = True) -> str:
             continue
         lines += [
             f"\n### {half} half\n",
-            "| condition | estimator | RPA | octave errors | VR | VFA | s per audio min |",
-            "|---|---|---|---|---|---|---|",
+            "| condition | estimator | RPA | octave errors | gross errors | VR | VFA "
+            "| s per audio min |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for condition, by_estimator in result[half].items():
             for label, s in by_estimator.items():
                 lines.append(
                     f"| {condition} | {label} | {s['rpa']:.3f} | {s['octave_errors']:.3f} | "
-                    f"{s['vr']:.3f} | {s['vfa']:.3f} | {60 * s['seconds'] / s['audio_s']:.2f} |"
+                    f"{s['gross_errors']:.3f} | {s['vr']:.3f} | {s['vfa']:.3f} | "
+                    f"{60 * s['seconds'] / s['audio_s']:.2f} |"
                 )
         if per_speaker:
             names = list(next(iter(result[half].values())))

@@ -6,6 +6,12 @@ Per frame (centred at ``t * hop_length``, zero padding at the edges, as pyin's `
 * a Hann window of `periods_per_window` periods of fmin (60 ms at 50 Hz), mean removed; its
   autocorrelation divided by the window's own autocorrelation (Boersma 1993, eq. 9), so a
   periodic frame peaks near 1 at its period whatever the window;
+* optionally (`envelope_weight`, off by default) blended with the same autocorrelation of the
+  frame's square, band-passed to 50-1000 Hz: through a telephone band (300-3400 Hz) a low
+  voice's fundamental is gone and its even harmonics can make half the period look as
+  periodic as the period (octave-up slips); the square's difference tones put the
+  fundamental back (YAAPT's nonlinear processing, Kasi & Zahorian 2002) while its own half
+  period stays weak;
 * candidates: the local maxima within 1/fmax..1/fmin above half the voicing threshold, lag
   and height by parabolic interpolation, the strongest `max_candidates` after an octave cost
   that favours the higher of two octave-related peaks; plus one unvoiced candidate whose
@@ -36,6 +42,8 @@ __all__ = ["AcPitchBackend"]
 
 _FRAMES_PER_BLOCK = 2048
 """Frames whose autocorrelations are held at once (bounds memory for long inputs)."""
+_ENVELOPE_BAND_HZ = (50.0, 1000.0)
+"""Band of the squared signal whose autocorrelation is blended in (`envelope_weight`)."""
 _REFERENCE_STEP_S = 0.01
 """Praat's costs are per 10-ms step; a hop of h seconds scales them by 0.01 / h."""
 
@@ -108,6 +116,8 @@ class AcTracker:
         self.taper = np.hanning(self.window + 2)[1:-1]
         taper_ac = self._autocorrelation(self.taper[None, :])[0, : self.max_lag + 2]
         self.taper_ac = taper_ac / taper_ac[0]
+        bins = np.fft.rfftfreq(self.n_fft, 1 / sr)
+        self.envelope_band = (bins >= _ENVELOPE_BAND_HZ[0]) & (bins <= _ENVELOPE_BAND_HZ[1])
         scale = _REFERENCE_STEP_S * sr / hop_length
         self.octave_jump_cost = options.octave_jump_cost * scale
         self.voiced_unvoiced_cost = options.voiced_unvoiced_cost * scale
@@ -139,8 +149,13 @@ class AcTracker:
             block = padded[rows[:, None], frames[:, None] * self.hop + offsets[None, :]]
             block -= block.mean(axis=1, keepdims=True)
             local_peak[ids] = np.abs(block).max(axis=1)
-            r = self._autocorrelation(block * self.taper)[:, : self.max_lag + 2]
-            r /= np.maximum(r[:, :1], np.finfo(np.float64).tiny) * self.taper_ac[None, :]
+            r = self._normalised_autocorrelation(block)
+            weight = self.options.envelope_weight
+            if weight > 0:
+                envelope = np.square(block)
+                envelope -= envelope.mean(axis=1, keepdims=True)
+                r *= 1 - weight
+                r += weight * self._normalised_autocorrelation(envelope, self.envelope_band)
             freqs[ids], strengths[ids] = self._candidates(r)
         freqs = freqs.reshape(n_rows, n_frames, k)
         strengths = strengths.reshape(n_rows, n_frames, k)
@@ -153,11 +168,23 @@ class AcTracker:
         chosen = np.take_along_axis(freqs, np.minimum(path, k - 1)[..., None], -1)[..., 0]
         return F0Frames(np.where(voiced, chosen, np.nan), voiced, harmonicity)
 
-    def _autocorrelation(self, frames: np.ndarray) -> np.ndarray:
+    def _autocorrelation(self, frames: np.ndarray, band: np.ndarray | None = None) -> np.ndarray:
+        """Autocorrelation of each row (of its `band` of FFT bins only, when given)."""
         spectrum = np.fft.rfft(frames, self.n_fft, axis=-1)
         power = spectrum.real**2 + spectrum.imag**2
+        if band is not None:
+            power *= band
         result: np.ndarray = np.fft.irfft(power, self.n_fft, axis=-1)
         return result
+
+    def _normalised_autocorrelation(
+        self, frames: np.ndarray, band: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Autocorrelation of the tapered frames at lags 0..max_lag + 1, divided by its value
+        at lag 0 and by the taper's own (1 at a periodic frame's period)."""
+        r = self._autocorrelation(frames * self.taper, band)[:, : self.max_lag + 2]
+        r /= np.maximum(r[:, :1], np.finfo(np.float64).tiny) * self.taper_ac[None, :]
+        return r
 
     def _candidates(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(frequency, strength) of each frame's strongest autocorrelation peaks; NaN / -inf

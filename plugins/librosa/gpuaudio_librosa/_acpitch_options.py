@@ -1,7 +1,9 @@
 """The ``[acpitch]`` options model (pydantic only: imported by the hooks, so nothing heavy here).
 
 The names and defaults are Praat's "advanced pitch settings" of ``To Pitch (ac)``, except the
-silence reference, which is local here (see `AcPitchOptions.silence_reference_s`).
+silence reference, which is local here (see `AcPitchOptions.silence_reference_s`), and the
+envelope's share of the autocorrelation, which Praat does not have
+(`AcPitchOptions.envelope_weight`).
 """
 
 from __future__ import annotations
@@ -56,6 +58,15 @@ class AcPitchOptions(BaseModel):
         le=10.0,
         description="Path cost of a voiced/unvoiced change between frames 10 ms apart "
         "(scaled by 10 ms / hop).",
+    )
+    envelope_weight: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of each frame's autocorrelation taken from its squared signal "
+        "(50-1000 Hz): the square restores the fundamental that a telephone band removes, "
+        "so the track slips an octave up less often there (0: Praat's method; 0.5 halves "
+        "the gross errors on phone copies, docs/robust-f0.md).",
     )
     max_candidates: int = Field(
         15, ge=1, le=64, description="Voiced candidates (autocorrelation peaks) kept per frame."
