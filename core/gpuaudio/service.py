@@ -8,12 +8,12 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from gpuaudio import _pyin_params as _pyin
 from gpuaudio import _validation as check
@@ -69,6 +69,9 @@ class Provenance:
     retries: int
     peak_memory_bytes: int | None
     seconds: float
+    options: dict[str, Any] = field(default_factory=dict)
+    """The backend's settings as it ran (its ``options`` model with every default filled in,
+    e.g. acpitch's ``envelope_weight``), empty for a backend that has none."""
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -246,7 +249,8 @@ class AudioFeatureService:
                 failure.__cause__ = exc
             else:
                 used = _precision_used(backend, feature) or self._precision(candidate.device)
-                self._record(feature, candidate, tried, time.perf_counter() - started, used)
+                seconds = time.perf_counter() - started
+                self._record(feature, candidate, tried, seconds, used, _options_used(backend))
                 return result
             log.warning("%s; trying the next eligible backend", failure)
             tried.append(f"{candidate.spec.name}: {failure}")
@@ -255,7 +259,13 @@ class AudioFeatureService:
         raise last_error
 
     def _record(
-        self, feature: Feature, cand: Candidate, tried: list[str], seconds: float, precision: str
+        self,
+        feature: Feature,
+        cand: Candidate,
+        tried: list[str],
+        seconds: float,
+        precision: str,
+        options: dict[str, Any],
     ) -> None:
         loaded = {p.plugin: p for p in self.registry.loaded}
         plugin = loaded.get(cand.spec.plugin)
@@ -274,6 +284,7 @@ class AudioFeatureService:
             retries=stats.retries,
             peak_memory_bytes=stats.peak_memory_bytes,
             seconds=seconds,
+            options=options,
         )
 
     # -- features ------------------------------------------------------------------------
@@ -730,6 +741,15 @@ def _precision_used(backend: Any, feature: Feature) -> str | None:
     if isinstance(declared, Mapping):
         declared = declared.get(feature)
     return declared if isinstance(declared, str) else None
+
+
+def _options_used(backend: Any) -> dict[str, Any]:
+    """A backend's settings: its ``options`` attribute (a pydantic model, as the built-in
+    backends keep their config table, or a mapping), {} when it has none."""
+    declared = getattr(backend, "options", None)
+    if isinstance(declared, BaseModel):
+        return declared.model_dump(mode="json")
+    return dict(declared) if isinstance(declared, Mapping) else {}
 
 
 _HOST_SHARE = 0.8

@@ -277,6 +277,21 @@ def test_the_report_says_who_chose_the_f0_backend(tones):
     assert "F0 by fastpyin, not acpitch: the analysis was tuned and validated with" in warning
 
 
+def test_the_report_records_the_f0_backends_settings(tones):
+    """Every setting the F0 backend ran with is in the report (defaults filled in), so an
+    analysis can be repeated as it was; a backend without settings records none."""
+    y = tones(SR, 12, [])
+    report = AudioFeatureService({"device": "cpu"}).detect_emotional_escalation(y, SR)
+    options = report.provenance["f0"]["options"]
+    assert (options["envelope_weight"], options["voicing_threshold"]) == (0.0, 0.45)
+    config = {"device": "cpu", "acpitch": {"envelope_weight": 0.5}}
+    report = AudioFeatureService(config).detect_emotional_escalation(y, SR)
+    assert report.provenance["f0"]["options"]["envelope_weight"] == 0.5
+    config = {"device": "cpu", "backends": {"f0": "fastpyin"}}
+    report = AudioFeatureService(config).detect_emotional_escalation(y, SR)
+    assert report.provenance["f0"]["options"] == {}
+
+
 def test_no_f0_warning_with_the_f0_the_analysis_was_tuned_with(tones):
     y = tones(SR, 12, [])
     report = AudioFeatureService({"device": "cpu"}).detect_emotional_escalation(y, SR)
