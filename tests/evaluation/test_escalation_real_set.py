@@ -179,6 +179,20 @@ def test_f0_accuracy_runs_on_the_tiny_set(tiny, tmp_path):
     assert result["clean"]["fastpyin"]["vr"] > 0.6
 
 
+def test_f0_accuracy_counts_octave_and_gross_errors():
+    """Against a 100-Hz truth: exact, an octave up, +7.02 st (a fifth: gross, not an octave),
+    a formant's 450 Hz (gross), an octave down, unvoiced, and a frame the truth calls
+    unvoiced. Gross errors are any estimate more than 700 cents off, octaves included."""
+    f0_accuracy = _module("f0_accuracy")
+    reference = np.array([100.0, 100, 100, 100, 100, 100, np.nan])
+    f0 = np.array([100.0, 200, 150, 450, 50, np.nan, 120])
+    voiced = np.isfinite(f0)
+    counts = f0_accuracy.counts(reference, f0, voiced)
+    assert (counts["pitch_ok"], counts["octave"], counts["gross"]) == (1, 2, 4)
+    assert (counts["truth_voiced"], counts["recall"], counts["false_alarm"]) == (6, 5, 1)
+    assert f0_accuracy.scores(counts)["gross_errors"] == pytest.approx(4 / 6)
+
+
 def _frame_db(path: Path) -> np.ndarray:
     """Level of 50-ms frames, dBFS."""
     y, sr = sf.read(path, dtype="float64")
