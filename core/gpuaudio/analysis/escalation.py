@@ -935,7 +935,7 @@ slips an octave in many frames spreads as wide but never holds a pitch (steadine
 _VOICED_MUSIC = (0.25, 0.85)
 """Music also when, over the context, some notes are held (steadiness above the first) and
 nearly every frame is voiced (voiced fraction above the second): speech pauses between words
-and phrases. On the 1,364 tuning analyses of session 16 (205,976 windows) speech never held
+and phrases. On 1,310 cached tuning analyses of session 16 (205,976 windows) speech never held
 both: where its running voiced fraction exceeds 0.8 its steadiness stays at 0.167 or less,
 where its steadiness exceeds 0.2 its voiced fraction stays at 0.75 or less; Debian's five
 hold-music tracks, as they are and through the set's telephone chain, had 254 windows that
