@@ -963,25 +963,25 @@ def _music(raw: _Raw, sound: np.ndarray, params: EscalationParams) -> np.ndarray
     speech glides and stays within a few semitones in a second (0 of 83,499 speech windows of
     the tuning half; 0 of the 24 voices of the set, clean and behind a phone line's AGC)."""
     half_width = int(_MUSIC_CONTEXT_S / params.hop / 2)
-    steady = running_median(raw.f0_steadiness, sound & np.isfinite(raw.f0_steadiness), half_width)
-    spread = running_median(
-        raw.f0_variability_st, sound & np.isfinite(raw.f0_variability_st), half_width
-    )
-    voiced = running_median(raw.voiced_fraction, sound, half_width)
+
+    def context(values: np.ndarray) -> np.ndarray:
+        """Running median of `values` over the sound windows around each window, 0 where
+        none."""
+        median = running_median(values, sound & np.isfinite(values), half_width)
+        filled: np.ndarray = np.nan_to_num(median)
+        return filled
+
+    steady = context(raw.f0_steadiness)
+    spread = context(raw.f0_variability_st)
+    voiced = context(raw.voiced_fraction)
     heard = np.nan_to_num(running_count(sound, half_width))
     music: np.ndarray = (
         sound
         & (heard * params.hop >= _MUSIC_MIN_S)
         & (
-            (np.nan_to_num(steady) > params.max_pitch_steadiness)
-            | (
-                (np.nan_to_num(spread) > params.max_pitch_spread_st)
-                & (np.nan_to_num(steady) > _SPREAD_WITH_STEADINESS)
-            )
-            | (
-                (np.nan_to_num(steady) > _VOICED_MUSIC[0])
-                & (np.nan_to_num(voiced) > _VOICED_MUSIC[1])
-            )
+            (steady > params.max_pitch_steadiness)
+            | ((spread > params.max_pitch_spread_st) & (steady > _SPREAD_WITH_STEADINESS))
+            | ((steady > _VOICED_MUSIC[0]) & (voiced > _VOICED_MUSIC[1]))
         )
     )
     return music

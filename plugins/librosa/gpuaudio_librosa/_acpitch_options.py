@@ -65,8 +65,8 @@ class AcPitchOptions(BaseModel):
         le=1.0,
         description="Share of each frame's autocorrelation taken from its squared signal "
         "(50-1000 Hz): the square restores the fundamental that a telephone band removes, "
-        "so the track slips an octave up less often there (0: Praat's method; 0.5 halves "
-        "the gross errors on phone copies, docs/robust-f0.md).",
+        "so the track slips an octave up less often there (0: Praat's method; 0.5 halved "
+        "the gross errors on the tuning half's phone copies, docs/robust-f0.md).",
     )
     max_candidates: int = Field(
         15, ge=1, le=64, description="Voiced candidates (autocorrelation peaks) kept per frame."
