@@ -116,7 +116,8 @@ def segments_at(report: Any, raw: Any, threshold: float) -> Spans:
         **{f"z_{name}": v for name, v in zip(escalation.FEATURES, scoring.z, strict=True)},
     )
     baselines = [fit.baseline() if fit else None for fit in scoring.fits]
-    return [(s.start_s, s.end_s) for s in escalation._segments(windows, baselines, params)]
+    pitch = escalation.frame_pitch(raw.contour_f0, len(windows))
+    return [(s.start_s, s.end_s) for s in escalation._segments(windows, baselines, params, pitch)]
 
 
 def analyse(

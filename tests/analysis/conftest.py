@@ -105,11 +105,14 @@ def tone_call(
     raise_st: float = 5.0,
     gain_db: float = 8.0,
     seed: int = 0,
+    lively: bool = False,
 ) -> np.ndarray:
     """Whole-second harmonic tones with a little per-second pitch/level jitter and 0.2-s pauses;
     inside the escalation spans (whole seconds) pitch and level are raised. Each tone glides
     by 2.5-4 semitones up or down around its pitch, as intonation does (a held tone is music
-    to the analysis, not speech)."""
+    to the analysis, not speech). `lively`: inside the spans each tone instead sweeps up from
+    where its glide would start (the voice's floor kept) to `raise_st` more on average, as a
+    lively phrase does: its 20th percentile rises by 0.4 x `raise_st`."""
     rng = np.random.default_rng(seed)
     pitch_st = rng.normal(0, 0.4, seconds)
     level_db = -26 + rng.normal(0, 1.0, seconds)
@@ -117,6 +120,8 @@ def tone_call(
     for start, end in escalations:
         pitch_st[start:end] += raise_st
         level_db[start:end] += gain_db
+        if lively:
+            glide_st[start:end] = np.abs(glide_st[start:end]) + 2 * raise_st
     t = np.arange(sr) / sr
     gate = (t < 0.8).astype(np.float64)
     ramp = np.clip(t / 0.8, 0.0, 1.0) - 0.5  # the glide, centred on the tone's pitch

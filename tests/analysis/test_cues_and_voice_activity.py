@@ -19,6 +19,7 @@ from gpuaudio.analysis.escalation import (
     WindowFeatures,
     _segments,
     detect_escalation_file,
+    frame_pitch,
 )
 from gpuaudio.audio_io import audio_info, header_problems
 
@@ -390,6 +391,11 @@ def test_a_modest_rise_merged_across_the_others_turns_must_be_heard(fake_service
     assert segment.voice == 1 and segment.level_change_db >= 6.0
 
 
+def _frames(windows: WindowFeatures) -> np.ndarray:
+    """32 voiced frames per window, each at the window's median F0 (`frame_pitch`)."""
+    return frame_pitch(np.repeat(windows.f0_median_hz, 32), len(windows))
+
+
 def _turn_windows(upper_windows: list[int], flagged: list[int]) -> WindowFeatures:
     """40 one-second speech windows of the lower voice (voice 0, calm), but for
     `upper_windows`, the upper voice's (voice 1: 7 st over its baseline where `flagged`)."""
@@ -420,13 +426,14 @@ def test_a_run_across_the_others_turns_needs_raised_windows_over_half_the_minimu
         for hz in (100.0, 200.0)
     ]
     params = EscalationParams()
-    four = _turn_windows([20, 24, 28, 32], [20, 24, 28, 32])
-    (segment,) = _segments(four, baselines, params)
+    four = _turn_windows([4, 8, 12, 20, 24, 28, 32], [20, 24, 28, 32])
+    (segment,) = _segments(four, baselines, params, _frames(four))
     assert (segment.start_s, segment.end_s, segment.voice) == (20.0, 33.0, 1)
     assert segment.pitch_change_st == pytest.approx(12 * np.log2(1.5))
     assert (four.segment[20:33] == 0).all() and (np.delete(four.segment, np.s_[20:33]) == -1).all()
-    two = _turn_windows([20, 28], [20, 28])
-    assert _segments(two, baselines, params) == []
+    assert segment.floor_change_st == pytest.approx(12 * np.log2(1.5))
+    two = _turn_windows([4, 8, 12, 20, 28], [20, 28])
+    assert _segments(two, baselines, params, _frames(two)) == []
     assert (two.segment == -1).all()
 
 

@@ -70,10 +70,11 @@ def test_min_pitch_rise_keeps_only_rises_a_listener_hears(fake_service, tones):
     asked for 2 st of pitch rise, none, unless the level rises by min_level_rise_db (6 dB)
     as well."""
     y = tones(SR, 60, [(30, 44)], raise_st=1.6, gain_db=4.0)
-    (segment,) = fake_service.detect_emotional_escalation(y, SR).segments
+    floor_off = {"floor_segment_s": 0.0}  # under 2 st, the floor rule would drop it too
+    (segment,) = fake_service.detect_emotional_escalation(y, SR, **floor_off).segments
     assert segment.start_s >= 30 and segment.end_s <= 44 and segment.duration_s >= 12
     assert segment.pitch_change_st == pytest.approx(1.6, abs=0.4)
-    audible = fake_service.detect_emotional_escalation(y, SR, min_pitch_rise_st=2.0)
+    audible = fake_service.detect_emotional_escalation(y, SR, min_pitch_rise_st=2.0, **floor_off)
     assert audible.windows.flagged[30:44].sum() >= 11  # as unusual as before
     assert audible.segments == [] and (audible.windows.segment == -1).all()
     louder = tones(SR, 60, [(30, 44)], raise_st=1.6, gain_db=7.0)
@@ -92,7 +93,9 @@ def test_a_short_weak_segment_must_be_a_rise_a_listener_hears(fake_service, tone
     report = fake_service.detect_emotional_escalation(small, SR)
     assert report.windows.flagged[30:40].sum() >= 7  # unusual for this steady voice...
     assert report.segments == [] and (report.windows.segment == -1).all()  # ...but not heard
-    (segment,) = fake_service.detect_emotional_escalation(small, SR, short_segment_s=0).segments
+    (segment,) = fake_service.detect_emotional_escalation(
+        small, SR, short_segment_s=0, floor_segment_s=0
+    ).segments
     assert 6 <= segment.duration_s < 12
     assert segment.mean_score < report.params.threshold + report.params.short_score_margin
     assert segment.pitch_change_st < 3 and segment.level_change_db < 6
@@ -104,6 +107,29 @@ def test_a_short_weak_segment_must_be_a_rise_a_listener_hears(fake_service, tone
     # the settings are checked like the others
     with pytest.raises(InvalidParameterError, match="short_min_pitch_rise_st"):
         fake_service.detect_emotional_escalation(small, SR, short_min_pitch_rise_st=-1.0)
+
+
+def test_a_lively_phrase_that_keeps_the_voice_s_floor_is_not_an_escalation(fake_service, tones):
+    """14 s whose tones sweep 4 st higher on average up from where the voice's glides start
+    (a lively phrase: peaks raised, floor kept) are flagged, but lift the floor by 1.6 st, under
+    `min_floor_rise_st` (2 st): no segment. The same seconds with the whole register 4 st up
+    are one; the lively phrase is one with the rule off, or when it lasts `floor_segment_s`
+    (20 s) or more."""
+    lively = tones(SR, 60, [(30, 44)], raise_st=4.0, gain_db=0.0, lively=True)
+    report = fake_service.detect_emotional_escalation(lively, SR)
+    assert report.windows.flagged[30:44].sum() >= 10
+    assert report.segments == [] and (report.windows.segment == -1).all()
+    (off,) = fake_service.detect_emotional_escalation(lively, SR, floor_segment_s=0).segments
+    assert off.floor_change_st == pytest.approx(1.6, abs=0.5) and off.pitch_change_st > 3
+    assert off.mean_score >= report.params.threshold + report.params.short_score_margin
+    raised = tones(SR, 60, [(30, 44)], raise_st=4.0, gain_db=0.0)
+    (kept,) = fake_service.detect_emotional_escalation(raised, SR).segments
+    assert kept.floor_change_st == pytest.approx(4.0, abs=0.5) and 29 <= kept.start_s <= 31
+    longer = tones(SR, 80, [(30, 54)], raise_st=4.0, gain_db=0.0, lively=True)
+    (long,) = fake_service.detect_emotional_escalation(longer, SR).segments
+    assert long.duration_s >= 20 and long.floor_change_st < 2
+    with pytest.raises(InvalidParameterError, match="min_floor_rise_st"):
+        fake_service.detect_emotional_escalation(lively, SR, min_floor_rise_st=-1.0)
 
 
 def test_calm_recording_has_no_segments(fake_service, tones):

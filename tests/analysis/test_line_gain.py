@@ -46,8 +46,10 @@ def raised(tones):
 
 
 def test_the_gain_an_agc_takes_is_read_from_the_noise_floor(fake_service, raised):
+    """(The floor rule is off: a 12-s rise of 1.6 st is too small for it, louder or not, when
+    the line's AGC leaves the level as it was: `EscalationParams.floor_segment_s`.)"""
     line = _agc(raised, SR)
-    report = fake_service.detect_emotional_escalation(line, SR)
+    report = fake_service.detect_emotional_escalation(line, SR, floor_segment_s=0.0)
     w = report.windows
     inside, before = slice(SPAN[0] + 2, SPAN[1] - 2), slice(0, SPAN[0] - 10)
     # The AGC took the level rise: under 2.5 of the 8 dB are left...
@@ -61,7 +63,9 @@ def test_the_gain_an_agc_takes_is_read_from_the_noise_floor(fake_service, raised
     (note,) = [w for w in report.warnings if "automatic gain control" in w]
     read_back = re.match(r"segment\(s\) 1 \((\d+) dB\): ", note)
     assert read_back and 6 <= int(read_back.group(1)) <= 9 and "--max-gain-correction 0" in note
-    without = fake_service.detect_emotional_escalation(line, SR, max_gain_correction_db=0.0)
+    without = fake_service.detect_emotional_escalation(
+        line, SR, max_gain_correction_db=0.0, floor_segment_s=0.0
+    )
     assert without.segments == [] and not without.windows.gain_change_db.any()
 
 

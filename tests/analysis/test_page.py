@@ -240,7 +240,8 @@ def _long_report(minutes: float, hop_s: float, n_segments: int) -> EscalationRep
         members = (start >= at) & (start < at + 20)
         score[members], segment[members] = 4.0, k
         segments.append(Segment(at, at + 20, 4.0, at + 10, 4.0, int(members.sum()),
-                                ("pitch", "level"), 0, 180.0, 4.0, 6.0, 0.1, 1.0, 0.2))  # fmt: skip
+                                ("pitch", "level"), 0, 180.0, 4.0, 3.5, 6.0, 0.1, 1.0,
+                                0.2))  # fmt: skip
     score[n // 3] = 9.5  # one isolated peak: decimation must keep it
     z = np.where(np.isfinite(score), score / 2, np.nan)
     windows = WindowFeatures(

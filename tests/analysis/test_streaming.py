@@ -15,6 +15,7 @@ import os
 import signal
 import time
 import types
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -279,17 +280,33 @@ def test_live_segments_follow_min_pitch_rise(fake_service, tones):
     +4 dB rise of a steady voice open no live segment (nor an offline one); by default they do."""
     sr = 16000
     y = tones(sr, 60, [(30, 44)], raise_st=1.6, gain_db=4.0)
-    audible = EscalationMonitor(fake_service, sr=sr, params=EscalationParams(min_pitch_rise_st=2))
+    floor_off = EscalationParams(floor_segment_s=0)  # the floor rule would drop it as well
+    audible = EscalationMonitor(fake_service, sr=sr, params=replace(floor_off, min_pitch_rise_st=2))
     live = _stream(audible, y, [sr])
     flagged = [w for w in live if w.flagged]
     assert len(flagged) >= 8 and audible.events == []
     assert 1.0 <= np.median([w.pitch_change_st for w in flagged]) <= 2.0
     assert np.median([w.level_change_db for w in flagged]) < 6
     assert audible.finish().segments == []
-    default = EscalationMonitor(fake_service, sr=sr)
+    default = EscalationMonitor(fake_service, sr=sr, params=floor_off)
     _stream(default, y, [sr])
     assert [e.kind for e in default.events] == ["open", "close"]
     assert len(default.finish().segments) == 1
+
+
+def test_live_segments_follow_the_floor_rule(fake_service, tones):
+    """A lively 14-s phrase (peaks 4 st up, the voice's floor 1.6 st): flagged live, but no
+    live segment opens, as offline; the same seconds with the whole register up open one."""
+    sr = 16000
+    lively = EscalationMonitor(fake_service, sr=sr)
+    live = _stream(lively, tones(sr, 60, [(30, 44)], raise_st=4.0, gain_db=0.0, lively=True), [sr])
+    assert sum(w.flagged for w in live) >= 10 and lively.events == []
+    assert lively.finish().segments == []
+    raised = EscalationMonitor(fake_service, sr=sr)
+    _stream(raised, tones(sr, 60, [(30, 44)], raise_st=4.0, gain_db=0.0), [sr])
+    assert [e.kind for e in raised.events] == ["open", "close"]
+    (segment,) = raised.finish().segments
+    assert segment.floor_change_st > 3
 
 
 def test_live_segments_follow_the_short_segment_rule(fake_service, tones):
@@ -301,7 +318,9 @@ def test_live_segments_follow_the_short_segment_rule(fake_service, tones):
     live = _stream(default, y, [sr])
     assert sum(w.flagged for w in live) >= 5 and default.events == []
     assert default.finish().segments == []
-    off = EscalationMonitor(fake_service, sr=sr, params=EscalationParams(short_segment_s=0))
+    off = EscalationMonitor(
+        fake_service, sr=sr, params=EscalationParams(short_segment_s=0, floor_segment_s=0)
+    )
     _stream(off, y, [sr])
     assert [e.kind for e in off.events] == ["open", "close"]
     assert len(off.finish().segments) == 1

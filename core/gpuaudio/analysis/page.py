@@ -367,6 +367,7 @@ def _drivers(report: EscalationReport, index: int) -> str:
 def _changes(segment: Mapping[str, Any]) -> str:
     parts = [
         (segment.get("pitch_change_st"), "+.1f", " st"),
+        (segment.get("floor_change_st"), "+.1f", " st floor"),
         (segment.get("level_change_db"), "+.1f", " dB"),
         (segment.get("balance_change_db"), "+.1f", " dB balance"),
         (segment.get("syllable_rate_change_hz"), "+.2f", " syllables/s"),

@@ -249,7 +249,10 @@ def report_document(
                 "flagged windows merged over gaps and pauses, at least min_duration_s long, "
                 "and one shorter than short_segment_s with a mean score under threshold + "
                 "short_score_margin only when its pitch rises short_min_pitch_rise_st or its "
-                "level min_level_rise_db over its voice's baseline"
+                "level min_level_rise_db over its voice's baseline, and one shorter than "
+                "floor_segment_s only when it lifts its voice's floor (20th percentile of "
+                "the voiced frames' pitch) min_floor_rise_st over the voice's calm speech or "
+                "its level min_level_rise_db"
             ),
         },
         "baseline": body["baseline"],

@@ -41,6 +41,7 @@ from gpuaudio.analysis.escalation import (
     Baseline,
     EscalationParams,
     EscalationReport,
+    Scoring,
     _assemble,
     _chunk_windows,
     _count_windows,
@@ -49,6 +50,8 @@ from gpuaudio.analysis.escalation import (
     _Raw,
     _window_batches,
     audible,
+    floor_change,
+    frame_pitch,
     score_windows,
 )
 from gpuaudio.audio_io import StreamResampler
@@ -241,6 +244,8 @@ class EscalationMonitor:
         self._blocks = 0
         self._parts: list[_Raw] = []
         self._measured: _Raw | None = None  # every window so far, contour left out
+        self._pitch = np.zeros((0, 0))  # every window's frames (`frame_pitch`)
+        self._scoring: Scoring | None = None  # of the windows so far
         self._fit: _Fit | None = None
         self._windows: list[LiveWindow] = []
         self._events: list[SegmentEvent] = []
@@ -432,13 +437,15 @@ class EscalationMonitor:
         rows = raw.head(raw.f0_median_hz.shape[0])
         offset = 0 if self._measured is None else self._measured.f0_median_hz.shape[0]
         self._measured = _Raw.concatenate([*([self._measured] if self._measured else []), rows])
+        pitch = frame_pitch(raw.contour_f0, raw.f0_median_hz.shape[0])
+        self._pitch = np.concatenate([self._pitch, pitch]) if self._pitch.size else pitch
         sr = self.params.analysis_sr
         window_s, hop_s = self._window / sr, self._hop / sr
         done = []
         for row in range(raw.f0_median_hz.shape[0]):
             k = offset + row
             scoring = score_windows(self._measured.head(k + 1), self.params)
-            self._fit = scoring.fit
+            self._scoring, self._fit = scoring, scoring.fit
             speech, z, score, flagged = scoring.speech, scoring.z, scoring.score, scoring.flagged
             scored = bool(np.isfinite(score[k]))
             own = scoring.fits[scoring.voice[k]] if scored else None
@@ -555,8 +562,23 @@ class EscalationMonitor:
             self.params,
             duration_s=duration_s,
             mean_score=float(np.mean(scores)) if scores else math.nan,
+            floor_change_st=self._floor_change(run),
             across_turns=run.across,
         )
+
+    def _floor_change(self, run: _LiveRun) -> float:
+        """How far the run lifts its voice's floor over that voice's calm speech so far
+        (`escalation.floor_change`; the voice of most of its windows, as offline)."""
+        scoring = self._scoring
+        if scoring is None:
+            return math.nan
+        voices = np.array([max(w.voice, 0) for w in run.windows])
+        voice = int(np.bincount(voices).argmax())
+        speaking = scoring.speech & (scoring.voice == voice)
+        first, last = run.windows[0].index, run.windows[-1].index
+        spoken = first + np.flatnonzero(speaking[first : last + 1])
+        pitch = self._pitch[: speaking.shape[0]]
+        return floor_change(pitch, spoken, speaking & ~scoring.flagged)
 
     def _snapshot(self, run: _LiveRun, closed: bool) -> LiveSegment:
         scores = [w.score if w.score is not None else -math.inf for w in run.windows]

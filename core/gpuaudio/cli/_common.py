@@ -60,7 +60,7 @@ def params_from_args(args: argparse.Namespace) -> Any:
     return EscalationParams(
         window_s=_given(args.window), hop_s=args.hop, threshold=_given(args.threshold),
         min_duration_s=_given(args.min_duration), min_pitch_rise_st=args.min_pitch_rise,
-        short_segment_s=_given(args.short_segment),
+        short_segment_s=_given(args.short_segment), floor_segment_s=_given(args.floor_segment),
         max_gain_correction_db=_given(args.max_gain_correction),
     ).validate()
 
@@ -143,6 +143,11 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
                         help="a segment shorter than this with a mean score under threshold + "
                              "1 is kept only when its pitch rises 3 st or its level 6 dB "
                              "(default %(default)s s; 0: off)")
+    parser.add_argument("--floor-segment", type=float, default=_Default("floor_segment_s"),
+                        metavar="SECONDS",
+                        help="a segment shorter than this is kept only when it lifts the "
+                             "voice's floor (20th percentile of its pitch) 2 st or its level "
+                             "6 dB (default %(default)s s; 0: off)")
     parser.add_argument("--max-gain-correction", type=float,
                         default=_Default("max_gain_correction_db"), metavar="DB",
                         help="level a phone line's AGC took away, read back from the noise "
