@@ -1907,12 +1907,23 @@ def frame_pitch(contour_f0: np.ndarray, n_windows: int) -> np.ndarray:
     return np.where(np.abs(semitones - median) <= _SLIP_ST, semitones, np.nan)
 
 
-def floor_change(pitch: np.ndarray, spoken: np.ndarray, calm: np.ndarray) -> float:
-    """How far a stretch lifts its voice's floor: the `_FLOOR_PERCENTILE` of the frames'
-    `pitch` (`frame_pitch`) of the voice's windows in the stretch (`spoken`, its calm ones
-    included: a lively phrase falls back to the floor between its peaks) over that of the
-    voice's `calm` windows, in semitones; NaN when either holds no voiced frame."""
-    raised, usual = pitch[spoken], pitch[calm]
+def floor_change(
+    pitch: np.ndarray,
+    speech: np.ndarray,
+    voices: np.ndarray,
+    flagged: np.ndarray,
+    voice: int,
+    first: int,
+    last: int,
+) -> float:
+    """How far the stretch of windows `first`..`last` lifts `voice`'s floor: the
+    `_FLOOR_PERCENTILE` of the frames' `pitch` (`frame_pitch`) of the voice's speech windows
+    in the stretch (its calm ones included: a lively phrase falls back to the floor between
+    its peaks) over that of the voice's calm (speech, not `flagged`) windows, in semitones;
+    NaN when either holds no voiced frame. `voices`: each window's voice."""
+    speaking = speech & (voices == voice)
+    spoken = first + np.flatnonzero(speaking[first : last + 1])
+    raised, usual = pitch[spoken], pitch[speaking & ~flagged]
     raised, usual = raised[np.isfinite(raised)], usual[np.isfinite(usual)]
     if raised.size == 0 or usual.size == 0:
         return math.nan
@@ -1950,8 +1961,9 @@ def _describe(
     voice, baseline = max(
         ((v, b) for v, b in enumerate(baselines) if b is not None), key=lambda vb: counts[vb[0]]
     )
-    speaking = windows.speech & (windows.voice == voice)
-    spoken = members[0] + np.flatnonzero(speaking[members[0] : members[-1] + 1])
+    floor = floor_change(
+        pitch, windows.speech, windows.voice, windows.flagged, voice, members[0], members[-1]
+    )
     own = members[windows.voice[members] == voice]
     members = own if own.size else members
     f0 = float(np.nanmedian(windows.f0_median_hz[members]))
@@ -1966,7 +1978,7 @@ def _describe(
         voice=int(voice),
         f0_median_hz=f0,
         pitch_change_st=12 * math.log2(f0 / baseline.f0_median_hz),
-        floor_change_st=floor_change(pitch, spoken, speaking & ~windows.flagged),
+        floor_change_st=floor,
         level_change_db=float(np.median(windows.level_dbfs[members])) - baseline.level_dbfs,
         variability_change_st=float(np.nanmedian(windows.f0_variability_st[members]))
         - baseline.variability_st,

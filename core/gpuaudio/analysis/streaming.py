@@ -574,11 +574,10 @@ class EscalationMonitor:
             return math.nan
         voices = np.array([max(w.voice, 0) for w in run.windows])
         voice = int(np.bincount(voices).argmax())
-        speaking = scoring.speech & (scoring.voice == voice)
-        first, last = run.windows[0].index, run.windows[-1].index
-        spoken = first + np.flatnonzero(speaking[first : last + 1])
-        pitch = self._pitch[: speaking.shape[0]]
-        return floor_change(pitch, spoken, speaking & ~scoring.flagged)
+        return floor_change(
+            self._pitch[: scoring.speech.shape[0]], scoring.speech, scoring.voice,
+            scoring.flagged, voice, run.windows[0].index, run.windows[-1].index,
+        )
 
     def _snapshot(self, run: _LiveRun, closed: bool) -> LiveSegment:
         scores = [w.score if w.score is not None else -math.inf for w in run.windows]
