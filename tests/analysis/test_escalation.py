@@ -132,6 +132,24 @@ def test_a_lively_phrase_that_keeps_the_voice_s_floor_is_not_an_escalation(fake_
         fake_service.detect_emotional_escalation(lively, SR, min_floor_rise_st=-1.0)
 
 
+def test_a_louder_stretch_must_still_lift_the_voice_s_floor(fake_service, tones):
+    """12 s read 12 dB louder with the pitch 0.7 st up (a line's gain, not the voice: an AGC
+    that has not settled) lift the floor by under `loud_min_floor_rise_st` (1 st): no
+    segment, though the level passes `min_level_rise_db`; kept with that setting at 0. 8 dB
+    louder with the whole register 1.5 st up (a voice raised in effort) is kept."""
+    gain = tones(SR, 60, [(30, 42)], raise_st=0.7, gain_db=12.0)
+    assert fake_service.detect_emotional_escalation(gain, SR).segments == []
+    (off,) = fake_service.detect_emotional_escalation(
+        gain, SR, loud_min_floor_rise_st=0.0
+    ).segments
+    assert off.level_change_db >= 6 and off.floor_change_st < 1 and off.duration_s < 20
+    effort = tones(SR, 60, [(30, 42)], raise_st=1.5, gain_db=8.0)
+    (kept,) = fake_service.detect_emotional_escalation(effort, SR).segments
+    assert 1 <= kept.floor_change_st < 2 and kept.level_change_db >= 6
+    with pytest.raises(InvalidParameterError, match="loud_min_floor_rise_st"):
+        fake_service.detect_emotional_escalation(gain, SR, loud_min_floor_rise_st=-1.0)
+
+
 def test_calm_recording_has_no_segments(fake_service, tones):
     report = fake_service.detect_emotional_escalation(tones(SR, 60, [], seed=3), SR)
     assert report.segments == []

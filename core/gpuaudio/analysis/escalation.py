@@ -135,6 +135,14 @@ class EscalationParams:
     min_floor_rise_st: float = 2.0
     """See `floor_segment_s`: how far (semitones) a short segment must lift its voice's floor
     when it is not `min_level_rise_db` louder."""
+    loud_min_floor_rise_st: float = 1.0
+    """See `floor_segment_s`: how far a short segment that is `min_level_rise_db` louder must
+    still lift its voice's floor. A voice raised in effort raises its pitch with its level
+    (Traunmüller & Eriksson 2000), a channel's gain does not: an automatic gain control that
+    has not settled in the first seconds of a line reads 5-9 dB louder with the floor where it
+    was. On the tuning half (ten builds) the level kept two short segments whose floor stayed
+    under 2 st, both in the first 12 s of an AGC copy, floor +0.1 and +0.4 st, both false
+    alarms; it kept none on a planted span (docs/escalation.md, session 19)."""
     max_gap_s: float = 2.0
     """Flagged runs separated by at most this are merged into one segment."""
     max_pause_s: float = 10.0
@@ -222,6 +230,7 @@ class EscalationParams:
             "min_duration_s", "max_gap_s", "max_pause_s", "min_pitch_rise_st", "min_level_rise_db",
             "max_gain_correction_db", "short_segment_s", "short_score_margin",
             "short_min_pitch_rise_st", "floor_segment_s", "min_floor_rise_st",
+            "loud_min_floor_rise_st",
         ):
             if getattr(self, name) is not None and not getattr(self, name) >= 0:
                 raise InvalidParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -1868,13 +1877,13 @@ def audible(
     `min_level_rise_db`; the same for a stretch merged across the other voice's turns
     (`across_turns`), whatever its length and score: its scores are of scattered windows;
     and for a stretch shorter than `floor_segment_s` its voice's floor up by
-    `min_floor_rise_st` or level up by `min_level_rise_db`."""
+    `min_floor_rise_st`, or level up by `min_level_rise_db` with the floor up by
+    `loud_min_floor_rise_st`."""
     louder = level_change_db >= params.min_level_rise_db
-    low_floor = (
-        duration_s < params.floor_segment_s - 1e-9
-        and not floor_change_st >= params.min_floor_rise_st
-    )
-    if low_floor and not louder:
+    if duration_s < params.floor_segment_s - 1e-9 and not (
+        floor_change_st >= params.min_floor_rise_st
+        or (louder and floor_change_st >= params.loud_min_floor_rise_st)
+    ):
         return False
     if params.min_pitch_rise_st is not None and not (
         pitch_change_st >= params.min_pitch_rise_st or louder
