@@ -23,13 +23,11 @@ with no licence of their own stated, so they are not committed here.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -38,23 +36,11 @@ import soundfile as sf
 from gpuaudio import AudioFeatureService
 from gpuaudio.analysis.escalation import EscalationParams, detect_escalation
 
-
-def _sibling(name: str) -> ModuleType:
-    """This folder's `name`.py, by its path (build_set puts known_f0, which has an evaluate.py
-    of its own, first on sys.path); the one already loaded under the same name if any."""
-    if f"escalation_real_{name}" in sys.modules:
-        return sys.modules[f"escalation_real_{name}"]
-    path = Path(__file__).resolve().parent / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"escalation_real_{name}", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-build_set = _sibling("build_set")
-evaluate = _sibling("evaluate")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# isort: off
+import evaluate  # first: build_set puts known_f0, which has an evaluate.py too, first on sys.path
+import build_set
+# isort: on
 
 PACKAGE = ("speakerbox", "1.2.0")
 ARCHIVE = "speakerbox/tests/data/diarized.zip"
