@@ -10,7 +10,8 @@ and time order, each clip at the same RMS, 0.3 s apart), analysed as it is and t
 set's telephone chains (`build_set.telephone`: mu-law, the AGC, GSM 06.10). There are no
 planted escalations, so every segment found counts against the calm-false-alarm target (30 s
 per hour); a council member may of course sound animated now and then, which is why the
-segments are listed for a listener to check.
+segments are listed for a listener to check. The false alarms are also given at the
+thresholds of the set's operating curve (`evaluate.CURVE`), re-scored from the same windows.
 
     python benchmarks/escalation_real/council_check.py [--cache ~/.cache/gpuaudio-sets]
         [--json out.json]
@@ -111,10 +112,14 @@ def run(cache: Path) -> dict[str, Any]:
     segments: list[dict[str, Any]] = []
     for seed, (member, clean) in enumerate(sorted(member_calls(fetch_clips(cache)).items())):
         for condition, (audio, sr) in copies(clean, seed).items():
-            report = detect_escalation(service, audio, sr, EscalationParams())
+            with evaluate.captured_raw() as seen:
+                report = detect_escalation(service, audio, sr, EscalationParams())
             call = evaluate.Call(member, condition, "calm", "", "", True, report.duration_s,
                                  [], [])
             call.found[report.params.threshold] = [(s.start_s, s.end_s) for s in report.segments]
+            for threshold in evaluate.CURVE:  # the operating curve, from the same windows
+                if threshold != report.params.threshold:
+                    call.found[threshold] = evaluate.segments_at(report, seen[-1], threshold)
             calls.append(call)
             segments += [
                 {"member": member, "condition": condition, "start_s": s.start_s,
@@ -130,8 +135,18 @@ def run(cache: Path) -> dict[str, Any]:
         condition: evaluate.score([c for c in calls if c.condition == condition], threshold)
         for condition in CONDITIONS
     }
+    curve = {
+        condition: {
+            t: evaluate.score([c for c in calls if c.condition == condition], t)[
+                "calm_found_s_per_hour"
+            ]
+            for t in evaluate.CURVE
+        }
+        for condition in CONDITIONS
+    }
     return {"package": "==".join(PACKAGE), "archive": ARCHIVE, "threshold": threshold,
-            "summary": summary, "segments": segments}
+            "summary": summary, "calm_false_alarms_s_per_hour_by_threshold": curve,
+            "segments": segments}
 
 
 def main() -> None:
@@ -144,6 +159,10 @@ def main() -> None:
         print(f"{condition:9s} calm {scores['calm_hours'] * 60:.1f} min, false alarms "
               f"{scores['calm_found_s_per_hour']:.0f} s per hour "
               f"({scores['calm_segments_per_hour']:.0f} segments per hour)")
+    print("threshold  " + "  ".join(f"{c:>9s}" for c in CONDITIONS) + "  (calm s per hour)")
+    for t in evaluate.CURVE:
+        cells = [result["calm_false_alarms_s_per_hour_by_threshold"][c][t] for c in CONDITIONS]
+        print(f"{t:9.2f}  " + "  ".join(f"{v:9.0f}" for v in cells))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1, default=float) + "\n")
 
