@@ -96,3 +96,27 @@ def test_the_phone_copies_are_the_set_s_chains(council):
     assert not np.allclose(out["telephone"][0], out["gsm"][0])  # another coder
     again = council.copies(clean, seed=3)
     assert np.array_equal(again["agc"][0], out["agc"][0])  # the same noise every time
+
+
+def test_run_scores_every_copy_along_the_curve(council, monkeypatch, tmp_path):
+    """One member (84 s of a committed real voice of the set) through `run`: every copy is
+    analysed, the calm false alarms come per condition and per threshold of the curve, the
+    curve's point at the default threshold is the summary's, and the curve's lowest
+    threshold flags more of this calm speech than its highest."""
+    speech = np.concatenate([
+        sf.read(HERE / "sources" / f"ast-{language}-allison.flac", dtype="float64")[0]
+        for language in ("en", "es")
+    ])
+    monkeypatch.setattr(council, "fetch_clips", lambda cache: cache)
+    monkeypatch.setattr(council, "member_calls", lambda root: {"allison": speech})
+    result = council.run(tmp_path)
+    assert list(result["summary"]) == list(council.CONDITIONS)
+    curve = result["calm_false_alarms_s_per_hour_by_threshold"]
+    for condition, scores in result["summary"].items():
+        assert scores["calm_hours"] == pytest.approx(speech.size / SR / 3600, rel=0.01)
+        points = curve[condition]
+        assert list(points) == list(council.evaluate.CURVE)
+        assert points[result["threshold"]] == scores["calm_found_s_per_hour"]
+        assert points[0.5] > points[4.0]
+    for segment in result["segments"]:
+        assert segment["member"] == "allison" and segment["end_s"] > segment["start_s"]
