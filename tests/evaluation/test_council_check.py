@@ -120,3 +120,16 @@ def test_run_scores_every_copy_along_the_curve(council, monkeypatch, tmp_path):
         assert points[0.5] > points[4.0]
     for segment in result["segments"]:
         assert segment["member"] == "allison" and segment["end_s"] > segment["start_s"]
+
+
+def test_further_recordings_become_one_mono_16_khz_call_each(council, tmp_path):
+    left, right = _clip(2.0, 0.4, 200.0, 8000), _clip(2.0, 0.2, 200.0, 8000)
+    sf.write(tmp_path / "briefing.wav", np.stack([left, right], axis=1), 8000)
+    sf.write(tmp_path / "talk.flac", _clip(1.0, 0.1, 300.0), SR)
+    calls = council.file_calls([tmp_path / "briefing.wav", tmp_path / "talk.flac"])
+    assert sorted(calls) == ["briefing", "talk"]
+    briefing = calls["briefing"]
+    assert briefing.size == 2 * SR
+    assert np.sqrt(np.mean(briefing**2)) == pytest.approx(council.CLIP_RMS, rel=1e-6)
+    peak_hz = np.argmax(np.abs(np.fft.rfft(briefing))) * SR / briefing.size
+    assert peak_hz == pytest.approx(200.0, abs=1.0)
