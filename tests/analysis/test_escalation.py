@@ -150,6 +150,21 @@ def test_a_louder_stretch_must_still_lift_the_voice_s_floor(fake_service, tones)
         fake_service.detect_emotional_escalation(gain, SR, loud_min_floor_rise_st=-1.0)
 
 
+def test_a_segment_an_octave_up_is_named_as_possibly_another_voice(fake_service, tones):
+    """A voice 14 st higher that talks once, for the last 25 s (another speaker who is not
+    told apart: the voices do not take turns), is a segment, kept, with a warning that names
+    it; an ordinary 5-st escalation gets none."""
+    other = tones(SR, 90, [(65, 90)], raise_st=14.0, gain_db=0.0)
+    report = fake_service.detect_emotional_escalation(other, SR)
+    (segment,) = report.segments
+    assert segment.start_s >= 64 and segment.pitch_change_st >= 12
+    (note,) = [w for w in report.warnings if "an octave or more" in w]
+    assert note.startswith("segment(s) 1 (+14 st)") and "another speaker" in note
+    escalated = fake_service.detect_emotional_escalation(tones(SR, 60, [(30, 42)]), SR)
+    assert len(escalated.segments) == 1 and escalated.segments[0].pitch_change_st < 12
+    assert not [w for w in escalated.warnings if "an octave or more" in w]
+
+
 def test_calm_recording_has_no_segments(fake_service, tones):
     report = fake_service.detect_emotional_escalation(tones(SR, 60, [], seed=3), SR)
     assert report.segments == []

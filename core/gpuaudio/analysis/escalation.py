@@ -666,7 +666,7 @@ def _assemble(
     windows, scoring, notes = _score(raw, starts, starts + window / params.analysis_sr, params)
     baselines = [fit.baseline() if fit else None for fit in scoring.fits]
     segments = _segments(windows, baselines, params, frame_pitch(raw.contour_f0, len(starts)))
-    notes += _gain_notes(windows, segments)
+    notes += _gain_notes(windows, segments) + _octave_notes(segments)
     choice = analysis_f0(service)
     resolution = service.resolution("f0", choice)
     provenance["f0"]["choice"] = choice
@@ -1048,6 +1048,33 @@ def _gain_notes(windows: WindowFeatures, segments: list[Segment]) -> list[str]:
         "line's automatic gain control took away (windows.csv gain_change_db); if the "
         "background noise itself fell quiet there instead, analyse again with "
         "--max-gain-correction 0"
+    ]
+
+
+_OTHER_VOICE_ST = 12.0
+"""A segment this far (an octave) or more above its voice's baseline gets a note: it may be
+another speaker who talks once, or the pitch track an octave off, rather than escalation."""
+
+
+def _octave_notes(segments: list[Segment]) -> list[str]:
+    """A note naming the segments that rise an octave or more over their voice's baseline.
+    Two voices are told apart only when they take turns through the call, so a second
+    speaker who talks in one stretch (a briefing handed over, a call that ends with another
+    party) reads as the first voice's escalation (session 19: a woman's closing 35-s turn after
+    a man's, +18 st); a scream can rise as far, so the segment is kept and named."""
+    far = [
+        (index + 1, segment.pitch_change_st)
+        for index, segment in enumerate(segments)
+        if segment.pitch_change_st >= _OTHER_VOICE_ST
+    ]
+    if not far:
+        return []
+    listed = ", ".join(f"{number} (+{st:.0f} st)" for number, st in far)
+    return [
+        f"segment(s) {listed}: pitch an octave or more above the voice's baseline; this may be "
+        "another speaker's turn (a voice that speaks only once in the call is not told apart "
+        "from an escalation) or the pitch track an octave off: listen before reading it as "
+        "escalation"
     ]
 
 
