@@ -1039,16 +1039,21 @@ def _gain_notes(windows: WindowFeatures, segments: list[Segment]) -> list[str]:
         members = (windows.segment == index) & windows.speech
         change = float(np.median(windows.gain_change_db[members]))
         if change <= -_GAIN_NOTE_DB:
-            read_back.append((index + 1, -change))
-    if not read_back:
+            read_back.append((index + 1, f"{-change:.0f} dB"))
+    return _segments_note(
+        read_back,
+        "the level cue includes gain that the noise floor says a phone line's automatic gain "
+        "control took away (windows.csv gain_change_db); if the background noise itself fell "
+        "quiet there instead, analyse again with --max-gain-correction 0",
+    )
+
+
+def _segments_note(named: list[tuple[int, str]], text: str) -> list[str]:
+    """One warning naming segments (number, what about it), or none when none is named."""
+    if not named:
         return []
-    listed = ", ".join(f"{number} ({db:.0f} dB)" for number, db in read_back)
-    return [
-        f"segment(s) {listed}: the level cue includes gain that the noise floor says a phone "
-        "line's automatic gain control took away (windows.csv gain_change_db); if the "
-        "background noise itself fell quiet there instead, analyse again with "
-        "--max-gain-correction 0"
-    ]
+    listed = ", ".join(f"{number} ({about})" for number, about in named)
+    return [f"segment(s) {listed}: {text}"]
 
 
 _OTHER_VOICE_ST = 12.0
@@ -1063,19 +1068,16 @@ def _octave_notes(segments: list[Segment]) -> list[str]:
     party) reads as the first voice's escalation (session 19: a woman's closing 35-s turn after
     a man's, +18 st); a scream can rise as far, so the segment is kept and named."""
     far = [
-        (index + 1, segment.pitch_change_st)
+        (index + 1, f"+{segment.pitch_change_st:.0f} st")
         for index, segment in enumerate(segments)
         if segment.pitch_change_st >= _OTHER_VOICE_ST
     ]
-    if not far:
-        return []
-    listed = ", ".join(f"{number} (+{st:.0f} st)" for number, st in far)
-    return [
-        f"segment(s) {listed}: pitch an octave or more above the voice's baseline; this may be "
-        "another speaker's turn (a voice that speaks only once in the call is not told apart "
-        "from an escalation) or the pitch track an octave off: listen before reading it as "
-        "escalation"
-    ]
+    return _segments_note(
+        far,
+        "pitch an octave or more above the voice's baseline; this may be another speaker's "
+        "turn (a voice that speaks only once in the call is not told apart from an "
+        "escalation) or the pitch track an octave off: listen before reading it as escalation",
+    )
 
 
 def _db(power: np.ndarray) -> np.ndarray:
