@@ -132,7 +132,9 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hop", type=float, default=None, metavar="SECONDS",
                         help="window step (default: the window, i.e. no overlap)")
     parser.add_argument("--threshold", type=float, default=_Default("threshold"),
-                        help="arousal score that flags a window (default %(default)s)")
+                        help="arousal score that flags a window (default %(default)s; higher: "
+                             "fewer pointers on lively, unscripted talk, e.g. 3.5, and fewer "
+                             "planted rises found: docs/escalation.md, operating curve)")
     parser.add_argument("--min-duration", type=float, default=_Default("min_duration_s"),
                         metavar="SECONDS", help="shortest segment kept (default %(default)s s)")
     parser.add_argument("--min-pitch-rise", type=float, default=None, metavar="SEMITONES",
