@@ -36,7 +36,6 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from gpuaudio import AudioFeatureService
 from gpuaudio.analysis.escalation import EscalationParams, detect_escalation
@@ -45,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # isort: off
 import evaluate  # first: build_set puts known_f0, which has an evaluate.py too, first on sys.path
 import build_set
+import extract_sources
 # isort: on
 
 PACKAGE = ("speakerbox", "1.2.0")
@@ -101,8 +101,7 @@ def file_calls(paths: list[Path]) -> dict[str, np.ndarray]:
     resampled to 16 kHz, scaled to `CLIP_RMS`."""
     calls = {}
     for path in paths:
-        audio, sr = sf.read(path, dtype="float64", always_2d=True)
-        mono = resample_poly(audio.mean(axis=1), build_set.SR, sr)
+        mono = extract_sources.read16k(path)
         calls[path.stem] = mono * CLIP_RMS / float(np.sqrt(np.mean(np.square(mono))))
     return calls
 
