@@ -145,11 +145,12 @@ def test_a_calmer_state_is_taken_at_an_ashman_d_between_2_and_2_5():
     states are only D ~2.3 apart, as when a long ramped escalation fills the gap between them
     (the GSM copy of a tuning call fell to 2.16). The refits start from the lower state, the
     first 110 windows (at the old bar of 2.5 they started from all the speech and the
-    escalation widened the scale until nothing was flagged)."""
+    escalation widened the scale until nothing was flagged). The escalation ramps in (its
+    values rising), so its windows of the upper state are one stretch."""
     from gpuaudio.analysis.escalation import _calmer_state, _two_states
 
     rng = np.random.default_rng(3)
-    pitch = np.concatenate([rng.normal(0.0, 1.9, 110), rng.normal(4.3, 1.9, 90)])
+    pitch = np.concatenate([rng.normal(0.0, 1.9, 110), np.sort(rng.normal(4.3, 1.9, 90))])
     speech = np.ones(pitch.size, dtype=bool)
     states = _two_states(pitch, speech)
     assert states is not None and 2.0 <= states.separation < 2.5
@@ -157,6 +158,50 @@ def test_a_calmer_state_is_taken_at_an_ashman_d_between_2_and_2_5():
     calmer = _calmer_state((pitch, *others), speech)
     assert calmer is not None
     assert calmer[:110].mean() > 0.8 and calmer[110:].mean() < 0.2
+
+
+def test_a_register_2_st_higher_in_some_stretches_is_not_a_calmer_part():
+    """A speaker talking freely in two registers 2.2 st apart, the higher in two stretches (a
+    council member from one meeting to the next): well separated (D ~4) and not alternating,
+    but too close to be a calm part and a raised one. 3 st apart the same layout is one."""
+    from gpuaudio.analysis.escalation import _calmer_state, _two_states
+
+    rng = np.random.default_rng(7)
+    pitch = rng.normal(0.0, 0.5, 160)
+    higher = np.zeros(160, dtype=bool)
+    higher[40:80] = higher[120:150] = True
+    speech = np.ones(160, dtype=bool)
+    others = tuple(np.zeros(160) for _ in range(4))
+    close = np.where(higher, pitch + 2.2, pitch)
+    states = _two_states(close, speech)
+    assert states is not None and states.separation > 3 and 2.0 < states.distance < 2.5
+    assert _calmer_state((close, *others), speech) is None
+    apart = _calmer_state((np.where(higher, pitch + 3.0, pitch), *others), speech)
+    assert apart is not None and np.array_equal(apart, ~higher)
+
+
+def test_a_higher_register_that_comes_back_many_times_is_not_a_calmer_part():
+    """A higher register (+3.5 st) in seven short stretches, five of them in the first half:
+    too few blocks mixed to take turns all through, but not one or two stretches of an
+    escalation either. The same windows as one stretch are."""
+    from gpuaudio.analysis.escalation import _calmer_state, _stretches_share, _two_states
+
+    rng = np.random.default_rng(8)
+    pitch = rng.normal(0.0, 0.5, 200)
+    speech = np.ones(200, dtype=bool)
+    others = tuple(np.zeros(200) for _ in range(4))
+    higher = np.zeros(200, dtype=bool)
+    for start in (10, 24, 38, 52, 66, 150, 170):
+        higher[start : start + 8] = True
+    scattered = np.where(higher, pitch + 3.5, pitch)
+    states = _two_states(scattered, speech)
+    assert states is not None and _stretches_share(states, scattered, speech) < 0.65
+    assert _calmer_state((scattered, *others), speech) is None
+    one = np.zeros(200, dtype=bool)
+    one[120:176] = True
+    together = np.where(one, pitch + 3.5, pitch)
+    calmer = _calmer_state((together, *others), speech)
+    assert calmer is not None and np.array_equal(calmer, ~one)
 
 
 def test_the_level_marks_the_calmer_part_when_a_long_rise_spills_over_the_pitch_states():

@@ -1175,16 +1175,20 @@ _LEVEL_STATE_DB = 3.0
 """Level states at least this far apart (dB) can mark the calmer part when the pitch states
 cannot (`_calmer_state`)..."""
 _LEVEL_STATE_PITCH_ST = 2.0
-"""...when the louder state is also this much higher in pitch (the least pitch distance of
-`_STATE_ST`): an escalation raises both, while a louder stretch at the same pitch is the line
+"""...when the louder state is also this much higher in pitch: an escalation raises both, while a louder stretch at the same pitch is the line
 or the microphone. Tuning half (session 15): two builds of long escalations only (seeds 40
 and 41, 56 spans at the bar per channel) +1 span at the bar on clean, telephone and GSM
 copies, time recall +0.009..+0.011, no calm false alarm more; without the pitch condition an
 AGC copy's calm call gained 8 s per hour of false alarm. Five more builds (standard and
 pairs): recall +0.001..+0.006, nothing else moved."""
-_STATE_ST = (2.0, 9.0)
-"""Smoothed pitch states closer than 2 semitones are one voice's prosody; further apart than 9
-they are not one voice escalating."""
+_STATE_ST = (2.5, 9.0)
+"""Smoothed pitch states closer than 2.5 semitones are one voice's prosody; further apart than
+9 they are not one voice escalating. A speaker talking freely moves her register by 2-2.3 st
+from one meeting or topic to the next (a Seattle council member's clips, session 20): at the
+old 2.0 the refits started from her lower register and flagged 15 s of the higher one. Tuning
+half (ten builds, 4 channels): two calm segments fewer (a conversation's phone copies), one
+span under the bar lost (a +3.2 st / +4.5 dB rise found for 9 of 26 s on a phone copy), edges
+moved by 1-2 s on three calls; no span at the bar changed."""
 _VOICES_ST = 8.0
 """Windows' own pitch in two states at least this far apart (taking turns): two voices."""
 _VOICES_SEPARATION = 2.25
@@ -1218,6 +1222,13 @@ _TURN_MIXED = 0.6
 """Two states take turns all through a call: in at least 60 % of its 8 equal stretches of
 speech each state holds 10 % or more. One voice's escalation is one or two stretches of the
 upper state (tuning half: escalation calls 0.38 at most, conversations 0.75 and more)."""
+_STRETCHES_SHARE = 0.65
+"""An escalation is one or two stretches: its two longest runs of the upper state hold at
+least this share of the upper state's windows (`_calm_and_raised`). On the tuning half 380
+escalation calls whose pitch states marked a calmer part held 0.88 or more in 99 % of them
+(0.53 at least); a council member's phone copy whose higher register came back seven times
+(0.59-0.61) started the refits from her lower one and flagged 15 s of the higher (session 20;
+nothing on the tuning half changed but one span's edge, 4 s further into the span)."""
 _VOICES_MIXED = 0.5
 """The same share for two voices (`_two_voices`): in a heated exchange both voices rise
 together and the stretches of the exchange hold the upper state alone."""
@@ -1273,10 +1284,10 @@ def _two_states(
 
 def _calmer_state(cues: Cues, speech: np.ndarray) -> np.ndarray | None:
     """The speech windows of the lower of two well-separated pitch states (Ashman's D above
-    `_SEPARATION`, 2-9 semitones apart, the higher holding 10-60% of the speech and not
-    taking turns with the lower: an escalation is one or two stretches); failing that, of the
-    quieter of two such level states (`_LEVEL_STATE_DB`) whose louder one is also higher in
-    pitch (`_LEVEL_STATE_PITCH_ST`); else None.
+    `_SEPARATION`, 2.5-9 semitones apart, the higher holding 10-60% of the speech and not
+    taking turns with the lower: an escalation is one or two stretches, `_STRETCHES_SHARE`);
+    failing that, of the quieter of two such level states (`_LEVEL_STATE_DB`) whose louder one
+    is also higher in pitch (`_LEVEL_STATE_PITCH_ST`); else None.
 
     Pitch decides first: it is the cue that can flag a window alone, and its states are clean
     once smoothed. States that alternate all through the call are the voice's own range (or
@@ -1308,6 +1319,7 @@ def _calm_and_raised(
         or not distance[0] <= states.distance <= distance[1]
         or not 0.1 <= states.upper_share <= 0.6
         or _take_turns(states, values, speech)
+        or _stretches_share(states, values, speech) < _STRETCHES_SHARE
     ):
         return None
     return states
@@ -1320,6 +1332,14 @@ def _take_turns(
     least `mixed_share` of `_TURN_BLOCKS` equal stretches."""
     usable = speech & np.isfinite(values)
     return _mixed_share(~states.lower[usable]) >= mixed_share
+
+
+def _stretches_share(states: _States, values: np.ndarray, speech: np.ndarray) -> float:
+    """Share of the upper state's speech windows in its two longest runs."""
+    upper = ~states.lower[speech & np.isfinite(values)]
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], upper.astype(np.int64), [0]])))
+    runs = np.sort(edges[1::2] - edges[::2])[::-1]
+    return float(runs[:2].sum() / max(int(upper.sum()), 1))
 
 
 def _mixed_share(upper: np.ndarray) -> float:
