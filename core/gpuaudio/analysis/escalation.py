@@ -1175,12 +1175,13 @@ _LEVEL_STATE_DB = 3.0
 """Level states at least this far apart (dB) can mark the calmer part when the pitch states
 cannot (`_calmer_state`)..."""
 _LEVEL_STATE_PITCH_ST = 2.0
-"""...when the louder state is also this much higher in pitch: an escalation raises both, while a louder stretch at the same pitch is the line
-or the microphone. Tuning half (session 15): two builds of long escalations only (seeds 40
-and 41, 56 spans at the bar per channel) +1 span at the bar on clean, telephone and GSM
-copies, time recall +0.009..+0.011, no calm false alarm more; without the pitch condition an
-AGC copy's calm call gained 8 s per hour of false alarm. Five more builds (standard and
-pairs): recall +0.001..+0.006, nothing else moved."""
+"""...when the louder state is also this much higher in pitch: an escalation raises both,
+while a louder stretch at the same pitch is the line or the microphone. Tuning half (session
+15): two builds of long escalations only (seeds 40 and 41, 56 spans at the bar per channel)
++1 span at the bar on clean, telephone and GSM copies, time recall +0.009..+0.011, no calm
+false alarm more; without the pitch condition an AGC copy's calm call gained 8 s per hour of
+false alarm. Five more builds (standard and pairs): recall +0.001..+0.006, nothing else
+moved."""
 _STATE_ST = (2.5, 9.0)
 """Smoothed pitch states closer than 2.5 semitones are one voice's prosody; further apart than
 9 they are not one voice escalating. A speaker talking freely moves her register by 2-2.3 st
