@@ -1188,8 +1188,8 @@ _STATE_ST = (2.5, 9.0)
 from one meeting or topic to the next (a Seattle council member's clips, session 20): at the
 old 2.0 the refits started from her lower register and flagged 15 s of the higher one. Tuning
 half (ten builds, 4 channels): two calm segments fewer (a conversation's phone copies), one
-span under the bar lost (a +3.2 st / +4.5 dB rise found for 9 of 26 s on a phone copy), edges
-moved by 1-2 s on three calls; no span at the bar changed."""
+span under the bar lost (a +3.4 st / +4.9 dB rise found for 9 of 25 s on a phone copy), edges
+moved by 1-4 s on three calls; no span at the bar changed."""
 _VOICES_ST = 8.0
 """Windows' own pitch in two states at least this far apart (taking turns): two voices."""
 _VOICES_SEPARATION = 2.25
