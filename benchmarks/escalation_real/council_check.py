@@ -17,7 +17,10 @@ thresholds of the set's operating curve (`evaluate.CURVE`), re-scored from the s
         [--json out.json] [--extra FILE ...]
 
 ``--extra`` analyses other recordings of calm, unscripted talk the same way instead (each
-file one call, its channels averaged).
+file one call, its channels averaged). ``--sources DIR`` writes the members as a sources
+folder for ``build_set.py --sources DIR`` instead (each clip cut into phrases at its pauses;
+`TUNE_MEMBERS` in the tuning split, the others in the test split), so that escalations can be
+planted in unscripted talk: the set's calls, with these voices.
 
 The wheel is downloaded once with pip into ``--cache`` (nothing at analysis time); the
 package is MIT-licensed, the clips are public council-meeting recordings (Seattle Channel)
@@ -52,6 +55,10 @@ ARCHIVE = "speakerbox/tests/data/diarized.zip"
 GAP_S = 0.3
 CLIP_RMS = 0.05
 CONDITIONS = ("clean", "telephone", "agc", "gsm")
+MEN = frozenset({"lewis", "pedersen", "strauss"})
+"""The members who are men (public record); the other six are women."""
+TUNE_MEMBERS = frozenset({"gonzalez", "herbold", "juarez", "lewis", "pedersen"})
+"""`write_sources`' tuning split (three women, two men); the other four are its test split."""
 
 
 def fetch_clips(cache: Path) -> Path:
@@ -84,9 +91,7 @@ def member_calls(root: Path) -> dict[str, np.ndarray]:
     clips = sorted(root.glob("*/*/*.wav"), key=lambda p: (p.parent.name, p.parent.parent.name,
                                                           int(p.stem.split("-")[0])))
     for path in clips:
-        audio, sr = sf.read(path, dtype="float64")
-        if sr != build_set.SR or audio.ndim != 1:
-            raise ValueError(f"{path}: expected 16-kHz mono clips, got {sr} Hz, {audio.shape}")
+        audio = _clip(path)
         rms = float(np.sqrt(np.mean(np.square(audio))))
         if rms == 0:
             continue
@@ -94,6 +99,44 @@ def member_calls(root: Path) -> dict[str, np.ndarray]:
             [audio * CLIP_RMS / rms, np.zeros(round(GAP_S * build_set.SR))]
         )
     return {member: np.concatenate(parts) for member, parts in calls.items()}
+
+
+def write_sources(root: Path, out: Path) -> None:
+    """The members' clips as a `build_set` sources folder: ``council-MEMBER.flac`` (each clip
+    cut into phrases at its pauses, `extract_sources.split_at_pauses`), ``utterances.csv`` and
+    ``speakers.csv`` (split by `TUNE_MEMBERS`)."""
+    out.mkdir(parents=True, exist_ok=True)
+    members = sorted({path.parent.name for path in root.glob("*/*/*.wav")})
+    rows: list[dict[str, object]] = []
+    speakers = []
+    for member in members:
+        phrases = []
+        for path in sorted(root.glob(f"*/{member}/*.wav"),
+                           key=lambda p: (p.parent.parent.name, int(p.stem.split("-")[0]))):
+            audio = _clip(path)
+            origin = f"{'=='.join(PACKAGE)}:{ARCHIVE}/{path.relative_to(root).as_posix()}"
+            phrases += [
+                (phrase, origin) for phrase in extract_sources.split_at_pauses(audio)
+                if phrase.size >= extract_sources.MIN_UTTERANCE_S * build_set.SR
+            ]
+        name = f"council-{member}"
+        seconds = extract_sources.write_speaker(out, name, phrases, rows)
+        speakers.append(extract_sources.speaker_row(
+            name, "M" if member in MEN else "F", "en",
+            "tune" if member in TUNE_MEMBERS else "test", f"{'=='.join(PACKAGE)} {ARCHIVE}",
+            "MIT (package); clips without a licence of their own (Seattle Channel)",
+            seconds, len(phrases),
+        ))
+    extract_sources.write_csv(out / "speakers.csv", speakers)
+    extract_sources.write_csv(out / "utterances.csv", rows)
+
+
+def _clip(path: Path) -> np.ndarray:
+    """A council clip, refused unless 16-kHz mono."""
+    audio, sr = sf.read(path, dtype="float64")
+    if sr != build_set.SR or audio.ndim != 1:
+        raise ValueError(f"{path}: expected 16-kHz mono clips, got {sr} Hz, {audio.shape}")
+    return np.asarray(audio)
 
 
 def file_calls(paths: list[Path]) -> dict[str, np.ndarray]:
@@ -171,7 +214,13 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--extra", type=Path, nargs="+",
                         help="analyse these recordings of calm, unscripted talk instead")
+    parser.add_argument("--sources", type=Path,
+                        help="write the members as a build_set sources folder here instead")
     args = parser.parse_args()
+    if args.sources:
+        write_sources(fetch_clips(args.cache), args.sources)
+        print(f"wrote {args.sources}: build_set.py --sources {args.sources} --split tune ...")
+        return
     result = run(args.cache, args.extra)
     for condition, scores in result["summary"].items():
         print(f"{condition:9s} calm {scores['calm_hours'] * 60:.1f} min, false alarms "

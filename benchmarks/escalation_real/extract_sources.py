@@ -453,7 +453,7 @@ def main() -> None:
                 total += b - a
         seconds = write_speaker(args.out, f"ami-{speaker}", utterances, rows)
         speakers.append(
-            _speaker_row(
+            speaker_row(
                 f"ami-{speaker}",
                 sex,
                 language,
@@ -476,7 +476,7 @@ def main() -> None:
         ]
         seconds = write_speaker(args.out, speaker, utterances, rows)
         speakers.append(
-            _speaker_row(
+            speaker_row(
                 speaker,
                 "F",
                 "en",
@@ -495,7 +495,7 @@ def main() -> None:
     ]
     seconds = write_speaker(args.out, "librivox-ss01", utterances, rows)
     speakers.append(
-        _speaker_row(
+        speaker_row(
             "librivox-ss01",
             "M",
             "en",
@@ -513,7 +513,7 @@ def main() -> None:
     )
     seconds = write_speaker(args.out, "librivox-sonnet01", utterances, rows)
     speakers.append(
-        _speaker_row(
+        speaker_row(
             "librivox-sonnet01",
             "F",
             "en",
@@ -538,7 +538,7 @@ def main() -> None:
         utterances = prompt_utterances(folder, f"*{suffix}", readers[suffix], origin)
         seconds = write_speaker(args.out, speaker, utterances, rows)
         speakers.append(
-            _speaker_row(
+            speaker_row(
                 speaker,
                 sex,
                 language,
@@ -560,7 +560,7 @@ def main() -> None:
         ]
         seconds = write_speaker(args.out, speaker, utterances, rows)
         speakers.append(
-            _speaker_row(
+            speaker_row(
                 speaker,
                 sex,
                 language,
@@ -584,7 +584,7 @@ def main() -> None:
                 total += piece.size / SR
         seconds = write_speaker(args.out, speaker, utterances, rows)
         speakers.append(
-            _speaker_row(
+            speaker_row(
                 speaker,
                 "M",
                 "en",
@@ -596,8 +596,8 @@ def main() -> None:
             )
         )
 
-    _write_csv(args.out / "utterances.csv", rows)
-    _write_csv(args.out / "speakers.csv", speakers)
+    write_csv(args.out / "utterances.csv", rows)
+    write_csv(args.out / "speakers.csv", speakers)
     for row in speakers:
         print(
             f"{row['speaker']}: {row['sex']} {row['language']} {row['split']}, "
@@ -609,7 +609,7 @@ def _ascii(name: str) -> str:
     return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
 
 
-def _speaker_row(
+def speaker_row(
     speaker: str,
     sex: str,
     language: str,
@@ -632,7 +632,7 @@ def _speaker_row(
     }
 
 
-def _write_csv(path: Path, rows: list[dict[str, object]]) -> None:
+def write_csv(path: Path, rows: list[dict[str, object]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()

@@ -1,6 +1,7 @@
 """benchmarks/escalation_real/council_check.py: the council clips are read from the wheel in
 the cache without pip, each member's clips make one call in meeting and time order at one
-RMS, a clip that is not 16-kHz mono is refused, and the phone copies are the set's chains."""
+RMS, a clip that is not 16-kHz mono is refused, the phone copies are the set's chains, and
+the members become a sources folder that build_set reads."""
 
 from __future__ import annotations
 
@@ -133,3 +134,33 @@ def test_further_recordings_become_one_mono_16_khz_call_each(council, tmp_path):
     assert np.sqrt(np.mean(briefing**2)) == pytest.approx(council.CLIP_RMS, rel=1e-6)
     peak_hz = np.argmax(np.abs(np.fft.rfft(briefing))) * SR / briefing.size
     assert peak_hz == pytest.approx(200.0, abs=1.0)
+
+
+def test_the_members_become_a_sources_folder_build_set_reads(council, tmp_path):
+    """Two members' clips (one cut at a pause, one too short to keep) as a sources folder:
+    speakers by split and sex, each phrase at its row's place in the speaker's FLAC."""
+    pause = np.zeros(SR // 2)
+    first, second = _clip(3.0, 0.2, 120.0), _clip(4.0, 0.2, 180.0)
+    _wheel(tmp_path / "cache", {
+        "m1/lewis/0-7500.wav": _wav(np.concatenate([first, pause, second])),
+        "m1/lewis/9000-9500.wav": _wav(_clip(0.5, 0.2, 150.0)),
+        "m2/morales/0-2000.wav": _wav(_clip(2.0, 0.1, 220.0)),
+    })
+    out = tmp_path / "sources"
+    council.write_sources(council.fetch_clips(tmp_path / "cache"), out)
+    speakers = {row["speaker"]: row for row in council.build_set.read_csv(out / "speakers.csv")}
+    assert sorted(speakers) == ["council-lewis", "council-morales"]
+    assert (speakers["council-lewis"]["sex"], speakers["council-lewis"]["split"]) == ("M", "tune")
+    assert (speakers["council-morales"]["sex"], speakers["council-morales"]["split"]) == (
+        "F", "test")
+    assert speakers["council-lewis"]["real"] == "True"
+    rows = [r for r in council.build_set.read_csv(out / "utterances.csv")
+            if r["speaker"] == "council-lewis"]
+    assert len(rows) == 2 and all("m1/lewis/0-7500.wav" in r["origin"] for r in rows)
+    audio, sr = sf.read(out / "council-lewis.flac", dtype="float64")
+    assert sr == SR
+    for row, hz in zip(rows, (120.0, 180.0), strict=True):
+        piece = audio[round(float(row["start_s"]) * SR) : round(float(row["end_s"]) * SR)]
+        peak_hz = np.argmax(np.abs(np.fft.rfft(piece))) * SR / piece.size
+        assert peak_hz == pytest.approx(hz, abs=2.0)
+    assert float(speakers["council-lewis"]["seconds"]) == pytest.approx(7.5, abs=0.6)
