@@ -84,35 +84,44 @@ def fetch_clips(cache: Path) -> Path:
     return root
 
 
-def member_calls(root: Path) -> dict[str, np.ndarray]:
-    """Member -> one call of their clips (``MEETING/MEMBER/START-END.wav``, START in ms), in
-    meeting and time order, each clip scaled to `CLIP_RMS`, `GAP_S` of silence after each."""
-    calls: dict[str, list[np.ndarray]] = {}
+def member_clips(root: Path) -> dict[str, list[Path]]:
+    """Member -> their clips (``MEETING/MEMBER/START-END.wav``, START in ms) in meeting and
+    time order, members sorted by name."""
     clips = sorted(root.glob("*/*/*.wav"), key=lambda p: (p.parent.name, p.parent.parent.name,
                                                           int(p.stem.split("-")[0])))
+    members: dict[str, list[Path]] = {}
     for path in clips:
-        audio = _clip(path)
-        rms = float(np.sqrt(np.mean(np.square(audio))))
-        if rms == 0:
-            continue
-        calls.setdefault(path.parent.name, []).extend(
-            [audio * CLIP_RMS / rms, np.zeros(round(GAP_S * build_set.SR))]
-        )
+        members.setdefault(path.parent.name, []).append(path)
+    return members
+
+
+def member_calls(root: Path) -> dict[str, np.ndarray]:
+    """Member -> one call of their clips (`member_clips`), each clip scaled to `CLIP_RMS`,
+    `GAP_S` of silence after each."""
+    calls: dict[str, list[np.ndarray]] = {}
+    for member, paths in member_clips(root).items():
+        for path in paths:
+            audio = _clip(path)
+            rms = float(np.sqrt(np.mean(np.square(audio))))
+            if rms == 0:
+                continue
+            calls.setdefault(member, []).extend(
+                [audio * CLIP_RMS / rms, np.zeros(round(GAP_S * build_set.SR))]
+            )
     return {member: np.concatenate(parts) for member, parts in calls.items()}
 
 
 def write_sources(root: Path, out: Path) -> None:
-    """The members' clips as a `build_set` sources folder: ``council-MEMBER.flac`` (each clip
-    cut into phrases at its pauses, `extract_sources.split_at_pauses`), ``utterances.csv`` and
-    ``speakers.csv`` (split by `TUNE_MEMBERS`)."""
+    """The members' clips (`member_clips`) as a `build_set` sources folder:
+    ``council-MEMBER.flac`` (each clip cut into phrases at its pauses,
+    `extract_sources.split_at_pauses`), ``utterances.csv`` and ``speakers.csv`` (split by
+    `TUNE_MEMBERS`)."""
     out.mkdir(parents=True, exist_ok=True)
-    members = sorted({path.parent.name for path in root.glob("*/*/*.wav")})
     rows: list[dict[str, object]] = []
     speakers = []
-    for member in members:
+    for member, paths in member_clips(root).items():
         phrases = []
-        for path in sorted(root.glob(f"*/{member}/*.wav"),
-                           key=lambda p: (p.parent.parent.name, int(p.stem.split("-")[0]))):
+        for path in paths:
             audio = _clip(path)
             origin = f"{'=='.join(PACKAGE)}:{ARCHIVE}/{path.relative_to(root).as_posix()}"
             phrases += [

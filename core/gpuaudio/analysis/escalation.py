@@ -1225,7 +1225,7 @@ speech each state holds 10 % or more. One voice's escalation is one or two stret
 upper state (tuning half: escalation calls 0.38 at most, conversations 0.75 and more)."""
 _STRETCHES_SHARE = 0.65
 """An escalation is one or two stretches: its two longest runs of the upper state hold at
-least this share of the upper state's windows (`_calm_and_raised`). On the tuning half 380
+least this share of the upper state's windows (`_calm_and_raised`). On the tuning half 383
 escalation calls whose pitch states marked a calmer part held 0.88 or more in 99 % of them
 (0.53 at least); a council member's phone copy whose higher register came back seven times
 (0.59-0.61) started the refits from her lower one and flagged 15 s of the higher (session 20;
