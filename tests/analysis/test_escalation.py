@@ -132,19 +132,28 @@ def test_a_lively_phrase_that_keeps_the_voice_s_floor_is_not_an_escalation(fake_
         fake_service.detect_emotional_escalation(lively, SR, min_floor_rise_st=-1.0)
 
 
-def test_a_phrase_that_lifts_the_floor_under_2_75_st_is_not_an_escalation(fake_service, tones):
-    """A livelier phrase (peaks 6 st up) lifts the voice's floor about 2.4 st: kept when the
-    floor need only rise 2 st (the default before session 21), no segment at the default 2.75
-    st (free talkers' phrases lift their floor 2-3 st). A whole register 3 st up is kept."""
-    livelier = tones(SR, 60, [(30, 44)], raise_st=6.0, gain_db=0.0, lively=True)
+def test_a_short_phrase_must_lift_the_floor_2_75_st(fake_service, tones):
+    """A livelier phrase (peaks 6 st up) lifts the voice's floor about 2.4 st. For 10 s, under
+    `short_segment_s`, that is not enough (`short_min_floor_rise_st`, 2.75 st: free talkers'
+    phrases lift their floor 2-3 st for 7-11 s): no segment, one when the setting is 2 st.
+    For 14 s it is (`min_floor_rise_st`, 2 st for 12-20 s). A whole register 3 st up for 10 s
+    is kept."""
+    livelier = tones(SR, 60, [(30, 40)], raise_st=6.0, gain_db=0.0, lively=True)
     report = fake_service.detect_emotional_escalation(livelier, SR)
-    assert report.params.min_floor_rise_st == 2.75
-    assert report.windows.flagged[30:44].sum() >= 10 and report.segments == []
-    (old,) = fake_service.detect_emotional_escalation(livelier, SR, min_floor_rise_st=2.0).segments
-    assert 2.0 <= old.floor_change_st < 2.75 and 29 <= old.start_s <= 33
-    raised = tones(SR, 60, [(30, 44)], raise_st=3.0, gain_db=0.0)
-    (kept,) = fake_service.detect_emotional_escalation(raised, SR).segments
-    assert kept.floor_change_st >= 2.75 and 29 <= kept.start_s <= 31
+    assert report.params.short_min_floor_rise_st == 2.75
+    assert report.windows.flagged[30:40].sum() >= 7 and report.segments == []
+    (old,) = fake_service.detect_emotional_escalation(
+        livelier, SR, short_min_floor_rise_st=2.0
+    ).segments
+    assert 2.0 <= old.floor_change_st < 2.75 and old.duration_s < 12
+    longer = tones(SR, 60, [(30, 44)], raise_st=6.0, gain_db=0.0, lively=True)
+    (kept,) = fake_service.detect_emotional_escalation(longer, SR).segments
+    assert 2.0 <= kept.floor_change_st < 2.75 and 12 <= kept.duration_s < 20
+    raised = tones(SR, 60, [(30, 40)], raise_st=3.0, gain_db=0.0)
+    (whole,) = fake_service.detect_emotional_escalation(raised, SR).segments
+    assert whole.floor_change_st >= 2.75 and 29 <= whole.start_s <= 31
+    with pytest.raises(InvalidParameterError, match="short_min_floor_rise_st"):
+        fake_service.detect_emotional_escalation(livelier, SR, short_min_floor_rise_st=-1.0)
 
 
 def test_a_louder_stretch_must_still_lift_the_voice_s_floor(fake_service, tones):

@@ -132,15 +132,22 @@ class EscalationParams:
     2.5 st or more; his calm false alarms fell from 139-352 to 0 s per hour on every channel
     and no span at the issue's bar was lost (docs/escalation.md, session 18). 0 turns it
     off."""
-    min_floor_rise_st: float = 2.75
+    min_floor_rise_st: float = 2.0
     """See `floor_segment_s`: how far (semitones) a short segment must lift its voice's floor
-    when it is not `min_level_rise_db` louder. 2.75 since session 21 (was 2): on a pool of
-    calm calls built from five council members talking in their own words (tuning split) the
-    false-alarm segments lifted the floor 2.0-3.3 st, and 2.75 took their calm false alarms
-    from 37 / 61 / 70 / 72 to 12 / 44 / 44 / 0 s per hour (clean / telephone / AGC / GSM)
-    while on the ten tuning builds no span at the issue's bar changed and recall moved by
-    0.001 (the segments on planted spans it drops lie inside spans found anyway); 3 st would
-    lose a short span at the bar on an AGC copy (floor +2.9 st) (docs/escalation.md)."""
+    when it is not `min_level_rise_db` louder; one shorter than `short_segment_s` must also
+    lift it `short_min_floor_rise_st`."""
+    short_min_floor_rise_st: float = 2.75
+    """See `floor_segment_s`: how far a segment shorter than `short_segment_s` must lift its
+    voice's floor when it is not `min_level_rise_db` louder (session 21; the higher of this
+    and `min_floor_rise_st` applies). Free talkers' calm phrases lift their floor 2-3 st for
+    7-11 s: on the tuning half (ten builds and a pool of calm calls built from five council
+    members talking in their own words) the segments under 12 s that lifted the floor 2-2.75
+    st and were not 6 dB louder were 8 false alarms and one fragment of a span found anyway;
+    those of 12-20 s held two segments on spans at the issue's bar (18 s each) among 7 false
+    alarms, so 2.75 st for all of them was not taken (on earlier held-out builds, re-scored,
+    it lost five spans at the bar, all 16-19 s segments). Council pool calm false alarms
+    37 / 61 / 70 / 72 -> 37 / 61 / 61 / 44 s per hour (clean / telephone / AGC / GSM); no span
+    at the bar changed on the ten tuning builds (docs/escalation.md, session 21)."""
     loud_min_floor_rise_st: float = 1.0
     """See `floor_segment_s`: how far a short segment that is `min_level_rise_db` louder must
     still lift its voice's floor. A voice raised in effort raises its pitch with its level
@@ -236,7 +243,7 @@ class EscalationParams:
             "min_duration_s", "max_gap_s", "max_pause_s", "min_pitch_rise_st", "min_level_rise_db",
             "max_gain_correction_db", "short_segment_s", "short_score_margin",
             "short_min_pitch_rise_st", "floor_segment_s", "min_floor_rise_st",
-            "loud_min_floor_rise_st",
+            "short_min_floor_rise_st", "loud_min_floor_rise_st",
         ):
             if getattr(self, name) is not None and not getattr(self, name) >= 0:
                 raise InvalidParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -1933,11 +1940,14 @@ def audible(
     `min_level_rise_db`; the same for a stretch merged across the other voice's turns
     (`across_turns`), whatever its length and score: its scores are of scattered windows;
     and for a stretch shorter than `floor_segment_s` its voice's floor up by
-    `min_floor_rise_st`, or level up by `min_level_rise_db` with the floor up by
+    `min_floor_rise_st` (and `short_min_floor_rise_st` when it is shorter than
+    `short_segment_s`), or level up by `min_level_rise_db` with the floor up by
     `loud_min_floor_rise_st`."""
     louder = level_change_db >= params.min_level_rise_db
+    short = duration_s < params.short_segment_s - 1e-9
+    floor_rise_st = max(params.min_floor_rise_st, params.short_min_floor_rise_st if short else 0.0)
     if duration_s < params.floor_segment_s - 1e-9 and not (
-        floor_change_st >= params.min_floor_rise_st
+        floor_change_st >= floor_rise_st
         or (louder and floor_change_st >= params.loud_min_floor_rise_st)
     ):
         return False
@@ -1945,10 +1955,7 @@ def audible(
         pitch_change_st >= params.min_pitch_rise_st or louder
     ):
         return False
-    short_and_weak = (
-        duration_s < params.short_segment_s - 1e-9
-        and not mean_score >= params.threshold + params.short_score_margin
-    )
+    short_and_weak = short and not mean_score >= params.threshold + params.short_score_margin
     must_rise = short_and_weak or across_turns
     return bool(not must_rise or pitch_change_st >= params.short_min_pitch_rise_st or louder)
 

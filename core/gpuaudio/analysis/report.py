@@ -251,7 +251,8 @@ def report_document(
                 "short_score_margin only when its pitch rises short_min_pitch_rise_st or its "
                 "level min_level_rise_db over its voice's baseline, and one shorter than "
                 "floor_segment_s only when it lifts its voice's floor (20th percentile of "
-                "the voiced frames' pitch) min_floor_rise_st over the voice's calm speech, or "
+                "the voiced frames' pitch) min_floor_rise_st (and short_min_floor_rise_st when "
+                "shorter than short_segment_s) over the voice's calm speech, or "
                 "its level min_level_rise_db with the floor loud_min_floor_rise_st up"
             ),
         },

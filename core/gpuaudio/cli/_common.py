@@ -148,8 +148,9 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--floor-segment", type=float, default=_Default("floor_segment_s"),
                         metavar="SECONDS",
                         help="a segment shorter than this is kept only when it lifts the "
-                             "voice's floor (20th percentile of its pitch) 2.75 st or its "
-                             "level 6 dB (default %(default)s s; 0: off)")
+                             "voice's floor (20th percentile of its pitch) 2 st (2.75 st "
+                             "under the short segment's length) or its level 6 dB (default "
+                             "%(default)s s; 0: off)")
     parser.add_argument("--max-gain-correction", type=float,
                         default=_Default("max_gain_correction_db"), metavar="DB",
                         help="level a phone line's AGC took away, read back from the noise "
