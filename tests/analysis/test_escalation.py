@@ -78,7 +78,9 @@ def test_min_pitch_rise_keeps_only_rises_a_listener_hears(fake_service, tones):
     assert audible.windows.flagged[30:44].sum() >= 11  # as unusual as before
     assert audible.segments == [] and (audible.windows.segment == -1).all()
     louder = tones(SR, 60, [(30, 44)], raise_st=1.6, gain_db=7.0)
-    (loud,) = fake_service.detect_emotional_escalation(louder, SR, min_pitch_rise_st=2.0).segments
+    (loud,) = fake_service.detect_emotional_escalation(
+        louder, SR, min_pitch_rise_st=2.0, **floor_off
+    ).segments
     assert loud.pitch_change_st < 2.0 and loud.level_change_db >= 6.0
     with pytest.raises(InvalidParameterError, match="min_pitch_rise_st"):
         fake_service.detect_emotional_escalation(y, SR, min_pitch_rise_st=-1.0)
@@ -100,7 +102,7 @@ def test_a_short_weak_segment_must_be_a_rise_a_listener_hears(fake_service, tone
     assert segment.mean_score < report.params.threshold + report.params.short_score_margin
     assert segment.pitch_change_st < 3 and segment.level_change_db < 6
     # the same ten seconds as a rise a listener hears: kept
-    for raise_st, gain_db in ((3.6, 0.0), (1.6, 7.0)):
+    for raise_st, gain_db in ((3.6, 0.0), (2.8, 7.0)):
         heard = tones(SR, 60, [(30, 40)], raise_st=raise_st, gain_db=gain_db)
         (kept,) = fake_service.detect_emotional_escalation(heard, SR).segments
         assert kept.start_s >= 29 and kept.end_s <= 41
@@ -159,19 +161,43 @@ def test_a_short_phrase_must_lift_the_floor_2_75_st(fake_service, tones):
 def test_a_louder_stretch_must_still_lift_the_voice_s_floor(fake_service, tones):
     """12 s read 12 dB louder with the pitch 0.7 st up (a line's gain, not the voice: an AGC
     that has not settled) lift the floor by under `loud_min_floor_rise_st` (1 st): no
-    segment, though the level passes `min_level_rise_db`; kept with that setting at 0. 8 dB
-    louder with the whole register 1.5 st up (a voice raised in effort) is kept."""
+    segment, though the level passes `min_level_rise_db`; kept with that setting (and
+    `loud_min_pitch_rise_st`) at 0. 8 dB louder with the peaks 4 st up (a voice raised in
+    effort) is kept though its floor rises under 2 st."""
     gain = tones(SR, 60, [(30, 42)], raise_st=0.7, gain_db=12.0)
     assert fake_service.detect_emotional_escalation(gain, SR).segments == []
     (off,) = fake_service.detect_emotional_escalation(
-        gain, SR, loud_min_floor_rise_st=0.0
+        gain, SR, loud_min_floor_rise_st=0.0, loud_min_pitch_rise_st=0.0
     ).segments
     assert off.level_change_db >= 6 and off.floor_change_st < 1 and off.duration_s < 20
-    effort = tones(SR, 60, [(30, 42)], raise_st=1.5, gain_db=8.0)
+    effort = tones(SR, 60, [(30, 42)], raise_st=4.0, gain_db=8.0, lively=True)
     (kept,) = fake_service.detect_emotional_escalation(effort, SR).segments
     assert 1 <= kept.floor_change_st < 2 and kept.level_change_db >= 6
+    assert kept.pitch_change_st >= 2.5
     with pytest.raises(InvalidParameterError, match="loud_min_floor_rise_st"):
         fake_service.detect_emotional_escalation(gain, SR, loud_min_floor_rise_st=-1.0)
+
+
+def test_a_louder_stretch_must_also_raise_its_pitch_2_5_st(fake_service, tones):
+    """12 s read 8 dB louder with the whole register 1.5 st up lift the floor past
+    `loud_min_floor_rise_st` but raise the pitch under `loud_min_pitch_rise_st` (2.5 st; calm
+    voices behind a gain control still settling read 6-9 dB louder with the pitch at most
+    2 st up): no segment; kept with the setting at 1 st, or when the stretch lasts
+    `floor_segment_s` (20 s) or more."""
+    settling = tones(SR, 60, [(30, 42)], raise_st=1.5, gain_db=8.0)
+    report = fake_service.detect_emotional_escalation(settling, SR)
+    assert report.params.loud_min_pitch_rise_st == 2.5
+    assert report.windows.flagged[30:42].sum() >= 8 and report.segments == []
+    (kept,) = fake_service.detect_emotional_escalation(
+        settling, SR, loud_min_pitch_rise_st=1.0
+    ).segments
+    assert 1 <= kept.floor_change_st < 2 and kept.pitch_change_st < 2.5
+    assert kept.level_change_db >= 6 and 29 <= kept.start_s <= 31
+    longer = tones(SR, 80, [(30, 54)], raise_st=1.5, gain_db=8.0)
+    (long,) = fake_service.detect_emotional_escalation(longer, SR).segments
+    assert long.duration_s >= 20 and long.pitch_change_st < 2.5
+    with pytest.raises(InvalidParameterError, match="loud_min_pitch_rise_st"):
+        fake_service.detect_emotional_escalation(settling, SR, loud_min_pitch_rise_st=-1.0)
 
 
 def test_a_segment_an_octave_up_is_named_as_possibly_another_voice(fake_service, tones):

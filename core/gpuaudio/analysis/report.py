@@ -253,7 +253,8 @@ def report_document(
                 "floor_segment_s only when it lifts its voice's floor (20th percentile of "
                 "the voiced frames' pitch) min_floor_rise_st (and short_min_floor_rise_st when "
                 "shorter than short_segment_s) over the voice's calm speech, or "
-                "its level min_level_rise_db with the floor loud_min_floor_rise_st up"
+                "its level min_level_rise_db with the floor loud_min_floor_rise_st and the "
+                "pitch loud_min_pitch_rise_st up"
             ),
         },
         "baseline": body["baseline"],
