@@ -17,11 +17,17 @@ default settings, or ``--threshold``); per condition and overall:
   one analysis per call: the analysis's measured windows are kept and re-scored and
   re-segmented at each threshold with the analysis's own functions (``score_windows``,
   ``_segments``: the threshold also decides which windows the baseline refit leaves out, so
-  re-thresholding the report's scores alone would not be what the analysis gives).
+  re-thresholding the report's scores alone would not be what the analysis gives);
+- **saved analyses** (``--save-analyses FILE.pkl``, then ``--analyses FILE.pkl``): the same
+  re-scoring for a tuning study — every call's measured windows are pickled once, and scored
+  again in seconds with other scoring settings (``--param``, ``--threshold``; not the
+  fields that change the measurement, `MEASUREMENT`).
 
     python benchmarks/escalation_real/evaluate.py --set DIR [--split tune] [--threshold T]
         [--conditions clean,telephone,agc,gsm] [--curve] [--backend f0=NAME] [--json out.json]
-        [--param NAME=VALUE ...]
+        [--param NAME=VALUE ...] [--save-analyses FILE.pkl]
+    python benchmarks/escalation_real/evaluate.py --analyses FILE.pkl [--analyses ...]
+        [--threshold T] [--param NAME=VALUE ...] [--curve] [--conditions ...] [--json out.json]
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import pickle
 import sys
 import time
 from collections.abc import Iterator
@@ -71,6 +78,14 @@ class Call:
     """Threshold -> found segments."""
     seconds: float = 0.0
     """Analysis time."""
+    measured: tuple[Any, Any] | None = None
+    """The analysis's report and measured windows, kept to re-score them (`--curve`,
+    `--save-analyses`)."""
+
+    def rescore(self, threshold: float, changes: dict[str, Any]) -> None:
+        """Add the segments found at `threshold` with `changes` to the params, re-scored."""
+        assert self.measured is not None, "analysed without keeping its measured windows"
+        self.found[threshold] = segments_at(*self.measured, threshold, **changes)
 
 
 def at_bar(row: dict[str, str]) -> bool:
@@ -103,17 +118,17 @@ def captured_raw() -> Iterator[list[Any]]:
         escalation._score = original  # type: ignore[assignment]
 
 
-def segments_at(report: Any, raw: Any, threshold: float) -> Spans:
-    """The segments the analysis gives at `threshold`, from its measured windows."""
-    params = replace(report.params, threshold=threshold)
-    scoring = escalation.score_windows(raw, params)
-    windows = replace(
-        report.windows,
-        voice=scoring.voice,
-        score=scoring.score,
-        flagged=scoring.flagged,
-        segment=np.full(len(report.windows), -1, dtype=np.int64),
-        **{f"z_{name}": v for name, v in zip(escalation.FEATURES, scoring.z, strict=True)},
+MEASUREMENT = ("analysis_sr", "fmin", "fmax", "window_s", "hop_s", "min_voiced_fraction")
+"""EscalationParams fields that change what is measured in each window: saved analyses
+(`--analyses`) are re-scored with any other field changed, never these."""
+
+
+def segments_at(report: Any, raw: Any, threshold: float, **changes: Any) -> Spans:
+    """The segments the analysis gives at `threshold` (and with other scoring `changes` to its
+    params), from its measured windows: scored and segmented again with its own functions."""
+    params = replace(report.params, threshold=threshold, **changes).validate()
+    windows, scoring, _ = escalation._score(
+        raw, report.windows.start_s, report.windows.end_s, params
     )
     baselines = [fit.baseline() if fit else None for fit in scoring.fits]
     pitch = escalation.frame_pitch(raw.contour_f0, len(windows))
@@ -126,7 +141,7 @@ def analyse(
     row: dict[str, str],
     truth: Spans,
     params: EscalationParams,
-    curve: bool,
+    keep: bool,
     bar: list[bool],
 ) -> Call:
     y, sr = sf.read(set_dir / row["file"], dtype="float32")
@@ -145,15 +160,13 @@ def analyse(
         bar,
     )
     call.found[params.threshold] = [(s.start_s, s.end_s) for s in report.segments]
-    if curve:
+    call.seconds = time.perf_counter() - started
+    if keep:
         # the re-scoring must give the analysis's own answer at its threshold
         again = segments_at(report, seen[-1], params.threshold)
         if again != call.found[params.threshold]:
             raise RuntimeError(f"{row['call_id']}: re-scoring differs from the analysis: {again}")
-        for threshold in CURVE:
-            if threshold != params.threshold:
-                call.found[threshold] = segments_at(report, seen[-1], threshold)
-    call.seconds = time.perf_counter() - started
+        call.measured = (report, seen[-1])
     return call
 
 
@@ -324,8 +337,8 @@ def _analyse_set(
     calls = []
     for row in rows:
         call = analyse(
-            service, set_dir, row, truth.get(row["call_id"], []), params, args.curve,
-            bars.get(row["call_id"], []),
+            service, set_dir, row, truth.get(row["call_id"], []), params,
+            args.curve or args.save_analyses is not None, bars.get(row["call_id"], []),
         )
         call.call_id = label + call.call_id
         calls.append(call)
@@ -340,11 +353,55 @@ def _analyse_set(
     return calls
 
 
+def save_analyses(path: Path, calls: list[Call], document: dict[str, Any]) -> None:
+    """Pickle the calls with their measured windows (and `document`: what was analysed how)."""
+    kept = [name for name in Call.__dataclass_fields__ if name != "found"]
+    document["calls"] = [{name: getattr(call, name) for name in kept} for call in calls]
+    with path.open("wb") as handle:
+        pickle.dump(document, handle)
+
+
+def load_analyses(path: Path) -> tuple[list[Call], dict[str, Any]]:
+    """The calls of `save_analyses`, with nothing found yet, and the rest of its document.
+    A pickle runs code as it loads: load only files you saved."""
+    with path.open("rb") as handle:
+        document = pickle.load(handle)
+    return [Call(**fields) for fields in document.pop("calls")], document
+
+
+def _rescore_saved(paths: list[Path], args: argparse.Namespace) -> tuple[list[Call], str]:
+    """The calls of saved analyses (`--analyses`), re-scored at `--threshold` with `--param`,
+    and the F0 backend they were measured with."""
+    changes = _params(args.param)
+    if measured := sorted(set(changes) & set(MEASUREMENT)):
+        raise SystemExit(f"--param {', '.join(measured)}: changes the measurement; analyse again")
+    calls: list[Call] = []
+    backends = set()
+    for path in paths:
+        loaded, document = load_analyses(path)
+        backends.add(document["f0_backend"])
+        label = f"{path.stem}/" if len(paths) > 1 else ""
+        for call in loaded:
+            call.call_id = label + call.call_id
+            call.rescore(args.threshold, changes)
+        calls += loaded
+    return calls, ", ".join(sorted(backends))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--set", type=Path, required=True, action="append", dest="set_dirs",
+        "--set", type=Path, action="append", dest="set_dirs", default=[],
         help="a built set; repeat it to pool several builds (other seeds) into one score",
+    )
+    parser.add_argument(
+        "--analyses", type=Path, action="append", default=[],
+        help="instead of --set: analyses saved with --save-analyses, scored again at "
+        "--threshold with --param (scoring fields only); repeat it to pool them",
+    )
+    parser.add_argument(
+        "--save-analyses", type=Path, default=None, metavar="FILE.pkl",
+        help="keep every call's measured windows, for --analyses",
     )
     parser.add_argument(
         "--split", choices=("tune", "test", "tune-spontaneous", "all"), default="tune"
@@ -366,26 +423,48 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-calls", type=int, default=None, help="per condition (quick runs)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
+    if bool(args.set_dirs) == bool(args.analyses):
+        parser.error("give --set (to analyse) or --analyses (to re-score), not both")
+    if args.analyses and args.save_analyses:
+        parser.error("--save-analyses needs --set: saved analyses are saved already")
 
-    config: dict[str, Any] = {"backends": dict(b.split("=", 1) for b in args.backend)}
-    if args.device:
-        config["device"] = args.device
-    service = AudioFeatureService(config)
-    params = EscalationParams(threshold=args.threshold, **_params(args.param))
     conditions = [c for c in (args.conditions or "").split(",") if c] or None
-    calls: list[Call] = []
-    for set_dir in args.set_dirs:
-        label = f"{set_dir.name}/" if len(args.set_dirs) > 1 else ""
-        calls += _analyse_set(service, set_dir, label, args, params, conditions)
+    if args.analyses:
+        calls, f0_backend = _rescore_saved(args.analyses, args)
+        calls = [c for c in calls if conditions is None or c.condition in conditions]
+        changes = _params(args.param)
+    else:
+        config: dict[str, Any] = {"backends": dict(b.split("=", 1) for b in args.backend)}
+        if args.device:
+            config["device"] = args.device
+        service = AudioFeatureService(config)
+        params = EscalationParams(threshold=args.threshold, **_params(args.param))
+        calls = []
+        for set_dir in args.set_dirs:
+            label = f"{set_dir.name}/" if len(args.set_dirs) > 1 else ""
+            calls += _analyse_set(service, set_dir, label, args, params, conditions)
+        f0 = service.provenance["f0"]
+        f0_backend = f"{f0.backend} on {f0.device}"
+        changes = {}  # the analysis ran with them
+        if args.save_analyses:
+            save_analyses(args.save_analyses, calls, {
+                "gpuaudio": __version__, "f0_backend": f0_backend, "split": args.split,
+                "set": [str(d) for d in args.set_dirs], "params": _params(args.param),
+            })  # fmt: skip
+    if args.curve:
+        for call in calls:
+            for threshold in CURVE:
+                if threshold not in call.found:
+                    call.rescore(threshold, changes)
+    sources = args.set_dirs or args.analyses
     if conditions is None:
         conditions = list(dict.fromkeys(call.condition for call in calls))
     present = [c for c in conditions if any(call.condition == c for call in calls)]
     summary = [(c, score([x for x in calls if x.condition == c], args.threshold)) for c in present]
     summary.append(("all conditions", score(calls, args.threshold)))
-    f0 = service.provenance["f0"]
     print(
-        f"gpuaudio {__version__}, F0 backend {f0.backend} on {f0.device}; "
-        f"set {', '.join(str(d) for d in args.set_dirs)} "
+        f"gpuaudio {__version__}, F0 backend {f0_backend}; "
+        f"{'set' if args.set_dirs else 'saved analyses'} {', '.join(str(d) for d in sources)} "
         f"split {args.split}; threshold {args.threshold}; "
         f"params {_params(args.param) or 'default'}; a span is found when >= "
         f"{FOUND_SHARE:.0%} of it is covered"
@@ -403,11 +482,11 @@ def main(argv: list[str] | None = None) -> None:
         print(curve_table(calls, present))
     if args.json:
         document = {
-            "set": [str(d) for d in args.set_dirs],
+            "set" if args.set_dirs else "analyses": [str(d) for d in sources],
             "split": args.split,
             "threshold": args.threshold,
             "params": _params(args.param),
-            "f0_backend": f0.backend,
+            "f0_backend": f0_backend,
             "speaker_encoder": speakers.encoder_name(),
             "summary": dict(summary),
             "curve": {

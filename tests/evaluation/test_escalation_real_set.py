@@ -266,6 +266,38 @@ def test_evaluate_runs_on_the_tiny_set(tiny, tmp_path):
     assert sum(line.startswith("| 0.50 ") or line.startswith("| 4.00 ") for line in table) == 2
 
 
+def _evaluate(*options: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(HERE / "evaluate.py"), *options],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def test_saved_analyses_are_rescored_as_a_fresh_analysis_would_score(tiny, tmp_path):
+    """`--save-analyses` then `--analyses` with other scoring settings finds what a fresh
+    analysis with those settings finds (here `min_duration_s` 35 s, longer than the planted
+    span: the segment goes); settings that change the measurement are refused."""
+    saved = tmp_path / "analyses.pkl"
+    found = {}
+    runs = {
+        "fresh": ("--set", str(tiny["a"]), "--save-analyses", str(saved)),
+        "fresh long": ("--set", str(tiny["a"]), "--param", "min_duration_s=35.0"),
+        "saved": ("--analyses", str(saved)),
+        "saved long": ("--analyses", str(saved), "--param", "min_duration_s=35.0"),
+    }
+    for name, options in runs.items():
+        out = tmp_path / f"{name}.json"
+        done = _evaluate(*options, "--conditions", "clean,agc", "--json", str(out))
+        assert done.returncode == 0, done.stderr
+        document = json.loads(out.read_text())
+        assert [c["condition"] for c in document["calls"]] == ["clean", "agc"]
+        found[name] = [c["found"][str(document["threshold"])] for c in document["calls"]]
+    assert all(found["fresh"]) and found["saved"] == found["fresh"]
+    assert found["fresh long"] == [[], []] and found["saved long"] == found["fresh long"]
+    refused = _evaluate("--analyses", str(saved), "--param", "window_s=2.0")
+    assert refused.returncode != 0 and "changes the measurement" in refused.stderr
+
+
 @pytest.mark.parametrize(
     "script", ["build_set.py", "evaluate.py", "extract_sources.py", "f0_accuracy.py"]
 )
