@@ -134,6 +134,15 @@ def test_a_lively_phrase_that_keeps_the_voice_s_floor_is_not_an_escalation(fake_
         fake_service.detect_emotional_escalation(lively, SR, min_floor_rise_st=-1.0)
 
 
+def _segment_only_with(service, y, flagged: slice, min_flagged: int, **setting):
+    """The default report of `y` (at least `min_flagged` windows of `flagged` flagged, but no
+    segment) and the one segment `y` gives with `setting`."""
+    report = service.detect_emotional_escalation(y, SR)
+    assert report.windows.flagged[flagged].sum() >= min_flagged and report.segments == []
+    (segment,) = service.detect_emotional_escalation(y, SR, **setting).segments
+    return report, segment
+
+
 def test_a_short_phrase_must_lift_the_floor_2_75_st(fake_service, tones):
     """A livelier phrase (peaks 6 st up) lifts the voice's floor about 2.4 st. For 10 s, under
     `short_segment_s`, that is not enough (`short_min_floor_rise_st`, 2.75 st: free talkers'
@@ -141,12 +150,10 @@ def test_a_short_phrase_must_lift_the_floor_2_75_st(fake_service, tones):
     For 14 s it is (`min_floor_rise_st`, 2 st for 12-20 s). A whole register 3 st up for 10 s
     is kept."""
     livelier = tones(SR, 60, [(30, 40)], raise_st=6.0, gain_db=0.0, lively=True)
-    report = fake_service.detect_emotional_escalation(livelier, SR)
+    report, old = _segment_only_with(
+        fake_service, livelier, slice(30, 40), 7, short_min_floor_rise_st=2.0
+    )
     assert report.params.short_min_floor_rise_st == 2.75
-    assert report.windows.flagged[30:40].sum() >= 7 and report.segments == []
-    (old,) = fake_service.detect_emotional_escalation(
-        livelier, SR, short_min_floor_rise_st=2.0
-    ).segments
     assert 2.0 <= old.floor_change_st < 2.75 and old.duration_s < 12
     longer = tones(SR, 60, [(30, 44)], raise_st=6.0, gain_db=0.0, lively=True)
     (kept,) = fake_service.detect_emotional_escalation(longer, SR).segments
@@ -185,12 +192,10 @@ def test_a_louder_stretch_must_also_raise_its_pitch_2_5_st(fake_service, tones):
     2 st up): no segment; kept with the setting at 1 st, or when the stretch lasts
     `floor_segment_s` (20 s) or more."""
     settling = tones(SR, 60, [(30, 42)], raise_st=1.5, gain_db=8.0)
-    report = fake_service.detect_emotional_escalation(settling, SR)
+    report, kept = _segment_only_with(
+        fake_service, settling, slice(30, 42), 8, loud_min_pitch_rise_st=1.0
+    )
     assert report.params.loud_min_pitch_rise_st == 2.5
-    assert report.windows.flagged[30:42].sum() >= 8 and report.segments == []
-    (kept,) = fake_service.detect_emotional_escalation(
-        settling, SR, loud_min_pitch_rise_st=1.0
-    ).segments
     assert 1 <= kept.floor_change_st < 2 and kept.pitch_change_st < 2.5
     assert kept.level_change_db >= 6 and 29 <= kept.start_s <= 31
     longer = tones(SR, 80, [(30, 54)], raise_st=1.5, gain_db=8.0)
