@@ -369,10 +369,11 @@ def load_analyses(path: Path) -> tuple[list[Call], dict[str, Any]]:
     return [Call(**fields) for fields in document.pop("calls")], document
 
 
-def _rescore_saved(paths: list[Path], args: argparse.Namespace) -> tuple[list[Call], str]:
-    """The calls of saved analyses (`--analyses`), re-scored at `--threshold` with `--param`,
-    and the F0 backend they were measured with."""
-    changes = _params(args.param)
+def _rescore_saved(
+    paths: list[Path], threshold: float, changes: dict[str, Any]
+) -> tuple[list[Call], str]:
+    """The calls of saved analyses (`--analyses`), re-scored at `threshold` with `changes`
+    (`--param`), and the F0 backend they were measured with."""
     if measured := sorted(set(changes) & set(MEASUREMENT)):
         raise SystemExit(f"--param {', '.join(measured)}: changes the measurement; analyse again")
     calls: list[Call] = []
@@ -383,7 +384,7 @@ def _rescore_saved(paths: list[Path], args: argparse.Namespace) -> tuple[list[Ca
         label = f"{path.stem}/" if len(paths) > 1 else ""
         for call in loaded:
             call.call_id = label + call.call_id
-            call.rescore(args.threshold, changes)
+            call.rescore(threshold, changes)
         calls += loaded
     return calls, ", ".join(sorted(backends))
 
@@ -430,9 +431,9 @@ def main(argv: list[str] | None = None) -> None:
 
     conditions = [c for c in (args.conditions or "").split(",") if c] or None
     if args.analyses:
-        calls, f0_backend = _rescore_saved(args.analyses, args)
-        calls = [c for c in calls if conditions is None or c.condition in conditions]
         changes = _params(args.param)
+        calls, f0_backend = _rescore_saved(args.analyses, args.threshold, changes)
+        calls = [c for c in calls if conditions is None or c.condition in conditions]
     else:
         config: dict[str, Any] = {"backends": dict(b.split("=", 1) for b in args.backend)}
         if args.device:
