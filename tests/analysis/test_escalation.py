@@ -205,6 +205,28 @@ def test_a_louder_stretch_must_also_raise_its_pitch_2_5_st(fake_service, tones):
         fake_service.detect_emotional_escalation(settling, SR, loud_min_pitch_rise_st=-1.0)
 
 
+def test_a_stretch_kept_by_its_floor_must_also_raise_its_pitch_3_st(fake_service, tones):
+    """14 s with the whole register 2.8 st up lift the floor past `min_floor_rise_st` (2 st
+    for 12-20 s) but raise the pitch under `floor_min_pitch_rise_st` (3 st; free talkers'
+    calm phrases lift floor and pitch together by 2-3 st): no segment; kept with the setting
+    at 2 st, or when the stretch lasts `floor_segment_s` (20 s) or more. 3.6 st up is kept."""
+    phrase = tones(SR, 60, [(30, 44)], raise_st=2.8, gain_db=0.0)
+    report, kept = _segment_only_with(
+        fake_service, phrase, slice(30, 44), 8, floor_min_pitch_rise_st=2.0
+    )
+    assert report.params.floor_min_pitch_rise_st == 3.0
+    assert kept.floor_change_st >= 2 and kept.pitch_change_st < 3
+    assert kept.level_change_db < 6 and 12 <= kept.duration_s < 20
+    longer = tones(SR, 80, [(30, 54)], raise_st=2.8, gain_db=0.0)
+    (long,) = fake_service.detect_emotional_escalation(longer, SR).segments
+    assert long.duration_s >= 20 and long.pitch_change_st < 3
+    raised = tones(SR, 60, [(30, 44)], raise_st=3.6, gain_db=0.0)
+    (heard,) = fake_service.detect_emotional_escalation(raised, SR).segments
+    assert heard.pitch_change_st >= 3 and 29 <= heard.start_s <= 31
+    with pytest.raises(InvalidParameterError, match="floor_min_pitch_rise_st"):
+        fake_service.detect_emotional_escalation(phrase, SR, floor_min_pitch_rise_st=-1.0)
+
+
 def test_a_segment_an_octave_up_is_named_as_possibly_another_voice(fake_service, tones):
     """A voice 14 st higher that talks once, for the last 25 s (another speaker who is not
     told apart: the voices do not take turns), is a segment, kept, with a warning that names

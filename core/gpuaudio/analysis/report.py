@@ -252,7 +252,8 @@ def report_document(
                 "level min_level_rise_db over its voice's baseline, and one shorter than "
                 "floor_segment_s only when it lifts its voice's floor (20th percentile of "
                 "the voiced frames' pitch) min_floor_rise_st (and short_min_floor_rise_st when "
-                "shorter than short_segment_s) over the voice's calm speech, or "
+                "shorter than short_segment_s) over the voice's calm speech with its pitch "
+                "floor_min_pitch_rise_st up, or "
                 "its level min_level_rise_db with the floor loud_min_floor_rise_st and the "
                 "pitch loud_min_pitch_rise_st up"
             ),
