@@ -127,12 +127,10 @@ def segments_at(report: Any, raw: Any, threshold: float, **changes: Any) -> Span
     """The segments the analysis gives at `threshold` (and with other scoring `changes` to its
     params), from its measured windows: scored and segmented again with its own functions."""
     params = replace(report.params, threshold=threshold, **changes).validate()
-    windows, scoring, _ = escalation._score(
+    *_, segments = escalation.score_segments(
         raw, report.windows.start_s, report.windows.end_s, params
     )
-    baselines = [fit.baseline() if fit else None for fit in scoring.fits]
-    pitch = escalation.frame_pitch(raw.contour_f0, len(windows))
-    return [(s.start_s, s.end_s) for s in escalation._segments(windows, baselines, params, pitch)]
+    return [(s.start_s, s.end_s) for s in segments]
 
 
 def analyse(

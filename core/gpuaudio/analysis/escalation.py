@@ -697,9 +697,9 @@ def _assemble(
     window, hop = params.window_samples()
     raw = _Raw.concatenate(parts)
     starts = np.arange(raw.f0_median_hz.shape[0]) * hop / params.analysis_sr
-    windows, scoring, notes = _score(raw, starts, starts + window / params.analysis_sr, params)
-    baselines = [fit.baseline() if fit else None for fit in scoring.fits]
-    segments = _segments(windows, baselines, params, frame_pitch(raw.contour_f0, len(starts)))
+    windows, scoring, notes, segments = score_segments(
+        raw, starts, starts + window / params.analysis_sr, params
+    )
     notes += _gain_notes(windows, segments) + _octave_notes(segments)
     choice = analysis_f0(service)
     resolution = service.resolution("f0", choice)
@@ -727,7 +727,7 @@ def _assemble(
         provenance=provenance,
         timing_s=timing,
         warnings=notes,
-        voices=baselines if len(baselines) > 1 else [],
+        voices=scoring.baselines() if len(scoring.fits) > 1 else [],
     )
 
 
@@ -1707,6 +1707,10 @@ class Scoring:
         fitted = [fit for fit in self.fits if fit is not None]
         return max(fitted, key=lambda fit: fit.n_windows) if fitted else None
 
+    def baselines(self) -> list[Baseline | None]:
+        """Each voice's baseline (None with too little of its speech)."""
+        return [fit.baseline() if fit else None for fit in self.fits]
+
 
 def score_windows(raw: _Raw, params: EscalationParams) -> Scoring:
     """The whole scoring of measured windows: voices, baselines, z-scores, scores and flags.
@@ -1741,6 +1745,17 @@ def score_windows(raw: _Raw, params: EscalationParams) -> Scoring:
         None if voices is None else voices.distance_st, None if voices is None else voices.by,
         z, score, flagged,
     )
+
+
+def score_segments(
+    raw: _Raw, starts: np.ndarray, ends: np.ndarray, params: EscalationParams
+) -> tuple[WindowFeatures, Scoring, list[str], list[Segment]]:
+    """The windows' table, its scoring, the notes on the speech found and the segments, from
+    measured windows: the report's, and what measurements kept from an analysis give when
+    scored again with other scoring params (benchmarks/escalation_real/evaluate.py)."""
+    windows, scoring, notes = _score(raw, starts, ends, params)
+    pitch = frame_pitch(raw.contour_f0, len(starts))
+    return windows, scoring, notes, _segments(windows, scoring.baselines(), params, pitch)
 
 
 def _score(
