@@ -648,29 +648,3 @@ def test_two_voices_are_found_where_em_from_the_quartiles_splits_one_of_them(see
     assert voices.log_likelihood > quartiles.log_likelihood
     is_man = np.concatenate([np.full(part.size, k % 2 == 0) for k, part in enumerate(turns)])
     assert (voices.lower[: is_man.size] == is_man).mean() >= 0.95
-
-
-@pytest.mark.parametrize("seed", range(3))
-def test_a_low_voice_that_keeps_a_tenth_of_the_speech_is_still_a_voice(seed):
-    """Windows' pitch (st) of a phone conversation: a man (80 st) in eight short turns that keep
-    12 % of the speech windows (behind the line a low voice loses many to the voicing
-    decision), a woman (92 st) in the rest: two voices (`_VOICES_SHARE`, the lower at least
-    10 %). A man with 6 % of the windows is not enough: one voice."""
-    from gpuaudio.analysis.escalation import _two_voices
-
-    rng = np.random.default_rng(seed)
-
-    def call(man_windows: int) -> tuple[np.ndarray, np.ndarray]:
-        man = np.array_split(rng.normal(80.0, 1.0, man_windows), 8)
-        woman = np.array_split(rng.normal(92.0, 1.5, 200 - man_windows), 8)
-        turns = [part for pair in zip(woman, man, strict=True) for part in pair]
-        is_man = np.concatenate([np.full(part.size, k % 2 == 1) for k, part in enumerate(turns)])
-        return np.concatenate(turns), is_man
-
-    pitch, is_man = call(24)
-    others = tuple(np.zeros(pitch.size) for _ in range(4))
-    voices = _two_voices((pitch, *others), np.ones(pitch.size, dtype=bool))
-    assert voices is not None and 0.85 < voices.upper_share <= 0.9
-    assert (voices.lower == is_man).mean() >= 0.95
-    pitch, _ = call(12)
-    assert _two_voices((pitch, *others), np.ones(pitch.size, dtype=bool)) is None
