@@ -103,19 +103,20 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 @contextmanager
 def captured_raw() -> Iterator[list[Any]]:
-    """The analysis's measured windows (its ``_Raw``), captured as it scores them."""
+    """The analysis's measured windows (its ``_Raw``), captured as it scores them: the report
+    is assembled through the public `escalation.score_segments`, which this wraps."""
     seen: list[Any] = []
-    original = escalation._score
+    original = escalation.score_segments
 
     def spy(raw: Any, *args: Any, **kwargs: Any) -> Any:
         seen.append(raw)
         return original(raw, *args, **kwargs)
 
-    escalation._score = spy  # type: ignore[assignment]
+    escalation.score_segments = spy  # type: ignore[assignment]
     try:
         yield seen
     finally:
-        escalation._score = original  # type: ignore[assignment]
+        escalation.score_segments = original  # type: ignore[assignment]
 
 
 MEASUREMENT = ("analysis_sr", "fmin", "fmax", "window_s", "hop_s", "min_voiced_fraction")
