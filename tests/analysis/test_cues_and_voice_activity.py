@@ -147,15 +147,15 @@ def test_a_calmer_state_is_taken_at_an_ashman_d_between_2_and_2_5():
     first 110 windows (at the old bar of 2.5 they started from all the speech and the
     escalation widened the scale until nothing was flagged). The escalation ramps in (its
     values rising), so its windows of the upper state are one stretch."""
-    from gpuaudio.analysis.escalation import _calmer_state, _two_states
+    from gpuaudio.analysis.states import calmer_state, two_states
 
     rng = np.random.default_rng(3)
     pitch = np.concatenate([rng.normal(0.0, 1.9, 110), np.sort(rng.normal(4.3, 1.9, 90))])
     speech = np.ones(pitch.size, dtype=bool)
-    states = _two_states(pitch, speech)
+    states = two_states(pitch, speech)
     assert states is not None and 2.0 <= states.separation < 2.5
     others = tuple(np.zeros(pitch.size) for _ in range(4))
-    calmer = _calmer_state((pitch, *others), speech)
+    calmer = calmer_state((pitch, *others), speech)
     assert calmer is not None
     assert calmer[:110].mean() > 0.8 and calmer[110:].mean() < 0.2
 
@@ -164,7 +164,7 @@ def test_a_register_2_st_higher_in_some_stretches_is_not_a_calmer_part():
     """A speaker talking freely in two registers 2.2 st apart, the higher in two stretches (a
     council member from one meeting to the next): well separated (D ~4) and not alternating,
     but too close to be a calm part and a raised one. 3 st apart the same layout is one."""
-    from gpuaudio.analysis.escalation import _calmer_state, _two_states
+    from gpuaudio.analysis.states import calmer_state, two_states
 
     rng = np.random.default_rng(7)
     pitch = rng.normal(0.0, 0.5, 160)
@@ -173,10 +173,10 @@ def test_a_register_2_st_higher_in_some_stretches_is_not_a_calmer_part():
     speech = np.ones(160, dtype=bool)
     others = tuple(np.zeros(160) for _ in range(4))
     close = np.where(higher, pitch + 2.2, pitch)
-    states = _two_states(close, speech)
+    states = two_states(close, speech)
     assert states is not None and states.separation > 3 and 2.0 < states.distance < 2.5
-    assert _calmer_state((close, *others), speech) is None
-    apart = _calmer_state((np.where(higher, pitch + 3.0, pitch), *others), speech)
+    assert calmer_state((close, *others), speech) is None
+    apart = calmer_state((np.where(higher, pitch + 3.0, pitch), *others), speech)
     assert apart is not None and np.array_equal(apart, ~higher)
 
 
@@ -184,7 +184,7 @@ def test_a_higher_register_that_comes_back_many_times_is_not_a_calmer_part():
     """A higher register (+3.5 st) in seven short stretches, five of them in the first half:
     too few blocks mixed to take turns all through, but not one or two stretches of an
     escalation either. The same windows as one stretch are."""
-    from gpuaudio.analysis.escalation import _calmer_state, _stretches_share, _two_states
+    from gpuaudio.analysis.states import calmer_state, stretches_share, two_states
 
     rng = np.random.default_rng(8)
     pitch = rng.normal(0.0, 0.5, 200)
@@ -194,13 +194,13 @@ def test_a_higher_register_that_comes_back_many_times_is_not_a_calmer_part():
     for start in (10, 24, 38, 52, 66, 150, 170):
         higher[start : start + 8] = True
     scattered = np.where(higher, pitch + 3.5, pitch)
-    states = _two_states(scattered, speech)
-    assert states is not None and _stretches_share(states, scattered, speech) < 0.65
-    assert _calmer_state((scattered, *others), speech) is None
+    states = two_states(scattered, speech)
+    assert states is not None and stretches_share(states, scattered, speech) < 0.65
+    assert calmer_state((scattered, *others), speech) is None
     one = np.zeros(200, dtype=bool)
     one[120:176] = True
     together = np.where(one, pitch + 3.5, pitch)
-    calmer = _calmer_state((together, *others), speech)
+    calmer = calmer_state((together, *others), speech)
     assert calmer is not None and np.array_equal(calmer, ~one)
 
 
@@ -209,7 +209,7 @@ def test_the_level_marks_the_calmer_part_when_a_long_rise_spills_over_the_pitch_
     high as the escalation: the upper pitch state holds 70 % of the speech, too much for an
     escalation. The loud half is also higher in pitch: the quieter level state is the calm
     part."""
-    from gpuaudio.analysis.escalation import _calmer_state, _two_states
+    from gpuaudio.analysis.states import calmer_state, two_states
 
     rng = np.random.default_rng(5)
     pitch = rng.normal(0.0, 0.5, 120)
@@ -217,9 +217,9 @@ def test_the_level_marks_the_calmer_part_when_a_long_rise_spills_over_the_pitch_
     level = rng.normal(-30.0, 1.0, 120)
     level[60:] += 9.0
     speech = np.ones(120, dtype=bool)
-    upper = _two_states(pitch, speech)
+    upper = two_states(pitch, speech)
     assert upper is not None and upper.upper_share > 0.6
-    calmer = _calmer_state((pitch, level, *(np.zeros(120) for _ in range(3))), speech)
+    calmer = calmer_state((pitch, level, *(np.zeros(120) for _ in range(3))), speech)
     assert calmer is not None
     assert calmer[:60].all() and not calmer[60:].any()
 
@@ -227,16 +227,16 @@ def test_the_level_marks_the_calmer_part_when_a_long_rise_spills_over_the_pitch_
 def test_a_louder_half_at_the_same_pitch_marks_no_calmer_part():
     """Loudness alone (the line, the microphone) is not an escalation: two level states 9 dB
     apart whose louder one is no higher in pitch mark no calmer part."""
-    from gpuaudio.analysis.escalation import _calmer_state, _two_states
+    from gpuaudio.analysis.states import calmer_state, two_states
 
     rng = np.random.default_rng(6)
     pitch = rng.normal(0.0, 1.5, 120)
     level = rng.normal(-30.0, 1.0, 120)
     level[60:] += 9.0
     speech = np.ones(120, dtype=bool)
-    loud = _two_states(level, speech)
+    loud = two_states(level, speech)
     assert loud is not None and loud.separation > 5 and not loud.lower[60:].any()
-    assert _calmer_state((pitch, level, *(np.zeros(120) for _ in range(3))), speech) is None
+    assert calmer_state((pitch, level, *(np.zeros(120) for _ in range(3))), speech) is None
 
 
 @pytest.mark.parametrize("kind", ["white", "dither", "hum"])
@@ -629,7 +629,8 @@ def test_two_voices_are_found_where_em_from_the_quartiles_splits_one_of_them(see
     octave up. EM from the quartiles splits her calm turns from her raised ones and leaves him
     in one wide state with her calm pitch (not two voices); started from the lower half it
     finds the two voices ~11 st apart, and that fit is the likelier."""
-    from gpuaudio.analysis.escalation import _two_states, _two_voices
+    from gpuaudio.analysis.states import two_states
+    from gpuaudio.analysis.voices import two_voices
 
     rng = np.random.default_rng(seed)
     man = np.array_split(rng.normal(82.0, 1.0, 24), 6)
@@ -639,10 +640,10 @@ def test_two_voices_are_found_where_em_from_the_quartiles_splits_one_of_them(see
     turns = [part for pair in zip(man, woman, strict=True) for part in pair]
     pitch = np.concatenate([*turns, [105.0, 105.5]])
     speech = np.ones(pitch.size, dtype=bool)
-    quartiles = _two_states(pitch, speech)
+    quartiles = two_states(pitch, speech)
     assert quartiles is not None and quartiles.distance < 8.0  # the split inside her turns
 
-    voices = _two_voices((pitch, *(np.zeros(pitch.size) for _ in range(4))), speech)
+    voices = two_voices((pitch, *(np.zeros(pitch.size) for _ in range(4))), speech)
     assert voices is not None
     assert 9.0 < voices.distance < 13.0  # 82 st against her calm and raised turns (~93)
     assert voices.log_likelihood > quartiles.log_likelihood

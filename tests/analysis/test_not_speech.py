@@ -145,13 +145,13 @@ def test_a_wavering_melody_without_pauses_is_music(monkeypatch: pytest.MonkeyPat
     (voiced fraction ~1): music by the voiced-music rule, while the held-note and spread
     rules alone took 84 % of it for speech (as they took 26 % of Debian's
     reno_project-system hold music; with the rule 6 %)."""
-    from gpuaudio.analysis import escalation
+    from gpuaudio.analysis import voice_activity
 
     y = _vibrato_melody()
     report = AudioFeatureService({}).detect_emotional_escalation(y, 16000)
     assert report.windows.speech.mean() < 0.05
     assert any("sound like music" in text for text in report.warnings)
-    monkeypatch.setattr(escalation, "_VOICED_MUSIC", (1.0, 1.0))
+    monkeypatch.setattr(voice_activity, "_VOICED_MUSIC", (1.0, 1.0))
     without = AudioFeatureService({}).detect_emotional_escalation(y, 16000)
     assert without.windows.speech.mean() > 0.5
 

@@ -11,7 +11,7 @@ from scipy.signal import resample_poly
 
 from gpuaudio import AudioFeatureService
 from gpuaudio.analysis import speakers
-from gpuaudio.analysis.escalation import _timbre_voices
+from gpuaudio.analysis.voices import timbre_voices
 
 SOURCES = Path(__file__).parents[2] / "benchmarks" / "escalation_real" / "sources"
 SR = 16000
@@ -51,7 +51,7 @@ def test_two_voices_of_alike_pitch_taking_turns_are_told_apart_by_timbre(seed):
     ).astype(np.float32)
     pitch = np.where(whose == 0, 90.0, 91.0) + rng.normal(0.0, 1.5, whose.size)
     speech = np.ones(whose.size, dtype=bool)
-    voices = _timbre_voices(embedding, pitch, speech)
+    voices = timbre_voices(embedding, pitch, speech)
     assert voices is not None and voices.by == "timbre"
     assert (voices.lower == (whose == 0)).mean() >= 0.95  # voice 0: the lower-pitched one
     assert voices.distance_st < 3.0
@@ -67,12 +67,12 @@ def test_one_voice_is_not_split_by_its_timbre(seed):
     pitch = 90.0 + rng.normal(0.0, 1.5, n)
     speech = np.ones(n, dtype=bool)
     calm = _around(centre, n, rng).astype(np.float32)
-    assert _timbre_voices(calm, pitch, speech) is None
+    assert timbre_voices(calm, pitch, speech) is None
 
     escalated = calm.copy()
     escalated[100:160] = _around(raised, 60, rng)
     pitch[100:160] += 5.0
-    assert _timbre_voices(escalated, pitch, speech) is None
+    assert timbre_voices(escalated, pitch, speech) is None
 
 
 def _voices_in_turns(
@@ -98,18 +98,18 @@ def test_voices_further_apart_in_pitch_are_told_apart_when_timbre_and_turns_are_
     rng = np.random.default_rng(seed)
     whose, embedding, pitch = _voices_in_turns(rng, 0.75, 8, 7.0)
     speech = np.ones(whose.size, dtype=bool)
-    voices = _timbre_voices(embedding, pitch, speech)
+    voices = timbre_voices(embedding, pitch, speech)
     assert voices is not None and voices.by == "timbre"
     assert (voices.lower == (whose == 0)).mean() >= 0.95
     assert 6.0 < voices.distance_st < 8.0
 
     _, embedding, pitch = _voices_in_turns(rng, 0.75, 4, 7.0)
-    assert _timbre_voices(embedding, pitch, speech[: pitch.size]) is None
+    assert timbre_voices(embedding, pitch, speech[: pitch.size]) is None
     _, embedding, pitch = _voices_in_turns(rng, 0.86, 8, 7.0)
-    assert _timbre_voices(embedding, pitch, speech) is None
+    assert timbre_voices(embedding, pitch, speech) is None
     # Close in pitch, the looser bars hold: turns of 4 windows are two voices.
     _, embedding, pitch = _voices_in_turns(rng, 0.75, 4, 2.0)
-    assert _timbre_voices(embedding, pitch, speech[: pitch.size]) is not None
+    assert timbre_voices(embedding, pitch, speech[: pitch.size]) is not None
 
 
 def test_speech_windows_without_an_embedding_take_the_voice_of_the_nearest_one():
@@ -124,7 +124,7 @@ def test_speech_windows_without_an_embedding_take_the_voice_of_the_nearest_one()
     missing[rng.choice(whose.size, whose.size // 10, replace=False)] = True
     inside = missing & (whose == np.roll(whose, 1)) & (whose == np.roll(whose, -1))
     embedding[missing] = np.nan
-    voices = _timbre_voices(embedding, pitch, np.ones(whose.size, dtype=bool))
+    voices = timbre_voices(embedding, pitch, np.ones(whose.size, dtype=bool))
     assert voices is not None
     assert (voices.lower[inside] == (whose[inside] == 0)).all()  # a neighbour's voice is theirs
 
@@ -136,7 +136,7 @@ def test_without_the_voice_encoder_there_are_no_embeddings_and_no_timbre_voices(
     batch = np.zeros((5, SR), dtype=np.float32)
     embedding = speakers.speaker_embeddings(fake_service, batch, SR)
     assert embedding.shape == (5, 0)
-    assert _timbre_voices(embedding, np.full(5, 90.0), np.ones(5, dtype=bool)) is None
+    assert timbre_voices(embedding, np.full(5, 90.0), np.ones(5, dtype=bool)) is None
 
 
 def test_the_encoder_is_found_only_with_its_weights(monkeypatch):

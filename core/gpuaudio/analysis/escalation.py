@@ -17,6 +17,10 @@ apart by their pitch, or by their timbre when their pitch is alike (`speakers`),
 against a baseline of its own. Windows count as speech only
 when the voice-activity decision says so (voicing, spectral flatness, level above the
 recording's floor).
+
+Its parts live beside it: `voice_activity` (which windows hold speech), `states` (a calm and a
+raised part of one voice, for the baseline), `voices` (two voices on one channel), `cues`
+(spectral balance, speech rate, running medians) and `speakers` (the voice encoder).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,13 +38,15 @@ import numpy as np
 from gpuaudio import _validation as check
 from gpuaudio.analysis import speakers
 from gpuaudio.analysis.cues import (
-    running_count,
     running_mean,
     running_median,
     running_percentile,
     spectral_measures,
     syllable_rate,
 )
+from gpuaudio.analysis.states import Cues, calmer_state
+from gpuaudio.analysis.voice_activity import MUSIC_CONTEXT_S, shaped_sound, voice_activity
+from gpuaudio.analysis.voices import find_voices
 from gpuaudio.errors import InvalidAudioError, InvalidParameterError
 from gpuaudio.progress import clock as clock  # lives in the framework; re-exported
 
@@ -77,6 +83,8 @@ Progress = Callable[[str, float], None]
 
 
 @dataclass(frozen=True)
+
+
 class EscalationParams:
     """Settings of the analysis (all recorded in the report)."""
 
@@ -308,6 +316,8 @@ class EscalationParams:
 
 
 @dataclass
+
+
 class WindowFeatures:
     """Per-window columns, each an array of length n_windows."""
 
@@ -358,6 +368,8 @@ class WindowFeatures:
 
 
 @dataclass(frozen=True)
+
+
 class Baseline:
     """The speaker's reference level in this recording: robust centre and scale per feature."""
 
@@ -379,6 +391,8 @@ class Baseline:
 
 
 @dataclass(frozen=True)
+
+
 class Segment:
     """A stretch of escalation: merged flagged windows, at least `min_duration_s` long."""
 
@@ -410,6 +424,8 @@ class Segment:
 
 
 @dataclass
+
+
 class F0Contour:
     """Frame-wise F0 over the whole recording (for the figure): times and Hz, NaN unvoiced."""
 
@@ -418,6 +434,8 @@ class F0Contour:
 
 
 @dataclass
+
+
 class EscalationReport:
     """The result of `detect_emotional_escalation`: windows, baseline, segments, provenance."""
 
@@ -554,6 +572,8 @@ def detect_escalation_file(
 
 
 @dataclass
+
+
 class _Raw:
     """Unscored per-window measurements of one chunk."""
 
@@ -873,11 +893,9 @@ def _robust(values: np.ndarray, floor: float) -> tuple[float, float]:
     return centre, max(scale, floor)
 
 
-Cues = tuple[np.ndarray, ...]
-"""Per-window values of each cue in `FEATURES` order."""
-
-
 @dataclass(frozen=True)
+
+
 class _Fit:
     """Robust centre and scale of each cue (`FEATURES` order) over the baseline windows."""
 
@@ -955,52 +973,8 @@ def _gain_change(raw: _Raw, speech: np.ndarray, params: EscalationParams) -> np.
     return change
 
 
-def _speech(raw: _Raw, params: EscalationParams) -> tuple[np.ndarray, np.ndarray]:
-    """The voice-activity decision per window, and the windows it left out as music: speech
-    has enough voiced frames with a median F0, a spectrum less flat than noise, a level above
-    the recording's noise floor, and is not in a stretch that sounds like music (`_music`)."""
-    sound = _voiced_sound(raw, params)
-    music = _music(raw, sound, params)
-    speech: np.ndarray = sound & ~music
-    return speech, music
-
-
-def _voiced_sound(raw: _Raw, params: EscalationParams) -> np.ndarray:
-    """Windows with enough voiced frames, a spectrum less flat than noise and a level above
-    the recording's noise floor: speech, or music."""
-    voiced = (raw.voiced_fraction >= params.min_voiced_fraction) & np.isfinite(raw.f0_median_hz)
-    sound: np.ndarray = voiced & _shaped_sound(raw, params)
-    return sound
-
-
-def _shaped_sound(raw: _Raw, params: EscalationParams) -> np.ndarray:
-    """Windows with a spectrum less flat than noise and a level above the noise floor, voiced
-    or not."""
-    harmonic = np.nan_to_num(raw.flatness, nan=1.0) <= params.max_flatness
-    shaped: np.ndarray = harmonic & (raw.level_dbfs >= _noise_floor(raw) + _SPEECH_SNR_DB)
-    return shaped
-
-
 _STEADY_LAG_S = 0.1
 """Frames this far apart are compared for `WindowFeatures.f0_steadiness`."""
-_MUSIC_CONTEXT_S = 31.0
-"""The music decision looks at the running median over this much of the voiced windows: a
-held note or a chord lasts a second, a piece of music far longer."""
-_MUSIC_MIN_S = 10.0
-"""...and needs at least this much of voiced windows in that context: the median of a few
-windows (the start of a live stream, a short file) is too noisy to call anything music."""
-_SPREAD_WITH_STEADINESS = 0.15
-"""A wide pitch spread is music only with some held notes in it: a far-field voice whose F0
-slips an octave in many frames spreads as wide but never holds a pitch (steadiness <= 0.1)."""
-_VOICED_MUSIC = (0.25, 0.85)
-"""Music also when, over the context, some notes are held (steadiness above the first) and
-nearly every frame is voiced (voiced fraction above the second): speech pauses between words
-and phrases. On 1,310 cached tuning analyses of session 16 (205,976 windows) speech never held
-both: where its running voiced fraction exceeds 0.8 its steadiness stays at 0.167 or less,
-where its steadiness exceeds 0.2 its voiced fraction stays at 0.75 or less; Debian's five
-hold-music tracks, as they are and through the set's telephone chain, had 254 windows that
-the two rules above left as speech (reno_project-system 223 of them), 222 of which this one
-takes (session 17)."""
 
 
 def _steadiness(semitones: np.ndarray, lag: int) -> np.ndarray:
@@ -1013,51 +987,6 @@ def _steadiness(semitones: np.ndarray, lag: int) -> np.ndarray:
     n_pairs = pairs.sum(axis=1)
     share: np.ndarray = np.where(n_pairs > 0, steady.sum(axis=1) / np.maximum(n_pairs, 1), np.nan)
     return share
-
-
-def _music(raw: _Raw, sound: np.ndarray, params: EscalationParams) -> np.ndarray:
-    """Windows of `sound` in a stretch that sounds like music: over `_MUSIC_CONTEXT_S` of the
-    sound windows, pitch held steady like notes (`max_pitch_steadiness`), or spread wide like
-    several voices or instruments at once (`max_pitch_spread_st`) with some held notes, or
-    some held notes without the pauses of speech (`_VOICED_MUSIC`). Real
-    speech glides and stays within a few semitones in a second (0 of 83,499 speech windows of
-    the tuning half; 0 of the 24 voices of the set, clean and behind a phone line's AGC)."""
-    half_width = int(_MUSIC_CONTEXT_S / params.hop / 2)
-
-    def context(values: np.ndarray) -> np.ndarray:
-        """Running median of `values` over the sound windows around each window, 0 where
-        none."""
-        median = running_median(values, sound & np.isfinite(values), half_width)
-        filled: np.ndarray = np.nan_to_num(median)
-        return filled
-
-    steady = context(raw.f0_steadiness)
-    spread = context(raw.f0_variability_st)
-    voiced = context(raw.voiced_fraction)
-    heard = np.nan_to_num(running_count(sound, half_width))
-    music: np.ndarray = (
-        sound
-        & (heard * params.hop >= _MUSIC_MIN_S)
-        & (
-            (steady > params.max_pitch_steadiness)
-            | ((spread > params.max_pitch_spread_st) & (steady > _SPREAD_WITH_STEADINESS))
-            | ((steady > _VOICED_MUSIC[0]) & (voiced > _VOICED_MUSIC[1]))
-        )
-    )
-    return music
-
-
-_SPEECH_SNR_DB = 6.0
-"""Speech windows are at least this far above the recording's noise floor."""
-
-
-def _noise_floor(raw: _Raw) -> float:
-    """The recording's noise floor: the 10th percentile of its windows' quiet-frame levels.
-
-    Speech pauses between words, so its windows stand well above the quietest frames; hum,
-    hiss and other steady sounds do not.
-    """
-    return float(np.percentile(raw.quiet_dbfs, 10)) if raw.quiet_dbfs.size else -np.inf
 
 
 _GAIN_NOTE_DB = 3.0
@@ -1180,7 +1109,7 @@ def _fit(cues: Cues, speech: np.ndarray, params: EscalationParams) -> _Fit | Non
         # take the upper state back: its windows that score just under the threshold (no
         # level cue behind a phone line's AGC) would widen the scale, unflag more of them,
         # and the refits would end on all the speech again.
-        calmer = _calmer_state(cues, speech)
+        calmer = calmer_state(cues, speech)
         if calmer is not None and calmer.sum() >= params.min_baseline_windows:
             keep = candidates = calmer
             fit = _fit_once(cues, keep, params, 1, n_speech - int(keep.sum()))
@@ -1196,462 +1125,6 @@ def _fit(cues: Cues, speech: np.ndarray, params: EscalationParams) -> _Fit | Non
         keep = calm
         fit = _fit_once(cues, keep, params, iteration, n_speech - int(keep.sum()))
     return fit
-
-
-_SEPARATION = 2.0
-"""Ashman's D between two smoothed pitch states above which the lower one is a calmer part
-(`_calmer_state`). 2.5 until session 8: a long escalation (half the speech, ramped in) fills
-the gap between its states, and the GSM copy of one tuning call (+4.9 st over 62 s) fell to
-D 2.16 and was missed whole; at 2.0 (1.5-2.0 alike) it is found, and 26 of 867 tuning
-analyses (5 builds x 3 channels, 3 GSM builds, 2 question stress builds) change their start:
-all escalation calls, edges moved by 1-2 s, one 7-s false alarm more."""
-_LEVEL_STATE_DB = 3.0
-"""Level states at least this far apart (dB) can mark the calmer part when the pitch states
-cannot (`_calmer_state`)..."""
-_LEVEL_STATE_PITCH_ST = 2.0
-"""...when the louder state is also this much higher in pitch: an escalation raises both,
-while a louder stretch at the same pitch is the line or the microphone. Tuning half (session
-15): two builds of long escalations only (seeds 40 and 41, 56 spans at the bar per channel)
-+1 span at the bar on clean, telephone and GSM copies, time recall +0.009..+0.011, no calm
-false alarm more; without the pitch condition an AGC copy's calm call gained 8 s per hour of
-false alarm. Five more builds (standard and pairs): recall +0.001..+0.006, nothing else
-moved."""
-_STATE_ST = (2.5, 9.0)
-"""Smoothed pitch states closer than 2.5 semitones are one voice's prosody; further apart than
-9 they are not one voice escalating. A speaker talking freely moves her register by 2-2.3 st
-from one meeting or topic to the next (a Seattle council member's clips, session 20): at the
-old 2.0 the refits started from her lower register and flagged 15 s of the higher one. Tuning
-half (ten builds, 4 channels): two calm segments fewer (a conversation's phone copies), one
-span under the bar lost (a +3.4 st / +4.9 dB rise found for 9 of 25 s on a phone copy), edges
-moved by 1-4 s on three calls; no span at the bar changed."""
-_VOICES_ST = 8.0
-"""Windows' own pitch in two states at least this far apart (taking turns): two voices."""
-_VOICES_SEPARATION = 2.25
-"""Ashman's D above which two pitch states can be two voices (2.5 until session 8): a heated
-exchange (both parties rising) fills the gap between the voices' states; the 8-semitone
-distance keeps one voice's escalation out (tuning half, 5 builds: with `_VOICES_MIXED` 3
-AGC/telephone copies of a heated exchange passed that failed at 2.5 and 0.6, no other call
-changed)."""
-_VOICES_SHARE = (0.2, 0.85)
-"""The upper of two voices holds at least a fifth of the speech windows (a smaller upper state
-is octave errors or a short excursion, not a second speaker), the lower at least 15 %: a low
-voice behind a phone line loses more of its windows to the voicing decision than a high one
-(a tuning conversation's man: 24 % of the speech clean, 20 % on the phone, where the bar of a
-fifth, until session 10, made it one voice and lost its pitch-only exchange; 36 tuning
-conversations in two builds: +2 spans at the bar, no false alarm more)."""
-_VOICES_STARTS = ((25.0, 75.0), (10.0, 50.0), (50.0, 90.0))
-"""Percentiles of the windows' pitch that EM starts from when it looks for two voices: the
-quartiles, and points within the lower and within the upper half. Each start's fit is tested
-as two voices and the likeliest that passes is taken. From the quartiles alone EM can settle
-inside the larger voice: on a tuning conversation's phone copy (a man with a quarter of the
-speech, a woman raising her pitch, two stray windows an octave up) it split her calm turns
-from her raised ones and left him in one wide state with her calm pitch (D 0.97: one voice,
-her pitch-only escalation lost in the mixed baseline), while the fit from the lower half had
-them 11 st apart (D 4.5) and likelier. Tuning half (session 12, 22 caches): 29 analyses
-changed, all of two voices: 23 from one voice to two (a man and a woman, or a man and a
-high-voiced man), 6 to another split; +1 span at the bar on the phone copies of 2 pair builds
-and on 2 AGC variants, no span lost, no calm false alarm more, recall elsewhere within -0.002.
-A fourth start from the deciles changed nothing more."""
-_TURN_BLOCKS = 8
-_TURN_MIXED = 0.6
-"""Two states take turns all through a call: in at least 60 % of its 8 equal stretches of
-speech each state holds 10 % or more. One voice's escalation is one or two stretches of the
-upper state (tuning half: escalation calls 0.38 at most, conversations 0.75 and more)."""
-_STRETCHES_SHARE = 0.65
-"""An escalation is one or two stretches: its two longest runs of the upper state hold at
-least this share of the upper state's windows (`_calm_and_raised`). On the tuning half 383
-escalation calls whose pitch states marked a calmer part held 0.88 or more in 99 % of them
-(0.53 at least); a council member's phone copy whose higher register came back seven times
-(0.59-0.61) started the refits from her lower one and flagged 15 s of the higher (session 20;
-nothing on the tuning half changed but one span's edge, 4 s further into the span)."""
-_VOICES_MIXED = 0.5
-"""The same share for two voices (`_two_voices`): in a heated exchange both voices rise
-together and the stretches of the exchange hold the upper state alone."""
-
-
-@dataclass(frozen=True)
-class _States:
-    """Two states of a cue over the speech windows (a two-component Gaussian mixture)."""
-
-    lower: np.ndarray
-    """Speech windows of the lower state."""
-    distance: float
-    separation: float
-    """Ashman's D."""
-    upper_share: float
-    log_likelihood: float
-    """Of the values under the fit (up to a constant): compares fits from other starts."""
-
-
-def _two_states(
-    values: np.ndarray, speech: np.ndarray, start: tuple[float, float] = (25.0, 75.0)
-) -> _States | None:
-    """The two states of `values` over `speech` fitted by EM from the `start` percentiles, or
-    None when EM collapses."""
-    usable = speech & np.isfinite(values)
-    x = values[usable]
-    if x.size < 4:
-        return None
-    lo, hi = np.percentile(x, start)
-    if hi - lo < 1e-9:
-        return None
-    means = np.array([lo, hi])
-    spread = np.full(2, (hi - lo) / 2)
-    weights = np.array([0.5, 0.5])
-    for _ in range(50):
-        density = weights * np.exp(-0.5 * ((x[:, None] - means) / spread) ** 2) / spread
-        resp = density / np.maximum(density.sum(axis=1, keepdims=True), 1e-300)
-        weights = resp.mean(axis=0)
-        if weights.min() < 1e-3:
-            return None
-        means = (resp * x[:, None]).sum(axis=0) / resp.sum(axis=0)
-        variance = (resp * (x[:, None] - means) ** 2).sum(axis=0) / resp.sum(axis=0)
-        spread = np.sqrt(np.maximum(variance, 1e-6))
-    low, high = np.argsort(means)
-    lower = usable.copy()
-    lower[usable] = resp[:, low] >= 0.5
-    distance = float(means[high] - means[low])
-    return _States(
-        lower, distance, math.sqrt(2) * distance / math.sqrt(float(np.sum(spread**2))),
-        float(weights[high]), float(np.log(np.maximum(density.sum(axis=1), 1e-300)).sum()),
-    )
-
-
-def _calmer_state(cues: Cues, speech: np.ndarray) -> np.ndarray | None:
-    """The speech windows of the lower of two well-separated pitch states (Ashman's D above
-    `_SEPARATION`, 2.5-9 semitones apart, the higher holding 10-60% of the speech and not
-    taking turns with the lower: an escalation is one or two stretches, `_STRETCHES_SHARE`);
-    failing that, of the quieter of two such level states (`_LEVEL_STATE_DB`) whose louder one
-    is also higher in pitch (`_LEVEL_STATE_PITCH_ST`); else None.
-
-    Pitch decides first: it is the cue that can flag a window alone, and its states are clean
-    once smoothed. States that alternate all through the call are the voice's own range (or
-    octave errors on a phone line), not a calm part and an escalated part: starting from the
-    lower one flagged the other's windows on the tuning half. Level steps in when the pitch
-    states fail only because the raised part spills over: a long escalation over half the
-    speech, its ramps and a few high calm phrases put 63 % of a phone call's windows in the
-    upper pitch state, and the baseline over all the speech hid it."""
-    pitch = _calm_and_raised(_two_states(cues[0], speech), cues[0], speech, _STATE_ST)
-    if pitch is not None:
-        return pitch.lower
-    level_range = (_LEVEL_STATE_DB, math.inf)
-    level = _calm_and_raised(_two_states(cues[1], speech), cues[1], speech, level_range)
-    if level is None:
-        return None
-    usable = speech & np.isfinite(cues[0])
-    louder = float(np.median(cues[0][usable & ~level.lower]))
-    quieter = float(np.median(cues[0][usable & level.lower]))
-    return level.lower if louder - quieter >= _LEVEL_STATE_PITCH_ST else None
-
-
-def _calm_and_raised(
-    states: _States | None, values: np.ndarray, speech: np.ndarray, distance: tuple[float, float]
-) -> _States | None:
-    """`states` when they are a calm part and a raised one (`_calmer_state`), else None."""
-    if (
-        states is None
-        or states.separation < _SEPARATION
-        or not distance[0] <= states.distance <= distance[1]
-        or not 0.1 <= states.upper_share <= 0.6
-        or _take_turns(states, values, speech)
-        or _stretches_share(states, values, speech) < _STRETCHES_SHARE
-    ):
-        return None
-    return states
-
-
-def _take_turns(
-    states: _States, values: np.ndarray, speech: np.ndarray, mixed_share: float = _TURN_MIXED
-) -> bool:
-    """Whether the two states alternate all through the speech: each holds 10 % or more of at
-    least `mixed_share` of `_TURN_BLOCKS` equal stretches."""
-    usable = speech & np.isfinite(values)
-    return _mixed_share(~states.lower[usable]) >= mixed_share
-
-
-def _stretches_share(states: _States, values: np.ndarray, speech: np.ndarray) -> float:
-    """Share of the upper state's speech windows in its two longest runs."""
-    upper = ~states.lower[speech & np.isfinite(values)]
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], upper.astype(np.int64), [0]])))
-    runs = np.sort(edges[1::2] - edges[::2])[::-1]
-    return float(runs[:2].sum() / max(int(upper.sum()), 1))
-
-
-def _mixed_share(upper: np.ndarray) -> float:
-    """Share of `_TURN_BLOCKS` equal stretches of `upper` (one flag per speech window) in which
-    each side holds 10 % or more."""
-    parts = np.array_split(upper.astype(np.float64), _TURN_BLOCKS)
-    stretches = [part for part in parts if part.size]
-    return float(np.mean([min(part.mean(), 1 - part.mean()) >= 0.1 for part in stretches]))
-
-
-def _two_voices(features: Cues, speech: np.ndarray) -> _States | None:
-    """The two voices on one channel (a conversation on a mixed line), or None.
-
-    From the windows' own pitch, not the smoothed one: a turn is often shorter than the
-    context, whose median would blend the voices. Two voices: two clearly separate pitch states
-    (Ashman's D above `_VOICES_SEPARATION`) at least `_VOICES_ST` apart (a man and a woman,
-    or two far-apart voices), the upper holding at least 20 % of the speech and the lower at
-    least 15 % (`_VOICES_SHARE`), that take turns through the
-    call (`_VOICES_MIXED`); a speaker escalating by as much is one long stretch of the upper
-    state. Only runs of upper-state windows count as turns (`_without_slips`). EM starts from
-    each of `_VOICES_STARTS`; the likeliest fit that passes is taken.
-    """
-    voices = [
-        states
-        for start in _VOICES_STARTS
-        if (states := _two_states(features[0], speech, start)) is not None
-        and _are_two_voices(states, features[0], speech)
-    ]
-    return max(voices, key=lambda states: states.log_likelihood, default=None)
-
-
-def _are_two_voices(states: _States, pitch: np.ndarray, speech: np.ndarray) -> bool:
-    """Whether two pitch states pass `_two_voices`' tests."""
-    if (
-        states.separation < _VOICES_SEPARATION
-        or states.distance < _VOICES_ST
-        or not _VOICES_SHARE[0] <= states.upper_share <= _VOICES_SHARE[1]
-    ):
-        return False
-    return _take_turns(_without_slips(states, pitch, speech), pitch, speech, _VOICES_MIXED)
-
-
-def _without_slips(states: _States, values: np.ndarray, speech: np.ndarray) -> _States:
-    """`states` with each upper-state window that has no upper-state neighbour among the
-    speech windows moved to the lower state: a voice's turn is a run of windows, while a lone
-    window far above the rest is a slip of the pitch track. In a reverberant room the
-    tracker's octave errors in the tails of words put such windows all through a call, which
-    then "took turns" with the voice: one speaker's escalation was scored as a second voice and
-    lost (session 10, `build_set.py --conditions room-phone`; no other tuning call changed)."""
-    usable = np.flatnonzero(speech & np.isfinite(values))
-    upper = ~states.lower[usable]
-    alone = upper & ~np.r_[False, upper[:-1]] & ~np.r_[upper[1:], False]
-    lower = states.lower.copy()
-    lower[usable[alone]] = True
-    return replace(states, lower=lower)
-
-
-_TIMBRE_COSINE = 0.87
-"""Two voices by timbre (`_timbre_voices`): the centres of the two groups of speaker
-embeddings have a cosine under this. Tuning half (session 13, 900 single-voice analyses): one
-voice's groups 0.77-0.95; 605 analyses of two voices that pitch calls one: 0.65-0.95, under
-0.87 on most clean copies and on about a fifth of the phone copies."""
-_TIMBRE_TURNS = 0.4
-"""...and their groups follow turns: adjacent speech windows fall in the same group more often
-than chance by this share of what is possible (Cohen's kappa of a window against the next).
-One voice's groups under the cosine bar: kappa <= 0.13, but for four escalation calls
-(0.44-0.62, which the stretch and pitch bars reject); two real women in turns of 2-6 s: 0.53,
-longer turns up to 0.96."""
-_TIMBRE_SHARE = (0.2, 0.8)
-"""...and each group holds at least a fifth of the speech windows."""
-_TIMBRE_MIXED = 0.75
-"""...and both groups speak in at least this share of the call's 8 stretches (`_take_turns`).
-Stricter than for pitch (`_VOICES_MIXED`): an escalation moves a voice's embeddings as well
-as its pitch, and a woman's +5 st rise over two fifths of a phone call split her embeddings
-into two groups (cosine 0.869) present in 5 of the 8 stretches."""
-_TIMBRE_MAX_ST = 4.5
-"""...and their pitch lies closer than this (semitones between the groups' medians): a split as
-far apart in pitch as an escalation may be one voice escalating, its timbre moved with its
-pitch (a woman's +5 st rise on a GSM copy: cosine 0.855, the groups 5.1 st apart); voices
-further apart are the pitch test's (`_two_voices`). Tuning pairs told apart by timbre alone:
-1.4-3.8 st."""
-_TIMBRE_FAR_COSINE = 0.84
-"""...unless the groups are clearly two voices: centres with a cosine under this..."""
-_TIMBRE_FAR_TURNS = 0.6
-"""...whose windows follow turns with a kappa of this or more. Voices 4.5-8 st apart are then told
-apart by timbre (the pitch test needs 8): the AMI man and the Italian man (110 and 175 Hz, whose
-windows' own pitch states lie 6.5-7 st apart) and the AMI woman and man on phone copies (6-7
-st). Tuning half (session 16; 1,310 analyses: standard, long, pair, exchange and unscripted
-builds): the groups of 11 analyses of a conversation failed only the pitch bar (cosine
-0.74-0.87, kappa 0.49-0.78), 9 of them pass these bars, no single-voice analysis passes; the
-builds' conversations: +1 span at the bar on clean copies, recall +0.006..+0.023. The one voice
-known to split (the AMI woman's +5 st rise on a GSM copy: cosine 0.855, kappa 0.54, 5.1 st)
-stays out: her escalation calls on 18 phone copies (seeds 2-8) split into groups at cosines of
-0.855-0.90, kappa 0.31-0.64. So do two exchanges of the AMI man and the Italian man on phone
-copies (0.866-0.867, 0.49)."""
-_TIMBRE_ROUNDS = 30
-"""Most rounds of the two-group split of the embeddings (it settles in a few)."""
-
-
-@dataclass(frozen=True)
-class _Voices:
-    """Two voices on one channel: which speech windows are the lower-pitched one's."""
-
-    lower: np.ndarray
-    distance_st: float
-    """Semitones between the voices' pitch."""
-    by: str
-    """What told them apart: "pitch" or "timbre" (speaker embeddings)."""
-
-
-def _find_voices(
-    features: Cues, speech: np.ndarray, embedding: np.ndarray, params: EscalationParams
-) -> _Voices | None:
-    """The two voices on the channel, or None: told apart by pitch (`_two_voices`, each
-    window's voice decided near it, `_local_voices`), else by timbre (`_timbre_voices`)."""
-    states = _two_voices(features, speech)
-    if states is not None:
-        lower = _local_voices(features[0], speech, states, params)
-        return _Voices(lower, states.distance, "pitch")
-    return _timbre_voices(embedding, features[0], speech)
-
-
-def _timbre_voices(
-    embedding: np.ndarray, pitch: np.ndarray, speech: np.ndarray
-) -> _Voices | None:
-    """Two voices of alike pitch told apart by their speaker embeddings, or None.
-
-    The speech windows' embeddings are split in two groups (spherical two-means from the sign
-    of their first principal component). Two voices: the groups' centres are apart (cosine
-    under `_TIMBRE_COSINE`), the groups follow turns (`_TIMBRE_TURNS`), both hold a share of
-    the speech (`_TIMBRE_SHARE`), alternate through the call (`_TIMBRE_MIXED`) and are close in
-    pitch (`_TIMBRE_MAX_ST`), or further apart with timbre clearly apart and tight turns
-    (`_TIMBRE_FAR_COSINE`, `_TIMBRE_FAR_TURNS`). One voice's escalation moves its embeddings
-    too, but in one or two stretches and with its pitch. A lone window of one group among the
-    other's is a slip (as `_without_slips` for pitch); speech windows without an embedding take
-    the group of the nearest window with one.
-    """
-    if embedding.shape[1] == 0:
-        return None
-    rows = np.flatnonzero(speech & np.isfinite(embedding).all(axis=1))
-    if rows.size < 2 * _TURN_BLOCKS:
-        return None
-    groups = _two_directions(embedding[rows].astype(np.float64))
-    if groups is None:
-        return None
-    labels, cosine = groups
-    share = float(labels.mean())
-    if not (cosine < _TIMBRE_COSINE and _TIMBRE_SHARE[0] <= share <= _TIMBRE_SHARE[1]):
-        return None
-    adjacent = np.diff(rows) == 1
-    agree = float((labels[1:] == labels[:-1])[adjacent].mean()) if adjacent.any() else 0.0
-    chance = share**2 + (1 - share) ** 2
-    # A turn is a run of windows: a lone window between two of the other group is a slip.
-    padded = np.r_[labels[0], labels, labels[-1]].astype(np.int64)
-    labels = padded[:-2] + padded[1:-1] + padded[2:] >= 2
-    kappa = (agree - chance) / (1 - chance)
-    if kappa < _TIMBRE_TURNS or _mixed_share(labels) < _TIMBRE_MIXED:
-        return None
-    speaking = np.flatnonzero(speech)
-    nearest = np.clip(np.searchsorted(rows, speaking), 1, rows.size - 1)
-    before_closer = speaking - rows[nearest - 1] <= rows[nearest] - speaking
-    first = labels[np.where(before_closer, nearest - 1, nearest)].astype(bool)
-    group = np.zeros(speech.shape[0], dtype=bool)
-    group[speaking] = first
-    medians = [np.nanmedian(pitch[speech & mask]) for mask in (group, ~group)]
-    distance = float(abs(medians[1] - medians[0]))
-    far_apart = cosine < _TIMBRE_FAR_COSINE and kappa >= _TIMBRE_FAR_TURNS
-    if not (distance < _TIMBRE_MAX_ST or far_apart):
-        return None
-    lower = group if medians[0] <= medians[1] else speech & ~group
-    return _Voices(lower & speech, distance, "timbre")
-
-
-def _two_directions(vectors: np.ndarray) -> tuple[np.ndarray, float] | None:
-    """Unit `vectors` split in two groups by spherical two-means: (labels, cosine of the two
-    centres), or None when a group empties."""
-    centred = vectors - vectors.mean(axis=0)
-    _, _, axes = np.linalg.svd(centred, full_matrices=False)
-    labels = centred @ axes[0] > 0
-    for _ in range(_TIMBRE_ROUNDS):
-        if labels.all() or not labels.any():
-            return None
-        centres = np.stack([vectors[~labels].mean(axis=0), vectors[labels].mean(axis=0)])
-        centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-        moved = np.argmax(vectors @ centres.T, axis=1).astype(bool)
-        if np.array_equal(moved, labels):
-            break
-        labels = moved
-    if labels.all() or not labels.any():
-        return None
-    return labels, float(centres[0] @ centres[1])
-
-
-_LOCAL_VOICES_S = 10.0
-"""Each speech window's voice is decided among the speech within +-this much of it."""
-_LOCAL_SPLIT = 0.75
-"""...when the pitch there falls into two groups at least this share of the voices' distance
-apart (both voices speak near it); else by the whole call's two states."""
-_LOCAL_GROUP_MIN = 3
-"""...and each group holds at least this many windows: a single raised or mis-tracked window
-is not a voice. (Until session 10 one was enough: at the start of a calm conversation one
-window 10 st above the rest took the upper group alone, the upper voice's first 10 s went to
-the lower voice and scored z 5: an 11-s false alarm on three channels.)"""
-_TWO_MEANS_ROUNDS = 20
-"""Most rounds of the local two-means (it settles in a few)."""
-
-
-def _local_voices(
-    pitch: np.ndarray, speech: np.ndarray, voices: _States, params: EscalationParams
-) -> np.ndarray:
-    """Which speech windows belong to the lower voice, decided near each window: two-means of
-    the windows' pitch within +-`_LOCAL_VOICES_S`, the window given to the nearer group when
-    the groups are `_LOCAL_SPLIT` of the voices' distance apart and each holds
-    `_LOCAL_GROUP_MIN` windows or more. The two-means starts from the
-    call's two voices; where that leaves a group empty (both voices risen together), from half
-    the voices' distance either side of the pitch near the window.
-
-    When both parties of a heated exchange rise by 5 st, the lower voice's escalated turns
-    come close to the upper voice's calm pitch and the call-wide states give them to the upper
-    voice (its escalation then hides in a mixed baseline, and the lower voice loses its
-    own); near those turns the two voices are still as far apart as ever. Tuning half, four
-    builds: time recall on the 28 spans in conversations 0.63 / 0.58 / 0.39 -> 0.84 / 0.74 /
-    0.66 (clean / telephone / agc), on all 122 spans 0.89 / 0.86 / 0.76 -> 0.93 / 0.90 / 0.81;
-    calm false alarms 4 / 8 / 0 -> 2 / 10 / 0 s per hour.
-    """
-    usable = speech & np.isfinite(pitch)
-    lower = voices.lower & usable
-    half = int(_LOCAL_VOICES_S / params.hop)
-    padded = np.pad(np.where(usable, pitch, np.nan), half, constant_values=np.nan)
-    near = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
-    n = pitch.shape[0]
-    low, high, split, smaller = _two_means(
-        near,
-        np.full(n, float(np.median(pitch[lower]))),
-        np.full(n, float(np.median(pitch[usable & ~lower]))),
-        usable,
-    )
-    retry = usable & ~split
-    if retry.any():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=RuntimeWarning)  # no speech near
-            centre = np.nanmedian(near, axis=1)
-        low2, high2, split2, smaller2 = _two_means(
-            near, centre - voices.distance / 2, centre + voices.distance / 2, retry
-        )
-        low, high = np.where(retry, low2, low), np.where(retry, high2, high)
-        split = np.where(retry, split2, split)
-        smaller = np.where(retry, smaller2, smaller)
-    split &= (high - low >= _LOCAL_SPLIT * voices.distance) & (smaller >= _LOCAL_GROUP_MIN)
-    local: np.ndarray = np.where(split, np.abs(pitch - low) <= np.abs(pitch - high), lower)
-    result: np.ndarray = local & usable
-    return result
-
-
-def _two_means(
-    near: np.ndarray, low: np.ndarray, high: np.ndarray, rows: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Two-means of each row of `near` (NaN: no value) from `low`/`high`, for `rows`: the two
-    centres, whether both groups stayed non-empty and the size of the smaller group."""
-    present = np.isfinite(near)
-    alive = rows.copy()
-    smaller = np.zeros(near.shape[0], dtype=np.int64)
-    for _ in range(_TWO_MEANS_ROUNDS):
-        with np.errstate(invalid="ignore"):
-            upper = np.abs(near - low[:, None]) > np.abs(near - high[:, None])
-        in_low, in_high = present & ~upper, present & upper
-        smaller = np.minimum(in_low.sum(axis=1), in_high.sum(axis=1))
-        alive &= smaller > 0
-        with np.errstate(invalid="ignore", divide="ignore"):
-            new_low = np.where(in_low, near, 0.0).sum(axis=1) / in_low.sum(axis=1)
-            new_high = np.where(in_high, near, 0.0).sum(axis=1) / in_high.sum(axis=1)
-        moved = alive & ((new_low != low) | (new_high != high))
-        low = np.where(alive, new_low, low)
-        high = np.where(alive, new_high, high)
-        if not moved.any():
-            break
-    return low, high, alive, smaller
 
 
 def _zscores(
@@ -1681,6 +1154,8 @@ def _zscores(
 
 
 @dataclass(frozen=True)
+
+
 class Scoring:
     """The scoring of measured windows (`score_windows`)."""
 
@@ -1715,14 +1190,14 @@ class Scoring:
 def score_windows(raw: _Raw, params: EscalationParams) -> Scoring:
     """The whole scoring of measured windows: voices, baselines, z-scores, scores and flags.
 
-    With two voices on the channel (`_find_voices`) each voice's windows are smoothed, fitted
+    With two voices on the channel (`find_voices`) each voice's windows are smoothed, fitted
     and scored on their own, so one voice's turns are not taken for the other's escalation.
     The offline report and the live monitor (on the windows so far) both use it.
     """
-    speech, music = _speech(raw, params)
+    speech, music = voice_activity(raw, params)
     gain_change = _gain_change(raw, speech, params)
     features = _features(raw, gain_change)
-    voices = _find_voices(features, speech, raw.speaker_embedding, params)
+    voices = find_voices(features, speech, raw.speaker_embedding, params)
     groups = [speech] if voices is None else [speech & voices.lower, speech & ~voices.lower]
     n = speech.shape[0]
     voice = np.full(n, -1, dtype=np.int64)
@@ -1829,12 +1304,12 @@ def _speech_notes(
     if n_music:
         notes.append(
             f"{n_music} window(s) ({n_music * params.hop:.0f} s) sound like music (pitch held "
-            f"like notes, or spread like several voices at once, over ~{_MUSIC_CONTEXT_S:.0f} "
+            f"like notes, or spread like several voices at once, over ~{MUSIC_CONTEXT_S:.0f} "
             "s) and were not analysed as speech"
         )
     if fit is None:
         voiced = raw.voiced_fraction >= params.min_voiced_fraction
-        unvoiced = int((_shaped_sound(raw, params) & ~voiced).sum())
+        unvoiced = int((shaped_sound(raw, params) & ~voiced).sum())
         if unvoiced >= params.min_baseline_windows:
             notes.append(
                 f"only {n_speech} window(s) hold voiced speech, and {unvoiced} more sound like "
