@@ -83,8 +83,6 @@ Progress = Callable[[str, float], None]
 
 
 @dataclass(frozen=True)
-
-
 class EscalationParams:
     """Settings of the analysis (all recorded in the report)."""
 
@@ -316,8 +314,6 @@ class EscalationParams:
 
 
 @dataclass
-
-
 class WindowFeatures:
     """Per-window columns, each an array of length n_windows."""
 
@@ -368,8 +364,6 @@ class WindowFeatures:
 
 
 @dataclass(frozen=True)
-
-
 class Baseline:
     """The speaker's reference level in this recording: robust centre and scale per feature."""
 
@@ -391,8 +385,6 @@ class Baseline:
 
 
 @dataclass(frozen=True)
-
-
 class Segment:
     """A stretch of escalation: merged flagged windows, at least `min_duration_s` long."""
 
@@ -424,8 +416,6 @@ class Segment:
 
 
 @dataclass
-
-
 class F0Contour:
     """Frame-wise F0 over the whole recording (for the figure): times and Hz, NaN unvoiced."""
 
@@ -434,8 +424,6 @@ class F0Contour:
 
 
 @dataclass
-
-
 class EscalationReport:
     """The result of `detect_emotional_escalation`: windows, baseline, segments, provenance."""
 
@@ -572,8 +560,6 @@ def detect_escalation_file(
 
 
 @dataclass
-
-
 class _Raw:
     """Unscored per-window measurements of one chunk."""
 
@@ -894,8 +880,6 @@ def _robust(values: np.ndarray, floor: float) -> tuple[float, float]:
 
 
 @dataclass(frozen=True)
-
-
 class _Fit:
     """Robust centre and scale of each cue (`FEATURES` order) over the baseline windows."""
 
@@ -1154,8 +1138,6 @@ def _zscores(
 
 
 @dataclass(frozen=True)
-
-
 class Scoring:
     """The scoring of measured windows (`score_windows`)."""
 

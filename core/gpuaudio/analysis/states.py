@@ -59,8 +59,6 @@ nothing on the tuning half changed but one span's edge, 4 s further into the spa
 
 
 @dataclass(frozen=True)
-
-
 class States:
     """Two states of a cue over the speech windows (a two-component Gaussian mixture)."""
 

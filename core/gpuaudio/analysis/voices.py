@@ -150,8 +150,6 @@ _TIMBRE_ROUNDS = 30
 
 
 @dataclass(frozen=True)
-
-
 class Voices:
     """Two voices on one channel: which speech windows are the lower-pitched one's."""
 
