@@ -106,15 +106,17 @@ def tone_call(
     gain_db: float = 8.0,
     seed: int = 0,
     lively: bool = False,
+    jitter_st: float = 0.4,
 ) -> np.ndarray:
     """Whole-second harmonic tones with a little per-second pitch/level jitter and 0.2-s pauses;
     inside the escalation spans (whole seconds) pitch and level are raised. Each tone glides
     by 2.5-4 semitones up or down around its pitch, as intonation does (a held tone is music
     to the analysis, not speech). `lively`: inside the spans each tone instead sweeps up from
     where its glide would start (the voice's floor kept) to `raise_st` more on average, as a
-    lively phrase does: its 20th percentile rises by 0.4 x `raise_st`."""
+    lively phrase does: its 20th percentile rises by 0.4 x `raise_st`. `jitter_st`: the spread
+    of the tones' pitch from second to second (a real voice over a phone line: 2-3 st)."""
     rng = np.random.default_rng(seed)
-    pitch_st = rng.normal(0, 0.4, seconds)
+    pitch_st = rng.normal(0, jitter_st, seconds)
     level_db = -26 + rng.normal(0, 1.0, seconds)
     glide_st = rng.uniform(2.5, 4.0, seconds) * rng.choice([-1.0, 1.0], seconds)
     for start, end in escalations:

@@ -458,7 +458,8 @@ def _turn_windows(upper_windows: list[int], flagged: list[int]) -> WindowFeature
         level_dbfs=np.full(n, -26.0), gain_change_db=np.zeros(n), balance_db=np.zeros(n),
         syllable_rate_hz=np.ones(n), flatness=np.full(n, 0.1), speech=np.ones(n, dtype=bool),
         voice=voice, z_pitch=z, z_level=z * 0, z_balance=z * 0, z_rate=z * 0,
-        z_variability=z * 0, score=score, flagged=raised, segment=np.full(n, -1),
+        z_variability=z * 0, score=score, score_sustained=score, flagged=raised,
+        segment=np.full(n, -1),
     )  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from gpuaudio import (
 )
 from gpuaudio.analysis.escalation import (
     EscalationParams,
+    _sustained_rises,
     analysis_f0,
     detect_escalation,
     detect_escalation_file,
@@ -225,6 +226,60 @@ def test_a_stretch_kept_by_its_floor_must_also_raise_its_pitch_3_st(fake_service
     assert heard.pitch_change_st >= 3 and 29 <= heard.start_s <= 31
     with pytest.raises(InvalidParameterError, match="floor_min_pitch_rise_st"):
         fake_service.detect_emotional_escalation(phrase, SR, floor_min_pitch_rise_st=-1.0)
+
+
+def test_a_long_rise_of_a_scattered_voice_is_found_over_the_sustained_context(
+    fake_service, tones
+):
+    """A voice whose pitch scatters 3 st from second to second (a real voice behind a phone
+    line) raises it 3.5 st for 60 s, with no level change: over the 9-s context its windows
+    score 1.5-2.5 and only pieces of it are flagged; over the sustained context (31 s) the
+    scatter averages out, the rise stands out as a whole and its windows near the threshold
+    are flagged too. Its calm part stays calm on both."""
+    y = tones(SR, 240, [(100, 160)], raise_st=3.5, gain_db=0.0, jitter_st=3.0)
+    report = fake_service.detect_emotional_escalation(y, SR)
+    short_only = fake_service.detect_emotional_escalation(y, SR, sustained_context_s=0.0)
+
+    def found_s(segments) -> float:
+        assert all(s.start_s >= 99 and s.end_s <= 161 for s in segments), segments
+        return sum(s.end_s - s.start_s for s in segments)
+
+    assert found_s(short_only.segments) <= 16
+    assert found_s(report.segments) >= 25
+    windows, params = report.windows, report.params
+    assert np.nanmedian(windows.score_sustained[100:160]) >= params.sustained_threshold
+    calm = np.r_[windows.score_sustained[:95], windows.score_sustained[165:]]
+    assert np.nanmax(calm) < params.sustained_threshold - 1.0
+    assert np.isnan(short_only.windows.score_sustained).all()
+    # a flagged window under the threshold is in a sustained rise and near the threshold
+    lifted = windows.flagged & (windows.score < params.threshold)
+    assert lifted.any()
+    assert (windows.score[lifted] >= params.threshold - params.sustained_score_margin).all()
+    assert (windows.score_sustained[lifted] >= params.sustained_threshold).all()
+
+
+def test_a_sustained_rise_must_last_and_its_windows_be_near_the_threshold():
+    """`_sustained_rises`: a run of sustained scores at the bar counts from
+    `sustained_min_s` (a pause inside it merged as segments are), and flags only its windows
+    whose own score is within the margin of the threshold."""
+    params = EscalationParams()
+    n = 120
+    speech = np.ones(n, dtype=bool)
+    speech[50:53] = False  # a 3-s pause inside the long run
+    sustained = np.zeros(n)
+    sustained[30:70] = 3.5  # 40 s with the pause
+    sustained[90:105] = 3.5  # 15 s: too short
+    score = np.full(n, 2.0)
+    score[40:45] = 1.0  # too far under the threshold
+    rise = _sustained_rises(score, sustained, speech, params)
+    expected = np.zeros(n, dtype=bool)
+    expected[30:70] = True
+    expected[40:45] = expected[50:53] = False
+    assert np.array_equal(rise, expected)
+    longer = EscalationParams(sustained_min_s=45.0)
+    assert not _sustained_rises(score, sustained, speech, longer).any()
+    off = np.full(n, np.nan)  # the sustained context turned off
+    assert not _sustained_rises(score, off, speech, params).any()
 
 
 def test_a_segment_an_octave_up_is_named_as_possibly_another_voice(fake_service, tones):

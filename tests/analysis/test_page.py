@@ -251,7 +251,7 @@ def _long_report(minutes: float, hop_s: float, n_segments: int) -> EscalationRep
         syllable_rate_hz=np.ones(n), flatness=np.full(n, 0.1), speech=np.isfinite(score),
         voice=np.where(np.isfinite(score), 0, -1), z_pitch=z, z_level=z,
         z_balance=z * 0, z_rate=z * 0, z_variability=z * 0, score=score,
-        flagged=np.nan_to_num(score) >= params.threshold, segment=segment,
+        score_sustained=score, flagged=np.nan_to_num(score) >= params.threshold, segment=segment,
     )  # fmt: skip
     baseline = Baseline(n, 150.0, 0.8, -26.0, 2.0, 1.0, 0.3, -10.0, 2.0, 2.0, 0.5, 2, 10)
     frames = np.arange(0.0, minutes * 60, 0.01)

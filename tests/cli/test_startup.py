@@ -56,11 +56,12 @@ def test_analysis_defaults_are_escalation_params_when_not_given():
     assert params_from_args(parser.parse_args(["analyze", "x.wav"])) == EscalationParams()
     given = params_from_args(parser.parse_args(
         ["demo", "--window", "2", "--threshold", "3", "--min-pitch-rise", "1.5",
-         "--max-gain-correction", "0", "--short-segment", "0", "--floor-segment", "30"]
+         "--max-gain-correction", "0", "--short-segment", "0", "--floor-segment", "30",
+         "--sustained-context", "0"]
     ))
     assert (given.window_s, given.threshold, given.min_pitch_rise_st) == (2.0, 3.0, 1.5)
     assert given.max_gain_correction_db == 0.0 and given.short_segment_s == 0.0
-    assert given.floor_segment_s == 30.0
+    assert given.floor_segment_s == 30.0 and given.sustained_context_s == 0.0
 
 
 def test_public_names_still_resolve_on_first_use():

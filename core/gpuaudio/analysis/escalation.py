@@ -29,7 +29,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -200,6 +200,21 @@ class EscalationParams:
     """Each cue is the running median over the speech windows within +-context_s/2 of a
     window (whole windows): an escalation lasts longer than a word, so its evidence adds up
     over seconds. 9 s still keeps an 8-s escalation (5 of its 9 windows are raised)."""
+    sustained_context_s: float = 31.0
+    """A second, longer time context for rises that last: each cue's running median over
+    +-sustained_context_s/2 of speech, fitted and scored as over `context_s`
+    (`WindowFeatures.score_sustained`). Over half a minute a voice's word-to-word and
+    phrase-to-phrase scatter averages out, so a long rise stands out where the short context
+    leaves it just under the threshold (a phone line's pitch track widens the short scatter,
+    its AGC takes the level cue). 0 turns it off. docs/escalation.md, method step 7."""
+    sustained_threshold: float = 3.0
+    """The sustained score that marks a window as part of a sustained rise..."""
+    sustained_min_s: float = 20.0
+    """...in a run of such windows (merged as segments are) lasting at least this long; lively
+    phrases and turn starts last 7-15 s..."""
+    sustained_score_margin: float = 1.0
+    """...and the window's own score (over `context_s`) within this of `threshold`: it is then
+    flagged too. The short score keeps the edges where the rise is."""
     max_flatness: float = 0.35
     """Windows whose 300-3400 Hz spectrum is flatter than this are noise, not speech."""
     max_pitch_steadiness: float = 0.5
@@ -270,7 +285,7 @@ class EscalationParams:
             "max_gain_correction_db", "short_segment_s", "short_score_margin",
             "short_min_pitch_rise_st", "floor_segment_s", "min_floor_rise_st",
             "short_min_floor_rise_st", "loud_min_floor_rise_st", "loud_min_pitch_rise_st",
-            "floor_min_pitch_rise_st",
+            "floor_min_pitch_rise_st", "sustained_min_s", "sustained_score_margin",
         ):
             if getattr(self, name) is not None and not getattr(self, name) >= 0:
                 raise InvalidParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -291,8 +306,11 @@ class EscalationParams:
                 f"scale_floors must be {len(FEATURES)} positive numbers ({cues}), got "
                 f"{self.scale_floors}"
             )
-        if not 0 <= self.context_s <= 600:
-            raise InvalidParameterError(f"context_s must be within 0..600 s, got {self.context_s}")
+        for name in ("context_s", "sustained_context_s"):
+            if not 0 <= getattr(self, name) <= 600:
+                raise InvalidParameterError(
+                    f"{name} must be within 0..600 s, got {getattr(self, name)}"
+                )
         if not 0 < self.max_pitch_steadiness <= 1:
             raise InvalidParameterError(
                 f"max_pitch_steadiness must be within 0..1 (above 0), got "
@@ -351,7 +369,12 @@ class WindowFeatures:
     z_variability: np.ndarray
     score: np.ndarray
     """Weighted sum of the z-scores over the norm of the weights; NaN without speech."""
+    score_sustained: np.ndarray
+    """The same score over the longer context (`EscalationParams.sustained_context_s`); NaN
+    without speech or with the sustained context off."""
     flagged: np.ndarray
+    """The score reaches the threshold, or the window lies in a sustained rise
+    (`score_sustained`) with its score within `sustained_score_margin` of the threshold."""
     segment: np.ndarray
     """Index of the segment a window belongs to, -1 when none."""
 
@@ -1156,6 +1179,8 @@ class Scoring:
     """What told two voices apart: "pitch" or "timbre"; None with one voice."""
     z: list[np.ndarray]
     score: np.ndarray
+    score_sustained: np.ndarray
+    """The score over the longer context (`_sustained_rises`)."""
     flagged: np.ndarray
 
     @property
@@ -1174,7 +1199,9 @@ def score_windows(raw: _Raw, params: EscalationParams) -> Scoring:
 
     With two voices on the channel (`find_voices`) each voice's windows are smoothed, fitted
     and scored on their own, so one voice's turns are not taken for the other's escalation.
-    The offline report and the live monitor (on the windows so far) both use it.
+    Each voice is scored over `context_s` and over `sustained_context_s`, whose long rises
+    flag windows too (`_sustained_rises`). The offline report and the live monitor (on the
+    windows so far) both use it.
     """
     speech, music = voice_activity(raw, params)
     gain_change = _gain_change(raw, speech, params)
@@ -1185,10 +1212,17 @@ def score_windows(raw: _Raw, params: EscalationParams) -> Scoring:
     voice = np.full(n, -1, dtype=np.int64)
     z = [np.full(n, np.nan) for _ in FEATURES]
     score = np.full(n, np.nan)
+    score_sustained = np.full(n, np.nan)
     flagged = np.zeros(n, dtype=bool)
+    sustained = (
+        replace(params, context_s=params.sustained_context_s, threshold=params.sustained_threshold)
+        if params.sustained_context_s > 0
+        else None
+    )
     fits = []
     for index, members in enumerate(groups):
-        cues = _smooth(features, members, params, own_turns=voices is not None)
+        own_turns = voices is not None
+        cues = _smooth(features, members, params, own_turns=own_turns)
         fit = _fit(cues, members, params)
         voice_z, voice_score, voice_flagged = _zscores(cues, members, fit, params)
         voice[members] = index
@@ -1197,11 +1231,41 @@ def score_windows(raw: _Raw, params: EscalationParams) -> Scoring:
         score[members] = voice_score[members]
         flagged[members] = voice_flagged[members]
         fits.append(fit)
+        if sustained is not None:
+            long_cues = _smooth(features, members, sustained, own_turns=own_turns)
+            long_fit = _fit(long_cues, members, sustained)
+            score_sustained[members] = _zscores(long_cues, members, long_fit, sustained)[1][members]
+    flagged |= _sustained_rises(score, score_sustained, speech, params)
     return Scoring(
         speech, music, gain_change, voice, tuple(fits),
         None if voices is None else voices.distance_st, None if voices is None else voices.by,
-        z, score, flagged,
+        z, score, score_sustained, flagged,
     )
+
+
+def _sustained_rises(
+    score: np.ndarray, score_sustained: np.ndarray, speech: np.ndarray, params: EscalationParams
+) -> np.ndarray:
+    """Windows in a sustained rise that the score over `context_s` leaves just under the
+    threshold: runs of speech windows whose `score_sustained` reaches `sustained_threshold`
+    (merged as segments merge, `_runs`) lasting `sustained_min_s` or more, where the window's
+    own score is within `sustained_score_margin` of the threshold.
+
+    A phone line widens a voice's window-to-window pitch scatter and its AGC takes the level
+    cue: a 40-s rise of +4-5 st then scores 1.5-2.5 for most of its windows over 9 s of
+    context and falls apart into pieces under the minimum, while over 31 s its scatter
+    averages out and it stands out as a whole. Lively phrases and turn starts (7-15 s) are
+    smoothed away over 31 s. docs/escalation.md, method step 7."""
+    raised = speech & (np.nan_to_num(score_sustained, nan=-np.inf) >= params.sustained_threshold)
+    starts = np.arange(speech.shape[0]) * params.hop
+    rise = np.zeros(speech.shape[0], dtype=bool)
+    for members, _ in _runs(starts, starts + params.window_s, raised, speech & ~raised, params):
+        first, last = members[0], members[-1]
+        if starts[last] + params.window_s - starts[first] >= params.sustained_min_s - 1e-9:
+            rise[first : last + 1] = True
+    near = np.nan_to_num(score, nan=-np.inf) >= params.threshold - params.sustained_score_margin
+    result: np.ndarray = rise & raised & near
+    return result
 
 
 def score_segments(
@@ -1254,6 +1318,7 @@ def _score(
         z_rate=z[3],
         z_variability=z[4],
         score=score,
+        score_sustained=scoring.score_sustained,
         flagged=flagged,
         segment=np.full(n, -1, dtype=np.int64),
     )
@@ -1346,14 +1411,14 @@ def _segments(
             taken[first : last + 1] = True
             found.append((first, last, segment))
 
-    for members, _ in _runs(windows, windows.flagged, calm_speech, params):
+    for members, _ in _runs(windows.start_s, windows.end_s, windows.flagged, calm_speech, params):
         keep(members, False)
     if windows.voice.max(initial=-1) >= 1:
         for voice in (0, 1):
             own = windows.voice == voice
             runs = _runs(
-                windows, windows.flagged & own & ~taken, calm_speech & own, params,
-                others=windows.speech & ~own,
+                windows.start_s, windows.end_s, windows.flagged & own & ~taken,
+                calm_speech & own, params, others=windows.speech & ~own,
             )
             for members, across_turns in runs:
                 if not taken[members[0] : members[-1] + 1].any():
@@ -1365,7 +1430,8 @@ def _segments(
 
 
 def _runs(
-    windows: WindowFeatures,
+    starts: np.ndarray,
+    ends: np.ndarray,
     flagged: np.ndarray,
     calm_speech: np.ndarray,
     params: EscalationParams,
@@ -1379,7 +1445,7 @@ def _runs(
         if runs:
             members, across = runs[-1]
             last = members[-1]
-            gap = windows.start_s[index] - windows.end_s[last]
+            gap = starts[index] - ends[last]
             pause = not calm_speech[last + 1 : index].any()
             if gap <= params.max_gap_s + 1e-9 or (pause and gap <= params.max_pause_s + 1e-9):
                 members.append(int(index))

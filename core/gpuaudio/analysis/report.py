@@ -1,7 +1,7 @@
 """Writers for an escalation report: report.json, windows.csv, a PNG figure, a Praat TextGrid,
 report.html (gpuaudio.analysis.page) with a copy of the recording beside it.
 
-The JSON schema is versioned (``"schema": "gpuaudio.escalation/4"``) and documented in
+The JSON schema is versioned (``"schema": "gpuaudio.escalation/5"``) and documented in
 docs/report-schema.md. Existing outputs are never overwritten unless ``force`` is given.
 Outputs are complete or absent: all of them are written into a hidden staging folder beside
 their place and moved in only when every one is written, report.json last (it marks a
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from gpuaudio.audio_io import AudioInfo
     from gpuaudio.service import AudioFeatureService
 
-SCHEMA = "gpuaudio.escalation/4"
+SCHEMA = "gpuaudio.escalation/5"
 REPORT_JSON = "report.json"
 WINDOWS_CSV = "windows.csv"
 FIGURE_PNG = "escalation.png"
@@ -245,7 +245,11 @@ def report_document(
                 "a running mean), as robust z-scores "
                 "(median, 1.4826*MAD) against a baseline refitted without flagged windows; "
                 "with two voices on the channel (voices), each voice over its own nearest "
-                "windows and against its own baseline; score = sum(w*z) / |w|; segments: "
+                "windows and against its own baseline; score = sum(w*z) / |w|, also over "
+                "sustained_context_s (score_sustained); a window is flagged when its score "
+                "reaches threshold, or when it lies in a run of sustained_min_s or more whose "
+                "score_sustained reaches sustained_threshold and its score is within "
+                "sustained_score_margin of threshold; segments: "
                 "flagged windows merged over gaps and pauses, at least min_duration_s long, "
                 "and one shorter than short_segment_s with a mean score under threshold + "
                 "short_score_margin only when its pitch rises short_min_pitch_rise_st or its "
@@ -318,6 +322,7 @@ WINDOW_COLUMNS = (
     "z_rate",
     "z_variability",
     "score",
+    "score_sustained",
     "flagged",
     "segment",
 )

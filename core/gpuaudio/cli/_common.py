@@ -62,6 +62,7 @@ def params_from_args(args: argparse.Namespace) -> Any:
         min_duration_s=_given(args.min_duration), min_pitch_rise_st=args.min_pitch_rise,
         short_segment_s=_given(args.short_segment), floor_segment_s=_given(args.floor_segment),
         max_gain_correction_db=_given(args.max_gain_correction),
+        sustained_context_s=_given(args.sustained_context),
     ).validate()
 
 
@@ -151,6 +152,12 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
                              "voice's floor (20th percentile of its pitch) 2 st (2.75 st "
                              "under the short segment's length) or its level 6 dB (default "
                              "%(default)s s; 0: off)")
+    parser.add_argument("--sustained-context", type=float,
+                        default=_Default("sustained_context_s"), metavar="SECONDS",
+                        help="a second, longer time context: a rise that lasts 20 s or more "
+                             "and scores high over it is flagged where the short context "
+                             "leaves it just under the threshold (default %(default)s s; 0: "
+                             "off)")
     parser.add_argument("--max-gain-correction", type=float,
                         default=_Default("max_gain_correction_db"), metavar="DB",
                         help="level a phone line's AGC took away, read back from the noise "
