@@ -3,6 +3,8 @@ file problems (issue 11 items 3 and 4)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -650,3 +652,33 @@ def test_two_voices_are_found_where_em_from_the_quartiles_splits_one_of_them(see
     assert voices.log_likelihood > quartiles.log_likelihood
     is_man = np.concatenate([np.full(part.size, k % 2 == 0) for k, part in enumerate(turns)])
     assert (voices.lower[: is_man.size] == is_man).mean() >= 0.95
+
+
+def test_a_sustained_rise_s_weaker_windows_do_not_cost_what_the_score_found():
+    """A 10-s stretch raised 4 st (score 4) followed by 8 s that only a sustained rise flagged
+    (score 2, the voice's calm pitch): as one 18-s run its floor stays where the calm speech's
+    is and the floor rule drops it; judged again without the sustained rise's windows, the
+    10-s stretch is the segment the score alone finds."""
+    n = 60
+    start = np.arange(n, dtype=np.float64)
+    raised = (start >= 20) & (start < 30)
+    lifted = (start >= 30) & (start < 38)
+    score = np.where(raised, 4.0, np.where(lifted, 2.0, 0.0))
+    z = np.where(raised, 3.0, 0.0)
+    windows = WindowFeatures(
+        start_s=start, end_s=start + 1, f0_median_hz=np.where(raised, 100.0 * 2 ** (4 / 12), 100.0),
+        f0_variability_st=np.ones(n), f0_steadiness=np.full(n, 0.1), voiced_fraction=np.ones(n),
+        level_dbfs=np.full(n, -26.0), gain_change_db=np.zeros(n), balance_db=np.zeros(n),
+        syllable_rate_hz=np.ones(n), flatness=np.full(n, 0.1), speech=np.ones(n, dtype=bool),
+        voice=np.zeros(n, dtype=np.int64), z_pitch=z, z_level=z * 0, z_balance=z * 0,
+        z_rate=z * 0, z_variability=z * 0, score=score, score_sustained=np.where(
+            raised | lifted, 3.5, 0.0), flagged=raised | lifted, segment=np.full(n, -1),
+    )  # fmt: skip
+    baselines = [Baseline(42, 100.0, 0.8, -26.0, 2.0, 1.0, 0.3, -10.0, 2.0, 1.0, 0.5, 1, 0)]
+    params = EscalationParams()
+    (segment,) = _segments(windows, baselines, params, _frames(windows))
+    assert (segment.start_s, segment.end_s) == (20.0, 30.0)
+    assert segment.floor_change_st == pytest.approx(4.0, abs=0.1)
+    # the 18-s run as a whole is what the floor rule drops
+    whole = replace(windows, score=np.where(raised | lifted, 4.0, 0.0))
+    assert _segments(whole, baselines, params, _frames(whole)) == []

@@ -1397,10 +1397,18 @@ def _segments(
     and when it bridges the other voice's speech its evidence is spread thin over the other's
     turns: it needs flagged windows over half the minimum duration and a rise a listener
     hears, 3 st or 6 dB, whatever its score (`_heard`, `audible`'s `across_turns`).
+
+    A run that a listener would not hear as a whole but that holds windows flagged by a
+    sustained rise alone (`_sustained_rises`: their score under the threshold) is judged again
+    without them, as the score alone would have cut it: a sustained rise's weaker edges can
+    dilute a short segment's rise under the bars of `audible`, and must not cost what the score
+    found by itself.
     """
     if all(baseline is None for baseline in baselines):
         return []
     calm_speech = windows.speech & ~windows.flagged
+    by_score = windows.flagged & (np.nan_to_num(windows.score, nan=-np.inf) >= params.threshold)
+    lifted = windows.flagged & ~by_score
     taken = np.zeros(windows.flagged.shape[0], dtype=bool)
     found: list[tuple[int, int, Segment]] = []
 
@@ -1410,6 +1418,12 @@ def _segments(
         if segment is not None:
             taken[first : last + 1] = True
             found.append((first, last, segment))
+        elif lifted[members].any():
+            alone = np.zeros_like(by_score)
+            alone[members] = by_score[members]
+            calm = calm_speech | lifted
+            for part, _ in _runs(windows.start_s, windows.end_s, alone, calm, params):
+                keep(part, across_turns)
 
     for members, _ in _runs(windows.start_s, windows.end_s, windows.flagged, calm_speech, params):
         keep(members, False)
