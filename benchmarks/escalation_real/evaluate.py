@@ -370,22 +370,23 @@ def load_analyses(path: Path) -> tuple[list[Call], dict[str, Any]]:
 
 def _rescore_saved(
     paths: list[Path], threshold: float, changes: dict[str, Any]
-) -> tuple[list[Call], str]:
+) -> tuple[list[Call], str, str]:
     """The calls of saved analyses (`--analyses`), re-scored at `threshold` with `changes`
-    (`--param`), and the F0 backend they were measured with."""
+    (`--param`), the F0 backend they were measured with and the split they were saved from."""
     if measured := sorted(set(changes) & set(MEASUREMENT)):
         raise SystemExit(f"--param {', '.join(measured)}: changes the measurement; analyse again")
     calls: list[Call] = []
-    backends = set()
+    backends, splits = set(), set()
     for path in paths:
         loaded, document = load_analyses(path)
         backends.add(document["f0_backend"])
+        splits.add(document["split"])
         label = f"{path.stem}/" if len(paths) > 1 else ""
         for call in loaded:
             call.call_id = label + call.call_id
             call.rescore(threshold, changes)
         calls += loaded
-    return calls, ", ".join(sorted(backends))
+    return calls, ", ".join(sorted(backends)), ", ".join(sorted(splits))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -431,13 +432,14 @@ def main(argv: list[str] | None = None) -> None:
     conditions = [c for c in (args.conditions or "").split(",") if c] or None
     if args.analyses:
         changes = _params(args.param)
-        calls, f0_backend = _rescore_saved(args.analyses, args.threshold, changes)
+        calls, f0_backend, split = _rescore_saved(args.analyses, args.threshold, changes)
         calls = [c for c in calls if conditions is None or c.condition in conditions]
     else:
         config: dict[str, Any] = {"backends": dict(b.split("=", 1) for b in args.backend)}
         if args.device:
             config["device"] = args.device
         service = AudioFeatureService(config)
+        split = args.split
         params = EscalationParams(threshold=args.threshold, **_params(args.param))
         calls = []
         for set_dir in args.set_dirs:
@@ -465,7 +467,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"gpuaudio {__version__}, F0 backend {f0_backend}; "
         f"{'set' if args.set_dirs else 'saved analyses'} {', '.join(str(d) for d in sources)} "
-        f"split {args.split}; threshold {args.threshold}; "
+        f"split {split}; threshold {args.threshold}; "
         f"params {_params(args.param) or 'default'}; a span is found when >= "
         f"{FOUND_SHARE:.0%} of it is covered"
     )
@@ -483,7 +485,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         document = {
             "set" if args.set_dirs else "analyses": [str(d) for d in sources],
-            "split": args.split,
+            "split": split,
             "threshold": args.threshold,
             "params": _params(args.param),
             "f0_backend": f0_backend,

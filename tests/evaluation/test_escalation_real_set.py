@@ -282,7 +282,7 @@ def test_saved_analyses_are_rescored_as_a_fresh_analysis_would_score(tiny, tmp_p
     runs = {
         "fresh": ("--set", str(tiny["a"]), "--save-analyses", str(saved)),
         "fresh long": ("--set", str(tiny["a"]), "--param", "min_duration_s=35.0"),
-        "saved": ("--analyses", str(saved)),
+        "saved": ("--analyses", str(saved), "--split", "test"),  # the saved split counts
         "saved long": ("--analyses", str(saved), "--param", "min_duration_s=35.0"),
     }
     for name, options in runs.items():
@@ -291,6 +291,7 @@ def test_saved_analyses_are_rescored_as_a_fresh_analysis_would_score(tiny, tmp_p
         assert done.returncode == 0, done.stderr
         document = json.loads(out.read_text())
         assert [c["condition"] for c in document["calls"]] == ["clean", "agc"]
+        assert document["split"] == "tune"
         found[name] = [c["found"][str(document["threshold"])] for c in document["calls"]]
     assert all(found["fresh"]) and found["saved"] == found["fresh"]
     assert found["fresh long"] == [[], []] and found["saved long"] == found["fresh long"]
