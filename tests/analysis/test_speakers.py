@@ -11,6 +11,7 @@ from scipy.signal import resample_poly
 
 from gpuaudio import AudioFeatureService
 from gpuaudio.analysis import speakers
+from gpuaudio.analysis import voices as voices_module
 from gpuaudio.analysis.voices import timbre_voices
 
 SOURCES = Path(__file__).parents[2] / "benchmarks" / "escalation_real" / "sources"
@@ -92,9 +93,8 @@ def _voices_in_turns(
 @pytest.mark.parametrize("seed", range(4))
 def test_voices_further_apart_in_pitch_are_told_apart_when_timbre_and_turns_are_clear(seed):
     """A man at 110 Hz and a higher man at 165 Hz (7 st: the pitch test needs 8): with centres
-    at a cosine of 0.75 and turns of 8 windows they are two voices; the same timbre in turns of
-    4 windows (kappa ~0.5), or centres at 0.86 (one voice's escalation can split as far), is
-    not enough that far apart in pitch."""
+    at a cosine of 0.75 and turns of 8 windows they are two voices, each window given to its
+    own; centres at a cosine of 0.9 are one voice, turns or not."""
     rng = np.random.default_rng(seed)
     whose, embedding, pitch = _voices_in_turns(rng, 0.75, 8, 7.0)
     speech = np.ones(whose.size, dtype=bool)
@@ -103,13 +103,39 @@ def test_voices_further_apart_in_pitch_are_told_apart_when_timbre_and_turns_are_
     assert (voices.lower == (whose == 0)).mean() >= 0.95
     assert 6.0 < voices.distance_st < 8.0
 
-    _, embedding, pitch = _voices_in_turns(rng, 0.75, 4, 7.0)
-    assert timbre_voices(embedding, pitch, speech[: pitch.size]) is None
-    _, embedding, pitch = _voices_in_turns(rng, 0.86, 8, 7.0)
+    _, embedding, pitch = _voices_in_turns(rng, 0.9, 8, 7.0)
     assert timbre_voices(embedding, pitch, speech) is None
-    # Close in pitch, the looser bars hold: turns of 4 windows are two voices.
-    _, embedding, pitch = _voices_in_turns(rng, 0.75, 4, 2.0)
-    assert timbre_voices(embedding, pitch, speech[: pitch.size]) is not None
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_voices_behind_a_phone_line_are_two_when_the_higher_one_speaks_in_turns(
+    seed, monkeypatch
+):
+    """Behind a phone line two voices' embeddings come closer (centres at a cosine of 0.86,
+    over the far-apart bar of 0.84): still two voices 7 st apart when the higher one speaks in
+    turns all through the call. One voice raised 7 st in two long stretches, with short
+    raised bursts between them (groups as far apart in timbre, following turns as well), is
+    one voice: its two longest runs hold most of its raised windows."""
+    rng = np.random.default_rng(seed)
+    whose, embedding, pitch = _voices_in_turns(rng, 0.86, 8, 7.0)
+    speech = np.ones(whose.size, dtype=bool)
+    voices = timbre_voices(embedding, pitch, speech)
+    assert voices is not None and voices.by == "timbre"
+    assert (voices.lower == (whose == 0)).mean() >= 0.95
+
+    raised = np.zeros(320, dtype=bool)
+    raised[45:80] = raised[205:240] = True  # two stretches of 35 windows
+    for start in range(8, 320, 40):  # a 5-window burst in each eighth of the call
+        raised[start : start + 5] = True
+    calm_centre, raised_centre = _pair(rng, 0.86)
+    embedding = np.where(
+        raised[:, None], _around(raised_centre, 320, rng), _around(calm_centre, 320, rng)
+    ).astype(np.float32)
+    pitch = np.where(raised, 92.0, 85.0) + rng.normal(0.0, 1.0, 320)
+    speech = np.ones(320, dtype=bool)
+    assert timbre_voices(embedding, pitch, speech) is None
+    monkeypatch.setattr(voices_module, "_TIMBRE_IN_TURNS_STRETCHES", 0.8)
+    assert timbre_voices(embedding, pitch, speech) is not None  # the stretch bar decides
 
 
 def test_speech_windows_without_an_embedding_take_the_voice_of_the_nearest_one():

@@ -160,7 +160,11 @@ def take_turns(
 
 def stretches_share(states: States, values: np.ndarray, speech: np.ndarray) -> float:
     """Share of the upper state's speech windows in its two longest runs."""
-    upper = ~states.lower[speech & np.isfinite(values)]
+    return runs_share(~states.lower[speech & np.isfinite(values)])
+
+
+def runs_share(upper: np.ndarray) -> float:
+    """Share of the set flags of `upper` (one per speech window) in their two longest runs."""
     edges = np.flatnonzero(np.diff(np.concatenate([[0], upper.astype(np.int64), [0]])))
     runs = np.sort(edges[1::2] - edges[::2])[::-1]
     return float(runs[:2].sum() / max(int(upper.sum()), 1))

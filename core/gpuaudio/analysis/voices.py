@@ -20,6 +20,7 @@ from gpuaudio.analysis.states import (
     Cues,
     States,
     mixed_share,
+    runs_share,
     take_turns,
     two_states,
 )
@@ -145,6 +146,24 @@ known to split (the AMI woman's +5 st rise on a GSM copy: cosine 0.855, kappa 0.
 stays out: her escalation calls on 18 phone copies (seeds 2-8) split into groups at cosines of
 0.855-0.90, kappa 0.31-0.64. So do two exchanges of the AMI man and the Italian man on phone
 copies (0.866-0.867, 0.49)."""
+_TIMBRE_IN_TURNS_STRETCHES = 0.45
+"""...or, whatever their pitch, with centres under `_TIMBRE_IN_TURNS_COSINE`, when the
+higher-pitched group speaks in turns all through the call: its two longest runs hold at most
+this share of its windows (`runs_share`). One voice's escalation is one or two stretches of
+its raised state (0.88 or more in 99 % of the tuning escalation calls, `_STRETCHES_SHARE`).
+Behind a phone line two voices' embeddings come closer (the band and the coder take what
+tells them apart), and voices 4.5-12 st apart can miss both the pitch test (8 st, shares) and
+the far-apart bars. Tuning half (session 25; 1,480 analyses: standard, long, pair, exchange,
+unscripted and council builds): 42 analyses of conversations (34 of them phone copies) that
+were one voice pass (cosine 0.82-0.89, kappa 0.45-0.78, the higher group's two longest runs
+0.20-0.37 of it, 0.1-11.5 st apart); no single voice does: those whose groups pass the
+cosine, share and stretch bars follow turns at kappa 0.34 at most (0.40 needed). +2 spans at
+the bar (the AMI man and the Italian man's pitch-only exchange on the telephone and AGC copies
+of exchange build 30), the AMI man and the Spanish woman's exchange found whole on two phone
+copies of build 31 (11-20 s of 37 -> 37-39 s), no span lost, no calm false alarm more, recall
+-0.003..+0.017, precision -0.009..+0.002."""
+_TIMBRE_IN_TURNS_COSINE = 0.89
+"""The cosine under which groups in turns (`_TIMBRE_IN_TURNS_STRETCHES`) are two voices."""
 _TIMBRE_ROUNDS = 30
 """Most rounds of the two-group split of the embeddings (it settles in a few)."""
 
@@ -182,10 +201,11 @@ def timbre_voices(
     under `_TIMBRE_COSINE`), the groups follow turns (`_TIMBRE_TURNS`), both hold a share of
     the speech (`_TIMBRE_SHARE`), alternate through the call (`_TIMBRE_MIXED`) and are close in
     pitch (`_TIMBRE_MAX_ST`), or further apart with timbre clearly apart and tight turns
-    (`_TIMBRE_FAR_COSINE`, `_TIMBRE_FAR_TURNS`). One voice's escalation moves its embeddings
-    too, but in one or two stretches and with its pitch. A lone window of one group among the
-    other's is a slip (as `_without_slips` for pitch); speech windows without an embedding take
-    the group of the nearest window with one.
+    (`_TIMBRE_FAR_COSINE`, `_TIMBRE_FAR_TURNS`); or, at any pitch, with the higher group
+    speaking in turns all through the call (`_TIMBRE_IN_TURNS_STRETCHES`). One voice's
+    escalation moves its embeddings too, but in one or two stretches and with its pitch. A
+    lone window of one group among the other's is a slip (as `_without_slips` for pitch);
+    speech windows without an embedding take the group of the nearest window with one.
     """
     if embedding.shape[1] == 0:
         return None
@@ -197,7 +217,7 @@ def timbre_voices(
         return None
     labels, cosine = groups
     share = float(labels.mean())
-    if not (cosine < _TIMBRE_COSINE and _TIMBRE_SHARE[0] <= share <= _TIMBRE_SHARE[1]):
+    if not (cosine < _TIMBRE_IN_TURNS_COSINE and _TIMBRE_SHARE[0] <= share <= _TIMBRE_SHARE[1]):
         return None
     adjacent = np.diff(rows) == 1
     agree = float((labels[1:] == labels[:-1])[adjacent].mean()) if adjacent.any() else 0.0
@@ -217,7 +237,9 @@ def timbre_voices(
     medians = [np.nanmedian(pitch[speech & mask]) for mask in (group, ~group)]
     distance = float(abs(medians[1] - medians[0]))
     far_apart = cosine < _TIMBRE_FAR_COSINE and kappa >= _TIMBRE_FAR_TURNS
-    if not (distance < _TIMBRE_MAX_ST or far_apart):
+    clear = cosine < _TIMBRE_COSINE and (distance < _TIMBRE_MAX_ST or far_apart)
+    higher = labels if medians[0] > medians[1] else ~labels
+    if not (clear or runs_share(higher) <= _TIMBRE_IN_TURNS_STRETCHES):
         return None
     lower = group if medians[0] <= medians[1] else speech & ~group
     return Voices(lower & speech, distance, "timbre")
