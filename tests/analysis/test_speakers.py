@@ -222,6 +222,8 @@ def test_two_real_women_talking_in_turns_are_two_voices_and_one_woman_is_one():
     speech = windows.speech
     agree = (windows.voice[speech] == truth[speech]).mean()
     assert max(agree, 1 - agree) >= 0.85
+    # Timbre gives windows to voices less surely than pitch: each keeps a scale of 1 st.
+    assert all(voice is not None and voice.pitch_scale_st >= 1.0 for voice in report.voices)
     for name in _WOMEN:
         alone = service.detect_emotional_escalation(_source(name).astype(np.float32), SR)
         assert alone.provenance["speakers"]["voices_by"] is None
@@ -296,3 +298,16 @@ def test_the_main_job_on_cuda_gives_the_cpu_answer_with_the_same_f0():
     np.testing.assert_array_equal(gpu.windows.voice, cpu.windows.voice)
     np.testing.assert_allclose(gpu.windows.score, cpu.windows.score, atol=0.02, equal_nan=True)
     assert gpu.segments == cpu.segments
+
+
+def test_voices_told_apart_by_timbre_have_a_wider_pitch_scale_floor():
+    """A voice told apart by timbre keeps a pitch scale of at least 1 st (0.75 otherwise); a
+    user's wider floor and the other cues' floors stay as they are."""
+    from gpuaudio.analysis.escalation import EscalationParams, _with_timbre_pitch_floor
+
+    default = EscalationParams()
+    widened = _with_timbre_pitch_floor(default)
+    assert default.scale_floors[0] == 0.75
+    assert widened.scale_floors == (1.0, *default.scale_floors[1:])
+    wide = EscalationParams(scale_floors=(1.5, 2.0, 1.0, 0.3, 0.3))
+    assert _with_timbre_pitch_floor(wide).scale_floors == wide.scale_floors
