@@ -122,6 +122,9 @@ def test_voices_behind_a_phone_line_are_two_when_the_higher_one_speaks_in_turns(
     voices = timbre_voices(embedding, pitch, speech)
     assert voices is not None and voices.by == "timbre"
     assert (voices.lower == (whose == 0)).mean() >= 0.95
+    with monkeypatch.context() as patched:  # groups must follow turns closely (kappa)
+        patched.setattr(voices_module, "_TIMBRE_IN_TURNS_KAPPA", 0.99)
+        assert timbre_voices(embedding, pitch, speech) is None
 
     raised = np.zeros(320, dtype=bool)
     raised[45:80] = raised[205:240] = True  # two stretches of 35 windows
