@@ -16,7 +16,9 @@ from gpuaudio import (
 )
 from gpuaudio.analysis.escalation import (
     EscalationParams,
+    _fit,
     _sustained_rises,
+    _sustained_runs,
     analysis_f0,
     detect_escalation,
     detect_escalation_file,
@@ -280,6 +282,35 @@ def test_a_sustained_rise_must_last_and_its_windows_be_near_the_threshold():
     assert not _sustained_rises(score, sustained, speech, longer).any()
     off = np.full(n, np.nan)  # the sustained context turned off
     assert not _sustained_rises(score, off, speech, params).any()
+
+
+def test_the_baseline_leaves_out_a_sustained_rise():
+    """`_fit(exclude=...)`: a rise that lasts is not calm speech, so the windows of a
+    sustained rise (`_sustained_runs`) stay out of the baseline, and the rise scores against
+    the calm part alone; an exclusion that would leave under half of the speech is ignored."""
+    params = EscalationParams()
+    n = 150
+    speech = np.ones(n, dtype=bool)
+    rng = np.random.default_rng(0)
+    pitch = rng.normal(0.0, 1.0, n)
+    pitch[100:140] += 2.0  # 40 s, 2 st up: widens a baseline that takes it in
+    others = tuple(rng.normal(0.0, 1.0, n) for _ in range(4))
+    cues = (pitch, *others)
+    sustained = np.zeros(n)
+    sustained[100:140] = 3.5
+    rise = _sustained_runs(sustained, speech, params)
+    assert np.array_equal(np.flatnonzero(rise), np.arange(100, 140))
+    with_rise = _fit(cues, speech, params)
+    without = _fit(cues, speech, params, exclude=rise)
+    assert with_rise is not None and without is not None
+    calm = pitch[:100]
+    assert without.centres[0] == pytest.approx(np.median(calm), abs=0.05)
+    assert without.centres[0] < with_rise.centres[0] - 0.1
+    assert without.scales[0] < with_rise.scales[0]
+    assert without.excluded >= 40
+    most = np.zeros(n, dtype=bool)
+    most[20:] = True  # would leave 20 of 150 windows
+    assert _fit(cues, speech, params, exclude=most) == with_rise
 
 
 def test_a_segment_an_octave_up_is_named_as_possibly_another_voice(fake_service, tones):

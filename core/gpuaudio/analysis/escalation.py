@@ -1097,19 +1097,27 @@ def _fit_once(
     )
 
 
-def _fit(cues: Cues, speech: np.ndarray, params: EscalationParams) -> _Fit | None:
+def _fit(
+    cues: Cues, speech: np.ndarray, params: EscalationParams, exclude: np.ndarray | None = None
+) -> _Fit | None:
     """The baseline over the speech windows; None with fewer than `min_baseline_windows`.
 
     Fitted over all speech, then refitted without the windows that fit flags, until the set
     stops changing (`baseline_iterations`): escalated windows are outliers that would pull
     the centre and widen the scale. At least half of the speech always stays in the fit.
+    `exclude`: windows never taken into it (a sustained rise, `_sustained_runs`), unless
+    that would leave less than half of the speech.
     """
     n_speech = int(speech.sum())
     if n_speech < params.min_baseline_windows:
         return None
-    keep = speech
-    fit = _fit_once(cues, keep, params, 1, 0)
     candidates = speech  # windows a refit may take into the baseline
+    if exclude is not None:
+        rest = speech & ~exclude
+        if rest.sum() >= max(params.min_baseline_windows, n_speech / 2):
+            candidates = rest
+    keep = candidates
+    fit = _fit_once(cues, keep, params, 1, n_speech - int(keep.sum()))
     if params.baseline_iterations and n_speech >= 2 * params.min_baseline_windows:
         # Escalation over nearly half of the speech hides in a wide scale: start the refits
         # from the calmer of two well-separated pitch states, when there are two, and never
@@ -1117,6 +1125,8 @@ def _fit(cues: Cues, speech: np.ndarray, params: EscalationParams) -> _Fit | Non
         # level cue behind a phone line's AGC) would widen the scale, unflag more of them,
         # and the refits would end on all the speech again.
         calmer = calmer_state(cues, speech)
+        if calmer is not None:
+            calmer = calmer & candidates
         if calmer is not None and calmer.sum() >= params.min_baseline_windows:
             keep = candidates = calmer
             fit = _fit_once(cues, keep, params, 1, n_speech - int(keep.sum()))
@@ -1218,9 +1228,10 @@ def score_windows(raw: _Raw, params: EscalationParams) -> Scoring:
 
     With two voices on the channel (`find_voices`) each voice's windows are smoothed, fitted
     and scored on their own, so one voice's turns are not taken for the other's escalation.
-    Each voice is scored over `context_s` and over `sustained_context_s`, whose long rises
-    flag windows too (`_sustained_rises`). The offline report and the live monitor (on the
-    windows so far) both use it.
+    Each voice is scored over `sustained_context_s` and over `context_s`, whose baseline
+    leaves out the voice's sustained rises (`_sustained_runs`: a rise that lasts is not calm
+    speech); those rises flag windows too (`_sustained_rises`). The offline report and the
+    live monitor (on the windows so far) both use it.
     """
     speech, music = voice_activity(raw, params)
     gain_change = _gain_change(raw, speech, params)
@@ -1243,8 +1254,14 @@ def score_windows(raw: _Raw, params: EscalationParams) -> Scoring:
     fits = []
     for index, members in enumerate(groups):
         own_turns = voices is not None
+        rise = None
+        if sustained is not None:
+            long_cues = _smooth(features, members, sustained, own_turns=own_turns)
+            long_fit = _fit(long_cues, members, sustained)
+            score_sustained[members] = _zscores(long_cues, members, long_fit, sustained)[1][members]
+            rise = _sustained_runs(score_sustained, members, params)
         cues = _smooth(features, members, params, own_turns=own_turns)
-        fit = _fit(cues, members, params)
+        fit = _fit(cues, members, params, exclude=rise)
         voice_z, voice_score, voice_flagged = _zscores(cues, members, fit, params)
         voice[members] = index
         for target, values in zip(z, voice_z, strict=True):
@@ -1252,10 +1269,6 @@ def score_windows(raw: _Raw, params: EscalationParams) -> Scoring:
         score[members] = voice_score[members]
         flagged[members] = voice_flagged[members]
         fits.append(fit)
-        if sustained is not None:
-            long_cues = _smooth(features, members, sustained, own_turns=own_turns)
-            long_fit = _fit(long_cues, members, sustained)
-            score_sustained[members] = _zscores(long_cues, members, long_fit, sustained)[1][members]
     flagged |= _sustained_rises(score, score_sustained, speech, params)
     return Scoring(
         speech, music, gain_change, voice, tuple(fits),
@@ -1264,19 +1277,12 @@ def score_windows(raw: _Raw, params: EscalationParams) -> Scoring:
     )
 
 
-def _sustained_rises(
-    score: np.ndarray, score_sustained: np.ndarray, speech: np.ndarray, params: EscalationParams
+def _sustained_runs(
+    score_sustained: np.ndarray, speech: np.ndarray, params: EscalationParams
 ) -> np.ndarray:
-    """Windows in a sustained rise that the score over `context_s` leaves just under the
-    threshold: runs of speech windows whose `score_sustained` reaches `sustained_threshold`
-    (merged as segments merge, `_runs`) lasting `sustained_min_s` or more, where the window's
-    own score is within `sustained_score_margin` of the threshold.
-
-    A phone line widens a voice's window-to-window pitch scatter and its AGC takes the level
-    cue: a 40-s rise of +4-5 st then scores 1.5-2.5 for most of its windows over 9 s of
-    context and falls apart into pieces under the minimum, while over 31 s its scatter
-    averages out and it stands out as a whole. Lively phrases and turn starts (7-15 s) are
-    smoothed away over 31 s. docs/escalation.md, method step 7."""
+    """The `speech` windows of sustained rises: runs of speech windows whose `score_sustained`
+    reaches `sustained_threshold` (merged as segments merge, `_runs`) lasting
+    `sustained_min_s` or more."""
     raised = speech & (np.nan_to_num(score_sustained, nan=-np.inf) >= params.sustained_threshold)
     starts = np.arange(speech.shape[0]) * params.hop
     rise = np.zeros(speech.shape[0], dtype=bool)
@@ -1284,8 +1290,24 @@ def _sustained_rises(
         first, last = members[0], members[-1]
         if starts[last] + params.window_s - starts[first] >= params.sustained_min_s - 1e-9:
             rise[first : last + 1] = True
+    result: np.ndarray = rise & raised
+    return result
+
+
+def _sustained_rises(
+    score: np.ndarray, score_sustained: np.ndarray, speech: np.ndarray, params: EscalationParams
+) -> np.ndarray:
+    """Windows in a sustained rise that the score over `context_s` leaves just under the
+    threshold: windows of `_sustained_runs` whose own score is within
+    `sustained_score_margin` of the threshold.
+
+    A phone line widens a voice's window-to-window pitch scatter and its AGC takes the level
+    cue: a 40-s rise of +4-5 st then scores 1.5-2.5 for most of its windows over 9 s of
+    context and falls apart into pieces under the minimum, while over 31 s its scatter
+    averages out and it stands out as a whole. Lively phrases and turn starts (7-15 s) are
+    smoothed away over 31 s. docs/escalation.md, method step 7."""
     near = np.nan_to_num(score, nan=-np.inf) >= params.threshold - params.sustained_score_margin
-    result: np.ndarray = rise & raised & near
+    result: np.ndarray = _sustained_runs(score_sustained, speech, params) & near
     return result
 
 
