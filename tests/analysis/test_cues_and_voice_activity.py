@@ -226,6 +226,39 @@ def test_the_level_marks_the_calmer_part_when_a_long_rise_spills_over_the_pitch_
     assert calmer[:60].all() and not calmer[60:].any()
 
 
+def test_a_long_rise_over_most_of_a_voices_speech_marks_a_calmer_part_when_far_apart():
+    """One party of a heated exchange raised (+4 st) over 65 % of her own speech, the level
+    telling nothing: too much of the speech for an escalation by the usual bar (60 %), but the
+    states lie far apart and the raised one is one stretch: the calm part starts the refits.
+    The same share in three stretches, or states as close as D ~3, marks none."""
+    from gpuaudio.analysis.states import calmer_state, stretches_share, two_states
+
+    rng = np.random.default_rng(11)
+    n = 200
+    speech = np.ones(n, dtype=bool)
+    others = tuple(np.zeros(n) for _ in range(4))
+    pitch = rng.normal(0.0, 0.5, n)
+    one = np.zeros(n, dtype=bool)
+    one[70:] = True
+    raised = np.where(one, pitch + 4.0, pitch)
+    states = two_states(raised, speech)
+    assert states is not None and 0.6 < states.upper_share <= 0.7 and states.separation > 4
+    calmer = calmer_state((raised, *others), speech)
+    assert calmer is not None and np.array_equal(calmer, ~one)
+    three = np.zeros(n, dtype=bool)
+    three[40:90] = three[110:160] = three[170:] = True
+    scattered = np.where(three, pitch + 4.0, pitch)
+    states = two_states(scattered, speech)
+    assert states is not None and states.upper_share > 0.6
+    assert 0.65 <= stretches_share(states, scattered, speech) < 0.9
+    assert calmer_state((scattered, *others), speech) is None
+    wide = rng.normal(0.0, 1.5, n)
+    close = np.where(one, wide + 4.5, wide)
+    states = two_states(close, speech)
+    assert states is not None and 2.0 < states.separation < 4.0
+    assert calmer_state((close, *others), speech) is None
+
+
 def test_a_louder_half_at_the_same_pitch_marks_no_calmer_part():
     """Loudness alone (the line, the microphone) is not an escalation: two level states 9 dB
     apart whose louder one is no higher in pitch mark no calmer part."""

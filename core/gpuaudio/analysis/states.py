@@ -58,6 +58,24 @@ escalation calls whose pitch states marked a calmer part held 0.88 or more in 99
 nothing on the tuning half changed but one span's edge, 4 s further into the span)."""
 
 
+_UPPER_SHARE = 0.6
+"""The most of a voice's speech that the raised pitch or level state may hold
+(`calmer_state`)."""
+_LONG_RISE_SHARE = 0.7
+"""When neither marks a calmer part, the raised pitch state may hold up to this much of the
+speech if the states lie far apart (Ashman's D of `_LONG_RISE_SEPARATION` or more) and the
+raised one is one stretch (its two longest runs hold `_LONG_RISE_STRETCHES` of it). In a
+heated exchange one party may escalate for most of her own speech though the span is under
+half of the call: the LibriVox reader's rise held 44 of her 74 windows (0.60, D 6.3, one
+stretch) on the phone copies of the twenty-sixth held-out build, and the span was missed
+there (session 26; seen, disclosed; docs/escalation.md, "Session 26", has the tuning half's
+figures)."""
+_LONG_RISE_SEPARATION = 4.0
+"""See `_LONG_RISE_SHARE`."""
+_LONG_RISE_STRETCHES = 0.9
+"""See `_LONG_RISE_SHARE`."""
+
+
 @dataclass(frozen=True)
 class States:
     """Two states of a cue over the speech windows (a two-component Gaussian mixture)."""
@@ -111,7 +129,9 @@ def calmer_state(cues: Cues, speech: np.ndarray) -> np.ndarray | None:
     `_SEPARATION`, 2.5-9 semitones apart, the higher holding 10-60% of the speech and not
     taking turns with the lower: an escalation is one or two stretches, `_STRETCHES_SHARE`);
     failing that, of the quieter of two such level states (`_LEVEL_STATE_DB`) whose louder one
-    is also higher in pitch (`_LEVEL_STATE_PITCH_ST`); else None.
+    is also higher in pitch (`_LEVEL_STATE_PITCH_ST`); failing that, of the lower of two
+    far-apart pitch states whose higher one is one stretch of up to 70% of the speech
+    (`_LONG_RISE_SHARE`); else None.
 
     Pitch decides first: it is the cue that can flag a window alone, and its states are clean
     once smoothed. States that alternate all through the call are the voice's own range (or
@@ -120,30 +140,39 @@ def calmer_state(cues: Cues, speech: np.ndarray) -> np.ndarray | None:
     states fail only because the raised part spills over: a long escalation over half the
     speech, its ramps and a few high calm phrases put 63 % of a phone call's windows in the
     upper pitch state, and the baseline over all the speech hid it."""
-    pitch = _calm_and_raised(two_states(cues[0], speech), cues[0], speech, _STATE_ST)
+    pitch_states = two_states(cues[0], speech)
+    pitch = _calm_and_raised(pitch_states, cues[0], speech, _STATE_ST)
     if pitch is not None:
         return pitch.lower
     level_range = (_LEVEL_STATE_DB, math.inf)
     level = _calm_and_raised(two_states(cues[1], speech), cues[1], speech, level_range)
-    if level is None:
-        return None
-    usable = speech & np.isfinite(cues[0])
-    louder = float(np.median(cues[0][usable & ~level.lower]))
-    quieter = float(np.median(cues[0][usable & level.lower]))
-    return level.lower if louder - quieter >= _LEVEL_STATE_PITCH_ST else None
+    if level is not None:
+        usable = speech & np.isfinite(cues[0])
+        louder = float(np.median(cues[0][usable & ~level.lower]))
+        quieter = float(np.median(cues[0][usable & level.lower]))
+        if louder - quieter >= _LEVEL_STATE_PITCH_ST:
+            return level.lower
+    long_rise = _calm_and_raised(pitch_states, cues[0], speech, _STATE_ST, long_rise=True)
+    return None if long_rise is None else long_rise.lower
 
 
 def _calm_and_raised(
-    states: States | None, values: np.ndarray, speech: np.ndarray, distance: tuple[float, float]
+    states: States | None,
+    values: np.ndarray,
+    speech: np.ndarray,
+    distance: tuple[float, float],
+    long_rise: bool = False,
 ) -> States | None:
-    """`states` when they are a calm part and a raised one (`calmer_state`), else None."""
+    """`states` when they are a calm part and a raised one (`calmer_state`), else None; with
+    `long_rise`, only when they are a calm part and a long rise (`_LONG_RISE_SHARE`)."""
     if (
         states is None
-        or states.separation < _SEPARATION
+        or states.separation < (_LONG_RISE_SEPARATION if long_rise else _SEPARATION)
         or not distance[0] <= states.distance <= distance[1]
-        or not 0.1 <= states.upper_share <= 0.6
+        or not 0.1 <= states.upper_share <= (_LONG_RISE_SHARE if long_rise else _UPPER_SHARE)
         or take_turns(states, values, speech)
-        or stretches_share(states, values, speech) < _STRETCHES_SHARE
+        or stretches_share(states, values, speech)
+        < (_LONG_RISE_STRETCHES if long_rise else _STRETCHES_SHARE)
     ):
         return None
     return states
