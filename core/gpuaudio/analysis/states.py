@@ -77,6 +77,22 @@ _LONG_RISE_STRETCHES = 0.9
 
 
 @dataclass(frozen=True)
+class _Bars:
+    """What two states must pass to be a calm part and a raised one (`_calm_and_raised`)."""
+
+    separation: float
+    """Ashman's D at least."""
+    upper_share: float
+    """The raised state's share of the speech at most (and 0.1 at least)."""
+    stretches: float
+    """The share of the raised state in its two longest runs at least."""
+
+
+_RAISED = _Bars(_SEPARATION, _UPPER_SHARE, _STRETCHES_SHARE)
+_LONG_RISE = _Bars(_LONG_RISE_SEPARATION, _LONG_RISE_SHARE, _LONG_RISE_STRETCHES)
+
+
+@dataclass(frozen=True)
 class States:
     """Two states of a cue over the speech windows (a two-component Gaussian mixture)."""
 
@@ -141,18 +157,18 @@ def calmer_state(cues: Cues, speech: np.ndarray) -> np.ndarray | None:
     speech, its ramps and a few high calm phrases put 63 % of a phone call's windows in the
     upper pitch state, and the baseline over all the speech hid it."""
     pitch_states = two_states(cues[0], speech)
-    pitch = _calm_and_raised(pitch_states, cues[0], speech, _STATE_ST)
+    pitch = _calm_and_raised(pitch_states, cues[0], speech, _STATE_ST, _RAISED)
     if pitch is not None:
         return pitch.lower
     level_range = (_LEVEL_STATE_DB, math.inf)
-    level = _calm_and_raised(two_states(cues[1], speech), cues[1], speech, level_range)
+    level = _calm_and_raised(two_states(cues[1], speech), cues[1], speech, level_range, _RAISED)
     if level is not None:
         usable = speech & np.isfinite(cues[0])
         louder = float(np.median(cues[0][usable & ~level.lower]))
         quieter = float(np.median(cues[0][usable & level.lower]))
         if louder - quieter >= _LEVEL_STATE_PITCH_ST:
             return level.lower
-    long_rise = _calm_and_raised(pitch_states, cues[0], speech, _STATE_ST, long_rise=True)
+    long_rise = _calm_and_raised(pitch_states, cues[0], speech, _STATE_ST, _LONG_RISE)
     return None if long_rise is None else long_rise.lower
 
 
@@ -161,18 +177,17 @@ def _calm_and_raised(
     values: np.ndarray,
     speech: np.ndarray,
     distance: tuple[float, float],
-    long_rise: bool = False,
+    bars: _Bars,
 ) -> States | None:
-    """`states` when they are a calm part and a raised one (`calmer_state`), else None; with
-    `long_rise`, only when they are a calm part and a long rise (`_LONG_RISE_SHARE`)."""
+    """`states` when they pass `bars` as a calm part and a raised one (`calmer_state`; the
+    raised one not taking turns with the calm one), else None."""
     if (
         states is None
-        or states.separation < (_LONG_RISE_SEPARATION if long_rise else _SEPARATION)
+        or states.separation < bars.separation
         or not distance[0] <= states.distance <= distance[1]
-        or not 0.1 <= states.upper_share <= (_LONG_RISE_SHARE if long_rise else _UPPER_SHARE)
+        or not 0.1 <= states.upper_share <= bars.upper_share
         or take_turns(states, values, speech)
-        or stretches_share(states, values, speech)
-        < (_LONG_RISE_STRETCHES if long_rise else _STRETCHES_SHARE)
+        or stretches_share(states, values, speech) < bars.stretches
     ):
         return None
     return states
