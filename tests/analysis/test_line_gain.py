@@ -54,11 +54,15 @@ def test_the_gain_an_agc_takes_is_read_from_the_noise_floor(fake_service, raised
     inside, before = slice(SPAN[0] + 2, SPAN[1] - 2), slice(0, SPAN[0] - 10)
     # The AGC took the level rise: under 2.5 of the 8 dB are left...
     assert np.median(w.level_dbfs[inside]) - np.median(w.level_dbfs[before]) < 2.5
-    # ...and turned the room's noise down with the voice: that is the gain read back.
+    # ...and turned the room's noise down with the voice: that is the gain read back, from
+    # where the rise begins to where it ends (once the AGC gives the gain back), not before
+    # or after it (a centred 10-s context read 5-6 dB of it 8 s early: `running_floor`).
     assert np.median(w.gain_change_db[inside]) == pytest.approx(-8.0, abs=1.5)
-    assert np.abs(w.gain_change_db[before]).max() < 1.0
+    outside = np.r_[0 : SPAN[0] - 1, SPAN[1] + 1 : w.start_s.size]
+    assert np.abs(w.gain_change_db[outside]).max() < 1.0
     (segment,) = report.segments
-    assert SPAN[0] - 1 <= segment.start_s <= SPAN[0] + 3 and SPAN[1] - 3 <= segment.end_s
+    assert SPAN[0] - 1 <= segment.start_s <= SPAN[0] + 3
+    assert SPAN[1] - 3 <= segment.end_s <= SPAN[1] + 2
     assert "level" in segment.drivers
     (note,) = [w for w in report.warnings if "automatic gain control" in w]
     read_back = re.match(r"segment\(s\) 1 \((\d+) dB\): ", note)
@@ -67,6 +71,17 @@ def test_the_gain_an_agc_takes_is_read_from_the_noise_floor(fake_service, raised
         line, SR, max_gain_correction_db=0.0, floor_segment_s=0.0
     )
     assert without.segments == [] and not without.windows.gain_change_db.any()
+
+
+def test_a_short_rise_behind_an_agc_keeps_its_own_length_and_floor(fake_service, tones):
+    """12 s up 3.5 st (and 8 dB, which the AGC takes): with the floor rule on, the segment is
+    the rise, its floor lifted by the whole rise. Read from a centred context, the gain taken
+    leaked into the calm seconds after it: the segment ran 5 s long and those calm windows
+    brought its floor down to the rule's 2 st."""
+    line = _agc(_noisy(tones(SR, 60, [SPAN], base_hz=400.0, raise_st=3.5, gain_db=8.0)), SR)
+    (segment,) = fake_service.detect_emotional_escalation(line, SR).segments
+    assert abs(segment.start_s - SPAN[0]) <= 1 and abs(segment.end_s - SPAN[1]) <= 1
+    assert segment.floor_change_st > 3.0
 
 
 def test_a_steady_floor_changes_nothing(fake_service, raised):

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -203,11 +202,22 @@ def running_median(values: np.ndarray, keep: np.ndarray, half_width: int) -> np.
     return _running(values, keep, half_width, np.nanmedian)
 
 
-def running_percentile(
+def running_floor(
     values: np.ndarray, keep: np.ndarray, half_width: int, percent: float
 ) -> np.ndarray:
-    """As `running_median`, with the `percent`-th percentile (a running noise floor)."""
-    return _running(values, keep, half_width, partial(np.nanpercentile, q=percent))
+    """A running noise floor: as `running_median`, with the higher of two one-sided
+    `percent`-th percentiles, over the windows ``i - half_width .. i`` and over
+    ``i .. i + half_width``. A low stretch shows at a window only once it has begun on one
+    side and not yet ended on the other: it does not leak into the windows before or after
+    it, as it would into a centred context whose low percentile picks a few of its values."""
+
+    def higher_side(context: np.ndarray, axis: int) -> np.ndarray:
+        before = np.nanpercentile(context[:, : half_width + 1], percent, axis=axis)
+        after = np.nanpercentile(context[:, half_width:], percent, axis=axis)
+        higher: np.ndarray = np.fmax(before, after)
+        return higher
+
+    return _running(values, keep, half_width, higher_side)
 
 
 def running_count(keep: np.ndarray, half_width: int) -> np.ndarray:

@@ -38,9 +38,9 @@ import numpy as np
 from gpuaudio import _validation as check
 from gpuaudio.analysis import speakers
 from gpuaudio.analysis.cues import (
+    running_floor,
     running_mean,
     running_median,
-    running_percentile,
     spectral_measures,
     syllable_rate,
 )
@@ -230,8 +230,8 @@ class EscalationParams:
     octave slips up to 6 st but no held pitch)."""
     max_gain_correction_db: float = 12.0
     """A phone line's automatic gain control turns a louder voice down, and with it the
-    background noise: where the noise floor within +-10 s lies under the recording's usual
-    floor, the level cue is raised by the difference (`WindowFeatures.gain_change_db`), at
+    background noise: where the noise floor over the 10 s before a window and over the 10 s
+    after it both lie under the recording's usual floor, the level cue is raised by the difference (`WindowFeatures.gain_change_db`), at
     most this many dB; 0 turns the correction off (for recordings whose own background noise
     falls silent, such as a television switched off, which would read as a louder voice)."""
     min_speech_s: float = 30.0
@@ -941,7 +941,8 @@ def _features(raw: _Raw, gain_change_db: np.ndarray) -> Cues:
 
 
 _GAIN_CONTEXT_S = 10.0
-"""The noise floor under a window is read within +-this many seconds: a few pauses at least."""
+"""The noise floor under a window is read within this many seconds before it and after it: a
+few pauses at least."""
 _GAIN_NEAR_SPEECH = 1
 """...from the speech windows and the windows next to them (pauses between turns)."""
 _DIGITAL_SILENCE_DBFS = -110.0
@@ -953,11 +954,14 @@ def _gain_change(raw: _Raw, speech: np.ndarray, params: EscalationParams) -> np.
 
     An AGC holds the speech level constant, so a raised voice is turned down and keeps little
     of its level rise; the background noise captured with it is turned down as well. The
-    local floor (10th percentile of the quiet-frame levels within `_GAIN_CONTEXT_S`, digital
-    silence left out) under the recording's usual one (its median over the speech windows)
-    gives the gain taken away, at most `max_gain_correction_db`. A floor above the usual one
-    (more noise) changes nothing. Tuning half, AGC copies: time recall 0.81 -> 0.91; clean and
-    telephone copies (a steady floor) unchanged (docs/escalation.md).
+    local floor (10th percentile of the quiet-frame levels within `_GAIN_CONTEXT_S` before the
+    window or after it, whichever is higher: `running_floor`; digital silence left out) under
+    the recording's usual one (its median over the speech windows) gives the gain taken away,
+    at most `max_gain_correction_db`. A floor above the usual one (more noise) changes nothing.
+    Tuning half, AGC copies: time recall 0.81 -> 0.91; clean and telephone copies (a steady
+    floor) unchanged. One-sided (session 27): a centred context read the gain taken from a
+    raised voice up to 8 s before it began, lengthening a short rise with calm windows that
+    hid its lifted floor (docs/escalation.md).
     """
     change = np.zeros(speech.shape[0])
     if params.max_gain_correction_db <= 0:
@@ -971,7 +975,7 @@ def _gain_change(raw: _Raw, speech: np.ndarray, params: EscalationParams) -> np.
         near_speech[step:] |= speech[:-step]
         near_speech[:-step] |= speech[step:]
     measured = near_speech & (raw.quiet_dbfs > _DIGITAL_SILENCE_DBFS)
-    floor = running_percentile(raw.quiet_dbfs, measured, half_width, 10.0)
+    floor = running_floor(raw.quiet_dbfs, measured, half_width, 10.0)
     known = speech & np.isfinite(floor)
     if known.sum() < params.min_baseline_windows:
         return change
