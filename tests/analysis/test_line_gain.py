@@ -9,9 +9,6 @@ import re
 import numpy as np
 import pytest
 
-from gpuaudio.analysis.escalation import EscalationParams
-from gpuaudio.analysis.streaming import EscalationMonitor
-
 SR = 16000
 SPAN = (30, 42)
 NOISE_DBFS = -60.0
@@ -67,8 +64,8 @@ def test_the_gain_an_agc_takes_is_read_from_the_noise_floor(fake_service, raised
     assert SPAN[0] - 1 <= segment.start_s <= SPAN[0] + 3
     assert SPAN[1] - 3 <= segment.end_s <= SPAN[1] + 2
     assert "level" in segment.drivers
-    # The segment's level change is the talker's, in the baseline's terms: the gain read back.
-    assert segment.level_change_db == pytest.approx(8.0, abs=2.0)
+    # The segment's level change is the recording's, as a listener hears it: the AGC's work.
+    assert segment.level_change_db < 2.5
     (note,) = [w for w in report.warnings if "automatic gain control" in w]
     read_back = re.match(r"segment\(s\) 1 \((\d+) dB\): ", note)
     assert read_back and 6 <= int(read_back.group(1)) <= 9 and "--max-gain-correction 0" in note
@@ -76,17 +73,6 @@ def test_the_gain_an_agc_takes_is_read_from_the_noise_floor(fake_service, raised
         line, SR, max_gain_correction_db=0.0, floor_segment_s=0.0
     )
     assert without.segments == [] and not without.windows.gain_change_db.any()
-
-
-def test_live_windows_measure_the_level_with_the_gain_read_back(fake_service, raised):
-    """The monitor's live windows measure their level change as the offline segment does,
-    with the AGC's gain read back: the talker's 8 dB, not the line's flat level."""
-    monitor = EscalationMonitor(fake_service, sr=SR, params=EscalationParams(floor_segment_s=0))
-    live = monitor.feed(_agc(raised, SR)) + monitor.flush()
-    inside = [w for w in live if w.flagged and SPAN[0] + 2 <= w.start_s < SPAN[1] - 2]
-    assert len(inside) >= 5
-    assert np.median([w.level_change_db for w in inside]) == pytest.approx(8.0, abs=2.5)
-    assert len(monitor.finish().segments) == 1
 
 
 def test_a_short_rise_behind_an_agc_keeps_its_own_length_and_floor(fake_service, tones):

@@ -430,10 +430,10 @@ class Segment:
     """How far the voice's speech in the segment lifted its floor (`floor_change`) over its
     calm speech, in semitones."""
     level_change_db: float
-    """Median level of the voice's flagged windows over its baseline, in dB, with the gain a
-    phone line's AGC took read back (`WindowFeatures.gain_change_db`), as the baseline and the
-    level cue are: the talker's rise. The recording itself rises by less; the warnings name
-    the segments with 3 dB or more read back."""
+    """Median recorded level of the voice's flagged windows over its baseline, in dB: what a
+    listener of the recording hears. Gain read back from the noise floor (an AGC's) counts
+    in the score, not here: counted here it let a calm conversation of two differently
+    recorded voices pass the floor rule's loud branch (docs/escalation-history.md)."""
     variability_change_st: float
     balance_change_db: float
     syllable_rate_change_hz: float
@@ -1021,9 +1021,8 @@ def _gain_notes(windows: WindowFeatures, segments: list[Segment]) -> list[str]:
             read_back.append((index + 1, f"{-change:.0f} dB"))
     return _segments_note(
         read_back,
-        "the level cue and level_change_db include gain that the noise floor says a phone "
-        "line's automatic gain control took away (windows.csv gain_change_db; the recording "
-        "itself is that much quieter there); if the background noise itself fell "
+        "the level cue includes gain that the noise floor says a phone line's automatic gain "
+        "control took away (windows.csv gain_change_db); if the background noise itself fell "
         "quiet there instead, analyse again with --max-gain-correction 0",
     )
 
@@ -1670,7 +1669,6 @@ def _describe(
     own = members[windows.voice[members] == voice]
     members = own if own.size else members
     f0 = float(np.nanmedian(windows.f0_median_hz[members]))
-    level = windows.level_dbfs - windows.gain_change_db  # the level cue's, the baseline's terms
     return Segment(
         start_s=start,
         end_s=end,
@@ -1683,7 +1681,7 @@ def _describe(
         f0_median_hz=f0,
         pitch_change_st=12 * math.log2(f0 / baseline.f0_median_hz),
         floor_change_st=floor,
-        level_change_db=float(np.median(level[members])) - baseline.level_dbfs,
+        level_change_db=float(np.median(windows.level_dbfs[members])) - baseline.level_dbfs,
         variability_change_st=float(np.nanmedian(windows.f0_variability_st[members]))
         - baseline.variability_st,
         balance_change_db=float(np.nanmedian(windows.balance_db[members])) - baseline.balance_db,

@@ -240,7 +240,11 @@ def report_document(
             "params": body["params"],
             "method": (
                 "per speech window (voicing, spectral flatness, level above the noise floor): "
-                "median F0 (st), RMS level (dB), spectral balance (dB), syllable rate and "
+                "median F0 (st), RMS level (dB, with the gain a phone line's AGC took read "
+                "back where the noise floor over the 10 s before and after the window lies "
+                "lower: gain_change_db, at most max_gain_correction_db; a segment's "
+                "level_change_db is the recorded level), spectral balance (dB), syllable "
+                "rate and "
                 "F0 variability, each a running median over context_s (the rate, a count, "
                 "a running mean), as robust z-scores "
                 "(median, 1.4826*MAD) against a baseline refitted without flagged windows "

@@ -142,8 +142,7 @@ class LiveWindow:
     pitch_change_st: float | None = None
     """Its F0 against its voice's live baseline (semitones); None while it has no score."""
     level_change_db: float | None = None
-    """Its level against its voice's live baseline (dB, with the gain an AGC took read back, as
-    `Segment.level_change_db`); None while it has no score."""
+    """Its level against its voice's live baseline (dB); None while it has no score."""
     events: tuple[SegmentEvent, ...] = ()
     """Segment events this window's completion decided."""
     voice: int = -1
@@ -473,8 +472,7 @@ class EscalationMonitor:
                     float(raw.f0_median_hz[row]) / voice_baseline.f0_median_hz
                 ),
                 level_change_db=None if voice_baseline is None
-                else float(raw.level_dbfs[row] - scoring.gain_change_db[k])
-                - voice_baseline.level_dbfs,
+                else float(raw.level_dbfs[row]) - voice_baseline.level_dbfs,
                 voice=int(scoring.voice[k]),
             )
             window = self._segment(window, scoring.voices_st is not None)
