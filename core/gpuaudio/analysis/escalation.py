@@ -118,7 +118,7 @@ class EscalationParams:
     half (5 standard builds, 2 fresh ones, 4 GSM, 4 two-voice, AGC-variant, room and question
     builds; 1679 segments) the rule removed 35 of the 41 false-alarm segments and 11 of 1638
     true ones, 10 of them on spans under the bar and one a fragment of a span found anyway
-    (docs/escalation.md, session 11). 0 turns it off."""
+    (docs/escalation-history.md, session 11). 0 turns it off."""
     short_score_margin: float = 1.0
     """See `short_segment_s`: a short segment scoring this far above the threshold on
     average stands on its score."""
@@ -136,7 +136,7 @@ class EscalationParams:
     the tuning half the false-alarm segments of a man talking freely lifted his floor by 1.9
     st at most, while 194 of the 204 segments under 20 s on planted spans lifted theirs by
     2.5 st or more; his calm false alarms fell from 139-352 to 0 s per hour on every channel
-    and no span at the issue's bar was lost (docs/escalation.md, session 18). 0 turns it
+    and no span at the issue's bar was lost (docs/escalation-history.md, session 18). 0 turns it
     off."""
     min_floor_rise_st: float = 2.0
     """See `floor_segment_s`: how far (semitones) a short segment must lift its voice's floor
@@ -153,7 +153,7 @@ class EscalationParams:
     alarms, so 2.75 st for all of them was not taken (on earlier held-out builds, re-scored,
     it lost five spans at the bar, all 16-19 s segments). Council pool calm false alarms
     37 / 61 / 70 / 72 -> 37 / 61 / 61 / 44 s per hour (clean / telephone / AGC / GSM); no span
-    at the bar changed on the ten tuning builds (docs/escalation.md, session 21)."""
+    at the bar changed on the ten tuning builds (docs/escalation-history.md, session 21)."""
     loud_min_floor_rise_st: float = 1.0
     """See `floor_segment_s`: how far a short segment that is `min_level_rise_db` louder must
     still lift its voice's floor. A voice raised in effort raises its pitch with its level
@@ -161,7 +161,7 @@ class EscalationParams:
     has not settled in the first seconds of a line reads 5-9 dB louder with the floor where it
     was. On the tuning half (ten builds) the level kept two short segments whose floor stayed
     under 2 st, both in the first 12 s of an AGC copy, floor +0.1 and +0.4 st, both false
-    alarms; it kept none on a planted span (docs/escalation.md, session 19)."""
+    alarms; it kept none on a planted span (docs/escalation-history.md, session 19)."""
     loud_min_pitch_rise_st: float = 2.5
     """See `floor_segment_s`: how far (semitones over its voice's baseline) a short segment
     kept by its level rather than its floor must also raise its pitch. Calm voices behind a
@@ -169,7 +169,7 @@ class EscalationParams:
     the floor past `loud_min_floor_rise_st` but the pitch at most 2.0 st up (false alarms
     seen on held-out builds already scored); on the tuning half (ten builds) every one of
     the 74 segments on planted spans that the level kept rose 2.96 st or more, and the rule
-    changed no span found there (docs/escalation.md, session 22)."""
+    changed no span found there (docs/escalation-history.md, session 22)."""
     floor_min_pitch_rise_st: float = 3.0
     """See `floor_segment_s`: how far (semitones over its voice's baseline) a short segment
     kept by its floor rather than its level must also raise its pitch. Free talkers' calm
@@ -180,7 +180,7 @@ class EscalationParams:
     anyway), 34 on spans under it (six under 3 st, on rises planted at 3-4 st: two such spans
     lost, on a clean and a GSM copy) and 24 false alarms (ten under 3 st). Council pool calm
     false alarms 37 / 61 / 61 / 44 -> 12 / 23 / 23 / 0 s per hour (clean / telephone / AGC /
-    GSM), precision +0.022..+0.033; no span at the bar changed (docs/escalation.md, session
+    GSM), precision +0.022..+0.033; no span at the bar changed (docs/escalation-history.md, session
     23)."""
     max_gap_s: float = 2.0
     """Flagged runs separated by at most this are merged into one segment."""
@@ -1076,7 +1076,7 @@ def _smooth(
     widened until its rises no longer stood out (a man on a phone line in conversation: 2.5
     st against 1.5 st clean). Tuning half, 36 conversations of every two tuning voices in
     two builds: recall +0.02..+0.05 per channel, calm false alarms about the same; the five
-    standard builds unchanged or better (docs/escalation.md, session 10)."""
+    standard builds unchanged or better (docs/escalation-history.md, session 10)."""
     if own_turns:
         own = np.flatnonzero(speech)
         laid = _smooth(tuple(values[own] for values in cues), np.ones(own.size, bool), params)

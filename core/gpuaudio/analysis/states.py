@@ -68,7 +68,7 @@ raised one is one stretch (its two longest runs hold `_LONG_RISE_STRETCHES` of i
 heated exchange one party may escalate for most of her own speech though the span is under
 half of the call: the LibriVox reader's rise held 44 of her 74 windows (0.60, D 6.3, one
 stretch) on the phone copies of the twenty-sixth held-out build, and the span was missed
-there (session 26; seen, disclosed; docs/escalation.md, "Session 26", has the tuning half's
+there (session 26; seen, disclosed; docs/escalation-history.md, "Session 26", has the tuning half's
 figures)."""
 _LONG_RISE_SEPARATION = 4.0
 """See `_LONG_RISE_SHARE`."""
