@@ -405,12 +405,13 @@ def test_bad_settings_are_config_errors(options: dict[str, int]) -> None:
 
 @pytest.fixture(scope="module")
 def calls(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three 24-s calls: calm, 8 s escalated (found as a segment), calm; different speakers."""
+    """Three 28-s calls: calm, 12 s escalated (found as a segment, by its lifted floor and its
+    level both), calm; different speakers."""
     folder = tmp_path_factory.mktemp("calls")
     for i, base_f0 in enumerate((110.0, 140.0, 200.0)):
         parts = [
             synthesize_speech(seconds, sr=16000, seed=10 * i + k, base_f0=base_f0, style=style)[0]
-            for k, (seconds, style) in enumerate([(12.0, CALM), (8.0, ESCALATED), (4.0, CALM)])
+            for k, (seconds, style) in enumerate([(12.0, CALM), (12.0, ESCALATED), (4.0, CALM)])
         ]
         sf.write(folder / f"call_{i}.wav", np.concatenate(parts), 16000)
     return folder
