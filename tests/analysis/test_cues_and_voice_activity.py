@@ -23,6 +23,7 @@ from gpuaudio.analysis.escalation import (
     _segments,
     detect_escalation_file,
     frame_pitch,
+    level_over_loudest,
 )
 from gpuaudio.audio_io import audio_info, header_problems
 
@@ -532,6 +533,50 @@ def test_a_run_across_the_others_turns_needs_raised_windows_over_half_the_minimu
     two = _turn_windows([4, 8, 12, 20, 28], [20, 28])
     assert _segments(two, baselines, params, _frames(two)) == []
     assert (two.segment == -1).all()
+
+
+def _quieter_voice_run(level_dbfs: float) -> WindowFeatures:
+    """40 one-second speech windows of two voices 6 dB apart (voice 0 at -32 dBFS, voice 1 at
+    -26); windows 10-24 are voice 0's, flagged, at `level_dbfs` and 2.6 st over its pitch."""
+    n = 40
+    voice = np.where(np.arange(n) % 2 == 1, 1, 0)
+    raised = np.zeros(n, dtype=bool)
+    raised[10:25] = True
+    voice[10:25] = 0
+    level = np.where(voice == 1, -26.0, -32.0)
+    level[10:25] = level_dbfs
+    z = np.where(raised, 3.0, 0.0)
+    return WindowFeatures(
+        start_s=np.arange(n, dtype=np.float64), end_s=np.arange(n) + 1.0,
+        f0_median_hz=np.where(raised, 100.0 * 2 ** (2.6 / 12), 100.0),
+        f0_variability_st=np.ones(n), f0_steadiness=np.full(n, 0.1), voiced_fraction=np.ones(n),
+        level_dbfs=level, gain_change_db=np.zeros(n), balance_db=np.zeros(n),
+        syllable_rate_hz=np.ones(n), flatness=np.full(n, 0.1), speech=np.ones(n, dtype=bool),
+        voice=voice, z_pitch=z, z_level=z, z_balance=z * 0, z_rate=z * 0,
+        z_variability=z * 0, score=z + 1, score_sustained=z + 1, flagged=raised,
+        segment=np.full(n, -1),
+    )  # fmt: skip
+
+
+def test_the_quieter_of_two_voices_is_louder_only_over_both_voices_usual_level():
+    """A 15-s stretch of the quieter voice 2.6 st up (under the 3 st the floor rule asks) and
+    7 dB over its own level but 1 dB over the other voice's: the other voice's windows, or
+    both voices at once, read so (`level_over_loudest`), and the loud branch does not take
+    it. 13 dB over its own level, 7 over the other's, it does."""
+    baselines = [
+        Baseline(20, 100.0, 0.8, level, 2.0, 1.0, 0.3, -10.0, 2.0, 1.0, 0.5, 1, 0)
+        for level in (-32.0, -26.0)
+    ]
+    params = EscalationParams()
+    near = _quieter_voice_run(-25.0)
+    assert _segments(near, baselines, params, _frames(near)) == []
+    loud = _quieter_voice_run(-19.0)
+    (segment,) = _segments(loud, baselines, params, _frames(loud))
+    assert (segment.start_s, segment.end_s, segment.voice) == (10.0, 25.0, 0)
+    assert segment.level_change_db == pytest.approx(13.0)
+    assert level_over_loudest(7.0, baselines, 0) == pytest.approx(1.0)
+    assert level_over_loudest(7.0, baselines, 1) == pytest.approx(7.0)
+    assert level_over_loudest(7.0, baselines[:1], 0) == pytest.approx(7.0)
 
 
 def test_a_conversation_of_voices_8_5_semitones_apart_is_not_an_escalation(fake_service, tones):

@@ -1540,12 +1540,28 @@ def _heard(
     if across_turns and members.size * params.hop < params.min_duration_s / 2:
         return None
     segment = _describe(windows, members, start, end, baselines, params, pitch)
+    louder_db = level_over_loudest(segment.level_change_db, baselines, segment.voice)
     heard = audible(
-        segment.pitch_change_st, segment.level_change_db, params,
+        segment.pitch_change_st, louder_db, params,
         duration_s=end - start, mean_score=segment.mean_score, across_turns=across_turns,
         floor_change_st=segment.floor_change_st,
     )
     return segment if heard else None
+
+
+def level_over_loudest(
+    level_change_db: float, baselines: list[Baseline | None], voice: int
+) -> float:
+    """The level rise that counts as louder (`audible`): `voice`'s rise over its baseline, less
+    how far the loudest voice's baseline lies above its own. With two voices on a channel, a
+    window of the louder voice given to the quieter one, or both speaking at once, reads that
+    much louder: the quieter voice is louder only when it is louder than both (seen: the
+    calm conversations of two voices of alike pitch; tuning half unchanged, session 27)."""
+    levels = [b.level_dbfs for b in baselines if b is not None]
+    own = baselines[voice] if 0 <= voice < len(baselines) else None
+    if own is None or len(levels) < 2:
+        return level_change_db
+    return level_change_db - (max(levels) - own.level_dbfs)
 
 
 def audible(

@@ -52,6 +52,7 @@ from gpuaudio.analysis.escalation import (
     audible,
     floor_change,
     frame_pitch,
+    level_over_loudest,
     score_windows,
 )
 from gpuaudio.audio_io import StreamResampler
@@ -556,9 +557,12 @@ class EscalationMonitor:
         pitch = [w.pitch_change_st for w in run.windows if w.pitch_change_st is not None]
         level = [w.level_change_db for w in run.windows if w.level_change_db is not None]
         scores = [w.score for w in run.windows if w.score is not None]
+        baselines = self._scoring.baselines() if self._scoring is not None else []
         return audible(
             float(np.median(pitch)) if pitch else math.nan,
-            float(np.median(level)) if level else math.nan,
+            level_over_loudest(
+                float(np.median(level)) if level else math.nan, baselines, self._run_voice(run)
+            ),
             self.params,
             duration_s=duration_s,
             mean_score=float(np.mean(scores)) if scores else math.nan,
@@ -572,12 +576,16 @@ class EscalationMonitor:
         scoring = self._scoring
         if scoring is None:
             return math.nan
-        voices = np.array([max(w.voice, 0) for w in run.windows])
-        voice = int(np.bincount(voices).argmax())
         return floor_change(
             self._pitch[: scoring.speech.shape[0]], scoring.speech, scoring.voice,
-            scoring.flagged, voice, run.windows[0].index, run.windows[-1].index,
+            scoring.flagged, self._run_voice(run), run.windows[0].index, run.windows[-1].index,
         )
+
+    @staticmethod
+    def _run_voice(run: _LiveRun) -> int:
+        """The voice of most of the run's windows (as offline, `escalation._describe`)."""
+        voices = np.array([max(w.voice, 0) for w in run.windows])
+        return int(np.bincount(voices).argmax())
 
     def _snapshot(self, run: _LiveRun, closed: bool) -> LiveSegment:
         scores = [w.score if w.score is not None else -math.inf for w in run.windows]
