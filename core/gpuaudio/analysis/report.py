@@ -266,7 +266,8 @@ def report_document(
                 "shorter than short_segment_s) over the voice's calm speech with its pitch "
                 "floor_min_pitch_rise_st up, or "
                 "its level min_level_rise_db with the floor loud_min_floor_rise_st and the "
-                "pitch loud_min_pitch_rise_st up"
+                "pitch loud_min_pitch_rise_st up (with two voices, a level rise counts over "
+                "both voices' usual level)"
             ),
         },
         "baseline": body["baseline"],
