@@ -11,8 +11,8 @@ import soundfile as sf
 
 from gpuaudio.analysis.cues import (
     prominent_peaks,
-    running_floor,
     running_median,
+    running_noise_floor,
     spectral_measures,
     syllable_rate,
 )
@@ -116,19 +116,19 @@ def test_running_median_keeps_a_step_and_skips_non_speech():
     assert smoothed[[5, 6, 7, 8, 9]].tolist() == [5, 5, 5, 5, 5]  # the step stays sharp
 
 
-def test_running_floor_shows_a_low_stretch_only_where_it_has_begun():
+def test_running_noise_floor_shows_a_low_stretch_only_where_it_has_begun():
     """A centred 10th percentile over +-4 windows reads a low stretch up to 4 windows early
     and late; the higher one-sided floor only from its first window to its last."""
     values = np.zeros(30)
     values[12:20] = -8.0
     keep = np.ones(30, dtype=bool)
     keep[5] = False
-    floor = running_floor(values, keep, 4, 10.0)
+    floor = running_noise_floor(values, keep, 4, 10.0)
     assert np.isnan(floor[5])
     assert floor[13:19].tolist() == [-8.0] * 6
     assert -8.0 < floor[12] < 0.0 and -8.0 < floor[19] < 0.0  # one low value of five
     assert floor[:5].tolist() + floor[6:12].tolist() + floor[20:].tolist() == [0.0] * 21
-    assert running_floor(values, keep, 0, 10.0)[12] == -8.0
+    assert running_noise_floor(values, keep, 0, 10.0)[12] == -8.0
 
 
 def test_two_cues_give_more_evidence_than_one(fake_service, tones):

@@ -56,7 +56,7 @@ def test_the_gain_an_agc_takes_is_read_from_the_noise_floor(fake_service, raised
     assert np.median(w.level_dbfs[inside]) - np.median(w.level_dbfs[before]) < 2.5
     # ...and turned the room's noise down with the voice: that is the gain read back, from
     # where the rise begins to where it ends (once the AGC gives the gain back), not before
-    # or after it (a centred 10-s context read 5-6 dB of it 8 s early: `running_floor`).
+    # or after it (a centred 10-s context read 5-6 dB of it 8 s early: `running_noise_floor`).
     assert np.median(w.gain_change_db[inside]) == pytest.approx(-8.0, abs=1.5)
     outside = np.r_[0 : SPAN[0] - 1, SPAN[1] + 1 : w.start_s.size]
     assert np.abs(w.gain_change_db[outside]).max() < 1.0

@@ -202,7 +202,7 @@ def running_median(values: np.ndarray, keep: np.ndarray, half_width: int) -> np.
     return _running(values, keep, half_width, np.nanmedian)
 
 
-def running_floor(
+def running_noise_floor(
     values: np.ndarray, keep: np.ndarray, half_width: int, percent: float
 ) -> np.ndarray:
     """A running noise floor: as `running_median`, with the higher of two one-sided
@@ -212,8 +212,9 @@ def running_floor(
     it, as it would into a centred context whose low percentile picks a few of its values."""
 
     def higher_side(context: np.ndarray, axis: int) -> np.ndarray:
-        before = np.nanpercentile(context[:, : half_width + 1], percent, axis=axis)
-        after = np.nanpercentile(context[:, half_width:], percent, axis=axis)
+        """The context's rows split at their centre window (`axis` is the last one)."""
+        before = np.nanpercentile(context[..., : half_width + 1], percent, axis=axis)
+        after = np.nanpercentile(context[..., half_width:], percent, axis=axis)
         higher: np.ndarray = np.fmax(before, after)
         return higher
 

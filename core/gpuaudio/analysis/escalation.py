@@ -38,9 +38,9 @@ import numpy as np
 from gpuaudio import _validation as check
 from gpuaudio.analysis import speakers
 from gpuaudio.analysis.cues import (
-    running_floor,
     running_mean,
     running_median,
+    running_noise_floor,
     spectral_measures,
     syllable_rate,
 )
@@ -960,7 +960,7 @@ def _gain_change(raw: _Raw, speech: np.ndarray, params: EscalationParams) -> np.
     An AGC holds the speech level constant, so a raised voice is turned down and keeps little
     of its level rise; the background noise captured with it is turned down as well. The
     local floor (10th percentile of the quiet-frame levels within `_GAIN_CONTEXT_S` before the
-    window or after it, whichever is higher: `running_floor`; digital silence left out) under
+    window or after it, whichever is higher: `running_noise_floor`; digital silence left out) under
     the recording's usual one (its median over the speech windows) gives the gain taken away,
     at most `max_gain_correction_db`. A floor above the usual one (more noise) changes nothing.
     Tuning half, AGC copies: time recall 0.81 -> 0.91; clean and telephone copies (a steady
@@ -980,7 +980,7 @@ def _gain_change(raw: _Raw, speech: np.ndarray, params: EscalationParams) -> np.
         near_speech[step:] |= speech[:-step]
         near_speech[:-step] |= speech[step:]
     measured = near_speech & (raw.quiet_dbfs > _DIGITAL_SILENCE_DBFS)
-    floor = running_floor(raw.quiet_dbfs, measured, half_width, 10.0)
+    floor = running_noise_floor(raw.quiet_dbfs, measured, half_width, 10.0)
     known = speech & np.isfinite(floor)
     if known.sum() < params.min_baseline_windows:
         return change
