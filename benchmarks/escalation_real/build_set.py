@@ -33,11 +33,12 @@ linear ramp of pitch and gain at both edges. A span starts at the start of an ut
 ends at the end of one, so the truth span (truth.csv) is where the planted span overlaps
 speech. Calm calls have no span; ``questions`` calls end about 60% of their utterances with a
 rising glide (+4 st over their last 0.4 s of voicing); ``dialogue`` calls alternate two
-speakers (truth: no escalation). ``--all-questions`` makes every speaker's calm call a
-questions call and ``--question-share/-st/-seconds`` set the glide (a stress test of question
-prosody; with ``--kinds questions`` only those calls are built, ids and seeds as in a full
-build). ``--every-pair`` builds only conversations: every two real speakers of a split, once
-calm and once as a heated exchange (a stress test of two voices on one channel).
+speakers (truth: no escalation; turns.csv says who speaks when). ``--all-questions`` makes
+every speaker's calm call a questions call and ``--question-share/-st/-seconds`` set the glide
+(a stress test of question prosody; with ``--kinds questions`` only those calls are built, ids
+and seeds as in a full build). ``--every-pair`` builds only conversations: every two real
+speakers of a split, once calm and once as a heated exchange (a stress test of two voices on
+one channel).
 
 ``f0/<call_id>.csv`` (``time_s,f0_hz``, 5-ms grid from 0 s, 0 = unvoiced) is the F0 track
 that WORLD synthesised each utterance with (question glides, span shifts and tempo included),
@@ -513,6 +514,24 @@ def _synth(world: World, f0: np.ndarray) -> np.ndarray:
     return np.asarray(y[: world.n_samples], np.float64)
 
 
+def placement_times(
+    plan: CallPlan, speakers: dict[str, Speaker]
+) -> tuple[list[float], list[int]]:
+    """Each placement's start (s) and length (samples at SR): a tempo shortens a span's
+    utterances; the call starts with 0.5 s of silence."""
+    starts, lengths = [], []
+    position = 0.5
+    for p in plan.placements:
+        world = speakers[p.speaker].worlds[p.utterance]
+        tempo = plan.spans[p.span].tempo if p.span >= 0 else 1.0
+        position += p.gap_s
+        starts.append(position)
+        n = world.n_samples if tempo == 1.0 else round(world.n_samples / tempo)
+        lengths.append(n)
+        position += n / SR
+    return starts, lengths
+
+
 def render(
     plan: CallPlan,
     speakers: dict[str, Speaker],
@@ -528,24 +547,13 @@ def render(
     `f0_truth`).
     """
     rng = np.random.default_rng([*plan.seed, 1])
-    # pass 1: times (tempo shortens the span's utterances)
-    starts, lengths = [], []
-    position = 0.5
-    for p in plan.placements:
-        world = speakers[p.speaker].worlds[p.utterance]
-        tempo = plan.spans[p.span].tempo if p.span >= 0 else 1.0
-        position += p.gap_s
-        starts.append(position)
-        n = world.n_samples if tempo == 1.0 else round(world.n_samples / tempo)
-        lengths.append(n)
-        position += n / SR
+    starts, lengths = placement_times(plan, speakers)
     for index, span in enumerate(plan.spans):
         members = [i for i, p in enumerate(plan.placements) if p.span == index]
         span.start_s = round(starts[members[0]], 4)
         span.end_s = round(starts[members[-1]] + lengths[members[-1]] / SR, 4)
-    total = int(np.ceil((position + 0.5) * SR))
+    total = int(np.ceil((starts[-1] + lengths[-1] / SR + 0.5) * SR))
     out = np.zeros(total)
-    # pass 2: synthesis
     for p, start, _length in zip(plan.placements, starts, lengths, strict=True):
         speaker = speakers[p.speaker]
         world = speaker.worlds[p.utterance]
@@ -748,9 +756,11 @@ def build(
     (out / "f0").mkdir(parents=True, exist_ok=True)
     _FORKED.update(speakers=speakers, out=out, conditions=conditions, flat=flat, cache={})
     manifest, truth = [], []
-    for rows, spans, line in _map(_make_call, plans, jobs):
+    turns: list[dict[str, Any]] = []
+    for rows, spans, talk, line in _map(_make_call, plans, jobs):
         manifest += rows
         truth += spans
+        turns += talk
         if verbose:
             print(line, flush=True)
     _FORKED.clear()
@@ -767,6 +777,7 @@ def build(
         "recipe",
     ]
     _write(out / "truth.csv", truth, fields)
+    _write(out / "turns.csv", turns, ["call_id", "speaker", "start_s", "end_s"])
     about = {
         "generator": "benchmarks/escalation_real/build_set.py",
         "seed": seed,
@@ -786,9 +797,12 @@ def build(
     return plans
 
 
-def _make_call(plan: CallPlan) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
-    """Render one call, write its copies and F0 truth; its manifest rows, truth rows and a line
-    for the log. Reads the build's settings from `_FORKED`."""
+def _make_call(
+    plan: CallPlan,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], str]:
+    """Render one call, write its copies and F0 truth; its manifest rows, truth rows, turn rows
+    (who speaks when: `turn_rows`) and a line for the log. Reads the build's settings from
+    `_FORKED`."""
     speakers, out = _FORKED["speakers"], _FORKED["out"]
     conditions, flat, cache = _FORKED["conditions"], _FORKED["flat"], _FORKED["cache"]
     from gpuaudio.evaluation.speechset import write_truth
@@ -856,7 +870,23 @@ def _make_call(plan: CallPlan) -> tuple[list[dict[str, Any]], list[dict[str, Any
         f"{s.start_s:.1f}-{s.end_s:.1f} s (+{s.pitch_st} st, +{s.gain_db} dB, x{s.tempo})"
         for s in plan.spans
     )
-    return manifest, truth, f"{plan.call_id}: {clean.size / SR:.0f} s {spans}"
+    line = f"{plan.call_id}: {clean.size / SR:.0f} s {spans}"
+    return manifest, truth, turn_rows(plan, speakers), line
+
+
+def turn_rows(plan: CallPlan, speakers: dict[str, Speaker]) -> list[dict[str, Any]]:
+    """Who speaks when: a row per utterance (call, speaker, start and end in s). In a dialogue
+    the next turn may start before one ends (`OVERLAP_SHARE`)."""
+    starts, lengths = placement_times(plan, speakers)
+    return [
+        {
+            "call_id": plan.call_id,
+            "speaker": p.speaker,
+            "start_s": round(start, 4),
+            "end_s": round(start + length / SR, 4),
+        }
+        for p, start, length in zip(plan.placements, starts, lengths, strict=True)
+    ]
 
 
 def _version(name: str) -> str:

@@ -74,7 +74,7 @@ def _digests(out: Path) -> dict[str, str]:
 
 def test_build_is_deterministic(tiny):
     first, second = _digests(tiny["a"]), _digests(tiny["b"])
-    assert len(first) == 8  # 4 audio files, F0 truth, manifest, truth, build.json
+    assert len(first) == 9  # 4 audio files, F0 truth, manifest, truth, turns, build.json
     assert first == second
     manifest = _rows(tiny["a"] / "manifest.csv")
     assert [r["condition"] for r in manifest] == ["clean", "telephone", "agc", "gsm"]
@@ -83,6 +83,24 @@ def test_build_is_deterministic(tiny):
     span = _span(tiny["a"])
     assert 8.0 <= span["end_s"] - span["start_s"] <= 0.5 * 60
     assert 6.5 <= span["pitch_st"] <= 7.0 and 11.0 <= span["gain_db"] <= 12.0
+
+
+def test_turns_say_who_speaks_when(tiny):
+    """turns.csv holds a row per utterance: the clean call is speech inside its turns and only
+    the noise floor outside them (the voice-decision check scores windows against it)."""
+    turns = _rows(tiny["a"] / "turns.csv")
+    assert {r["speaker"] for r in turns} == {SPEAKER} and len(turns) >= 3
+    bounds = np.array([[float(r["start_s"]), float(r["end_s"])] for r in turns])
+    assert np.all(bounds[:, 1] > bounds[:, 0]) and np.all(np.diff(bounds[:, 0]) > 0)
+    (clean,) = [r for r in _rows(tiny["a"] / "manifest.csv") if r["condition"] == "clean"]
+    y, sr = sf.read(tiny["a"] / clean["file"], dtype="float64")
+    assert bounds[-1, 1] <= y.size / sr
+    inside = np.zeros(y.size, dtype=bool)
+    for start, end in bounds:
+        inside[round(start * sr) : round(end * sr)] = True
+    assert inside.mean() > 0.5
+    level_in, level_out = (10 * np.log10(np.mean(y[part] ** 2)) for part in (inside, ~inside))
+    assert level_in - level_out > 25.0
 
 
 def _f0_st(path: Path) -> tuple[np.ndarray, np.ndarray]:
