@@ -81,6 +81,10 @@ class Call:
     measured: tuple[Any, Any] | None = None
     """The analysis's report and measured windows, kept to re-score them (`--curve`,
     `--save-analyses`)."""
+    voices: tuple[bool, int, int] | None = None
+    """In a call of two speakers (turns.csv): whether the analysis told two voices apart, and
+    of the speech windows where one speaker talks, how many it gave to the right voice
+    (`voice_agreement`); None in other calls."""
 
     def rescore(self, threshold: float, changes: dict[str, Any]) -> None:
         """Add the segments found at `threshold` with `changes` to the params, re-scored."""
@@ -142,6 +146,7 @@ def analyse(
     params: EscalationParams,
     keep: bool,
     bar: list[bool],
+    turns: Turns | None = None,
 ) -> Call:
     y, sr = sf.read(set_dir / row["file"], dtype="float32")
     started = time.perf_counter()
@@ -160,6 +165,8 @@ def analyse(
     )
     call.found[params.threshold] = [(s.start_s, s.end_s) for s in report.segments]
     call.seconds = time.perf_counter() - started
+    if turns and len({name for name, _, _ in turns}) == 2:
+        call.voices = voice_agreement(report.windows, turns)
     if keep:
         # the re-scoring must give the analysis's own answer at its threshold
         again = segments_at(report, seen[-1], params.threshold)
@@ -167,6 +174,51 @@ def analyse(
             raise RuntimeError(f"{row['call_id']}: re-scoring differs from the analysis: {again}")
         call.measured = (report, seen[-1])
     return call
+
+
+Turns = list[tuple[str, float, float]]
+
+ONE_SPEAKER_S = (0.5, 0.1)
+"""A window is one speaker's when that speaker talks for at least the first value (s) of it
+and the other for at most the second (a turn change or an overlap is neither's)."""
+
+
+def voice_agreement(windows: Any, turns: Turns) -> tuple[bool, int, int]:
+    """How the analysis's voice decision (`WindowFeatures.voice`) agrees with who speaks
+    (`turns`, two speakers): whether it told two voices apart, and of the speech windows where
+    one speaker talks (`ONE_SPEAKER_S`), how many went to that speaker's voice. Which voice
+    is whose is the pairing that agrees most (the decision names voices by pitch)."""
+    names = sorted({name for name, _, _ in turns})
+    talk = np.zeros((2, len(windows.start_s)))
+    for name, start, end in turns:
+        overlap = np.minimum(windows.end_s, end) - np.maximum(windows.start_s, start)
+        talk[names.index(name)] += np.clip(overlap, 0.0, None)
+    least, most = ONE_SPEAKER_S[1], ONE_SPEAKER_S[0]
+    labelled = windows.speech & (talk.max(axis=0) >= most) & (talk.min(axis=0) <= least)
+    first = talk[0] > talk[1]
+    agree = int((labelled & ((windows.voice == 0) == first)).sum())
+    n = int(labelled.sum())
+    two = bool((windows.voice[windows.speech] == 1).any())
+    return two, (max(agree, n - agree) if two else 0), n
+
+
+def voices_table(calls: list[Call], conditions: list[str]) -> str:
+    """Per condition: conversations (calls of two speakers) told apart as two voices, and the
+    share of one-speaker speech windows given to the right voice where they were."""
+    lines = [
+        "| voices | " + " | ".join(conditions) + " |",
+        "|---|" + "---|" * len(conditions),
+    ]
+    cells = [[], []]
+    for condition in conditions:
+        checked = [c.voices for c in calls if c.condition == condition and c.voices is not None]
+        apart = [v for v in checked if v[0]]
+        right, n = sum(v[1] for v in apart), sum(v[2] for v in apart)
+        cells[0].append(f"{len(apart)}/{len(checked)}")
+        cells[1].append(f"{_f(right / n if n else float('nan'))} of {n}")
+    lines.append("| conversations told apart | " + " | ".join(cells[0]) + " |")
+    lines.append("| their windows given to the right voice | " + " | ".join(cells[1]) + " |")
+    return "\n".join(lines)
 
 
 def _covered(span: tuple[float, float], found: Spans) -> float:
@@ -321,6 +373,12 @@ def _analyse_set(
     for row in read_csv(set_dir / "truth.csv"):
         truth.setdefault(row["call_id"], []).append((float(row["start_s"]), float(row["end_s"])))
         bars.setdefault(row["call_id"], []).append(at_bar(row))
+    turns: dict[str, Turns] = {}
+    if (set_dir / "turns.csv").exists():  # builds before session 28 have none
+        for row in read_csv(set_dir / "turns.csv"):
+            turns.setdefault(row["call_id"], []).append(
+                (row["speaker"], float(row["start_s"]), float(row["end_s"]))
+            )
     manifest = read_csv(set_dir / "manifest.csv")
     wanted = conditions or list(dict.fromkeys(r["condition"] for r in manifest))
     rows = [
@@ -338,6 +396,7 @@ def _analyse_set(
         call = analyse(
             service, set_dir, row, truth.get(row["call_id"], []), params,
             args.curve or args.save_analyses is not None, bars.get(row["call_id"], []),
+            turns.get(row["call_id"]),
         )
         call.call_id = label + call.call_id
         calls.append(call)
@@ -479,6 +538,9 @@ def main(argv: list[str] | None = None) -> None:
           f"and >= +{gain:g} dB) missed: " + ("; ".join(missed) if missed else "none"))
     print()
     print(recipe_table(calls, args.threshold, present))
+    if any(call.voices is not None for call in calls):
+        print()
+        print(voices_table(calls, present))
     if args.curve:
         print()
         print(curve_table(calls, present))
@@ -507,6 +569,7 @@ def main(argv: list[str] | None = None) -> None:
                     "truth": c.truth,
                     "found": {str(t): v for t, v in c.found.items()},
                     "seconds": c.seconds,
+                    "voices": c.voices,
                 }
                 for c in calls
             ],

@@ -619,3 +619,26 @@ def test_spontaneous_tuning_voices_are_built_only_on_request(monkeypatch):
     assert {name for p in extra for name in p.speakers} == spontaneous
     assert {p.split for p in extra} == {"tune-spontaneous"}
     assert {p.kind for p in extra} >= {"escalation", "calm"}
+
+
+def test_voice_agreement_scores_the_voice_decision_against_who_speaks():
+    """Windows of one speaker count, whichever voice number the decision gave each speaker;
+    a window across a turn change counts for neither; one voice found tells nobody apart."""
+    from types import SimpleNamespace
+
+    evaluate = _module("evaluate")
+    turns = [("b", 0.0, 4.0), ("a", 4.0, 8.0), ("b", 8.0, 12.0)]
+    starts = np.arange(12.0)
+    speech = np.ones(12, dtype=bool)
+    speech[5] = False
+    right = np.where((starts >= 4) & (starts < 8), 1, 0)  # "a" took voice 1 here
+    wrong = right.copy()
+    wrong[[1, 2]] = 1
+    for voice, expected in ((right, 11), (1 - right, 11), (wrong, 9)):
+        windows = SimpleNamespace(start_s=starts, end_s=starts + 1.0, speech=speech, voice=voice)
+        assert evaluate.voice_agreement(windows, turns) == (True, expected, 11)
+    # a 1-s window from 3.5 s holds 0.5 s of each speaker: neither's
+    shifted = SimpleNamespace(start_s=starts + 0.5, end_s=starts + 1.5, speech=speech, voice=right)
+    assert evaluate.voice_agreement(shifted, turns)[2] == 9
+    one = SimpleNamespace(start_s=starts, end_s=starts + 1.0, speech=speech, voice=0 * right)
+    assert evaluate.voice_agreement(one, turns) == (False, 0, 11)
