@@ -209,7 +209,7 @@ def voices_table(calls: list[Call], conditions: list[str]) -> str:
         "| voices | " + " | ".join(conditions) + " |",
         "|---|" + "---|" * len(conditions),
     ]
-    cells = [[], []]
+    cells: list[list[str]] = [[], []]
     for condition in conditions:
         checked = [c.voices for c in calls if c.condition == condition and c.voices is not None]
         apart = [v for v in checked if v[0]]
