@@ -178,23 +178,28 @@ def analyse(
 
 Turns = list[tuple[str, float, float]]
 
-ONE_SPEAKER_S = (0.5, 0.1)
-"""A window is one speaker's when that speaker talks for at least the first value (s) of it
-and the other for at most the second (a turn change or an overlap is neither's)."""
+SPEAKER_TALKS_S = 0.5
+"""A window is one speaker's when that speaker talks for at least this much of it (s)..."""
+OTHER_TALKS_S = 0.1
+"""...and the other for at most this much (a turn change or an overlap is neither's)."""
 
 
 def voice_agreement(windows: Any, turns: Turns) -> tuple[bool, int, int]:
     """How the analysis's voice decision (`WindowFeatures.voice`) agrees with who speaks
     (`turns`, two speakers): whether it told two voices apart, and of the speech windows where
-    one speaker talks (`ONE_SPEAKER_S`), how many went to that speaker's voice. Which voice
-    is whose is the pairing that agrees most (the decision names voices by pitch)."""
+    one speaker talks (`SPEAKER_TALKS_S`, `OTHER_TALKS_S`), how many went to that speaker's
+    voice. Which voice is whose is the pairing that agrees most (the decision names voices by
+    pitch)."""
     names = sorted({name for name, _, _ in turns})
     talk = np.zeros((2, len(windows.start_s)))
     for name, start, end in turns:
         overlap = np.minimum(windows.end_s, end) - np.maximum(windows.start_s, start)
         talk[names.index(name)] += np.clip(overlap, 0.0, None)
-    least, most = ONE_SPEAKER_S[1], ONE_SPEAKER_S[0]
-    labelled = windows.speech & (talk.max(axis=0) >= most) & (talk.min(axis=0) <= least)
+    labelled = (
+        windows.speech
+        & (talk.max(axis=0) >= SPEAKER_TALKS_S)
+        & (talk.min(axis=0) <= OTHER_TALKS_S)
+    )
     first = talk[0] > talk[1]
     agree = int((labelled & ((windows.voice == 0) == first)).sum())
     n = int(labelled.sum())
