@@ -20,11 +20,9 @@ from gpuaudio.analysis.escalation import (
     Baseline,
     EscalationParams,
     WindowFeatures,
-    _segments,
     detect_escalation_file,
-    frame_pitch,
-    level_over_loudest,
 )
+from gpuaudio.analysis.segments import find_segments, frame_pitch, level_over_loudest
 from gpuaudio.audio_io import audio_info, header_problems
 
 SR = 16000
@@ -525,13 +523,13 @@ def test_a_run_across_the_others_turns_needs_raised_windows_over_half_the_minimu
     ]
     params = EscalationParams()
     four = _turn_windows([4, 8, 12, 20, 24, 28, 32], [20, 24, 28, 32])
-    (segment,) = _segments(four, baselines, params, _frames(four))
+    (segment,) = find_segments(four, baselines, params, _frames(four))
     assert (segment.start_s, segment.end_s, segment.voice) == (20.0, 33.0, 1)
     assert segment.pitch_change_st == pytest.approx(12 * np.log2(1.5))
     assert (four.segment[20:33] == 0).all() and (np.delete(four.segment, np.s_[20:33]) == -1).all()
     assert segment.floor_change_st == pytest.approx(12 * np.log2(1.5))
     two = _turn_windows([4, 8, 12, 20, 28], [20, 28])
-    assert _segments(two, baselines, params, _frames(two)) == []
+    assert find_segments(two, baselines, params, _frames(two)) == []
     assert (two.segment == -1).all()
 
 
@@ -569,9 +567,9 @@ def test_the_quieter_of_two_voices_is_louder_only_over_both_voices_usual_level()
     ]
     params = EscalationParams()
     near = _quieter_voice_run(-25.0)
-    assert _segments(near, baselines, params, _frames(near)) == []
+    assert find_segments(near, baselines, params, _frames(near)) == []
     loud = _quieter_voice_run(-19.0)
-    (segment,) = _segments(loud, baselines, params, _frames(loud))
+    (segment,) = find_segments(loud, baselines, params, _frames(loud))
     assert (segment.start_s, segment.end_s, segment.voice) == (10.0, 25.0, 0)
     assert segment.level_change_db == pytest.approx(13.0)
     assert level_over_loudest(7.0, baselines, 0) == pytest.approx(1.0)
@@ -678,7 +676,8 @@ def test_a_pause_inside_an_escalation_does_not_split_it(fake_service, tones):
 def test_a_voice_in_turns_is_smoothed_over_its_own_nearest_windows():
     """One of two voices (`own_turns`): each window's context is the voice's own 9 nearest
     speech windows however far apart its turns lie, not the few of them within +-4.5 s."""
-    from gpuaudio.analysis.escalation import FEATURES, EscalationParams, _smooth
+    from gpuaudio.analysis.cues import FEATURES
+    from gpuaudio.analysis.escalation import EscalationParams, _smooth
 
     n = 120
     turns = (np.arange(n) // 2) % 5 == 0  # 2-s turns, 8 s of the other voice between them
@@ -770,9 +769,9 @@ def test_a_sustained_rise_s_weaker_windows_do_not_cost_what_the_score_found():
     )  # fmt: skip
     baselines = [Baseline(42, 100.0, 0.8, -26.0, 2.0, 1.0, 0.3, -10.0, 2.0, 1.0, 0.5, 1, 0)]
     params = EscalationParams()
-    (segment,) = _segments(windows, baselines, params, _frames(windows))
+    (segment,) = find_segments(windows, baselines, params, _frames(windows))
     assert (segment.start_s, segment.end_s) == (20.0, 30.0)
     assert segment.floor_change_st == pytest.approx(4.0, abs=0.1)
     # the 18-s run as a whole is what the floor rule drops
     whole = replace(windows, score=np.where(raised | lifted, 4.0, 0.0))
-    assert _segments(whole, baselines, params, _frames(whole)) == []
+    assert find_segments(whole, baselines, params, _frames(whole)) == []

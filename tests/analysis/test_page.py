@@ -23,7 +23,6 @@ from gpuaudio.analysis.escalation import (
     EscalationParams,
     EscalationReport,
     F0Contour,
-    Segment,
     WindowFeatures,
 )
 from gpuaudio.analysis.page import (
@@ -42,6 +41,7 @@ from gpuaudio.analysis.report import (
     audio_copy_name,
     report_document,
 )
+from gpuaudio.analysis.segments import Segment
 from gpuaudio.audio_io import AudioInfo
 from gpuaudio.cli import main
 

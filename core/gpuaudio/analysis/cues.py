@@ -30,6 +30,9 @@ import numpy as np
 if TYPE_CHECKING:
     from gpuaudio.service import AudioFeatureService
 
+FEATURES = ("pitch", "level", "balance", "rate", "variability")
+"""The cues the score adds, in the order of its weights and z-scores."""
+
 LOW_BAND_HZ = (300.0, 1000.0)
 HIGH_BAND_HZ = (1000.0, 3400.0)
 _WINDOWS_PER_STFT_CALL = 512

@@ -33,8 +33,9 @@ from urllib.parse import quote, urlsplit
 
 import numpy as np
 
-from gpuaudio.analysis.escalation import FEATURES, cue_contributions
+from gpuaudio.analysis.cues import FEATURES
 from gpuaudio.analysis.escalation import clock as escalation_clock
+from gpuaudio.analysis.segments import cue_contributions
 from gpuaudio.errors import InvalidParameterError, OutputWriteError
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 Cues = tuple[np.ndarray, ...]
-"""One array per cue (`escalation.FEATURES`), one value per window."""
+"""One array per cue (`cues.FEATURES`), one value per window."""
 
 _SEPARATION = 2.0
 """Ashman's D between two smoothed pitch states above which the lower one is a calmer part

@@ -49,11 +49,14 @@ from gpuaudio.analysis.escalation import (
     _measure,
     _Raw,
     _window_batches,
+    score_windows,
+)
+from gpuaudio.analysis.segments import (
     audible,
     floor_change,
     frame_pitch,
     level_over_loudest,
-    score_windows,
+    segment_voice,
 )
 from gpuaudio.audio_io import StreamResampler
 from gpuaudio.errors import InvalidAudioError, InvalidParameterError, StreamClosedError
@@ -176,7 +179,7 @@ class _LiveRun:
     other_since: bool = False
     """The other voice spoke since the run's last flagged window."""
     across: bool = False
-    """The run bridges the other voice's speech (`escalation._runs`)."""
+    """The run bridges the other voice's speech (`segments.merge_runs`)."""
 
     def add(self, window: LiveWindow) -> None:
         self.across = self.across or (bool(self.windows) and self.other_since)
@@ -542,7 +545,7 @@ class EscalationMonitor:
                 self._open(run, window.end_s)
 
     def _opens(self, run: _LiveRun) -> bool:
-        """The offline rule (`escalation._heard`) on the run so far: long enough, and a rise a
+        """The offline rule (`segments._heard`) on the run so far: long enough, and a rise a
         listener hears (the median of its windows' changes, each against its voice's live
         baseline; a short run of modest score must rise more, `EscalationParams.short_segment_s`;
         so must a run across the other voice's turns, which also needs flagged windows over
@@ -572,7 +575,7 @@ class EscalationMonitor:
 
     def _floor_change(self, run: _LiveRun) -> float:
         """How far the run lifts its voice's floor over that voice's calm speech so far
-        (`escalation.floor_change`; the voice of most of its windows, as offline)."""
+        (`segments.floor_change`; the voice of most of its windows, as offline)."""
         scoring = self._scoring
         if scoring is None:
             return math.nan
@@ -581,11 +584,11 @@ class EscalationMonitor:
             scoring.flagged, self._run_voice(run), run.windows[0].index, run.windows[-1].index,
         )
 
-    @staticmethod
-    def _run_voice(run: _LiveRun) -> int:
-        """The voice of most of the run's windows (as offline, `escalation._describe`)."""
-        voices = np.array([max(w.voice, 0) for w in run.windows])
-        return int(np.bincount(voices).argmax())
+    def _run_voice(self, run: _LiveRun) -> int:
+        """The run's voice, as offline (`segments.segment_voice`): of most of its windows
+        among the voices with a live baseline."""
+        baselines = self._scoring.baselines() if self._scoring is not None else []
+        return segment_voice(np.array([w.voice for w in run.windows]), baselines)
 
     def _snapshot(self, run: _LiveRun, closed: bool) -> LiveSegment:
         scores = [w.score if w.score is not None else -math.inf for w in run.windows]
