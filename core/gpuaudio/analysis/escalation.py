@@ -46,7 +46,8 @@ from gpuaudio.analysis.cues import (
     spectral_measures,
     syllable_rate,
 )
-from gpuaudio.analysis.segments import Segment, find_segments, frame_pitch, merge_runs
+from gpuaudio.analysis.segments import Segment as Segment  # a report's; re-exported
+from gpuaudio.analysis.segments import find_segments, frame_pitch, merge_runs
 from gpuaudio.analysis.states import Cues, calmer_state
 from gpuaudio.analysis.voice_activity import MUSIC_CONTEXT_S, shaped_sound, voice_activity
 from gpuaudio.analysis.voices import find_voices
