@@ -113,6 +113,27 @@ def test_never_overwrites_without_force(fake_service, tones, tmp_path):
     assert (out / WINDOWS_CSV).read_text().startswith("start_s,")
 
 
+def test_never_overwrites_another_file_where_the_recording_copy_goes(
+    fake_service, tones, tmp_path
+):
+    audio = tmp_path / "call.wav"
+    sf.write(audio, tones(16000, 12, []), 16000)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "call.wav").write_bytes(b"an analyst's own recording")
+    with pytest.raises(OutputExistsError, match=r"call\.wav"):
+        analyze_to_folder(fake_service, audio, out)
+    assert (out / "call.wav").read_bytes() == b"an analyst's own recording"
+    analyze_to_folder(fake_service, audio, out, html=False)  # no page: no copy, nothing at risk
+    assert (out / "call.wav").read_bytes() == b"an analyst's own recording"
+    # The recording itself in its output folder is no conflict: nothing to copy.
+    inside = tmp_path / "call"
+    inside.mkdir()
+    sf.write(inside / "call.wav", tones(16000, 12, []), 16000)
+    analyze_to_folder(fake_service, inside / "call.wav", inside)
+    assert (inside / REPORT_JSON).exists()
+
+
 def test_figure_footer_ties_the_figure_to_its_recording(analysed):
     from gpuaudio import __version__
     from gpuaudio.analysis.report import figure_footer

@@ -74,6 +74,22 @@ def test_existing_output_needs_force(speech_file, tmp_path, capsys):
     assert main(["analyze", str(speech_file), "-o", out, "--quiet", "--force"]) == 0
 
 
+@pytest.mark.parametrize("verb", ["analyze", "monitor"])
+def test_a_foreign_file_where_the_recording_copy_goes_needs_force(
+    verb, speech_file, tmp_path, capsys
+):
+    folder = tmp_path / "out" / speech_file.stem
+    folder.mkdir(parents=True)
+    (folder / speech_file.name).write_bytes(b"not the recording")
+    args = [verb, str(speech_file), "-o", str(tmp_path / "out"), "--quiet"]
+    assert main(args) == 2
+    assert f"{speech_file.name}; pass --force" in _one_error_line(capsys)
+    assert (folder / speech_file.name).read_bytes() == b"not the recording"
+    assert not (folder / "report.json").exists()
+    assert main([*args, "--force"]) == 0
+    assert (folder / speech_file.name).read_bytes() == speech_file.read_bytes()
+
+
 def test_backend_and_channel_options(speech_file, tmp_path, capsys):
     out = tmp_path / "out"
     args = ["analyze", str(speech_file), "-o", str(out), "--quiet", "--channel", "1"]

@@ -68,11 +68,31 @@ def audio_copy_name(path: str | Path) -> str:
     return output_folder_name(path) + suffix
 
 
-def check_outputs(directory: str | Path, *, force: bool) -> None:
-    """Before any work: raise `OutputExistsError` if any report file exists in `directory`
-    and not `force`, `OutputWriteError` if it cannot be written (a file, no permission)."""
+def copied_recording(
+    path: str | Path, directory: str | Path, *, html: bool = True, embed_audio: bool = False,
+    copy_audio: bool = True,
+) -> Path | None:
+    """The recording whose copy (`audio_copy_name`) `write_report` puts in `directory` beside
+    report.html with these page options; None when the page plays it from elsewhere or has none."""
+    if not html or embed_audio or str(path) == STDIN:
+        return None
+    if not copy_audio and _relative_path(path, Path(directory)) is not None:
+        return None
+    return Path(path)
+
+
+def check_outputs(
+    directory: str | Path, *, force: bool, recording: str | Path | None = None
+) -> None:
+    """Before any work: raise `OutputExistsError` if any report file exists in `directory`, or
+    a file other than `recording` lies where its copy would go (`copied_recording`), and not
+    `force`; `OutputWriteError` if it cannot be written (a file, no permission)."""
     directory = Path(directory)
     existing_outputs = [name for name in OUTPUT_NAMES if (directory / name).exists()]
+    if recording is not None:
+        copy = directory / audio_copy_name(recording)
+        if copy.exists() and not _same_file(Path(recording), copy):
+            existing_outputs.append(copy.name)
     if existing_outputs and not force:
         raise OutputExistsError(
             f"{directory} already holds {', '.join(existing_outputs)}; pass --force to "
@@ -106,7 +126,10 @@ def write_report(
     lies, by a path relative to the page. Raises `OutputWriteError` when the disk is full or
     the folder cannot be written."""
     directory = Path(directory)
-    check_outputs(directory, force=force)
+    recording = copied_recording(
+        info.path, directory, html=html, embed_audio=embed_audio, copy_audio=copy_audio
+    )
+    check_outputs(directory, force=force, recording=recording)
     name = _input_name(info)
     figure, skipped = render_figure(
         report, title=name, footer=figure_footer(report, name=name, sha256=sha256)
@@ -126,11 +149,11 @@ def write_report(
     copies: dict[str, Path] = {}
     embed = html and embed_audio and info.path != STDIN
     source = None
-    if html and not embed and info.path != STDIN:
-        source = None if copy_audio else _relative_path(info.path, directory)
-        if source is None:
-            source = audio_copy_name(info.path)
-            written["audio"], copies[source] = source, Path(info.path)
+    if recording is not None:
+        source = audio_copy_name(recording)
+        written["audio"], copies[source] = source, recording
+    elif html and not embed and info.path != STDIN:
+        source = _relative_path(info.path, directory)
     document = report_document(
         report, service, info=info, sha256=sha256, channel=channel,
         outputs=dict(written, figure_skipped=skipped, audio_embedded=embed),
@@ -554,7 +577,10 @@ def analyze_to_folder(
     from gpuaudio.analysis.escalation import detect_escalation_file
     from gpuaudio.audio_io import audio_info, sha256_file
 
-    check_outputs(directory, force=force)
+    recording = copied_recording(
+        path, directory, html=html, embed_audio=embed_audio, copy_audio=copy_audio
+    )
+    check_outputs(directory, force=force, recording=recording)
     audio_info(path)  # fail on a missing or corrupt file before hashing it
     digest = sha256 or sha256_file(path)
     report, info = detect_escalation_file(

@@ -73,7 +73,13 @@ def run(args: argparse.Namespace) -> int:
     One line per window (and per segment event) as the audio arrives; at the end, the offline
     report of the whole stream, written like `analyze`'s with -o.
     """
-    from gpuaudio.analysis.report import STDIN, check_outputs, output_folder_name, write_report
+    from gpuaudio.analysis.report import (
+        STDIN,
+        check_outputs,
+        copied_recording,
+        output_folder_name,
+        write_report,
+    )
     from gpuaudio.analysis.streaming import EscalationMonitor
     from gpuaudio.audio_io import AudioInfo, PcmReader, audio_info, sha256_file, stream_audio
     from gpuaudio.errors import InvalidParameterError
@@ -93,7 +99,9 @@ def run(args: argparse.Namespace) -> int:
     folder = Path(args.output or ".") / ("stdin" if from_stdin else output_folder_name(args.input))
     pages = page_options(args)
     if args.output:
-        check_outputs(folder, force=args.force)  # fail before the stream, not after it
+        recording = None if from_stdin else copied_recording(args.input, folder, **pages)
+        # fail before the stream, not after it
+        check_outputs(folder, force=args.force, recording=recording)
     reader: PcmReader | None = None
     if from_stdin:
         sr, digest = args.sr, ""
