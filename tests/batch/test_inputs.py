@@ -101,3 +101,44 @@ def test_manifest_id_taken_by_a_derived_id_is_kept_and_the_other_renamed(tmp_pat
     items = collect_inputs([manifest, tmp_path / "call.wav"])
     assert items[0].id == "call"
     assert items[1].id.startswith("call-")
+
+
+def _earlier_result(out, ident, item):
+    """What an earlier run leaves in ``out/<ident>``: its status.json, naming the recording."""
+    from gpuaudio.batch.task import STATUS_JSON, RecordingStatus
+
+    status = RecordingStatus(
+        id=ident, path=item.path, channel=item.channel, status="ok", error=None,
+        sha256="0" * 64, config_hash="c", version="v", seconds=1.0,
+    )
+    (out / ident).mkdir(parents=True)
+    (out / ident / STATUS_JSON).write_text(status.as_json())
+
+
+def test_a_newcomer_never_takes_the_id_of_an_earlier_output_folder(tmp_path):
+    archive, out = tmp_path / "arch", tmp_path / "out"
+    _touch(archive / "site1" / "call.wav")
+    (old,) = collect_inputs([archive], out)
+    assert old.id == "site1__call"
+    _earlier_result(out, old.id, old)
+    _touch(archive / "site1__call.wav")  # derives the same name
+    ids = {item.path: item.id for item in collect_inputs([archive], out)}
+    assert ids[old.path] == "site1__call"  # keeps its folder
+    newcomer = ids[str((archive / "site1__call.wav").resolve())]
+    assert newcomer.startswith("site1__call-")
+    # Without the earlier folder both get a hash (the rule for a first run).
+    assert all("-" in i for i in (x.id for x in collect_inputs([archive], tmp_path / "none")))
+    # The newcomer, analysed under its hash, keeps it when the other leaves the archive.
+    _earlier_result(out, newcomer, collect_inputs([archive], out)[1])
+    (archive / "site1" / "call.wav").unlink()
+    assert [item.id for item in collect_inputs([archive], out)] == [newcomer]
+
+
+def test_a_folder_input_skips_the_output_folder_inside_it_and_refuses_to_be_it(tmp_path):
+    archive = tmp_path / "arch"
+    _touch(archive / "call.wav")
+    _touch(archive / "results" / "call" / "call.wav")  # an earlier run's copy for its page
+    assert [item.id for item in collect_inputs([archive], archive / "results")] == ["call"]
+    assert len(collect_inputs([archive])) == 2  # without an output folder: every file
+    with pytest.raises(BatchInputError, match="the input folder is the output folder"):
+        collect_inputs([archive], archive)

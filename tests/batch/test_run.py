@@ -129,6 +129,15 @@ def test_rerun_resumes_retry_failed_reruns_failures_force_reruns_all(archive, co
     assert other.reused == 0  # other settings: another config hash
 
 
+def test_an_output_folder_inside_the_archive_is_not_read_back_as_input(archive):
+    (archive / "site2" / "call.wav").unlink()
+    out = archive / "results"
+    first = _run([archive], out, copy_audio=True)  # a copy of each recording in results/
+    again = _run([archive], out, copy_audio=True)
+    assert (first.total, again.total, again.reused) == (2, 2, 2)
+    assert _visible(out).count("site1__call") == 1 and "results__talk" not in _visible(out)
+
+
 def test_the_config_asks_for_a_copy_of_each_recording_beside_its_page(archive, tmp_path):
     plain = _run([archive / "talk.flac"], tmp_path / "plain")
     assert plain.ok == 1 and not (tmp_path / "plain" / "talk" / "talk.flac").exists()

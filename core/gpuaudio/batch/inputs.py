@@ -5,7 +5,9 @@ else a name derived from the path (a folder's recordings: their path inside the 
 ``site1/call.wav`` -> ``site1__call``; a file: its name without extension). Path-derived ids that
 would still collide (``a/call.wav`` and ``b/call.wav`` given as files, ``call.wav`` beside
 ``call.flac``) get a short hash of the file's absolute path, so a file keeps its id from run
-to run.
+to run; a recording whose output folder (``OUT/<id>/status.json``) an earlier run made keeps
+that folder's id when a newcomer would take its name. A folder input never contributes what
+lies in the batch's own output folder.
 """
 
 from __future__ import annotations
@@ -53,9 +55,14 @@ class _Found:
     """The manifest line that gave the id."""
 
 
-def collect_inputs(inputs: Sequence[str | Path]) -> list[WorkItem]:
+def collect_inputs(
+    inputs: Sequence[str | Path], output: str | Path | None = None
+) -> list[WorkItem]:
     """Work items of files, folders and manifest CSVs, in input order; raises
-    `BatchInputError` naming the input for a missing path, a bad manifest or duplicate ids."""
+    `BatchInputError` naming the input for a missing path, a bad manifest, duplicate ids or
+    a folder input that is the `output` folder (the batch's, whose earlier results settle ids
+    and whose files a folder input skips)."""
+    out = Path(output).resolve() if output is not None else None
     found: list[_Found] = []
     seen: set[tuple[str, int | None]] = set()
     for given in inputs:
@@ -63,7 +70,13 @@ def collect_inputs(inputs: Sequence[str | Path]) -> list[WorkItem]:
         if not path.exists():
             raise BatchInputError(f"{path}: no such file or folder")
         if path.is_dir():
-            batch = [_from_path(file, file.relative_to(path)) for file in _audio_files(path)]
+            if out is not None and path.resolve() == out:
+                raise BatchInputError(
+                    f"{path}: the input folder is the output folder; choose another output "
+                    "folder (-o), outside the inputs or in a subfolder of them"
+                )
+            files = [file for file in _audio_files(path) if not _inside(file, out)]
+            batch = [_from_path(file, file.relative_to(path)) for file in files]
             if not batch:
                 extensions = ", ".join(sorted(AUDIO_EXTENSIONS))
                 raise BatchInputError(f"{path}: the folder holds no audio files ({extensions})")
@@ -86,20 +99,38 @@ def collect_inputs(inputs: Sequence[str | Path]) -> list[WorkItem]:
             "ids name output folders and must be unique"
         )
     counts = Counter(entry.derived for entry in found if not entry.item.id)
-    return [_settle(entry, counts, set(named)) for entry in found]
+    return [_settle(entry, counts, set(named), out) for entry in found]
 
 
-def _settle(entry: _Found, counts: Counter[str], taken: set[str]) -> WorkItem:
+def _settle(entry: _Found, counts: Counter[str], taken: set[str], out: Path | None) -> WorkItem:
     """The item with its id: the manifest's, or the derived name, made unique by a hash of
-    the path when another recording would have it too."""
+    the path when another recording would have it too, unless an earlier run's output folder
+    in `out` shows the recording already has one of the two."""
     item = entry.item
     if item.id:
         return item
     name = entry.derived
-    if counts[name] > 1 or name in taken:
-        digest = hashlib.sha1(f"{item.path}#{item.channel}".encode()).hexdigest()[:8]
-        name = f"{name}-{digest}"
+    digest = hashlib.sha1(f"{item.path}#{item.channel}".encode()).hexdigest()[:8]
+    hashed = f"{name}-{digest}"
+    if _made_for(out, hashed, item):
+        return replace(item, id=hashed)
+    if name in taken or (counts[name] > 1 and not _made_for(out, name, item)):
+        return replace(item, id=hashed)
     return replace(item, id=name)
+
+
+def _made_for(out: Path | None, ident: str, item: WorkItem) -> bool:
+    """Whether ``out/<ident>`` holds an earlier run's results of `item` (its status.json)."""
+    from gpuaudio.batch.task import load_status
+
+    if out is None:
+        return False
+    status = load_status(out / ident)
+    return status is not None and (status.path, status.channel) == (item.path, item.channel)
+
+
+def _inside(file: Path, folder: Path | None) -> bool:
+    return folder is not None and file.resolve().is_relative_to(folder)
 
 
 def read_manifest(path: Path) -> list[_Found]:

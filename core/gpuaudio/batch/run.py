@@ -106,8 +106,8 @@ def run_batch(
 
     started = time.perf_counter()
     settings_config = load_config(config)
-    items = collect_inputs(inputs)
     out = Path(out_dir).resolve()
+    items = collect_inputs(inputs, out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
