@@ -16,6 +16,10 @@ _MAX_CHANNEL_AXIS = 16
 MAX_SAMPLE_RATE = 2_000_000
 """Highest sample rate accepted (ultrasound recorders reach 768 kHz); above it a number is
 not a sample rate, and the buffers it would size (CQT filters...) would not fit in memory."""
+MAX_PEAK = 100.0
+"""Largest sample magnitude the escalation analysis takes, 40 dB over full scale: float audio
+lies within -1..1 (a little over after gain); far beyond, the samples are integer PCM stored
+as float, or bytes of another format, and every level would be meaningless."""
 
 
 def audio(y: Any, *, name: str = "y") -> np.ndarray:
@@ -63,6 +67,21 @@ def audio(y: Any, *, name: str = "y") -> np.ndarray:
             )
         array = converted
     return np.ascontiguousarray(array)
+
+
+def full_scale(samples: np.ndarray, *, where: str, sr: int, offset: int = 0) -> None:
+    """Raise `InvalidAudioError` for a sample beyond ±`MAX_PEAK` in `samples` (finite; they
+    start at sample `offset` of `where`, at `sr`; channels first): not audio scaled to full
+    scale."""
+    if max(samples.max(), -samples.min()) > MAX_PEAK:  # no copy of a long recording
+        peaks = np.abs(samples).reshape(-1, samples.shape[-1]).max(axis=0)
+        first = int(np.argmax(peaks > MAX_PEAK))
+        raise InvalidAudioError(
+            f"{where}: a sample of magnitude {float(peaks[first]):.3g} at "
+            f"{(offset + first) / sr:.3f} s, far outside full scale (-1..1): these are not audio "
+            "samples scaled as audio is (integer PCM stored or read as float? another format?); "
+            "convert or rescale the recording first"
+        )
 
 
 def _is_tensor(y: Any) -> bool:

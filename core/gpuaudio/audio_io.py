@@ -22,7 +22,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from gpuaudio.errors import AudioFileError, InvalidParameterError
+from gpuaudio import _validation as check
+from gpuaudio.errors import AudioFileError, InvalidAudioError, InvalidParameterError
 
 _RESAMPLE_TAPS_PER_SIDE = 10
 """scipy.signal.resample_poly's default filter half-length, in units of max(up, down)."""
@@ -227,12 +228,34 @@ def stream_audio(
                         f"{path}: the file ends early (read {lo + mono.shape[0]} of "
                         f"{info.frames} frames); it is truncated or corrupt"
                     )
+                own = mono[start - lo : stop - lo]
+                if not (np.isfinite(own.max()) and np.isfinite(own.min())):  # NaN propagates
+                    raise _non_finite(path, handle, info, channel, read_frames, start, own)
+                check.full_scale(own, where=f"{path}", sr=info.sample_rate, offset=start)
                 if context == 0:
                     yield mono
                     continue
                 yield _resample_span(mono, info.sample_rate, sr, lo, start, stop)
     except sf.LibsndfileError as exc:
         raise AudioFileError(f"{path}: cannot decode audio ({_reason(exc)})") from None
+
+
+def _non_finite(
+    path: str | Path, handle: Any, info: AudioInfo, channel: int | None, read_frames: int,
+    start: int, block: np.ndarray,
+) -> InvalidAudioError:
+    """The error for non-finite samples first met in `block` (frames from `start`): where the
+    first lies and how many the file holds (the rest of the file is read to count them)."""
+    bad = np.flatnonzero(~np.isfinite(block))
+    first, count = start + int(bad[0]), bad.size
+    handle.seek(start + block.shape[0])
+    while (rest := _read_mono(handle, read_frames, channel, read_frames)).size:
+        count += int(np.count_nonzero(~np.isfinite(rest)))
+    return InvalidAudioError(
+        f"{path}: {count} non-finite sample(s) (NaN or inf), the first at "
+        f"{first / info.sample_rate:.3f} s (frame {first}); the file is damaged or not audio: "
+        "repair it (e.g. replace them by silence) before analysis"
+    )
 
 
 def _read_mono(handle: Any, frames: int, channel: int | None, read_frames: int) -> np.ndarray:

@@ -444,6 +444,8 @@ def test_too_short_and_bad_parameters(fake_service, tones):
         detect_escalation(fake_service, y, SR, EscalationParams(weights=(1.0, -1.0, 0.0)))
     with pytest.raises(InvalidAudioError, match="non-finite"):
         fake_service.detect_emotional_escalation(np.full(2 * SR, np.nan, np.float32), SR)
+    with pytest.raises(InvalidAudioError, match="full scale"):  # int16 values as float
+        fake_service.detect_emotional_escalation(np.full(2 * SR, 2e4, np.float32), SR)
 
 
 def test_report_summary_and_dict(fake_service, tones):

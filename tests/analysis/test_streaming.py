@@ -355,6 +355,7 @@ def test_a_voice_escalating_in_quick_turns_opens_a_live_segment(fake_service, qu
     [
         (np.array([0.1, np.nan, 0.2], dtype=np.float32), "non-finite"),
         (np.array([0.1, np.inf], dtype=np.float64), "non-finite"),
+        (np.array([0.1, 0.2, 3.2e4], dtype=np.float32), r"3\.2e\+04 at 1\.250 s.*full scale"),
         (np.zeros(0, dtype=np.float32), "empty"),
         (np.zeros((2, 400), dtype=np.float32), "mono"),
         (np.zeros((400, 2), dtype=np.float32), "mono"),

@@ -105,7 +105,7 @@ def test_manifest_id_taken_by_a_derived_id_is_kept_and_the_other_renamed(tmp_pat
 
 def _earlier_result(out, ident, item):
     """What an earlier run leaves in ``out/<ident>``: its status.json, naming the recording."""
-    from gpuaudio.batch.task import STATUS_JSON, RecordingStatus
+    from gpuaudio.batch.status import STATUS_JSON, RecordingStatus
 
     status = RecordingStatus(
         id=ident, path=item.path, channel=item.channel, status="ok", error=None,

@@ -19,6 +19,7 @@ from gpuaudio.analysis.escalation import EscalationParams
 from gpuaudio.analysis.report import OUTPUT_NAMES, REPORT_JSON
 from gpuaudio.batch import run_batch
 from gpuaudio.batch.run import make_engine
+from gpuaudio.batch.status import STATUS_JSON
 from gpuaudio.batch.tables import (
     RECORDINGS_CSV,
     RECORDINGS_PARQUET,
@@ -28,7 +29,6 @@ from gpuaudio.batch.tables import (
     segments_schema,
     windows_schema,
 )
-from gpuaudio.batch.task import STATUS_JSON
 from gpuaudio.config import load_config
 from gpuaudio.device import DeviceInfo, GpuInfo
 from gpuaudio.errors import ConfigError

@@ -111,3 +111,37 @@ def test_truncated_wav_is_read_up_to_where_it_ends(tmp_path):
     path.write_bytes(raw[: len(raw) // 2])  # the header still claims 32000 frames
     y = read_audio(path, 16000)  # libsndfile takes the frame count from the file size
     assert y.shape[0] == audio_info(path).frames == (len(raw) // 2 - 44) // 2
+
+
+@pytest.mark.parametrize("block_s", [0.5, 600.0])
+def test_non_finite_samples_are_counted_and_placed_in_the_file_before_any_processing(
+    tmp_path, block_s
+):
+    from gpuaudio import InvalidAudioError
+
+    data = _noise(48000, 2)
+    data[40000, 0], data[40005, 1], data[47000, 0] = np.nan, np.inf, -np.inf  # 2.5 s on
+    path = tmp_path / "bad.wav"
+    sf.write(path, data, 16000, subtype="FLOAT")
+    with pytest.raises(InvalidAudioError) as caught:
+        list(stream_audio(path, 22050, block_s=block_s))  # resampled: NaN would spread
+    assert str(path) in str(caught.value)
+    assert "3 non-finite sample(s)" in str(caught.value)
+    assert "the first at 2.500 s (frame 40000)" in str(caught.value)
+    # One channel: only its own bad samples count.
+    with pytest.raises(InvalidAudioError, match=r"2 non-finite .* at 2\.500 s"):
+        list(stream_audio(path, 16000, channel=0, block_s=block_s))
+
+
+def test_samples_far_beyond_full_scale_are_refused_with_their_place(tmp_path):
+    from gpuaudio import InvalidAudioError
+
+    data = _noise(32000, 1)
+    data[24000] = 2.0  # over full scale after some gain: still audio
+    path = tmp_path / "hot.wav"
+    sf.write(path, data, 16000, subtype="FLOAT")
+    assert read_audio(path, 16000).max() == pytest.approx(2.0)
+    data[24000] = 32767.0  # integer PCM values stored as float
+    sf.write(path, data, 16000, subtype="FLOAT")
+    with pytest.raises(InvalidAudioError, match=r"magnitude 3\.28e\+04 at 1\.500 s.*full scale"):
+        read_audio(path, 16000)

@@ -518,6 +518,7 @@ def detect_escalation(
     params = (params or EscalationParams()).validate()
     signal = check.audio(y)
     sr = check.sample_rate(sr)
+    check.full_scale(signal, where="y", sr=sr)
     mono = signal.reshape(-1, signal.shape[-1]).mean(axis=0, dtype=np.float64).astype(np.float32)
     started = time.perf_counter()
     analysis = resample(mono, sr, params.analysis_sr)

@@ -396,7 +396,9 @@ class EscalationMonitor:
             )
         if self.bad_samples == "silence":
             samples = self._silence_non_finite(samples)
-        return check.audio(samples, name=name)
+        block = check.audio(samples, name=name)
+        check.full_scale(block, where=name, sr=self.sr, offset=self._resampler.received)
+        return block
 
     def _silence_non_finite(self, samples: Any) -> Any:
         array = np.asarray(samples)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gpuaudio.analysis.report import output_folder_name, safe_name
+from gpuaudio.batch.status import load_status
 from gpuaudio.errors import BatchInputError
 
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff"})
@@ -121,8 +122,6 @@ def _settle(entry: _Found, counts: Counter[str], taken: set[str], out: Path | No
 
 def _made_for(out: Path | None, ident: str, item: WorkItem) -> bool:
     """Whether ``out/<ident>`` holds an earlier run's results of `item` (its status.json)."""
-    from gpuaudio.batch.task import load_status
-
     if out is None:
         return False
     status = load_status(out / ident)

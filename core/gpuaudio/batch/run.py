@@ -21,14 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from gpuaudio.batch.engine import Engine
 from gpuaudio.batch.inputs import WorkItem, collect_inputs
-from gpuaudio.batch.task import (
-    BatchSettings,
-    Mode,
-    RecordingStatus,
-    RecordingTask,
-    cancel_prefetched,
-    load_status,
-)
+from gpuaudio.batch.status import RecordingStatus, load_status
+from gpuaudio.batch.task import BatchSettings, Mode, RecordingTask, cancel_prefetched
 from gpuaudio.errors import ConfigError, OutputWriteError
 
 if TYPE_CHECKING:

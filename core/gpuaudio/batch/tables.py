@@ -25,7 +25,7 @@ from gpuaudio.analysis.report import REPORT_JSON, WINDOW_COLUMNS, WINDOWS_CSV
 from gpuaudio.analysis.segments import Segment
 from gpuaudio.batch._files import write_atomic_with
 from gpuaudio.batch.inputs import WorkItem
-from gpuaudio.batch.task import RecordingStatus
+from gpuaudio.batch.status import RecordingStatus
 
 RECORDINGS_PARQUET = "recordings.parquet"
 RECORDINGS_CSV = "recordings.csv"

@@ -24,7 +24,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -32,12 +32,12 @@ import numpy as np
 
 from gpuaudio.batch._files import write_atomic
 from gpuaudio.batch.inputs import WorkItem
+from gpuaudio.batch.status import STATUS_JSON, RecordingStatus, load_status
 
 if TYPE_CHECKING:
     from gpuaudio.analysis.escalation import EscalationParams, EscalationReport
     from gpuaudio.service import AudioFeatureService
 
-STATUS_JSON = "status.json"
 Mode = Literal["resume", "retry-failed", "force"]
 """What a rerun redoes: nothing finished / the failures / everything."""
 PREFETCH_BLOCKS = 1
@@ -69,50 +69,6 @@ class BatchSettings:
                     "copy_audio": self.copy_audio}
         text = json.dumps(document, sort_keys=True, default=str)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class RecordingStatus:
-    """The status record of one recording (``OUT/<id>/status.json``, one row of the tables)."""
-
-    id: str
-    path: str
-    channel: int | None
-    status: Literal["ok", "failed"]
-    error: str | None
-    sha256: str | None
-    config_hash: str
-    version: str
-    seconds: float
-    """Wall time of the task."""
-    duration_s: float | None = None
-    escalated_s: float | None = None
-    n_segments: int | None = None
-    peak_score: float | None = None
-    """Highest window score (None without a baseline)."""
-    backend: str | None = None
-    device: str | None = None
-    baseline: dict[str, float | None] | None = None
-    reused: bool = field(default=False, compare=False)
-    """This run found the record finished earlier and did not redo it (not stored)."""
-
-    def as_json(self) -> str:
-        document = asdict(self)
-        del document["reused"]
-        return json.dumps(document, indent=2, allow_nan=False) + "\n"
-
-    @classmethod
-    def from_json(cls, text: str) -> RecordingStatus:
-        data = json.loads(text)
-        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
-
-
-def load_status(folder: Path) -> RecordingStatus | None:
-    """The stored status of a recording's folder; None when absent or unreadable."""
-    try:
-        return RecordingStatus.from_json((folder / STATUS_JSON).read_text(encoding="utf-8"))
-    except (OSError, ValueError, TypeError, KeyError):
-        return None
 
 
 @dataclass(frozen=True)
