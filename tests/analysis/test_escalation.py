@@ -448,6 +448,24 @@ def test_too_short_and_bad_parameters(fake_service, tones):
         fake_service.detect_emotional_escalation(np.full(2 * SR, 2e4, np.float32), SR)
 
 
+
+@pytest.mark.parametrize("sr", [100, 1000, 4000, 6000])
+def test_sample_rates_without_the_telephone_band_are_refused(fake_service, tones, tmp_path, sr):
+    from gpuaudio.analysis.escalation import detect_escalation_file
+    from gpuaudio.analysis.streaming import EscalationMonitor
+
+    y = tones(SR, 12, [])[: 12 * sr]  # any samples: the rate alone decides
+    path = tmp_path / "slow.wav"
+    sf.write(path, y, sr)
+    message = rf"{sr} Hz holds frequencies up to {sr / 2:g} Hz only.*at least 6800 Hz"
+    with pytest.raises(InvalidAudioError, match=message):
+        fake_service.detect_emotional_escalation(y, sr)
+    with pytest.raises(InvalidAudioError, match=message):
+        detect_escalation_file(fake_service, path)
+    with pytest.raises(InvalidAudioError, match=message):
+        EscalationMonitor(fake_service, sr=sr)
+
+
 def test_report_summary_and_dict(fake_service, tones):
     report = fake_service.detect_emotional_escalation(tones(SR, 40, [(20, 28)]), SR)
     assert "1 escalation segment(s)" in report.summary() and "0:20-0:28" in report.summary()

@@ -40,6 +40,7 @@ from gpuaudio import _validation as check
 from gpuaudio.analysis import speakers
 from gpuaudio.analysis.cues import (
     FEATURES,
+    HIGH_BAND_HZ,
     running_mean,
     running_median,
     running_noise_floor,
@@ -61,7 +62,9 @@ if TYPE_CHECKING:
 ANALYSIS_SR = 16000
 """Every input is analysed at this rate: enough for F0 and level, and the same frame grid
 (and so the same thresholds) whatever the file's own rate."""
-"""The per-window cues that enter the score, in the order of `EscalationParams.weights`."""
+MIN_INPUT_SR = round(2 * HIGH_BAND_HZ[1])
+"""Lowest sample rate analysed (6800 Hz): the spectral cues and the voice-activity decision
+read the telephone band up to 3400 Hz (`cues.HIGH_BAND_HZ`), which a slower recording lacks."""
 _MAD_TO_SIGMA = 1.4826
 Z_LIMIT = 5.0
 """z-scores are clipped to [-Z_FLOOR, Z_LIMIT], so one mis-tracked cue (an octave error)
@@ -517,7 +520,7 @@ def detect_escalation(
 
     params = (params or EscalationParams()).validate()
     signal = check.audio(y)
-    sr = check.sample_rate(sr)
+    sr = check_input_rate(check.sample_rate(sr), "y")
     check.full_scale(signal, where="y", sr=sr)
     mono = signal.reshape(-1, signal.shape[-1]).mean(axis=0, dtype=np.float64).astype(np.float32)
     started = time.perf_counter()
@@ -544,6 +547,7 @@ def detect_escalation_file(
 
     params = (params or EscalationParams()).validate()
     info = audio_info(path)
+    check_input_rate(info.sample_rate, str(path))
     chunk = float(chunk_s or analysis_chunk_s(service))
     if blocks is None:
         blocks = stream_audio(path, params.analysis_sr, channel=channel, block_s=chunk)
@@ -551,6 +555,17 @@ def detect_escalation_file(
     report = _analyze(service, blocks, n_samples, params, progress, 0.0, chunk_s=chunk)
     report.warnings[:0] = [f"{Path(path).name}: {problem}" for problem in info.problems]
     return report, info
+
+
+def check_input_rate(sr: int, where: str) -> int:
+    """`sr`, or `InvalidAudioError` when it is below `MIN_INPUT_SR` (`where`: the input)."""
+    if sr < MIN_INPUT_SR:
+        raise InvalidAudioError(
+            f"{where}: a sample rate of {sr} Hz holds frequencies up to {sr / 2:g} Hz only; the "
+            f"analysis reads the telephone band up to {HIGH_BAND_HZ[1]:g} Hz and needs at least "
+            f"{MIN_INPUT_SR} Hz (8000 Hz telephone audio is fine): is the rate right?"
+        )
+    return sr
 
 
 # -- the pipeline ----------------------------------------------------------------------------

@@ -49,6 +49,7 @@ from gpuaudio.analysis.escalation import (
     _measure,
     _Raw,
     _window_batches,
+    check_input_rate,
     score_windows,
 )
 from gpuaudio.analysis.segments import (
@@ -239,7 +240,7 @@ class EscalationMonitor:
             service = AudioFeatureService()
         self.service = service
         self.params = (params or EscalationParams()).validate()
-        self.sr = check.sample_rate(sr)
+        self.sr = check_input_rate(check.sample_rate(sr), "the stream")
         self._resampler = StreamResampler(self.sr, self.params.analysis_sr)
         self._window, self._hop = self.params.window_samples()
         self._chunk_windows = _chunk_windows(service, self.params, chunk_s)
