@@ -338,6 +338,9 @@ def test_the_index_lists_every_row_escaped(tmp_path):
     assert "3 recording(s), 1.02 h of audio, 12 s escalated in all, 1 failed" in page
     assert 'data-sort="3600.000000">1:00:00<' in page  # numbers sort by value, shown as clock
     assert list(tmp_path.joinpath("archive").iterdir()) == [path]  # no temporary left
+    plain = tmp_path / "plain.txt"
+    plain.write_text("")  # the mode the user's umask gives a new file (0644 at 022)
+    assert path.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777  # not mkstemp's 0600
 
 
 @pytest.mark.parametrize(("link", "href"), [

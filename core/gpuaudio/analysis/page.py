@@ -22,7 +22,6 @@ import io
 import json
 import math
 import os
-import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from urllib.parse import quote, urlsplit
 
 import numpy as np
 
+from gpuaudio._atomic import write_atomic
 from gpuaudio.analysis.cues import FEATURES
 from gpuaudio.analysis.escalation import clock as escalation_clock
 from gpuaudio.analysis.segments import cue_contributions
@@ -616,19 +616,10 @@ def write_index_page(out_dir: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
     out_dir = Path(out_dir)
     text = render_index_page(rows, title=f"gpuaudio archive: {out_dir.resolve().name}")
     target = out_dir / INDEX_HTML
-    temporary: str | None = None
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".index-", suffix=".html", dir=out_dir)
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, target)
-        temporary = None
+        write_atomic(target, text.encode("utf-8"))
     except OSError as exc:
         raise OutputWriteError(
             f"cannot write the archive index {target}: {exc.strerror or exc}"
         ) from exc
-    finally:
-        if temporary is not None:
-            Path(temporary).unlink(missing_ok=True)
     return target

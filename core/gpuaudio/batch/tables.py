@@ -20,10 +20,10 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from gpuaudio._atomic import write_atomic_with
 from gpuaudio.analysis.escalation import Baseline
 from gpuaudio.analysis.report import REPORT_JSON, WINDOW_COLUMNS, WINDOWS_CSV
 from gpuaudio.analysis.segments import Segment
-from gpuaudio.batch._files import write_atomic_with
 from gpuaudio.batch.inputs import WorkItem
 from gpuaudio.batch.status import RecordingStatus
 

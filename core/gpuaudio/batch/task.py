@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from gpuaudio.batch._files import write_atomic
+from gpuaudio._atomic import write_atomic
 from gpuaudio.batch.inputs import WorkItem
 from gpuaudio.batch.status import STATUS_JSON, RecordingStatus, load_status
 
