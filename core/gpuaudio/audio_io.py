@@ -134,18 +134,17 @@ def sha256_file(path: str | Path, block_bytes: int = 1 << 20) -> str:
 
 def to_mono(data: np.ndarray, channel: int | None) -> np.ndarray:
     """(frames, channels) or (frames,) -> float32 (frames,): the mean, or one channel."""
+    channels = 1 if data.ndim == 1 else data.shape[1]
+    if channel is not None and not 0 <= channel < channels:
+        have = f"has {channels} channels (0..{channels - 1})"
+        if channels == 1:
+            have = "is mono (channel 0)"
+        raise AudioFileError(f"channel {channel} requested but the audio {have}")
     if data.ndim == 1:
-        if channel not in (None, 0):
-            raise AudioFileError(f"channel {channel} requested but the audio is mono")
         return data.astype(np.float32, copy=False)
     if channel is None:
         mixed: np.ndarray = data.mean(axis=1, dtype=np.float64)
         return mixed.astype(np.float32)
-    if not 0 <= channel < data.shape[1]:
-        raise AudioFileError(
-            f"channel {channel} requested but the audio has {data.shape[1]} channels "
-            f"(0..{data.shape[1] - 1})"
-        )
     return np.ascontiguousarray(data[:, channel], dtype=np.float32)
 
 

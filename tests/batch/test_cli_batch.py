@@ -18,7 +18,7 @@ def test_all_succeed_exit_0_with_a_summary_line(archive, tmp_path, capsys):
                  "--threshold", "3.0", "--no-html"])
     captured = capsys.readouterr()
     assert code == 0
-    assert "3 of 3 recording(s) analysed (0 from an earlier run)" in captured.out
+    assert "3 of 3 recording(s) analysed, 0.01 h of audio in " in captured.out
     assert captured.err == ""
     assert len(pq.read_table(out / RECORDINGS_PARQUET)) == 3
     assert sorted(p.name for p in (out / "talk").iterdir() if p.suffix in (".html", ".flac")) == []

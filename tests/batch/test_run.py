@@ -111,6 +111,10 @@ def test_rerun_resumes_retry_failed_reruns_failures_force_reruns_all(archive, co
 
     resumed = _run([archive], out)
     assert (resumed.reused, resumed.ok, resumed.failed, resumed.audio_s) == (4, 3, 1, 0.0)
+    assert resumed.line().startswith(
+        "1 of 4 recording(s) failed; 3 of 4 recording(s) analysed (4 result(s) taken from an "
+        "earlier run), no audio to analyse ("
+    )
     assert pq.read_table(out / RECORDINGS_PARQUET).to_pylist() == first
 
     retried = _run([archive], out, retry_failed=True)

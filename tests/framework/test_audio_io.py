@@ -145,3 +145,15 @@ def test_samples_far_beyond_full_scale_are_refused_with_their_place(tmp_path):
     sf.write(path, data, 16000, subtype="FLOAT")
     with pytest.raises(InvalidAudioError, match=r"magnitude 3\.28e\+04 at 1\.500 s.*full scale"):
         read_audio(path, 16000)
+
+
+def test_a_channel_the_file_lacks_is_named_with_those_it_has(tmp_path):
+    mono, stereo = tmp_path / "mono.wav", tmp_path / "stereo.wav"
+    sf.write(mono, _noise(1600, 1), 16000)
+    sf.write(stereo, _noise(1600, 2), 16000)
+    with pytest.raises(AudioFileError, match=r"channel 1 requested but the audio is mono "
+                                             r"\(channel 0\)$"):  # fmt: skip
+        read_audio(mono, 16000, channel=1)
+    with pytest.raises(AudioFileError, match=r"channel 2 .* has 2 channels \(0\.\.1\)$"):
+        read_audio(stereo, 16000, channel=2)
+    assert read_audio(stereo, 16000, channel=1).shape == (1600,)

@@ -56,12 +56,17 @@ class BatchSummary:
 
     def line(self) -> str:
         """One line for the end of the command."""
-        speed = self.audio_s / self.seconds if self.seconds > 0 else 0.0
-        text = (
-            f"{self.ok} of {self.total} recording(s) analysed ({self.reused} from an earlier run), "
-            f"{self.audio_s / 3600:.2f} h of audio in {self.seconds:.1f} s ({speed:.0f}x real "
-            f"time, {self.engine} engine); outputs in {self.out_dir}"
-        )
+        text = f"{self.ok} of {self.total} recording(s) analysed"
+        if self.reused:  # ok or failed: a result of an earlier run with these settings
+            text += f" ({self.reused} result(s) taken from an earlier run)"
+        if self.audio_s > 0 and self.seconds > 0:
+            text += (
+                f", {self.audio_s / 3600:.2f} h of audio in {self.seconds:.1f} s "
+                f"({self.audio_s / self.seconds:.0f}x real time, {self.engine} engine)"
+            )
+        else:
+            text += f", no audio to analyse ({self.seconds:.1f} s, {self.engine} engine)"
+        text += f"; outputs in {self.out_dir}"
         if self.failed:
             text = f"{self.failed} of {self.total} recording(s) failed; " + text
             text += f"; failures in {self.out_dir / 'recordings.csv'} (--retry-failed reruns them)"
