@@ -332,7 +332,8 @@ def test_header_problems_reads_libsndfile_notes():
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("threshold", float("nan")), ("max_gap_s", float("nan")), ("context_s", -1.0),
+    [("threshold", float("nan")), ("threshold", -1.0), ("threshold", 0.0),
+     ("max_gap_s", float("nan")), ("context_s", -1.0),
      ("max_flatness", 0.0), ("weights", (1.0, 1.0, 1.0)), ("baseline_iterations", -1)],
 )
 def test_bad_new_parameters_are_refused(field, value):

@@ -69,7 +69,8 @@ def test_manifest_ids_channels_and_carried_columns(tmp_path):
     ("text", "expected"),
     [
         ("file,id\na.wav,x\n", "needs a 'path' column"),
-        ("path,id\naudio.wav,x\naudio.wav,x\n", "'x' is given to several recordings"),
+        ("path,id\naudio.wav,x\naudio.wav,x\n", "line 3: 'x'); ids name output folders"),
+        ("path,id\naudio.wav,Case7\naudio.wav,case7\n", "whatever the case of their letters"),
         ("path\nmissing.wav\n", "missing.wav: no such file"),
         ("path,id\naudio.wav,../escape\n", "not a safe folder name"),
         ("path,channel\naudio.wav,left\n", "channel 'left'"),
@@ -142,3 +143,10 @@ def test_a_folder_input_skips_the_output_folder_inside_it_and_refuses_to_be_it(t
     assert len(collect_inputs([archive])) == 2  # without an output folder: every file
     with pytest.raises(BatchInputError, match="the input folder is the output folder"):
         collect_inputs([archive], archive)
+
+
+def test_ids_that_differ_only_in_case_get_hashes(tmp_path):
+    _touch(tmp_path / "A" / "call.wav"), _touch(tmp_path / "a" / "call.wav")
+    ids = [item.id for item in collect_inputs([tmp_path])]
+    assert ids[0].startswith("A__call-") and ids[1].startswith("a__call-")  # one folder each
+    assert len({i.casefold() for i in ids}) == 2  # also where case is ignored (macOS, Windows)

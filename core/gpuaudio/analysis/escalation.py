@@ -285,8 +285,12 @@ class EscalationParams:
             raise InvalidParameterError(
                 f"hop_s must be above 0 and at most window_s ({self.window_s}), got {self.hop_s}"
             )
-        if not math.isfinite(self.threshold):
-            raise InvalidParameterError(f"threshold must be a finite number, got {self.threshold}")
+        if not (math.isfinite(self.threshold) and self.threshold > 0):
+            raise InvalidParameterError(
+                f"threshold must be a number above 0, got {self.threshold}: a window's score is "
+                "its evidence over the voice's calm baseline, and at 0 or below every calm "
+                "window would count as escalated"
+            )
         for name in (
             "min_duration_s", "max_gap_s", "max_pause_s", "min_pitch_rise_st", "min_level_rise_db",
             "max_gain_correction_db", "short_segment_s", "short_score_margin",

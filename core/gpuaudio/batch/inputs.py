@@ -91,21 +91,25 @@ def collect_inputs(
                 continue  # a file given twice (by itself and in its folder) runs once
             seen.add(key)
             found.append(entry)
-    named = [entry.item.id for entry in found if entry.item.id]
+    # Ids name folders: unique even where the file system ignores case (macOS, Windows).
+    named = [entry.item.id.casefold() for entry in found if entry.item.id]
     duplicates = [name for name, count in Counter(named).items() if count > 1]
     if duplicates:
-        lines = [entry.where for entry in found if entry.item.id == duplicates[0]]
+        lines = [
+            f"{entry.where}: {entry.item.id!r}" for entry in found
+            if entry.item.id.casefold() == duplicates[0]
+        ]
         raise BatchInputError(
-            f"the id {duplicates[0]!r} is given to several recordings ({'; '.join(lines)}); "
-            "ids name output folders and must be unique"
+            f"one id is given to several recordings ({'; '.join(lines)}); ids name output "
+            "folders and must be unique, whatever the case of their letters"
         )
-    counts = Counter(entry.derived for entry in found if not entry.item.id)
+    counts = Counter(entry.derived.casefold() for entry in found if not entry.item.id)
     return [_settle(entry, counts, set(named), out) for entry in found]
 
 
 def _settle(entry: _Found, counts: Counter[str], taken: set[str], out: Path | None) -> WorkItem:
     """The item with its id: the manifest's, or the derived name, made unique by a hash of
-    the path when another recording would have it too, unless an earlier run's output folder
+    the path when another recording would have it too (in any case of its letters), unless an earlier run's output folder
     in `out` shows the recording already has one of the two."""
     item = entry.item
     if item.id:
@@ -115,7 +119,8 @@ def _settle(entry: _Found, counts: Counter[str], taken: set[str], out: Path | No
     hashed = f"{name}-{digest}"
     if _made_for(out, hashed, item):
         return replace(item, id=hashed)
-    if name in taken or (counts[name] > 1 and not _made_for(out, name, item)):
+    folded = name.casefold()
+    if folded in taken or (counts[folded] > 1 and not _made_for(out, name, item)):
         return replace(item, id=hashed)
     return replace(item, id=name)
 
