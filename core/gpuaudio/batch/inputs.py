@@ -109,8 +109,8 @@ def collect_inputs(
 
 def _settle(entry: _Found, counts: Counter[str], taken: set[str], out: Path | None) -> WorkItem:
     """The item with its id: the manifest's, or the derived name, made unique by a hash of
-    the path when another recording would have it too (in any case of its letters), unless an earlier run's output folder
-    in `out` shows the recording already has one of the two."""
+    the path when another recording would have it too (in any case of its letters), unless an
+    earlier run's output folder in `out` shows the recording already has one of the two."""
     item = entry.item
     if item.id:
         return item
