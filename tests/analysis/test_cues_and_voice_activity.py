@@ -302,6 +302,9 @@ def test_noise_hum_and_dither_are_not_speech(fake_service, kind):
     assert not report.windows.speech.any() and report.segments == []
     assert report.baseline is None
     assert "is this a recording of speech?" in report.warnings[0]
+    reason = {"white": "voiced but noise-like", "dither": "without voicing",  # fake F0's voicing
+              "hum": "voiced but steady, without the pauses of speech"}[kind]  # fmt: skip
+    assert f"of the 40 others: 40 {reason}" in report.warnings[0]
 
 
 def test_little_speech_gives_a_warning(fake_service, tones):

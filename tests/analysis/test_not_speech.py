@@ -66,6 +66,10 @@ def test_music_is_not_speech(reports, condition):
     assert speech.sum() <= 0.1 * speech.size  # a window or two at most
     assert any("is this a recording of speech?" in text for text in report.warnings)
     assert any("sound like music" in text for text in report.warnings)
+    (note,) = [text for text in report.warnings if "sound like music" in text]
+    assert "over ~20 s" in note  # the 20-s file's windows, not the 31-s context it lacks
+    (scored,) = [text for text in report.warnings if "is this a recording of speech?" in text]
+    assert "like music" in scored  # why the windows are not speech
 
 
 SOURCES = ROOT / "benchmarks" / "escalation_real" / "sources"

@@ -50,7 +50,12 @@ from gpuaudio.analysis.cues import (
 from gpuaudio.analysis.segments import Segment as Segment  # a report's; re-exported
 from gpuaudio.analysis.segments import find_segments, frame_pitch, merge_runs
 from gpuaudio.analysis.states import Cues, calmer_state
-from gpuaudio.analysis.voice_activity import MUSIC_CONTEXT_S, shaped_sound, voice_activity
+from gpuaudio.analysis.voice_activity import (
+    MUSIC_CONTEXT_S,
+    shaped_sound,
+    voice_activity,
+    why_not_speech,
+)
 from gpuaudio.analysis.voices import find_voices
 from gpuaudio.errors import InvalidAudioError, InvalidParameterError
 from gpuaudio.progress import clock as clock  # lives in the framework; re-exported
@@ -1390,10 +1395,11 @@ def _speech_notes(
             "windows): each window was measured around its own mean; check the recording chain"
         )
     if n_music:
+        context_s = min(MUSIC_CONTEXT_S, speech.size * params.hop)
         notes.append(
             f"{n_music} window(s) ({n_music * params.hop:.0f} s) sound like music (pitch held "
-            f"like notes, or spread like several voices at once, over ~{MUSIC_CONTEXT_S:.0f} "
-            "s) and were not analysed as speech"
+            f"like notes, or spread like several voices at once, over ~{context_s:.0f} s) and "
+            "were not analysed as speech"
         )
     if fit is None:
         voiced = raw.voiced_fraction >= params.min_voiced_fraction
@@ -1406,11 +1412,11 @@ def _speech_notes(
                 "windows of it for a baseline, so nothing was scored"
             )
         else:
+            others = "; ".join(why_not_speech(raw, params, music))
             notes.append(
-                f"only {n_speech} window(s) hold speech ({int(voiced.sum())} with voicing, the "
-                f"rest noise-like or at the noise floor); at least {params.min_baseline_windows}"
-                " are needed for a baseline, so nothing was scored: is this a recording of "
-                "speech?"
+                f"only {n_speech} window(s) hold speech; of the {speech.size - n_speech} others: "
+                f"{others}. At least {params.min_baseline_windows} are needed for a baseline, "
+                "so nothing was scored: is this a recording of speech?"
             )
     elif speech_s < params.min_speech_s:
         notes.append(

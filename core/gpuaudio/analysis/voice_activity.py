@@ -97,6 +97,22 @@ def _music(raw: _Raw, sound: np.ndarray, params: EscalationParams) -> np.ndarray
     return music
 
 
+def why_not_speech(raw: _Raw, params: EscalationParams, music: np.ndarray) -> list[str]:
+    """Why the windows that are not speech are not, as counts in words ("12 without
+    voicing"), each window under its first reason; reasons no window has are left out."""
+    voiced = (raw.voiced_fraction >= params.min_voiced_fraction) & np.isfinite(raw.f0_median_hz)
+    steady = raw.level_dbfs < noise_floor(raw) + _SPEECH_SNR_DB
+    flat = ~(np.nan_to_num(raw.flatness, nan=1.0) <= params.max_flatness)
+    reasons = (
+        (~voiced, "without voicing"),
+        (voiced & flat, "voiced but noise-like (a flat spectrum)"),
+        (voiced & ~flat & steady, "voiced but steady, without the pauses of speech (a tone, a "
+                                  "hum, a held sound?)"),
+        (voiced & ~flat & ~steady & music, "like music"),
+    )
+    return [f"{int(mask.sum())} {words}" for mask, words in reasons if mask.any()]
+
+
 _SPEECH_SNR_DB = 6.0
 """Speech windows are at least this far above the recording's noise floor."""
 
