@@ -146,6 +146,8 @@ def test_inputs_with_one_stem_get_a_folder_each(tmp_path):
         "call_wav", "call_flac", "other"
     ]
     assert output_folders(["a/call.wav", "b/call.wav"]) == ["a__call_wav", "b__call_wav"]
+    # Folders that differ only in case are one folder on macOS and Windows.
+    assert output_folders(["a/Call.wav", "b/call.wav"]) == ["a__Call_wav", "b__call_wav"]
     with pytest.raises(GpuAudioError, match="share the output folder"):
         output_folders(["a/call.wav", "a/call.wav"])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +32,19 @@ def output_folders(files: list[str]) -> list[str]:
     def with_parent(name: str) -> str:
         return safe_name(f"{Path(name).resolve().parent.name}__{with_extension(name)}")
 
+    def clashing(folders: list[str]) -> set[str]:
+        """Folders another input's folder names too, whatever the case (macOS, Windows)."""
+        counts = Counter(folder.casefold() for folder in folders)
+        return {folder for folder in folders if counts[folder.casefold()] > 1}
+
     folders = [output_folder_name(name) for name in files]
     for widen in (with_extension, with_parent):
-        clashes = {folder for folder in folders if folders.count(folder) > 1}
+        clashes = clashing(folders)
         folders = [
             widen(name) if folder in clashes else folder
             for name, folder in zip(files, folders, strict=True)
         ]
-    clashes = {folder for folder in folders if folders.count(folder) > 1}
+    clashes = clashing(folders)
     if clashes:
         raise GpuAudioError(
             f"several inputs would share the output folder(s) {', '.join(sorted(clashes))} "
