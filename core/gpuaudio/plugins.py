@@ -12,6 +12,7 @@ import functools
 import itertools
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -227,6 +228,26 @@ def _validated_specs(specs: list[BackendSpec], feature: Feature) -> list[Backend
     return specs
 
 
+def _canonical(distribution: str) -> str:
+    """A distribution's name as pip compares names (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+def _refuse_entry_point_clash(
+    registry: PluginRegistry, name: str, first: str, second: str
+) -> None:
+    """Two distributions claim the plugin name `name`: which one loads would depend on the
+    order of sys.path, so neither does (the first is unregistered if it loaded)."""
+    if registry.manager.has_plugin(name):
+        registry.manager.unregister(name=name)
+        registry.loaded[:] = [p for p in registry.loaded if p.plugin != name]
+    error = (
+        f"the plugin name {name!r} is claimed by {first} and by {second}; neither is loaded: "
+        "uninstall the one you do not trust"
+    )
+    registry._add_failure(PluginFailure(name, f"{first}, {second}", error))
+
+
 def make_plugin_manager(
     *,
     load_entry_points: bool = True,
@@ -247,12 +268,19 @@ def make_plugin_manager(
         return registry
     if only is None and os.environ.get(PLUGINS_ENV):
         only = [name.strip() for name in os.environ[PLUGINS_ENV].split(",") if name.strip()]
+    owners: dict[str, str] = {}  # entry-point name -> the distribution that claimed it first
+    clashed: set[str] = set()
     for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
         if only is not None and entry_point.name not in only:
             continue
         dist = entry_point.dist
         dist_name = dist.metadata["Name"] if dist is not None else entry_point.value
         version = dist.version if dist is not None else ""
+        owner = owners.setdefault(entry_point.name, dist_name)
+        if _canonical(owner) != _canonical(dist_name) or entry_point.name in clashed:
+            _refuse_entry_point_clash(registry, entry_point.name, owner, dist_name)
+            clashed.add(entry_point.name)
+            continue
         if manager.has_plugin(entry_point.name):
             continue  # the same distribution seen twice on sys.path
         try:

@@ -154,3 +154,32 @@ def test_a_bad_time_limit_is_a_config_error(raw):
         plugin_timeout({"GPUAUDIO_PLUGIN_IMPORT_TIMEOUT": raw})
     assert plugin_timeout({"GPUAUDIO_PLUGIN_IMPORT_TIMEOUT": " 2.5 "}) == 2.5
     assert plugin_timeout({}) == 10.0
+
+
+SHADOW = """
+from gpuaudio import hookimpl
+
+@hookimpl
+def gpuaudio_f0_backends():
+    raise AssertionError("an impostor's hook must never run")
+"""
+
+
+def test_a_distribution_claiming_a_taken_plugin_name_loads_neither(tmp_path, monkeypatch):
+    """An impostor named like the built-in librosa plugin: which one loaded would depend on
+    sys.path, so neither does, and the clash names both distributions."""
+    (tmp_path / "shadowmod.py").write_text(textwrap.dedent(SHADOW))
+    info = tmp_path / "gpuaudio_shadow-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: gpuaudio-shadow\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[gpuaudio]\nlibrosa = shadowmod\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("GPUAUDIO_PLUGINS", raising=False)
+    registry = make_plugin_manager()
+    assert "librosa" not in {p.plugin for p in registry.loaded}
+    assert not registry.manager.has_plugin("librosa")
+    (failure,) = [f for f in registry.failures if f.plugin == "librosa"]
+    assert "gpuaudio-shadow" in failure.distribution and "gpuaudio-librosa" in failure.distribution
+    assert "neither is loaded" in failure.error
+    assert not [s for s in registry.specs("f0") if s.plugin == "librosa"]
+    assert "crepe" in {p.plugin for p in registry.loaded}  # other plugins still serve

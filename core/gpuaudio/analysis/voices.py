@@ -26,7 +26,7 @@ from gpuaudio.analysis.states import (
 )
 
 if TYPE_CHECKING:
-    from gpuaudio.analysis.escalation import EscalationParams
+    from gpuaudio.analysis.params import EscalationParams
 
 _VOICES_ST = 8.0
 """Windows' own pitch in two states at least this far apart (taking turns): two voices."""

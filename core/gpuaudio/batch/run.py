@@ -26,7 +26,7 @@ from gpuaudio.batch.task import BatchSettings, Mode, RecordingTask, cancel_prefe
 from gpuaudio.errors import ConfigError, OutputWriteError
 
 if TYPE_CHECKING:
-    from gpuaudio.analysis.escalation import EscalationParams
+    from gpuaudio.analysis.params import EscalationParams
     from gpuaudio.config import Config
 
 ENGINES = ("local", "dask")
@@ -99,7 +99,7 @@ def run_batch(
     `gpuaudio.analysis.report.write_report` makes it. Raises `BatchInputError`
     for unusable inputs before anything runs; per-recording failures are in the summary.
     """
-    from gpuaudio.analysis.escalation import EscalationParams
+    from gpuaudio.analysis.params import EscalationParams
     from gpuaudio.batch.tables import write_tables
     from gpuaudio.config import load_config
 

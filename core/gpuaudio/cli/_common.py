@@ -55,7 +55,7 @@ def service_from_args(args: argparse.Namespace) -> Any:
 
 
 def params_from_args(args: argparse.Namespace) -> Any:
-    from gpuaudio.analysis.escalation import EscalationParams
+    from gpuaudio.analysis.params import EscalationParams
 
     return EscalationParams(
         window_s=_given(args.window), hop_s=args.hop, threshold=_given(args.threshold),
@@ -74,7 +74,7 @@ class _Default:
         self.field = field
 
     def value(self) -> float:
-        from gpuaudio.analysis.escalation import EscalationParams
+        from gpuaudio.analysis.params import EscalationParams
 
         return float(getattr(EscalationParams(), self.field))
 
