@@ -132,6 +132,7 @@ class BackendSpec:
     """Filled in by the plugin manager: the entry-point name that registered the spec."""
 
     def __post_init__(self) -> None:
+        self._check_types()
         if not self.name or not self.name.replace("-", "_").isidentifier():
             raise ValueError(
                 f"BackendSpec.name must be an identifier-like string, got {self.name!r}"
@@ -154,6 +155,39 @@ class BackendSpec:
             raise ValueError(
                 f"BackendSpec.options must be a pydantic model class, got {self.options!r}"
             )
+
+    def _check_types(self) -> None:
+        """A plugin's spec with a value of the wrong type (``priority="10"``, ``requires=
+        "librosa"``) is refused here, in its hook, not met later in the resolver."""
+        for name in ("name", "load", "install_hint", "description"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(
+                    f"BackendSpec.{name} must be a string, got {getattr(self, name)!r}"
+                )
+        for name in ("devices", "requires"):
+            value = getattr(self, name)
+            if not isinstance(value, (tuple, list)) or not all(isinstance(v, str) for v in value):
+                raise ValueError(f"BackendSpec.{name} must be a tuple of strings, got {value!r}")
+            object.__setattr__(self, name, tuple(value))
+        for name in ("priority", "min_free_memory_mb"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"BackendSpec.{name} must be an integer, got {value!r}")
+        if self.min_free_memory_mb < 0:
+            raise ValueError(
+                f"BackendSpec.min_free_memory_mb must be >= 0, got {self.min_free_memory_mb}"
+            )
+        capability = self.min_compute_capability
+        if capability is not None and not (
+            isinstance(capability, tuple) and len(capability) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in capability)
+        ):
+            raise ValueError(
+                "BackendSpec.min_compute_capability must be None or (major, minor) integers, "
+                f"e.g. (7, 0), got {capability!r}"
+            )
+        if not isinstance(self.auto, bool):
+            raise ValueError(f"BackendSpec.auto must be True or False, got {self.auto!r}")
 
     @property
     def api_compatible(self) -> bool:

@@ -71,3 +71,12 @@ class Terminated(BaseException):
 def raise_terminated(signum: int, frame: object) -> None:
     """A SIGTERM handler: raise `Terminated` where the program is."""
     raise Terminated
+
+
+def describe(exc: BaseException) -> str:
+    """``repr(exc)`` for messages, or its class name when that repr itself fails (plugin code's
+    exceptions are not to be trusted to describe themselves)."""
+    try:
+        return repr(exc)
+    except Exception:  # any failure of foreign code
+        return f"{type(exc).__name__} (whose description failed)"

@@ -24,7 +24,7 @@ import pluggy
 
 from gpuaudio import hookspecs
 from gpuaudio.backends import API_VERSION, FEATURES, BackendSpec, Feature
-from gpuaudio.errors import ConfigError
+from gpuaudio.errors import ConfigError, describe
 
 ENTRY_POINT_GROUP = "gpuaudio"
 PLUGINS_ENV = "GPUAUDIO_PLUGINS"
@@ -65,7 +65,7 @@ def _isolated(call: Callable[[], Any], seconds: float, what: str) -> Any:
             f"leave it out with {PLUGINS_ENV}=<the plugins to load>, or uninstall it"
         )
     if "error" in outcome:
-        raise _PluginFault(repr(outcome["error"]))
+        raise _PluginFault(describe(outcome["error"]))
     return outcome["value"]
 
 

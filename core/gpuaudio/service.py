@@ -32,11 +32,11 @@ from gpuaudio.cqt_geometry import CqtGeometry
 from gpuaudio.errors import (
     BackendError,
     ConfigError,
-    GpuAudioError,
     GpuOutOfMemoryError,
     InsufficientMemoryError,
     InvalidAudioError,
     InvalidParameterError,
+    describe,
 )
 from gpuaudio.memory import MemoryManager, frame_chunks
 from gpuaudio.plugins import PluginRegistry, make_plugin_manager
@@ -197,7 +197,7 @@ class AudioFeatureService:
                 raise
             except (Exception, SystemExit) as exc:  # a backend must not end the program
                 raise BackendError(
-                    f"backend {candidate.spec.name!r} ({feature}) failed to load: {exc!r}"
+                    f"backend {candidate.spec.name!r} ({feature}) failed to load: {describe(exc)}"
                 ) from exc
             if not isinstance(backend, PROTOCOLS[feature]):
                 raise BackendError(
@@ -209,14 +209,17 @@ class AudioFeatureService:
     def _dispatch(
         self,
         feature: Feature,
-        call: Callable[[Any], Any],
+        data: np.ndarray,
+        call: Callable[[Any, np.ndarray], Any],
         expected: contract.Expected,
         choice: BackendChoice | None = None,
     ) -> Any:
-        """Run `call(backend)` on the best backend (of `choice`, else of the config's), falling
-        back on failure when allowed.
+        """Run `call(backend, data)` on the best backend (of `choice`, else of the config's),
+        falling back on failure when allowed.
 
-        A result that breaks the feature's contract (`expected`) is a `BackendError`.
+        Each backend gets its own copy of `data`: one that writes into its input can neither
+        change the caller's array nor what the next backend is given. A result that breaks the
+        feature's contract (`expected`) is a `BackendError`.
         """
         resolution = self.resolution(feature, choice)
         tried: list[str] = []
@@ -225,7 +228,7 @@ class AudioFeatureService:
             started = time.perf_counter()
             try:
                 backend = self._backend(feature, candidate)
-                result = call(backend)
+                result = call(backend, data.copy())
                 _device.synchronize(candidate.device)
                 problem = expected.problem(result)
                 if problem:
@@ -237,12 +240,12 @@ class AudioFeatureService:
                 if not self.config.fallback:
                     raise
                 failure: Exception = exc
-            except GpuAudioError:  # the caller's input or config: no other backend fixes it
+            except (InvalidParameterError, ConfigError):  # the caller's: no backend fixes it
                 raise
             except (Exception, SystemExit) as exc:  # a CUDA/driver error, a bug: keep going
                 failure = BackendError(
                     f"backend {candidate.spec.name!r} ({feature}) failed on {candidate.device}: "
-                    f"{exc!r}"
+                    f"{describe(exc)}"
                 )
                 if not self.config.fallback:
                     raise failure from exc
@@ -361,12 +364,12 @@ class AudioFeatureService:
         shown = {"center": "center=False" if not center else f"pad_mode={mode!r}"}
 
         def compute(segment: np.ndarray) -> Any:
-            def call(backend: Any) -> Any:
+            def call(backend: Any, y: np.ndarray) -> Any:
                 declared = declared_kwargs(backend.f0, optional)
                 name = getattr(backend, "name", type(backend).__name__)
                 _pyin.refuse_unhonoured(name, optional, declared, shown)
                 return backend.f0(
-                    segment, sr, fmin=fmin, fmax=fmax, frame_length=frame_length,
+                    y, sr, fmin=fmin, fmax=fmax, frame_length=frame_length,
                     hop_length=hop, **declared,
                 )
 
@@ -376,7 +379,7 @@ class AudioFeatureService:
             expected = contract.expected_f0(
                 segment.shape[0], frames, unvoiced_nan=fill is not None
             )
-            return self._dispatch("f0", call, expected, backend)
+            return self._dispatch("f0", segment, call, expected, backend)
 
         context = math.ceil(_F0_CONTEXT_SECONDS * sr / hop) + math.ceil(frame_length / 2 / hop)
         parts = self._framewise(
@@ -463,8 +466,9 @@ class AudioFeatureService:
         def compute(segment: np.ndarray) -> Any:
             return self._dispatch(
                 "stft",
-                lambda b: b.stft(
-                    segment,
+                segment,
+                lambda b, y: b.stft(
+                    y,
                     n_fft=n_fft,
                     hop_length=hop,
                     win_length=win_length,
@@ -519,8 +523,9 @@ class AudioFeatureService:
         def compute(segment: np.ndarray) -> Any:
             return self._dispatch(
                 "mel",
-                lambda b: b.melspectrogram(
-                    segment,
+                segment,
+                lambda b, y: b.melspectrogram(
+                    y,
                     sr,
                     n_fft=n_fft,
                     hop_length=hop,
@@ -593,8 +598,9 @@ class AudioFeatureService:
         def compute(segment: np.ndarray) -> Any:
             return self._dispatch(
                 "cqt",
-                lambda b: b.cqt(
-                    segment,
+                segment,
+                lambda b, y: b.cqt(
+                    y,
                     sr,
                     hop_length=hop,
                     fmin=low,

@@ -16,6 +16,7 @@ import pytest
 from gpuaudio import AudioFeatureService, BackendError, BackendSpec, F0Frames, hookimpl
 from gpuaudio.contract import frame_count
 from gpuaudio.device import CPU_ONLY
+from gpuaudio.errors import InvalidAudioError
 from gpuaudio.plugins import make_plugin_manager
 
 FAULT = {"name": ""}
@@ -41,6 +42,23 @@ def _spoil(good: np.ndarray) -> Any:
     return good
 
 
+class _Unprintable(Exception):
+    def __repr__(self) -> str:
+        raise RuntimeError("its repr fails too")
+
+
+def _misbehave(y: np.ndarray) -> None:
+    """The faults of a backend's own conduct, before any result."""
+    fault = FAULT["name"]
+    if fault == "scribble":  # writes into its input, then fails
+        y[...] = 0.0
+        raise RuntimeError("scribbled on its input")
+    if fault == "own-error":  # gpuaudio's error about input, for a fault of its own
+        raise InvalidAudioError("an internal fault dressed as the caller's")
+    if fault == "unprintable":
+        raise _Unprintable()
+
+
 class BadStft:
     """librosa's STFT, spoiled as `FAULT` says."""
 
@@ -48,6 +66,7 @@ class BadStft:
         self.context = context
 
     def stft(self, y, *, n_fft, hop_length, win_length, window, center, pad_mode):  # type: ignore[no-untyped-def]
+        _misbehave(y)
         good = librosa.stft(
             y, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
             center=center, pad_mode=pad_mode,
@@ -125,6 +144,45 @@ def test_a_bad_result_falls_back_to_the_next_backend(registry, monkeypatch, faul
     prov = service.provenance["stft"]
     assert prov.backend != "badstft"
     assert "badstft" in prov.fallbacks[0] and "contract" in prov.fallbacks[0]
+
+
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [("scribble", "RuntimeError('scribbled on its input')"),
+     ("own-error", "InvalidAudioError(\"an internal fault dressed as the caller's\")"),
+     ("unprintable", "_Unprintable (whose description failed)")],
+)  # fmt: skip
+def test_a_backend_that_misbehaves_falls_back_and_the_callers_audio_is_untouched(
+    registry, monkeypatch, fault, said
+):
+    monkeypatch.setitem(FAULT, "name", fault)
+    y = SIGNAL.copy()
+    service = AudioFeatureService({}, registry=registry, device_info=CPU_ONLY)
+    result = service.stft(y, n_fft=512, hop_length=256)
+    np.testing.assert_array_equal(y, SIGNAL)  # the caller's array, as given
+    np.testing.assert_allclose(result, librosa.stft(SIGNAL, n_fft=512, hop_length=256), atol=1e-5)
+    (fallback,) = service.provenance["stft"].fallbacks
+    assert fallback.startswith("badstft: backend 'badstft' (stft) failed on cpu: ")
+    assert fallback.endswith(said)
+    strict = AudioFeatureService(
+        {"fallback": False, "backends": {"stft": "badstft"}}, registry=registry,
+        device_info=CPU_ONLY,
+    )  # fmt: skip
+    with pytest.raises(BackendError, match="backend 'badstft'"):
+        strict.stft(y, n_fft=512, hop_length=256)
+    np.testing.assert_array_equal(y, SIGNAL)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("priority", "10"), ("priority", True), ("min_compute_capability", "7.0"),
+     ("min_compute_capability", (7,)), ("requires", "librosa"), ("devices", "cpu"),
+     ("min_free_memory_mb", -1), ("auto", 1), ("name", 5), ("description", None)],
+)  # fmt: skip
+def test_a_spec_of_the_wrong_type_is_refused_in_its_hook(field, value):
+    with pytest.raises(ValueError, match=f"BackendSpec.{field} must be"):
+        BackendSpec(**{"name": "x", "feature": "stft", "load": "m:f", field: value})
+    assert BackendSpec("x", "stft", "m:f", requires=["numpy"]).requires == ("numpy",)
 
 
 def test_a_good_result_passes(registry, monkeypatch):
