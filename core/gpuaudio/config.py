@@ -87,7 +87,9 @@ class MemoryConfig(_Strict):
         0.5, gt=0, le=1, description="Share of free memory a sub-batch may plan to use."
     )
     chunk_seconds: float = Field(
-        3600.0, gt=0, description="Inputs longer than this are processed in chunks (REQ-S-002)."
+        3600.0, gt=0, le=604800,
+        description="Inputs longer than this are processed in chunks (REQ-S-002); at most a "
+        "week (604800 s), longer than any recording.",
     )
 
     @model_validator(mode="after")

@@ -43,6 +43,7 @@ def test_comma_separated_preference_list():
         ({"backends": {"f0": ["auto", "crepe"]}}, "backends.f0"),
         ({"fallback": "sometimes"}, "fallback"),
         ({"memory": {"chunk_seconds": float("inf")}}, "memory.chunk_seconds"),
+        ({"memory": {"chunk_seconds": 1e308}}, "memory.chunk_seconds"),
         ({"backend": {"f0": "crepe"}}, "did you mean 'backends'"),
         ({"memmory": {"max_batch": 64}}, "did you mean 'memory'"),
         ({"memory": {"memory_fraction": float("nan")}}, "memory.memory_fraction"),
