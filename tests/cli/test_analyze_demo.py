@@ -161,3 +161,17 @@ def test_analyze_writes_call_wav_and_call_flac_into_their_own_folders(tmp_path):
     for folder in ("call_wav", "call_flac"):
         report = json.loads((tmp_path / "out" / folder / REPORT_JSON).read_text())
         assert report["input"]["name"] == f"call.{folder.split('_')[1]}"
+
+
+def test_a_file_name_cannot_forge_an_output_line_or_send_terminal_escapes(
+    speech_file, tmp_path, capsys
+):
+    evil = tmp_path / "evil\nFAKE.wav: 9 escalation segment(s)\x1b[31mRED.wav"
+    evil.write_bytes(speech_file.read_bytes())
+    assert main(["analyze", str(evil), "-o", str(tmp_path / "out"), "--no-html"]) == 0
+    captured = capsys.readouterr()
+    assert "\x1b" not in captured.out + captured.err
+    assert not [line for line in captured.out.splitlines() if line.startswith("FAKE.wav")]
+    assert "evil\\nFAKE.wav: 9 escalation segment(s)\\x1b[31mRED.wav: " in captured.out
+    assert main(["analyze", str(tmp_path / "gone\x1b[2J.wav"), "-o", str(tmp_path / "o")]) == 2
+    assert "gone\\x1b[2J.wav" in capsys.readouterr().err

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gpuaudio._text import printable
 from gpuaudio.analysis.page import REPORT_HTML
 from gpuaudio.errors import OutputExistsError, OutputWriteError
 
@@ -131,8 +132,9 @@ def write_report(
     )
     check_outputs(directory, force=force, recording=recording)
     name = _input_name(info)
+    shown = printable(name)  # no control characters in the figure's text
     figure, skipped = render_figure(
-        report, title=name, footer=figure_footer(report, name=name, sha256=sha256)
+        report, title=shown, footer=figure_footer(report, name=shown, sha256=sha256)
     )
     contents: dict[str, bytes] = {
         WINDOWS_CSV: windows_csv(report).encode("utf-8"),

@@ -163,3 +163,4 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
                         help="level a phone line's AGC took away, read back from the noise "
                              "floor, at most this (default %(default)s dB; 0: off, for "
                              "recordings whose background noise stops)")
+

@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from gpuaudio._text import printable
 from gpuaudio.cli._common import (
     add_analysis_options,
     backends_used,
@@ -80,16 +81,17 @@ def run(args: argparse.Namespace) -> int:
                 )
             except GpuAudioError as exc:
                 where = "" if str(name) in str(exc) else f"{name}: "
-                bar.write(f"gpuaudio: error: {where}{exc}")
+                bar.write(f"gpuaudio: error: {printable(where)}{printable(exc)}")
                 failed += 1
                 continue
             finally:
                 bar.update(sum(durations[:number]))
             audio_s += report.duration_s
-            lines.append(f"{name}: {report.summary()}; report in {Path(args.output) / stem}")
+            folder = Path(args.output) / stem
+            lines.append(printable(f"{name}: {report.summary()}; report in {folder}"))
             if not args.quiet:  # on stderr, apart from the results a script may parse
                 for text in report.warnings:
-                    bar.write(f"gpuaudio: warning: {name}: {text}")
+                    bar.write(f"gpuaudio: warning: {printable(name)}: {printable(text)}")
     if not args.quiet and lines:
         done = len(args.files) - failed
         print("\n".join(lines))

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 
 from gpuaudio import __version__
+from gpuaudio._text import printable
 from gpuaudio.cli import analyze, batch, bench, demo, monitor, plugins
 from gpuaudio.errors import GpuAudioError, Terminated, raise_terminated
 from gpuaudio.progress import NOTICE_LOGGER, NoticeHandler
@@ -53,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.run(args)
     except GpuAudioError as exc:
-        print(f"gpuaudio: error: {exc}", file=sys.stderr)
+        print(f"gpuaudio: error: {printable(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("gpuaudio: interrupted", file=sys.stderr)

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gpuaudio._text import printable
 from gpuaudio.cli._common import (
     add_analysis_options,
     backends_used,
@@ -172,14 +173,14 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"Final report (offline, whole stream): {report.summary()}")
         for text in report.warnings:
-            print(f"  warning: {text}")
+            print(f"  warning: {printable(text)}")
     if args.output:
         write_report(
             folder, report, monitor.service, info=info, sha256=digest, channel=args.channel,
             force=args.force, **pages,
         )
         if not args.quiet:
-            print(f"Wrote the report to {folder}; {backends_used(report)}.")
+            print(printable(f"Wrote the report to {folder}; {backends_used(report)}."))
     return 0
 
 

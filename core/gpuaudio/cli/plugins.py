@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from gpuaudio._text import printable
+
 
 def run(args: argparse.Namespace) -> int:
     """Table of every backend: feature, plugin, eligible here or why not, install hint."""
@@ -42,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if registry.failures:
         print("\nplugins that failed to load:")
         for failure in registry.failures:
-            print(f"  {failure.plugin} ({failure.distribution}): {failure.error}")
+            print(printable(f"  {failure.plugin} ({failure.distribution}): {failure.error}"))
     if args.options:
         _print_options(registry.all_specs())
     return 0
