@@ -17,6 +17,11 @@ from gpuaudio.backends import F0Frames
 REAL = ("float32", "float64")
 COMPLEX = ("complex64", "complex128")
 BOOL = ("bool",)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+"""Spectra reach the caller as float32/complex64: a larger value would become inf there."""
+F0_SLACK = 2 ** (1 / 12)
+"""A pitch may lie up to a semitone outside ``[fmin, fmax]`` (interpolation between candidates
+at the range's edge); further out, the backend ignored the range it was given."""
 
 
 def frame_count(n: int, *, span: int, hop: int, center: bool) -> int:
@@ -69,6 +74,10 @@ class Expected:
     dtypes: tuple[str, ...]
     unvoiced_nan: bool = True
     """f0: NaN exactly where unvoiced; False (pyin's ``fill_na=None``): a pitch everywhere."""
+    f0_range: tuple[float, float] | None = None
+    """f0: the ``(fmin, fmax)`` asked for; every pitch within it (`F0_SLACK`)."""
+    nonnegative: bool = False
+    """A power spectrum (mel): no value below 0."""
 
     def problem(self, result: Any) -> str:
         """What is wrong with `result` (empty when it honours the contract)."""
@@ -91,6 +100,10 @@ class Expected:
             return f"{name} has dtype {dtype}, expected {' or '.join(dtypes)}"
         if finite and not _all(_isfinite(array)):
             return f"{name} has NaN or infinite values"
+        if finite and not _all(abs(array) <= _FLOAT32_MAX):
+            return f"{name} has values beyond float32's range (they would become infinite)"
+        if self.nonnegative and not _all(array >= 0):
+            return f"{name} has negative values (it is a power spectrum)"
         return ""
 
     def _f0_problem(self, result: Any) -> str:
@@ -111,19 +124,32 @@ class Expected:
         pitched = f0[voiced] if self.unvoiced_nan else f0  # fill_na=None: a pitch everywhere
         if not _all(_isfinite(pitched) & (pitched > 0)):
             return "f0 has infinite or non-positive values in voiced frames"
+        if self.f0_range is not None:
+            low, high = self.f0_range[0] / F0_SLACK, self.f0_range[1] * F0_SLACK
+            if not _all((pitched >= low) & (pitched <= high)):
+                return (
+                    f"f0 has pitches outside fmin..fmax ({self.f0_range[0]:g}.."
+                    f"{self.f0_range[1]:g} Hz)"
+                )
         if not _all((prob >= 0) & (prob <= 1)):
             return "voiced_prob has values outside [0, 1]"
         return ""
 
 
-def expected_f0(batch: int, frames: int, *, unvoiced_nan: bool = True) -> Expected:
+def expected_f0(
+    batch: int, frames: int, *, unvoiced_nan: bool = True,
+    f0_range: tuple[float, float] | None = None,
+) -> Expected:
     """F0Frames of three (batch, frames) arrays; f0 NaN where unvoiced unless `unvoiced_nan`
-    is False (then a positive pitch in every frame, as pyin's ``fill_na=None``)."""
-    return Expected("f0", (batch, frames), REAL, unvoiced_nan)
+    is False (then a positive pitch in every frame, as pyin's ``fill_na=None``), and within
+    `f0_range` (``(fmin, fmax)``) when given."""
+    return Expected("f0", (batch, frames), REAL, unvoiced_nan, f0_range)
 
 
 def expected_spectrum(
     feature: str, batch: int, rows: int, frames: int, *, complex_: bool
 ) -> Expected:
-    """A (batch, rows, frames) spectrum: complex (STFT, CQT) or real (mel), finite."""
-    return Expected(feature, (batch, rows, frames), COMPLEX if complex_ else REAL)
+    """A (batch, rows, frames) spectrum: complex (STFT, CQT) or real and non-negative (mel),
+    finite."""
+    dtypes = COMPLEX if complex_ else REAL
+    return Expected(feature, (batch, rows, frames), dtypes, nonnegative=not complex_)

@@ -377,7 +377,7 @@ class AudioFeatureService:
                 segment.shape[-1], span=frame_length, hop=hop, center=framed_centred
             )
             expected = contract.expected_f0(
-                segment.shape[0], frames, unvoiced_nan=fill is not None
+                segment.shape[0], frames, unvoiced_nan=fill is not None, f0_range=(fmin, fmax)
             )
             return self._dispatch("f0", segment, call, expected, backend)
 

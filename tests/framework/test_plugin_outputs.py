@@ -39,6 +39,10 @@ def _spoil(good: np.ndarray) -> Any:
         spoiled = good.copy()
         spoiled[..., 3] = np.inf
         return spoiled
+    if fault == "huge":  # finite in double precision, infinite in the caller's single
+        spoiled = good.astype(np.complex128 if np.iscomplexobj(good) else np.float64)
+        spoiled[..., 3] = 1e39
+        return spoiled
     return good
 
 
@@ -88,6 +92,8 @@ class BadF0:
             flag = np.ones_like(flag)
         if FAULT["name"] == "zero-unvoiced":
             f0 = np.nan_to_num(f0)
+        if FAULT["name"] == "out-of-range":  # ignores fmin/fmax: ten times the pitch
+            f0 = 10 * f0
         if FAULT["name"] == "tuple":
             return f0, flag, prob
         return F0Frames(_spoil(f0), flag, prob)
@@ -118,6 +124,7 @@ STFT_FAULTS = {
     "none": "stft is None",
     "float16": "stft has dtype float16, expected complex64 or complex128",
     "inf": "stft has NaN or infinite values",
+    "huge": "stft has values beyond float32's range",
 }
 
 
@@ -217,3 +224,27 @@ def test_frame_count_is_librosas(n, span, hop, center):
     y = np.zeros(n, dtype=np.float32)
     stft = librosa.stft(y, n_fft=span, hop_length=hop, center=center, pad_mode="constant")
     assert frame_count(n, span=span, hop=hop, center=center) == stft.shape[-1]
+
+
+def test_a_mel_spectrum_below_zero_breaks_the_contract():
+    from gpuaudio.contract import expected_spectrum
+
+    expected = expected_spectrum("mel", 1, 2, 3, complex_=False)
+    assert expected.problem(np.zeros((1, 2, 3), np.float32)) == ""
+    spoiled = np.zeros((1, 2, 3), np.float32)
+    spoiled[0, 1, 2] = -1.0
+    assert expected.problem(spoiled) == "mel has negative values (it is a power spectrum)"
+    assert expected_spectrum("stft", 1, 2, 3, complex_=True).problem(
+        np.full((1, 2, 3), -1 - 1j, np.complex64)
+    ) == ""  # a complex spectrum may be negative
+
+
+def test_a_pitch_outside_the_range_asked_for_is_a_backend_error(registry, monkeypatch):
+    monkeypatch.setitem(FAULT, "name", "out-of-range")
+    tone = (0.3 * np.sin(2 * np.pi * 220 * np.arange(8000) / 8000)).astype(np.float32)
+    strict = AudioFeatureService({"fallback": False}, registry=registry, device_info=CPU_ONLY)
+    with pytest.raises(BackendError, match=r"f0 has pitches outside fmin\.\.fmax \(50\.\.550 Hz"):
+        strict.extract_f0(tone, 8000, frame_length=1024)
+    monkeypatch.setitem(FAULT, "name", "")
+    f0, voiced, _ = strict.extract_f0(tone, 8000, frame_length=1024)
+    assert voiced.any() and np.nanmedian(f0) == pytest.approx(220, rel=0.02)
