@@ -150,3 +150,10 @@ def test_ids_that_differ_only_in_case_get_hashes(tmp_path):
     ids = [item.id for item in collect_inputs([tmp_path])]
     assert ids[0].startswith("A__call-") and ids[1].startswith("a__call-")  # one folder each
     assert len({i.casefold() for i in ids}) == 2  # also where case is ignored (macOS, Windows)
+
+
+def test_ids_fit_a_file_name_however_deep_and_long_the_path(tmp_path):
+    deep = tmp_path / ("a" * 120) / ("b" * 120)
+    _touch(deep / ("c" * 120 + ".wav"))
+    (item,) = collect_inputs([tmp_path])
+    assert len(item.id.encode()) <= 200 and item.id.startswith("a" * 120 + "__")

@@ -175,3 +175,17 @@ def test_a_file_name_cannot_forge_an_output_line_or_send_terminal_escapes(
     assert "evil\\nFAKE.wav: 9 escalation segment(s)\\x1b[31mRED.wav: " in captured.out
     assert main(["analyze", str(tmp_path / "gone\x1b[2J.wav"), "-o", str(tmp_path / "o")]) == 2
     assert "gone\\x1b[2J.wav" in capsys.readouterr().err
+
+
+def test_names_too_long_for_a_file_system_are_cut_and_stay_unique(tmp_path):
+    from gpuaudio.analysis.report import safe_name
+    from gpuaudio.cli.analyze import output_folders
+
+    stem = "é" * 130  # 260 bytes in UTF-8, over the 255 a file name may have
+    folders = output_folders([f"d1/{stem}.wav", f"d2/{stem}.wav"])
+    assert len(set(folders)) == 2
+    assert all(len(folder.encode()) <= 200 for folder in folders)
+    assert safe_name("short") == "short" and safe_name(stem).startswith("é" * 95)
+    (tmp_path / "out").mkdir()  # the folder can be made
+    for folder in folders:
+        (tmp_path / "out" / folder).mkdir()

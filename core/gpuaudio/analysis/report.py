@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
+import hashlib
 import io
 import math
 import os
@@ -57,10 +58,20 @@ def output_folder_name(path: str | Path) -> str:
     return safe_name(Path(str(path)).stem)
 
 
+_MAX_NAME_BYTES = 200
+"""Longest safe name in UTF-8 bytes: file systems allow 255, and ids get suffixes."""
+
+
 def safe_name(text: str) -> str:
     """`text` with anything but letters, digits, ``_``, ``-`` and ``.`` replaced by ``_`` and
-    leading dots removed, so it can never leave the output folder (``..`` -> ``recording``)."""
-    return _UNSAFE.sub("_", text).lstrip(".") or "recording"
+    leading dots removed, so it can never leave the output folder (``..`` -> ``recording``);
+    a name over `_MAX_NAME_BYTES` is cut and ends in a hash of the whole (still unique)."""
+    name = _UNSAFE.sub("_", text).lstrip(".") or "recording"
+    encoded = name.encode("utf-8")
+    if len(encoded) > _MAX_NAME_BYTES:
+        digest = hashlib.sha1(encoded).hexdigest()[:8]
+        name = encoded[: _MAX_NAME_BYTES - 9].decode("utf-8", errors="ignore") + "-" + digest
+    return name
 
 
 def audio_copy_name(path: str | Path) -> str:
@@ -89,11 +100,14 @@ def check_outputs(
     a file other than `recording` lies where its copy would go (`copied_recording`), and not
     `force`; `OutputWriteError` if it cannot be written (a file, no permission)."""
     directory = Path(directory)
-    existing_outputs = [name for name in OUTPUT_NAMES if (directory / name).exists()]
-    if recording is not None:
-        copy = directory / audio_copy_name(recording)
-        if copy.exists() and not _same_file(Path(recording), copy):
-            existing_outputs.append(copy.name)
+    try:
+        existing_outputs = [name for name in OUTPUT_NAMES if (directory / name).exists()]
+        if recording is not None:
+            copy = directory / audio_copy_name(recording)
+            if copy.exists() and not _same_file(Path(recording), copy):
+                existing_outputs.append(copy.name)
+    except OSError as exc:  # a name too long for the file system...
+        raise OutputWriteError(f"cannot write the report to {directory}: {exc.strerror}") from exc
     if existing_outputs and not force:
         raise OutputExistsError(
             f"{directory} already holds {', '.join(existing_outputs)}; pass --force to "

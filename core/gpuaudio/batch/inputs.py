@@ -196,7 +196,7 @@ def _audio_files(folder: Path) -> list[Path]:
 def _from_path(file: Path, relative: Path, channel: int | None = None) -> _Found:
     """An item of `file`, its id to be derived from `relative` (its path inside a folder)."""
     folders = [safe_name(part) for part in relative.parent.parts]
-    derived = "__".join([*folders, output_folder_name(relative)])
+    derived = safe_name("__".join([*folders, output_folder_name(relative)]))  # length capped
     if channel is not None:
         derived += f"-ch{channel}"
     return _Found(WorkItem(path=str(file.resolve()), id="", channel=channel), derived)
