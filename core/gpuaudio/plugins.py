@@ -270,7 +270,14 @@ def make_plugin_manager(
         only = [name.strip() for name in os.environ[PLUGINS_ENV].split(",") if name.strip()]
     owners: dict[str, str] = {}  # entry-point name -> the distribution that claimed it first
     clashed: set[str] = set()
-    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+    entry_points = metadata.entry_points(group=ENTRY_POINT_GROUP)
+    for missing in sorted(set(only or ()) - {entry_point.name for entry_point in entry_points}):
+        installed = ", ".join(sorted({entry_point.name for entry_point in entry_points}))
+        registry._add_failure(PluginFailure(
+            missing, PLUGINS_ENV, f"no installed plugin is named {missing!r} (installed: "
+            f"{installed or 'none'})",
+        ))  # fmt: skip
+    for entry_point in entry_points:
         if only is not None and entry_point.name not in only:
             continue
         dist = entry_point.dist

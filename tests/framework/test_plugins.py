@@ -108,6 +108,12 @@ def test_restricting_plugins_by_environment(fake_dists, monkeypatch):
     assert [p.plugin for p in registry.loaded] == ["goodplug"]
     assert registry.failures == []
     assert registry.specs("f0") == []
+    monkeypatch.setenv("GPUAUDIO_PLUGINS", "goodplug, librosaa")  # a typo is said, not silent
+    registry = make_plugin_manager()
+    (failure,) = registry.failures
+    assert (failure.plugin, failure.distribution) == ("librosaa", "GPUAUDIO_PLUGINS")
+    assert "no installed plugin is named 'librosaa'" in failure.error
+    assert "librosa" in failure.error.split("installed: ")[1]
 
 
 def test_entry_point_backend_serves_the_service(fake_dists):
