@@ -155,6 +155,21 @@ class BackendSpec:
             raise ValueError(
                 f"BackendSpec.options must be a pydantic model class, got {self.options!r}"
             )
+        self._check_default_options()
+
+    def _check_default_options(self) -> None:
+        """The options model must be valid with no table at all: a backend the user never
+        configures still has to load (and a required field would otherwise break every run)."""
+        if self.options is None:
+            return
+        try:
+            self.options()
+        except ValidationError as exc:
+            fields = sorted({".".join(map(str, e["loc"])) or "(model)" for e in exc.errors()})
+            raise ValueError(
+                f"BackendSpec.options ({self.options.__name__}) must be valid without a config "
+                f"table; give these fields defaults: {', '.join(fields)}"
+            ) from None
 
     def _check_types(self) -> None:
         """A plugin's spec with a value of the wrong type (``priority="10"``, ``requires=

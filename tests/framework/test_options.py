@@ -143,6 +143,29 @@ def test_a_spec_options_must_be_a_model_class():
         BackendSpec("x", "stft", "m:f", options=TunedOptions())  # type: ignore[arg-type]
 
 
+class NeedsKey(BaseModel):
+    """Options with a required field: no default the service could build them from."""
+
+    key: str
+
+
+class NeedsKeyPlugin:
+    @hookimpl
+    def gpuaudio_stft_backends(self):  # type: ignore[no-untyped-def]
+        return [BackendSpec("keyed", "stft", f"{__name__}:TunedStft", options=NeedsKey)]
+
+
+def test_options_without_defaults_fail_the_plugin_not_every_run(registry):
+    with pytest.raises(ValueError, match=r"without a config table.*: key"):
+        BackendSpec("keyed", "stft", "m:f", options=NeedsKey)
+    registry.register(NeedsKeyPlugin(), name="keyplug")
+    assert [f.plugin for f in registry.failures] == ["keyplug"]
+    assert "give these fields defaults: key" in registry.failures[0].error
+    service = AudioFeatureService(registry=registry, device_info=CPU_ONLY)  # still builds
+    y = np.sin(np.arange(4096) / 7.0).astype(np.float32)
+    assert service.stft(y).shape == librosa.stft(y).shape
+
+
 def test_describe_options_types_and_defaults():
     info = {o.name: o for o in describe_options(TunedOptions)}
     assert (info["gain"].type, info["gain"].default) == ("float", "1.0")
