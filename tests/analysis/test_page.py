@@ -226,6 +226,22 @@ def test_embed_audio_inlines_ogg_vorbis_and_copies_nothing(fake_service, tones, 
     assert json.loads((out / REPORT_JSON).read_text())["outputs"]["audio_embedded"] is True
 
 
+def test_embed_audio_of_a_long_recording(tmp_path):
+    """A recording longer than the 2.5 minutes libsndfile's Vorbis encoder takes in one write
+    (it crashed the process) is embedded whole, block by block."""
+    from gpuaudio.analysis.page import embedded_audio
+
+    audio = tmp_path / "long.wav"
+    seconds = 200
+    t = np.arange(seconds * 8000) / 8000
+    sf.write(audio, (0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 8000)
+    uri = embedded_audio(audio)
+    decoded, sr = sf.read(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+    assert sr == 16000 and abs(len(decoded) / sr - seconds) < 0.1
+    middle = decoded[100 * sr : 100 * sr + sr]
+    assert 0.05 < np.sqrt(np.mean(middle**2)) < 0.09  # the tone's RMS, 0.071, not silence
+
+
 def _long_report(minutes: float, hop_s: float, n_segments: int) -> EscalationReport:
     """A synthetic report of a long call: windows every `hop_s`, segments spread evenly."""
     params = EscalationParams(hop_s=hop_s)

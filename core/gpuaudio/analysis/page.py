@@ -53,6 +53,10 @@ EMBED_SR = 16000
 _EMBED_QUALITY = 0.9
 """libsndfile's compression level for the embedded Vorbis: about 26 kbit/s for speech at
 16 kHz (8 MB for 42 minutes). Opus is as small but encodes about 10 times slower there."""
+_EMBED_BLOCK = 10 * EMBED_SR
+"""Samples handed to the Vorbis encoder per write: libsndfile 1.2 crashes (SIGSEGV) when one
+write holds more than about 2.5 minutes of audio."""
+
 
 # SVG geometry in user units; text sizes in the stylesheet are chosen so that the smallest
 # drawing width (the CSS min-width) keeps every label at 11 px or more.
@@ -516,10 +520,13 @@ def embedded_audio(path: str | Path, channel: int | None = None) -> str:
 
     from gpuaudio.audio_io import read_audio
 
+    audio = read_audio(path, EMBED_SR, channel=channel)
     buffer = io.BytesIO()
     try:
-        sf.write(buffer, read_audio(path, EMBED_SR, channel=channel), EMBED_SR, format="OGG",
-                 subtype="VORBIS", compression_level=_EMBED_QUALITY)  # fmt: skip
+        with sf.SoundFile(buffer, "w", EMBED_SR, 1, format="OGG", subtype="VORBIS",
+                          compression_level=_EMBED_QUALITY) as ogg:  # fmt: skip
+            for start in range(0, audio.shape[0], _EMBED_BLOCK):
+                ogg.write(audio[start : start + _EMBED_BLOCK])
     except (sf.LibsndfileError, ValueError) as exc:  # a libsndfile built without Vorbis
         raise OutputWriteError(
             f"cannot embed {path}'s audio in the report page as Ogg/Vorbis ({exc}); run without "
