@@ -424,6 +424,18 @@ def test_chunk_size_comes_from_config(make_fake_service, tones, f0_calls):
     assert [shape[0] for shape in f0_calls] == [10, 10, 5]
 
 
+@pytest.mark.parametrize("chunk_s", [float("nan"), float("inf"), "10", 0.0, -5.0, 1e9])
+def test_a_chunk_length_that_is_not_seconds_is_refused(fake_service, tones, tmp_path, chunk_s):
+    from gpuaudio.analysis.streaming import EscalationMonitor
+
+    with pytest.raises(InvalidParameterError, match="chunk_s"):
+        EscalationMonitor(fake_service, sr=SR, chunk_s=chunk_s)
+    path = tmp_path / "call.wav"
+    sf.write(path, tones(SR, 5, []), SR)
+    with pytest.raises(InvalidParameterError, match="chunk_s"):
+        detect_escalation_file(fake_service, path, chunk_s=chunk_s)
+
+
 def test_silence_gives_a_warning_and_no_scores(fake_service):
     report = fake_service.detect_emotional_escalation(np.zeros(20 * SR, np.float32), SR)
     assert report.segments == [] and report.baseline is None

@@ -60,7 +60,7 @@ from gpuaudio.analysis.voice_activity import (
     why_not_speech,
 )
 from gpuaudio.analysis.voices import find_voices
-from gpuaudio.errors import InvalidAudioError
+from gpuaudio.errors import InvalidAudioError, InvalidParameterError
 from gpuaudio.progress import clock as clock  # lives in the framework; re-exported
 
 if TYPE_CHECKING:
@@ -303,7 +303,7 @@ def detect_escalation_file(
     params = (params or EscalationParams()).validate()
     info = audio_info(path)
     check_input_rate(info.sample_rate, str(path))
-    chunk = float(chunk_s or analysis_chunk_s(service))
+    chunk = _checked_chunk_s(service, chunk_s)
     if blocks is None:
         blocks = stream_audio(path, params.analysis_sr, channel=channel, block_s=chunk)
     n_samples = -(-info.frames * params.analysis_sr // info.sample_rate)
@@ -400,12 +400,29 @@ def _f0_notes(backend: str) -> list[str]:
     ]
 
 
+MAX_CHUNK_S = 7 * 24 * 3600.0
+"""The longest `chunk_s` (a week, as the config's ``memory.chunk_seconds``)."""
+
+
 def _chunk_windows(
     service: AudioFeatureService, params: EscalationParams, chunk_s: float | None
 ) -> int:
-    """Windows per batched F0 call: `chunk_s` seconds (default `analysis_chunk_s`)."""
-    chunk = chunk_s if chunk_s is not None else analysis_chunk_s(service)
+    """Windows per batched F0 call: `chunk_s` seconds (`_checked_chunk_s`)."""
+    chunk = _checked_chunk_s(service, chunk_s)
     return max(1, int(chunk * params.analysis_sr) // params.window_samples()[1])
+
+
+def _checked_chunk_s(service: AudioFeatureService, chunk_s: Any) -> float:
+    """`chunk_s` (default `analysis_chunk_s`); raises `InvalidParameterError` unless it is a
+    number of seconds over 0 and up to a week."""
+    if chunk_s is None:
+        return analysis_chunk_s(service)
+    chunk = check.finite_real("chunk_s", chunk_s)
+    if not 0 < chunk <= MAX_CHUNK_S:
+        raise InvalidParameterError(
+            f"chunk_s must be over 0 and at most {MAX_CHUNK_S:.0f} s (a week), got {chunk_s!r}"
+        )
+    return chunk
 
 
 def _analyze(
