@@ -401,7 +401,8 @@ def _f0_notes(backend: str) -> list[str]:
 
 
 MAX_CHUNK_S = 7 * 24 * 3600.0
-"""The longest `chunk_s` (a week, as the config's ``memory.chunk_seconds``)."""
+"""`chunk_s` beyond this (a week, the config's ``memory.chunk_seconds`` bound) is taken as
+this: one chunk for any recording."""
 
 
 def _chunk_windows(
@@ -413,16 +414,14 @@ def _chunk_windows(
 
 
 def _checked_chunk_s(service: AudioFeatureService, chunk_s: Any) -> float:
-    """`chunk_s` (default `analysis_chunk_s`); raises `InvalidParameterError` unless it is a
-    number of seconds over 0 and up to a week."""
+    """`chunk_s` (default `analysis_chunk_s`), at most `MAX_CHUNK_S`; raises
+    `InvalidParameterError` unless it is a finite number of seconds over 0."""
     if chunk_s is None:
         return analysis_chunk_s(service)
     chunk = check.finite_real("chunk_s", chunk_s)
-    if not 0 < chunk <= MAX_CHUNK_S:
-        raise InvalidParameterError(
-            f"chunk_s must be over 0 and at most {MAX_CHUNK_S:.0f} s (a week), got {chunk_s!r}"
-        )
-    return chunk
+    if chunk <= 0:
+        raise InvalidParameterError(f"chunk_s must be over 0 seconds, got {chunk_s!r}")
+    return min(chunk, MAX_CHUNK_S)
 
 
 def _analyze(
@@ -1028,13 +1027,14 @@ def score_windows(raw: _Raw, params: EscalationParams) -> Scoring:
         cues = _smooth(features, members, params, own_turns=own_turns)
         fit = _fit(cues, members, params, exclude=rise)
         voice_z, voice_score, voice_flagged = _zscores(cues, members, fit, params)
+        if rise is not None:
+            voice_flagged |= _sustained_rises(rise, voice_score, params)
         voice[members] = index
         for target, values in zip(z, voice_z, strict=True):
             target[members] = values[members]
         score[members] = voice_score[members]
         flagged[members] = voice_flagged[members]
         fits.append(fit)
-    flagged |= _sustained_rises(score, score_sustained, speech, params)
     return Scoring(
         speech, music, gain_change, voice, tuple(fits),
         None if voices is None else voices.distance_st, None if voices is None else voices.by,
@@ -1060,11 +1060,9 @@ def _sustained_runs(
     return result
 
 
-def _sustained_rises(
-    score: np.ndarray, score_sustained: np.ndarray, speech: np.ndarray, params: EscalationParams
-) -> np.ndarray:
-    """Windows in a sustained rise that the score over `context_s` leaves just under the
-    threshold: windows of `_sustained_runs` whose own score is within
+def _sustained_rises(rise: np.ndarray, score: np.ndarray, params: EscalationParams) -> np.ndarray:
+    """Windows in a sustained rise (`rise`: a voice's `_sustained_runs`) that the score over
+    `context_s` leaves just under the threshold: those whose own score is within
     `sustained_score_margin` of the threshold.
 
     A phone line widens a voice's window-to-window pitch scatter and its AGC takes the level
@@ -1073,7 +1071,7 @@ def _sustained_rises(
     averages out and it stands out as a whole. Lively phrases and turn starts (7-15 s) are
     smoothed away over 31 s. docs/escalation.md, method step 7."""
     near = np.nan_to_num(score, nan=-np.inf) >= params.threshold - params.sustained_score_margin
-    result: np.ndarray = _sustained_runs(score_sustained, speech, params) & near
+    result: np.ndarray = rise & near
     return result
 
 
