@@ -65,6 +65,10 @@ def test_usage_errors_exit_2(tmp_path, capsys):
     assert "needs a 'path' column" in capsys.readouterr().err
     assert main(["batch", str(manifest), "-o", str(tmp_path / "out"), "--backend", "f0"]) == 2
     assert "FEATURE=NAME" in capsys.readouterr().err
+    (tmp_path / "x.wav").write_bytes(b"")
+    assert main(["batch", str(tmp_path / "x.wav"), "-o", str(tmp_path / "out"),
+                 "--workers", "0"]) == 2
+    assert "at least one worker, got 0" in capsys.readouterr().err  # as [batch] workers = 0
     for page in ("--no-html", "--embed-audio"):
         assert main(["batch", str(manifest), "-o", str(tmp_path / "out"), "--copy-audio",
                      page]) == 2

@@ -299,6 +299,13 @@ def test_unreachable_scheduler_is_a_batch_engine_error() -> None:
         DaskEngine(address=address)
 
 
+@pytest.mark.parametrize("address", ["notaurl", "tcp://[::1", "tcp://host:port", "ftp://h:1"])
+def test_a_malformed_address_is_a_batch_engine_error(address: str) -> None:
+    with pytest.raises(BatchEngineError, match="is not a Dask scheduler address") as info:
+        DaskEngine(address=address)
+    assert repr(address) in str(info.value) and "tcp://host:8786" in str(info.value)
+
+
 def _fake_probe(gpus: int) -> Callable[[], DeviceInfo]:
     found = tuple(GpuInfo(i, f"Fake GPU {i}", (9, 0), 80 << 30, 70 << 30) for i in range(gpus))
     return lambda: DeviceInfo(torch_available=True, cuda_available=bool(gpus), gpus=found)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from gpuaudio.batch.inputs import collect_inputs
@@ -75,6 +78,10 @@ def test_manifest_ids_channels_and_carried_columns(tmp_path):
         ("path,id\naudio.wav,../escape\n", "not a safe folder name"),
         ("path,channel\naudio.wav,left\n", "channel 'left'"),
         ("path\n\n,\n", "'path' cell is empty"),
+        # the tables' own columns: carried, they replaced the computed values
+        ("path,status,sha256\naudio.wav,ok,beef\n", "the column(s) 'status', 'sha256' of"),
+        ("path,duration_s,site\naudio.wav,long,x\n", "the column(s) 'duration_s' of"),
+        ("path,baseline_f0_median_hz\naudio.wav,1\n", "'baseline_f0_median_hz' of"),
     ],
 )
 def test_bad_manifests_are_refused_naming_the_problem(tmp_path, text, expected):
@@ -157,3 +164,41 @@ def test_ids_fit_a_file_name_however_deep_and_long_the_path(tmp_path):
     _touch(deep / ("c" * 120 + ".wav"))
     (item,) = collect_inputs([tmp_path])
     assert len(item.id.encode()) <= 200 and item.id.startswith("a" * 120 + "__")
+
+
+def test_a_folder_input_follows_links_to_folders_once_and_keeps_what_it_cannot_read(tmp_path):
+    """Before, rglob (Python 3.11) skipped a linked folder and is_file() every entry that is
+    not a readable file, silently: "1 of 1 recording(s) analysed"."""
+    archive, elsewhere = tmp_path / "arch", tmp_path / "elsewhere"
+    _touch(archive / "one.wav")
+    _touch(elsewhere / "two.wav")
+    (archive / "sub").mkdir()
+    (archive / "sub" / "linked").symlink_to(elsewhere)
+    (archive / "sub" / "again").symlink_to(elsewhere)  # the same folder by a second link
+    (archive / "sub" / "up").symlink_to(archive)  # a loop: walked once
+    (archive / "dangling.wav").symlink_to(tmp_path / "gone.wav")
+    (archive / "loop.wav").symlink_to(archive / "loop.wav")
+    os.mkfifo(archive / "fifo.wav")
+    items = collect_inputs([archive])
+    assert {item.id: item.path for item in items} == {
+        "dangling": str(archive / "dangling.wav"),  # the entry itself, for the failed row
+        "fifo": str(archive / "fifo.wav"),
+        "loop": str(archive / "loop.wav"),
+        "one": str(archive / "one.wav"),
+        "sub__again__two": str(elsewhere / "two.wav"),
+    }
+
+
+def test_a_subfolder_that_cannot_be_listed_is_refused_naming_it(tmp_path, monkeypatch):
+    _touch(tmp_path / "arch" / "one.wav")
+    _touch(tmp_path / "arch" / "locked" / "two.wav")
+    real = os.scandir
+
+    def scandir(path):
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(BatchInputError, match=r"locked: cannot read the folder \(Permission"):
+        collect_inputs([tmp_path / "arch"])

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import json
 import os
 import shutil
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -31,7 +34,7 @@ from gpuaudio.batch.tables import (
 )
 from gpuaudio.config import load_config
 from gpuaudio.device import DeviceInfo, GpuInfo
-from gpuaudio.errors import ConfigError
+from gpuaudio.errors import ConfigError, OutputWriteError
 
 
 def _run(inputs, out, **options):
@@ -195,6 +198,94 @@ def test_disk_full_fails_that_recording_only_and_writes_nothing_half(
     assert (again.reused, again.ok, again.failed) == (2, 3, 0)
 
 
+def test_a_recording_that_fails_on_a_rerun_keeps_no_report_of_its_earlier_file(
+    archive, corrupt, tmp_path
+):
+    out, talk = tmp_path / "out", archive / "talk.flac"
+    assert _run([talk], out, copy_audio=True).ok == 1
+    assert "talk.flac" in _visible(out / "talk")
+    corrupt(talk)  # replaced by a file that cannot be decoded
+    again = _run([talk], out, copy_audio=True)
+    assert (again.reused, again.failed) == (0, 1)
+    assert _visible(out / "talk") == [STATUS_JSON]  # no report, figure, page nor copy of before
+    assert 'href="talk/report.html"' not in (out / "index.html").read_text()
+
+
+def test_a_failed_row_links_no_report_page(archive, tmp_path, monkeypatch):
+    """A report written whose status.json could not be: the row is failed, its page is not
+    linked (the next run redoes it)."""
+    import gpuaudio.batch.task as task_module
+
+    real = task_module.write_atomic
+
+    def no_status(path, data):
+        if path.name == STATUS_JSON:
+            raise OSError(errno.EACCES, "Permission denied")
+        real(path, data)
+
+    monkeypatch.setattr(task_module, "write_atomic", no_status)
+    out = tmp_path / "out"
+    summary = _run([archive / "talk.flac"], out)
+    assert summary.failed == 1 and "cannot write status.json" in summary.failures[0][1]
+    assert (out / "talk" / "report.html").is_file()  # this run's, but not a finished result
+    assert 'href="talk/report.html"' not in (out / "index.html").read_text()
+
+
+def test_entries_that_are_not_readable_files_are_failed_rows_not_a_hang(tmp_path):
+    archive = tmp_path / "arch"
+    archive.mkdir()
+    os.mkfifo(archive / "fifo.wav")
+    (archive / "dangling.wav").symlink_to(tmp_path / "gone.wav")
+    with _opened_for_readers(archive / "fifo.wav"):  # else a reader waits for a writer forever
+        summary = _run([archive], tmp_path / "out")
+    failures = dict(summary.failures)
+    assert (summary.total, summary.failed) == (2, 2)
+    assert "fifo.wav: not a regular file (a FIFO" in failures["fifo"]
+    assert "dangling.wav: cannot read the file (a link to a missing file" in failures["dangling"]
+
+
+@contextlib.contextmanager
+def _opened_for_readers(fifo: Path) -> Iterator[None]:
+    """Opens and closes `fifo` for writing whenever a reader waits on it (it then reads an
+    empty file), until the block ends."""
+    done = threading.Event()
+
+    def serve() -> None:
+        while not done.wait(0.05):
+            with contextlib.suppress(OSError):  # ENXIO: no reader
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def test_an_output_folder_that_cannot_be_written_is_refused_before_analysing(
+    archive, tmp_path, monkeypatch
+):
+    out = tmp_path / "out"
+    out.mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != out and real(path, mode))
+    monkeypatch.setattr(report_module, "analyze_to_folder", pytest.fail)
+    with pytest.raises(OutputWriteError, match=f"{out} is read-only"):
+        _run([archive], out)
+    assert _visible(out) == []
+
+
+def test_tables_that_cannot_be_written_are_an_output_write_error(archive, tmp_path, monkeypatch):
+    def refused(table, where):
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(pq, "write_table", refused)
+    with pytest.raises(OutputWriteError, match=r"recordings\.parquet: Operation not permitted"):
+        _run([archive / "talk.flac"], tmp_path / "out")
+
+
 def test_ctrl_c_keeps_finished_results_and_the_next_run_resumes(archive, tmp_path, monkeypatch):
     out = tmp_path / "out"
     real = report_module.analyze_to_folder
@@ -230,6 +321,8 @@ def test_engine_choice_and_a_missing_dask(monkeypatch, archive, tmp_path):
     engine = make_engine("local", config)
     assert (engine.name, engine.workers, engine.retries) == ("local", 3, 1)
     assert make_engine("local", config, workers=1).workers == 1
+    with pytest.raises(ConfigError, match="at least one worker, got 0"):  # not the default
+        make_engine("local", config, workers=0)
     import gpuaudio.device
 
     gpus = tuple(GpuInfo(i, "Fake GPU", (9, 0), 80 << 30, 70 << 30) for i in range(2))

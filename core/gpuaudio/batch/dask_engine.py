@@ -82,6 +82,17 @@ def _distributed() -> Any:
     return distributed
 
 
+def _check_address(distributed: Any, address: str) -> None:
+    """`BatchEngineError` for an address Dask cannot parse (``host``, ``tcp://[::1``)."""
+    try:
+        distributed.comm.get_address_host_port(address)
+    except (ValueError, TypeError) as exc:
+        raise BatchEngineError(
+            f"{address!r} is not a Dask scheduler address ({exc}); give it as "
+            "tcp://host:8786 (the scheduler's port, 8786 by default)"
+        ) from exc
+
+
 class DaskEngine:
     """Runs a batch's tasks on a Dask cluster: an existing one (``address``) or a local one.
 
@@ -113,6 +124,8 @@ class DaskEngine:
         if retries < 0:
             raise ConfigError(f"the dask engine's retries must be >= 0, got {retries}")
         distributed = _distributed()
+        if address is not None:
+            _check_address(distributed, address)
         self.retries = retries
         if (resources is None and address is None and engine_picks_gpus(device)
                 and _local_gpus(device_probe)):

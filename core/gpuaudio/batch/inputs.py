@@ -7,13 +7,16 @@ would still collide (``a/call.wav`` and ``b/call.wav`` given as files, ``call.wa
 ``call.flac``) get a short hash of the file's absolute path, so a file keeps its id from run
 to run; a recording whose output folder (``OUT/<id>/status.json``) an earlier run made keeps
 that folder's id when a newcomer would take its name. A folder input never contributes what
-lies in the batch's own output folder.
+lies in the batch's own output folder; it follows links to folders (each folder once, so a link
+loop ends) and contributes every audio-named entry, also one that is not a readable file (a
+dangling link, a FIFO): the task reports it as a failed recording.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -134,12 +137,15 @@ def _made_for(out: Path | None, ident: str, item: WorkItem) -> bool:
 
 
 def _inside(file: Path, folder: Path | None) -> bool:
-    return folder is not None and file.resolve().is_relative_to(folder)
+    return folder is not None and _real(file).is_relative_to(folder)
 
 
 def read_manifest(path: Path) -> list[_Found]:
     """The rows of a manifest CSV: ``path`` (relative to the manifest's folder or absolute),
-    optional ``id`` and ``channel``; any other column is carried."""
+    optional ``id`` and ``channel``; any other column is carried, unless the batch computes
+    a column of that name (``status``, ``sha256``...: refused, never overwritten)."""
+    from gpuaudio.batch.tables import recordings_schema  # it imports this module
+
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
@@ -153,6 +159,13 @@ def read_manifest(path: Path) -> list[_Found]:
             f"its columns are {', '.join(columns) or 'none'}"
         )
     carried = [name for name in columns if name not in RESERVED_COLUMNS]
+    computed = [name for name in carried if name in recordings_schema().names]
+    if computed:
+        raise BatchInputError(
+            f"{path}: the batch computes the column(s) {', '.join(map(repr, computed))} of "
+            "recordings.parquet itself; rename them in the manifest (its other columns are "
+            "carried into the tables)"
+        )
     found = []
     for line, row in enumerate(rows, start=2):
         where = f"{path}, line {line}"
@@ -187,10 +200,35 @@ def _channel(cell: str | None, where: str) -> int | None:
 
 
 def _audio_files(folder: Path) -> list[Path]:
-    return sorted(
-        file for file in folder.rglob("*")
-        if file.suffix.lower() in AUDIO_EXTENSIONS and file.is_file()
-    )
+    """Every audio-named entry under `folder` that is not a folder, readable or not, through
+    links to folders, each folder once (a link to one already walked, such as an ancestor,
+    is not followed: no loop); `BatchInputError` for a folder that cannot be listed."""
+    found = []
+    seen = {folder.resolve()}
+
+    def unreadable(exc: OSError) -> None:
+        raise BatchInputError(f"{exc.filename}: cannot read the folder ({exc.strerror or exc})")
+
+    for root, folders, files in os.walk(folder, onerror=unreadable, followlinks=True):
+        new = []
+        for name in sorted(folders):
+            real = _real(Path(root, name))
+            if real not in seen:
+                seen.add(real)
+                new.append(name)
+        folders[:] = new  # os.walk descends into these only
+        found += [Path(root, name) for name in files
+                  if Path(name).suffix.lower() in AUDIO_EXTENSIONS]
+    return sorted(found)
+
+
+def _real(path: Path) -> Path:
+    """`path` with its links resolved; absolute as it is where they lead nowhere (a dangling
+    link, a link loop), so that the error names the entry."""
+    try:
+        return path.resolve(strict=True)
+    except (OSError, RuntimeError):  # RuntimeError: a link loop (Python 3.11)
+        return path.absolute()
 
 
 def _from_path(file: Path, relative: Path, channel: int | None = None) -> _Found:
@@ -199,4 +237,4 @@ def _from_path(file: Path, relative: Path, channel: int | None = None) -> _Found
     derived = safe_name("__".join([*folders, output_folder_name(relative)]))  # length capped
     if channel is not None:
         derived += f"-ch{channel}"
-    return _Found(WorkItem(path=str(file.resolve()), id="", channel=channel), derived)
+    return _Found(WorkItem(path=str(_real(file)), id="", channel=channel), derived)

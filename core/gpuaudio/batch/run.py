@@ -97,9 +97,11 @@ def run_batch(
     `params`: the analysis settings (default `EscalationParams()`); `html`, `embed_audio`,
     `copy_audio` (default: the config's ``[batch] copy_audio``, off): the report page as
     `gpuaudio.analysis.report.write_report` makes it. Raises `BatchInputError`
-    for unusable inputs before anything runs; per-recording failures are in the summary.
+    for unusable inputs and `OutputWriteError` for an output folder that cannot be written
+    before anything runs; per-recording failures are in the summary.
     """
     from gpuaudio.analysis.params import EscalationParams
+    from gpuaudio.analysis.report import check_outputs
     from gpuaudio.batch.tables import write_tables
     from gpuaudio.config import load_config
 
@@ -107,6 +109,7 @@ def run_batch(
     settings_config = load_config(config)
     out = Path(out_dir).resolve()
     items = collect_inputs(inputs, out)
+    check_outputs(out, force=True)  # as `analyze`: a folder that cannot be written, up front
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -151,7 +154,7 @@ def make_engine(
 ) -> Engine:
     """The engine called `name`, set up from the arguments and the config's ``[batch]``."""
     options = config.batch
-    workers = workers or options.workers
+    workers = options.workers if workers is None else workers  # 0 is refused, not the default
     if name == "local":
         from gpuaudio.batch.local_engine import LocalEngine
 
@@ -214,7 +217,8 @@ def _write_index(out: Path, rows: list[dict[str, Any]]) -> None:
         return
     linked = [
         dict(row, report=f"{row['id']}/report.html")
-        if (out / row["id"] / "report.html").is_file() else dict(row, report=None)
+        if row["status"] == "ok" and (out / row["id"] / "report.html").is_file()
+        else dict(row, report=None)
         for row in rows
     ]
     write_index_page(out, linked)

@@ -11,7 +11,7 @@ and renamed into place, so a reader never sees half a table.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from gpuaudio.analysis.report import REPORT_JSON, WINDOW_COLUMNS, WINDOWS_CSV
 from gpuaudio.analysis.segments import Segment
 from gpuaudio.batch.inputs import WorkItem
 from gpuaudio.batch.status import RecordingStatus
+from gpuaudio.errors import OutputWriteError
 
 RECORDINGS_PARQUET = "recordings.parquet"
 RECORDINGS_CSV = "recordings.csv"
@@ -81,13 +82,14 @@ def write_tables(
     *,
     windows: bool = False,
 ) -> list[dict[str, Any]]:
-    """Write the tables for `items` that have a status (by id); returns the recordings rows."""
+    """Write the tables for `items` that have a status (by id); returns the recordings rows.
+    Raises `OutputWriteError` when the folder cannot be written (no permission, disk full)."""
     done = [(item, statuses[item.id]) for item in items if item.id in statuses]
     carried = list(dict.fromkeys(name for item, _ in done for name, _ in item.extra))
     rows = [_recording_row(item, status, carried) for item, status in done]
     table = pa.Table.from_pylist(rows, schema=recordings_schema(carried))
     _write_parquet(out_dir / RECORDINGS_PARQUET, table)
-    write_atomic_with(out_dir / RECORDINGS_CSV, lambda path: pa_csv.write_csv(table, str(path)))
+    _write(out_dir / RECORDINGS_CSV, lambda path: pa_csv.write_csv(table, str(path)))
     finished = [status.id for _, status in done if status.status == "ok"]
     segments = [row for name in finished for row in _segment_rows(out_dir / name, name)]
     _write_parquet(out_dir / SEGMENTS_PARQUET,
@@ -101,7 +103,15 @@ def write_tables(
 
 
 def _write_parquet(path: Path, table: pa.Table) -> None:
-    write_atomic_with(path, lambda temporary: pq.write_table(table, str(temporary)))
+    _write(path, lambda temporary: pq.write_table(table, str(temporary)))
+
+
+def _write(path: Path, write: Callable[[Path], object]) -> None:
+    """`write_atomic_with`; `OutputWriteError` naming the table when it cannot be written."""
+    try:
+        write_atomic_with(path, write)
+    except OSError as exc:
+        raise OutputWriteError(f"cannot write the table {path}: {exc.strerror or exc}") from exc
 
 
 def _recording_row(

@@ -16,11 +16,14 @@ while the current one is analysed (issue 12, item 4).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
+import os
 import queue
 import shutil
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -106,6 +109,7 @@ class RecordingTask:
             status = _finished(base, report, service)
         except Exception as exc:  # a recording's failure is its status, the batch goes on
             status = replace(base, error=_describe(exc))
+            _remove_outputs(folder, item)
         finally:
             decoder.cancel()
         status = replace(status, seconds=time.perf_counter() - started)
@@ -163,6 +167,21 @@ def _describe(exc: BaseException) -> str:
 
     text = str(exc).strip() or type(exc).__name__
     return text if isinstance(exc, GpuAudioError) else f"{type(exc).__name__}: {text}"
+
+
+def _remove_outputs(folder: Path, item: WorkItem) -> None:
+    """An earlier run's report of the recording, now that it failed: it describes another
+    file or other settings (report.json, which marks a complete set, goes first; the
+    recording's copy too, unless the recording itself lies there)."""
+    from gpuaudio.analysis.report import OUTPUT_NAMES, REPORT_JSON, audio_copy_name
+
+    names = [REPORT_JSON, *(name for name in OUTPUT_NAMES if name != REPORT_JSON)]
+    copy = folder / audio_copy_name(item.path)
+    if os.path.realpath(copy) != item.path:
+        names.append(copy.name)
+    for name in names:
+        with contextlib.suppress(OSError):  # a folder that cannot be written: status says so
+            (folder / name).unlink(missing_ok=True)
 
 
 def _remove_staging(folder: Path) -> None:
@@ -248,6 +267,7 @@ class _Decoder:
         from gpuaudio.audio_io import sha256_file, stream_audio
 
         try:
+            _check_regular(self.item.path)  # a FIFO would block the hash forever
             self._digest = sha256_file(self.item.path)
         except BaseException as exc:
             self._digest = exc
@@ -274,3 +294,18 @@ class _Decoder:
             except queue.Full:
                 continue
         return False
+
+
+def _check_regular(path: str) -> None:
+    """Raise `AudioFileError` unless `path` is a regular file (or a link to one)."""
+    from gpuaudio.errors import AudioFileError
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        link = " (a link to a missing file, or a link loop)" if os.path.islink(path) else ""
+        raise AudioFileError(f"{path}: cannot read the file{link}: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(mode):
+        raise AudioFileError(
+            f"{path}: not a regular file (a FIFO, socket or device); gpuaudio reads audio files"
+        )
