@@ -11,9 +11,11 @@ baseline only means something for one speaker.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import math
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -34,6 +36,14 @@ _DECODER_HINT = (
     "gpuaudio reads WAV, FLAC, OGG and MP3 through soundfile (libsndfile); "
     "convert other formats first, e.g. `ffmpeg -i input.m4a output.flac`"
 )
+
+
+_STAT_ERRORS: dict[int | None, str] = {
+    errno.ENOENT: "no such file",
+    errno.ENOTDIR: "no such file",
+    errno.ELOOP: "a symbolic-link loop (too many levels of symbolic links): it leads to no file",
+}
+"""What `audio_info` says when a path cannot be looked up; else the system's words."""
 
 
 @dataclass(frozen=True)
@@ -72,11 +82,14 @@ def audio_info(path: str | Path) -> AudioInfo:
     import soundfile as sf
 
     path = Path(path)
-    if not path.exists():
-        raise AudioFileError(f"{path}: no such file")
-    if not path.is_file():
+    try:
+        status = path.stat()
+    except OSError as exc:
+        reason = _STAT_ERRORS.get(exc.errno) or exc.strerror or str(exc)
+        raise AudioFileError(f"{path}: {reason}") from None
+    if not stat.S_ISREG(status.st_mode):
         raise AudioFileError(f"{path}: not a regular file")
-    if path.stat().st_size == 0:
+    if status.st_size == 0:
         raise AudioFileError(f"{path}: the file is empty (0 bytes)")
     try:
         info = sf.info(str(path))
@@ -217,11 +230,11 @@ def stream_audio(
     context = 0 if ratio.up == ratio.down else ratio.context
     try:
         with sf.SoundFile(str(path)) as handle:
+            spans = _Spans(handle, channel, read_frames)
             for start in range(0, info.frames, block_in):
                 stop = min(start + block_in, info.frames)
                 lo, hi = max(0, start - context), min(info.frames, stop + context)
-                handle.seek(lo)
-                mono = _read_mono(handle, hi - lo, channel, read_frames)
+                mono = spans.read(lo, hi)
                 if mono.shape[0] != hi - lo:
                     raise AudioFileError(
                         f"{path}: the file ends early (read {lo + mono.shape[0]} of "
@@ -229,7 +242,7 @@ def stream_audio(
                     )
                 own = mono[start - lo : stop - lo]
                 if not (np.isfinite(own.max()) and np.isfinite(own.min())):  # NaN propagates
-                    raise _non_finite(path, handle, info, channel, read_frames, start, own)
+                    raise _non_finite(path, spans, info, start, own, mono[stop - lo :])
                 check.full_scale(own, where=f"{path}", sr=info.sample_rate, offset=start)
                 if context == 0:
                     yield mono
@@ -239,16 +252,45 @@ def stream_audio(
         raise AudioFileError(f"{path}: cannot decode audio ({_reason(exc)})") from None
 
 
+class _Spans:
+    """Frames ``[lo, hi)`` of an open ``soundfile.SoundFile`` as mono float32, asked for in
+    increasing order; spans may overlap (the resampler's context). A seekable file is read
+    from `lo`; one that cannot seek (GSM 6.10 in WAV) is read on from where the last span
+    ended, the overlap taken from that span."""
+
+    def __init__(self, handle: Any, channel: int | None, read_frames: int) -> None:
+        self._handle, self._channel, self.read_frames = handle, channel, read_frames
+        self._seekable = bool(handle.seekable())
+        self._last = np.zeros(0, dtype=np.float32)  # the last span, from frame _last_lo
+        self._last_lo = 0
+
+    def read(self, lo: int, hi: int) -> np.ndarray:
+        """Frames ``[lo, hi)`` (fewer if the file ends first); the file then stands at `hi`."""
+        if self._seekable:
+            self._handle.seek(lo)
+            return self.next(hi - lo)
+        kept = self._last[lo - self._last_lo :]
+        fresh = self.next(hi - lo - kept.shape[0])
+        self._last = np.concatenate([kept, fresh]) if kept.size else fresh
+        self._last_lo = lo
+        return self._last
+
+    def next(self, frames: int) -> np.ndarray:
+        """Up to `frames` frames from where the file stands."""
+        return _read_mono(self._handle, frames, self._channel, self.read_frames)
+
+
 def _non_finite(
-    path: str | Path, handle: Any, info: AudioInfo, channel: int | None, read_frames: int,
-    start: int, block: np.ndarray,
+    path: str | Path, spans: _Spans, info: AudioInfo, start: int, block: np.ndarray,
+    after: np.ndarray,
 ) -> InvalidAudioError:
-    """The error for non-finite samples first met in `block` (frames from `start`): where the
-    first lies and how many the file holds (the rest of the file is read to count them)."""
+    """The error for non-finite samples first met in `block` (frames from `start`), read with
+    `after` (the frames up to where the file stands): where the first lies and how many the
+    file holds (the rest of the file is read to count them)."""
     bad = np.flatnonzero(~np.isfinite(block))
-    first, count = start + int(bad[0]), bad.size
-    handle.seek(start + block.shape[0])
-    while (rest := _read_mono(handle, read_frames, channel, read_frames)).size:
+    first = start + int(bad[0])
+    count = bad.size + int(np.count_nonzero(~np.isfinite(after)))
+    while (rest := spans.next(spans.read_frames)).size:
         count += int(np.count_nonzero(~np.isfinite(rest)))
     return InvalidAudioError(
         f"{path}: {count} non-finite sample(s) (NaN or inf), the first at "

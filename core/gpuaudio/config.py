@@ -38,6 +38,8 @@ CONFIG_FILENAME = "gpuaudio.toml"
 # Variables that are not configuration keys.
 _NON_CONFIG_ENV = {"GPUAUDIO_CONFIG", "GPUAUDIO_PLUGINS", "GPUAUDIO_PLUGIN_IMPORT_TIMEOUT"}
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
+# Where a pyproject.toml holds gpuaudio's table: [tool.gpuaudio].
+_PYPROJECT_TABLE = ("tool", "gpuaudio")
 
 Precision = Literal["auto", "fp32", "tf32", "fp16", "bf16"]
 BackendChoice = str | list[str]
@@ -193,8 +195,17 @@ def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
     if path.name == "pyproject.toml":
-        table = data.get("tool", {}).get("gpuaudio", {})
-        return dict(table)
+        table = data
+        for depth, key in enumerate(_PYPROJECT_TABLE, start=1):
+            value = table.get(key, {})
+            if not isinstance(value, dict):
+                name = ".".join(_PYPROJECT_TABLE[:depth])
+                raise ConfigError(
+                    f"config file {path}: {name!r} must be a table ([{name}]), "
+                    f"not {type(value).__name__}"
+                )
+            table = value
+        return table
     return data
 
 
@@ -209,10 +220,10 @@ def discover_file(cwd: Path | None = None) -> Path | None:
     pyproject = cwd / "pyproject.toml"
     if pyproject.is_file():
         try:
-            has_table = "gpuaudio" in tomllib.loads(pyproject.read_text("utf-8")).get("tool", {})
+            tool = tomllib.loads(pyproject.read_text("utf-8")).get("tool")
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
             return None  # someone else's broken pyproject is not our config
-        if has_table:
+        if isinstance(tool, dict) and "gpuaudio" in tool:  # a string `tool` is not a table
             return pyproject
     return None
 

@@ -625,29 +625,73 @@ def test_a_stop_signal_ends_the_stream_and_the_report_is_still_written(
 
 
 def test_bad_samples_in_a_stream_are_silenced_and_reported(isolated, calls, monkeypatch, capsys):
+    """NaN, inf and samples far beyond full scale (500: refused by the analysis) alike."""
     y, _ = calls[16000]
     broken = y.astype("<f4")
     broken[15 * 16000 : 15 * 16000 + 3] = np.nan
+    broken[20 * 16000] = 500.0
     monkeypatch.setattr("sys.stdin", _Stdin(broken.tobytes()))
     argv = ["monitor", "-", "--sr", "16000", "--format", "f32le", "-o", "out", "--quiet", *FAST]
     assert main(argv) == 0
     document = json.loads((isolated / "out" / "stdin" / REPORT_JSON).read_text())
     assert document["input"]["duration_s"] == 28.0 and document["analysis"]["partial"] is False
-    assert any("3 non-finite sample(s)" in w and "15.00 s" in w for w in document["warnings"])
-    assert "3 non-finite sample(s) at 15.00 s replaced by silence" in capsys.readouterr().err
+    assert any(
+        w.startswith("4 bad sample(s) (NaN, inf, or magnitude over 100: far outside full scale)")
+        and w.endswith("in blocks at 15.00 s, 20.00 s")
+        for w in document["warnings"]
+    )
+    err = capsys.readouterr().err
+    assert "3 bad sample(s) (NaN, inf, or magnitude over 100" in err and "at 15.00 s" in err
+    assert "1 bad sample(s) (NaN, inf, or magnitude over 100" in err and "at 20.00 s" in err
 
 
 def test_the_monitor_api_raises_on_bad_samples_unless_told_to_silence(service, calls):
     y, _ = calls[16000]
     broken = y.copy()
-    broken[100] = np.inf
+    broken[100], broken[200] = np.inf, -500.0
     with pytest.raises(InvalidAudioError, match="non-finite"):
         EscalationMonitor(service, sr=16000).feed(broken)
+    with pytest.raises(InvalidAudioError, match=r"magnitude 500 at 0\.013 s"):
+        EscalationMonitor(service, sr=16000).feed(np.nan_to_num(broken, posinf=0.0))
     monitor = EscalationMonitor(service, sr=16000, bad_samples="silence")
     monitor.feed(broken)
-    assert monitor.silenced == [(100 / 16000, 1)]
+    assert monitor.silenced == [(100 / 16000, 2)]
     with pytest.raises(InvalidParameterError, match="bad_samples"):
         EscalationMonitor(service, sr=16000, bad_samples="drop")
+
+
+def test_a_refused_block_leaves_no_silenced_samples_behind(service, calls):
+    """A block refused after its bad samples were found changes nothing, `silenced` and the
+    report's warnings included (they counted samples of a block never analysed)."""
+    y, offline = calls[16000]
+    monitor = EscalationMonitor(service, sr=16000, bad_samples="silence")
+    with pytest.raises(InvalidAudioError, match="dtype complex"):
+        monitor.feed(np.array([np.nan, 500.0, 1j]))
+    monitor.feed(y)
+    assert monitor.silenced == []
+    _assert_same_report(monitor.finish(), offline)
+
+
+def test_a_file_with_bad_samples_ends_the_session_with_the_report_so_far(
+    isolated, calls, capsys
+):
+    """`analyze` refuses such a file; `monitor` has heard the audio before the bad sample by
+    then: it writes that part's report, marked partial, then ends with the error."""
+    y, _ = calls[16000]
+    broken = y[: 20 * 16000].copy()
+    broken[15 * 16000] = 500.0
+    sf.write(isolated / "hot.wav", broken, 16000, subtype="FLOAT")
+    assert main(["monitor", "hot.wav", "-o", "out", "--quiet", *FAST]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("gpuaudio: error: hot.wav: a sample of magnitude")
+    document = json.loads((isolated / "out" / "hot" / REPORT_JSON).read_text())
+    assert document["analysis"]["partial"] is True and document["input"]["duration_s"] == 20.0
+    assert document["analysis"]["duration_s"] == 15.0
+    assert any(
+        w.startswith("the stream was stopped by an error (hot.wav: a sample of magnitude 500")
+        and w.endswith("after 15.0 s of the 20.0-s file: this report covers that part only")
+        for w in document["warnings"]
+    )
 
 
 @pytest.mark.parametrize(("head", "kind"), [(b"RIFF\x24\x00\x00\x00WAVEfmt ", "WAV"),

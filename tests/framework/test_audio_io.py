@@ -89,12 +89,19 @@ def test_errors_are_one_line_with_advice(tmp_path):
     cases["folder"] = tmp_path
     cases["bad mp3"] = tmp_path / "call.mp3"
     cases["bad mp3"].write_bytes(b"ID3" + bytes(range(256)) * 20)
+    cases["link loop"] = tmp_path / "loop.wav"
+    cases["link loop"].symlink_to("loop.wav")
+    cases["dangling link"] = tmp_path / "dangling.wav"
+    cases["dangling link"].symlink_to("gone.wav")
+    cases["under a file"] = cases["empty"] / "call.wav"
     messages = {}
     for label, path in cases.items():
         with pytest.raises(AudioFileError) as caught:
             list(stream_audio(path, 16000))
         messages[label] = str(caught.value)
-    assert "no such file" in messages["missing"]
+    assert "no such file" in messages["missing"] and "no such file" in messages["dangling link"]
+    assert "no such file" in messages["under a file"]
+    assert "symbolic-link loop" in messages["link loop"]
     assert "empty" in messages["empty"]
     assert "ffmpeg" in messages["m4a"] and "ffmpeg" in messages["corrupt"]
     assert "no audio samples" in messages["no samples"]
@@ -145,6 +152,37 @@ def test_samples_far_beyond_full_scale_are_refused_with_their_place(tmp_path):
     sf.write(path, data, 16000, subtype="FLOAT")
     with pytest.raises(InvalidAudioError, match=r"magnitude 3\.28e\+04 at 1\.500 s.*full scale"):
         read_audio(path, 16000)
+
+
+def test_a_gsm610_wav_which_cannot_seek_is_read_on_and_analysed(tmp_path):
+    """libsndfile cannot seek in GSM 6.10 WAV ("Seek attempted on unseekable file type" even
+    at frame 0): it is read on, block after block, the resampler's overlap kept from the block
+    before, and gives what the same decoded samples give from a seekable file."""
+    from gpuaudio import AudioFeatureService
+    from gpuaudio.analysis.escalation import detect_escalation, detect_escalation_file
+    from gpuaudio.evaluation.synth import synthesize_speech
+
+    speech, _ = synthesize_speech(5.0, sr=8000, seed=2)
+    gsm = tmp_path / "call.wav"
+    sf.write(gsm, speech, 8000, subtype="GSM610")
+    with sf.SoundFile(gsm) as handle:
+        assert not handle.seekable()
+    decoded, _ = sf.read(gsm, dtype="float32")
+    np.testing.assert_array_equal(read_audio(gsm, 8000), decoded)  # the same decoder
+    seekable = tmp_path / "decoded.wav"
+    sf.write(seekable, decoded, 8000, subtype="FLOAT")
+    for block_s in (0.7, 600.0):  # 8 kHz -> 16 kHz: blocks overlap by the filter's context
+        np.testing.assert_array_equal(
+            np.concatenate(list(stream_audio(gsm, 16000, block_s=block_s))),
+            np.concatenate(list(stream_audio(seekable, 16000, block_s=block_s))),
+        )
+    service = AudioFeatureService({"backends": {"f0": "librosa", "stft": "librosa"}})
+    report, info = detect_escalation_file(service, gsm, chunk_s=2.0)
+    whole = detect_escalation(service, decoded, 8000)
+    assert info.subtype == "GSM610" and report.duration_s == whole.duration_s
+    assert np.isfinite(report.windows.f0_median_hz).any()  # the voice is heard
+    np.testing.assert_allclose(report.windows.f0_median_hz, whole.windows.f0_median_hz, rtol=1e-5)
+    np.testing.assert_allclose(report.windows.level_dbfs, whole.windows.level_dbfs, atol=1e-4)
 
 
 def test_a_channel_the_file_lacks_is_named_with_those_it_has(tmp_path):

@@ -77,6 +77,38 @@ def test_unreadable_or_invalid_toml(tmp_path):
         load_config(binary, environ={})
 
 
+@pytest.mark.parametrize(
+    ("text", "key", "kind"),
+    [
+        ('tool = "gpuaudio"\n', "tool", "str"),
+        ("[tool]\ngpuaudio = 5\n", "tool.gpuaudio", "int"),
+        ('[tool]\ngpuaudio = "cpu"\n', "tool.gpuaudio", "str"),
+        ("[tool]\ngpuaudio = [1]\n", "tool.gpuaudio", "list"),
+    ],
+)
+def test_a_pyproject_whose_gpuaudio_entry_is_not_a_table_names_file_and_key(
+    tmp_path, text, key, kind
+):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(pyproject, environ={})
+    assert str(caught.value).startswith(f"config file {pyproject}: '{key}' must be a table")
+    assert str(caught.value).endswith(f"not {kind}")
+
+
+def test_discovery_takes_only_a_tool_table_holding_gpuaudio(tmp_path, monkeypatch):
+    monkeypatch.delenv("GPUAUDIO_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('tool = "gpuaudio"\n')  # a string, not a table
+    assert discover_file(tmp_path) is None
+    assert load_config(environ={}).device == "auto"
+    (tmp_path / "pyproject.toml").write_text("[tool]\ngpuaudio = 5\n")  # ours, but malformed
+    assert discover_file(tmp_path) == tmp_path / "pyproject.toml"
+    with pytest.raises(ConfigError, match=r"'tool\.gpuaudio' must be a table"):
+        load_config(environ={})
+
+
 def test_discovery_order(tmp_path, monkeypatch):
     monkeypatch.delenv("GPUAUDIO_CONFIG", raising=False)
     assert discover_file(tmp_path) is None

@@ -68,6 +68,8 @@ if TYPE_CHECKING:
 __all__ = ["EscalationMonitor", "LiveSegment", "LiveWindow", "SegmentEvent"]
 
 _EPS = 1e-9  # the same tolerance as the offline segment rule
+BAD_SAMPLES = f"NaN, inf, or magnitude over {check.MAX_PEAK:g}: far outside full scale"
+"""The samples ``bad_samples="silence"`` replaces by silence, in words for messages."""
 
 
 @dataclass(frozen=True)
@@ -213,9 +215,10 @@ class EscalationMonitor:
         sr: sample rate of the stream; blocks are resampled to ``params.analysis_sr``.
         chunk_s: most audio (seconds) per batched F0 call when one block completes many
             windows (default: the config's ``memory.chunk_seconds``).
-        bad_samples: ``"raise"`` (default): a block with NaN or inf raises
-            `InvalidAudioError` and changes nothing; ``"silence"``: such samples become 0,
-            the stream goes on, and the report's warnings say how many, and where.
+        bad_samples: ``"raise"`` (default): a block with NaN, inf or a sample beyond
+            ±`MAX_PEAK` (100: not audio scaled to full scale) raises `InvalidAudioError` and
+            changes nothing; ``"silence"``: such samples become 0, the stream goes on, and the
+            report's warnings say how many, and where.
     """
 
     def __init__(
@@ -233,7 +236,8 @@ class EscalationMonitor:
             )
         self.bad_samples = bad_samples
         self.silenced: list[tuple[float, int]] = []
-        """(stream time in s of the first, count) of the non-finite samples made silence."""
+        """Per accepted block with bad samples (NaN, inf or beyond ±100) made silence: (stream
+        time in s of the first, count)."""
         if service is None:
             from gpuaudio.service import AudioFeatureService
 
@@ -320,8 +324,9 @@ class EscalationMonitor:
         """Add a block of mono samples; return the windows it completed, oldest first.
 
         `samples`: 1-D float (cast to float32) or integer PCM (scaled as
-        ``librosa.util.buf_to_float``), at least one sample, all finite. The block is copied,
-        never modified. Raises `InvalidAudioError` (the stream's state is then unchanged) or
+        ``librosa.util.buf_to_float``), at least one sample, all finite and of magnitude at
+        most 100 (else see `bad_samples`). The block is copied, never modified. Raises
+        `InvalidAudioError` (the stream's state, `silenced` included, is then unchanged) or
         `StreamClosedError` after `flush`/`finish`. If the F0 backend fails, its error
         propagates; the windows measured before it are in `windows`, and the next `feed` or
         `flush` measures the rest.
@@ -378,7 +383,7 @@ class EscalationMonitor:
                 extra = len(self.silenced) - 5
                 more = f" and {extra} more blocks" if extra > 0 else ""
                 self._report.warnings.append(
-                    f"{count} non-finite sample(s) (NaN or inf) in the stream were replaced by "
+                    f"{count} bad sample(s) ({BAD_SAMPLES}) in the stream were replaced by "
                     f"silence, in blocks at {places}{more}"
                 )
         return self._report
@@ -395,22 +400,28 @@ class EscalationMonitor:
                 "first, e.g. block.mean(axis=1) for (samples, channels), or start one monitor "
                 "per channel"
             )
+        silenced = None
         if self.bad_samples == "silence":
-            samples = self._silence_non_finite(samples)
+            samples, silenced = self._silence_bad(samples)
         block = check.audio(samples, name=name)
         check.full_scale(block, where=name, sr=self.sr, offset=self._resampler.received)
+        if silenced is not None:  # only once the block is accepted: a refused one changes nothing
+            self.silenced.append(silenced)
         return block
 
-    def _silence_non_finite(self, samples: Any) -> Any:
+    def _silence_bad(self, samples: Any) -> tuple[Any, tuple[float, int] | None]:
+        """`samples` with its bad ones (NaN, inf or beyond ±`MAX_PEAK`) made 0, and (stream
+        time in s of the first, count) of them; None when there are none."""
         array = np.asarray(samples)
-        if array.dtype.kind not in "fc":
-            return samples
-        bad = ~np.isfinite(array)
+        if array.dtype.kind != "f":  # integer PCM is in range; other dtypes are refused
+            return samples, None
+        bad = ~(np.abs(array) <= check.MAX_PEAK)  # NaN compares False
         if not bad.any():
-            return samples
+            return samples, None
         first = int(np.flatnonzero(bad)[0])
-        self.silenced.append(((self._resampler.received + first) / self.sr, int(bad.sum())))
-        return np.where(bad, 0, array)
+        return np.where(bad, 0, array), (
+            (self._resampler.received + first) / self.sr, int(np.count_nonzero(bad))
+        )
 
     # -- the pipeline ----------------------------------------------------------------------
 

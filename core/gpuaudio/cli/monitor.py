@@ -81,9 +81,9 @@ def run(args: argparse.Namespace) -> int:
         output_folder_name,
         write_report,
     )
-    from gpuaudio.analysis.streaming import EscalationMonitor
+    from gpuaudio.analysis.streaming import BAD_SAMPLES, EscalationMonitor
     from gpuaudio.audio_io import AudioInfo, PcmReader, audio_info, sha256_file, stream_audio
-    from gpuaudio.errors import InvalidParameterError
+    from gpuaudio.errors import GpuAudioError, InvalidParameterError
 
     from_stdin = args.input == STDIN
     raw_options = [
@@ -132,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
                 shown += 1
 
     started = time.monotonic()
+    failure: GpuAudioError | None = None  # what made the input unreadable from some point on
     with StopOnInterrupt() as stop:
         iterator = iter(blocks)
         while not stop.requested:
@@ -139,6 +140,9 @@ def run(args: argparse.Namespace) -> int:
             try:
                 block = next(iterator, None)
             except StreamStopped:
+                break
+            except GpuAudioError as exc:  # e.g. a file's bad samples: keep what came before
+                failure = exc
                 break
             finally:
                 stop.reading = False
@@ -149,18 +153,21 @@ def run(args: argparse.Namespace) -> int:
             silenced = len(monitor.silenced)
             show(monitor.feed(block))
             for at_s, count in monitor.silenced[silenced:]:
-                print(f"gpuaudio: warning: {count} non-finite sample(s) at {at_s:.2f} s replaced "
-                      "by silence; the stream goes on", file=sys.stderr)  # fmt: skip
+                print(f"gpuaudio: warning: {count} bad sample(s) ({BAD_SAMPLES}) at {at_s:.2f} s "
+                      "replaced by silence; the stream goes on", file=sys.stderr)  # fmt: skip
     show(monitor.flush())
+    if failure is not None and not monitor.windows:
+        raise failure  # not one window heard: no report to write
     for event in monitor.events[shown:]:  # a segment still open when the stream ended
         if not args.quiet:
             print(event.line() + " (end of stream)", flush=True)
     report = monitor.finish()
-    if stop.signal_name:
+    stopped_by = stop.signal_name or (f"an error ({failure})" if failure else None)
+    if stopped_by:
         report.partial = True
         whole = "" if from_stdin else f" of the {info.duration_s:.1f}-s file"
         report.warnings.append(
-            f"the stream was stopped by {stop.signal_name} after {monitor.fed_s:.1f} s{whole}: "
+            f"the stream was stopped by {stopped_by} after {monitor.fed_s:.1f} s{whole}: "
             "this report covers that part only"
         )
     if reader is not None:
@@ -181,6 +188,8 @@ def run(args: argparse.Namespace) -> int:
         )
         if not args.quiet:
             print(printable(f"Wrote the report to {folder}; {backends_used(report)}."))
+    if failure is not None:
+        raise failure  # the session so far is reported; the error still ends it
     return 0
 
 
