@@ -25,6 +25,7 @@ from pathlib import Path
 
 from gpuaudio.analysis.report import output_folder_name, safe_name
 from gpuaudio.batch.status import load_status
+from gpuaudio.batch.tables import recordings_schema
 from gpuaudio.errors import BatchInputError
 
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff"})
@@ -144,8 +145,6 @@ def read_manifest(path: Path) -> list[_Found]:
     """The rows of a manifest CSV: ``path`` (relative to the manifest's folder or absolute),
     optional ``id`` and ``channel``; any other column is carried, unless the batch computes
     a column of that name (``status``, ``sha256``...: refused, never overwritten)."""
-    from gpuaudio.batch.tables import recordings_schema  # it imports this module
-
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -24,9 +24,11 @@ from gpuaudio._atomic import write_atomic_with
 from gpuaudio.analysis.escalation import Baseline
 from gpuaudio.analysis.report import REPORT_JSON, WINDOW_COLUMNS, WINDOWS_CSV
 from gpuaudio.analysis.segments import Segment
-from gpuaudio.batch.inputs import WorkItem
 from gpuaudio.batch.status import RecordingStatus
 from gpuaudio.errors import OutputWriteError
+
+if TYPE_CHECKING:  # inputs imports this module's schema
+    from gpuaudio.batch.inputs import WorkItem
 
 RECORDINGS_PARQUET = "recordings.parquet"
 RECORDINGS_CSV = "recordings.csv"
