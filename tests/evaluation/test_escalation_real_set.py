@@ -642,3 +642,24 @@ def test_voice_agreement_scores_the_voice_decision_against_who_speaks():
     assert evaluate.voice_agreement(shifted, turns)[2] == 9
     one = SimpleNamespace(start_s=starts, end_s=starts + 1.0, speech=speech, voice=0 * right)
     assert evaluate.voice_agreement(one, turns) == (False, 0, 11)
+
+
+def test_the_most_stress_recipe_is_only_built_by_name(monkeypatch):
+    """"most" (a heated exchange over 55-70 % of the speech) is planned only when named; the
+    default rotation, and so every earlier build of a seed, is as it was."""
+    monkeypatch.setattr(build_set, "analyse", lambda x: build_set.World(None, None, None, x.size))
+    speakers = build_set.load_speakers(build_set.SOURCES, None)
+
+    def plans(recipes):  # type: ignore[no-untyped-def]
+        return build_set.plan_calls(
+            speakers, 41, (120.0, 240.0), {"tune"}, recipes, every_pair=True, kinds={"escalation"}
+        )
+
+    assert "most" not in {p.recipe for p in plans(None)}
+    for plan in plans(["most"]):
+        sizes = [(p.span, speakers[p.speaker].utterances[p.utterance].size)
+                 for p in plan.placements]
+        share = sum(n for span, n in sizes if span == 0) / sum(n for _, n in sizes)
+        assert 0.55 <= share <= 0.8, (plan.call_id, share)
+    with pytest.raises(SystemExit, match="unknown recipe"):
+        plans(["mostly"])
