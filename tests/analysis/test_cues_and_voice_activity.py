@@ -244,8 +244,9 @@ def test_the_level_marks_the_calmer_part_when_a_long_rise_spills_over_the_pitch_
 def test_a_long_rise_over_most_of_a_voices_speech_marks_a_calmer_part_when_far_apart():
     """One party of a heated exchange raised (+4 st) over 65 % of her own speech, the level
     telling nothing: too much of the speech for an escalation by the usual bar (60 %), but the
-    states lie far apart and the raised one is one stretch: the calm part starts the refits.
-    The same share in three stretches, or states as close as D ~3, marks none."""
+    states lie far apart and the raised one is one stretch: the calm part starts the refits;
+    so does a rise over 75 % (a heated exchange to the call's end). The same share in three
+    stretches, states as close as D ~3, or a rise over 85 % marks none."""
     from gpuaudio.analysis.states import calmer_state, stretches_share, two_states
 
     rng = np.random.default_rng(11)
@@ -260,6 +261,10 @@ def test_a_long_rise_over_most_of_a_voices_speech_marks_a_calmer_part_when_far_a
     assert states is not None and 0.6 < states.upper_share <= 0.7 and states.separation > 4
     calmer = calmer_state((raised, *others), speech)
     assert calmer is not None and np.array_equal(calmer, ~one)
+    for start, marked in ((50, True), (30, False)):  # raised over 75 % and 85 % of the speech
+        most = np.arange(n) >= start
+        calmer = calmer_state((np.where(most, pitch + 4.0, pitch), *others), speech)
+        assert (calmer is not None and np.array_equal(calmer, ~most)) if marked else calmer is None
     three = np.zeros(n, dtype=bool)
     three[40:90] = three[110:160] = three[170:] = True
     scattered = np.where(three, pitch + 4.0, pitch)
@@ -270,7 +275,7 @@ def test_a_long_rise_over_most_of_a_voices_speech_marks_a_calmer_part_when_far_a
     wide = rng.normal(0.0, 1.5, n)
     close = np.where(one, wide + 4.5, wide)
     states = two_states(close, speech)
-    assert states is not None and 2.0 < states.separation < 4.0
+    assert states is not None and 2.0 < states.separation < 3.5
     assert calmer_state((close, *others), speech) is None
 
 

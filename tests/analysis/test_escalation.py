@@ -597,3 +597,18 @@ def test_no_f0_warning_with_the_f0_the_analysis_was_tuned_with(tones):
     y = tones(SR, 12, [])
     report = AudioFeatureService({"device": "cpu"}).detect_emotional_escalation(y, SR)
     assert not [w for w in report.warnings if w.startswith("F0 by")]
+
+
+@pytest.mark.parametrize("jitter_st", [0.4, 1.5])
+def test_a_rise_over_most_of_the_speech_is_found_from_the_calm_start(
+    fake_service, tones, jitter_st
+):
+    """A heated exchange raised +4 st (no level change) from a calm start to the call's end,
+    70 % of the speech: the refits start from the calm part and never keep less than half of
+    it, so the raised windows are not taken back into the baseline (tuning half's `most`
+    stress build, session 33: with half of all the speech kept, 15-31 of 36 spans found)."""
+    y = tones(SR, 150, [(45, 150)], raise_st=4.0, gain_db=0.0, jitter_st=jitter_st)
+    report = fake_service.detect_emotional_escalation(y, SR)
+    found = sum(min(s.end_s, 150) - max(s.start_s, 45) for s in report.segments)
+    assert found >= 0.8 * 105, report.segments
+    assert all(s.end_s > 44 for s in report.segments), report.segments

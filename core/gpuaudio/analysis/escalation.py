@@ -868,7 +868,9 @@ def _fit(
 
     Fitted over all speech, then refitted without the windows that fit flags, until the set
     stops changing (`baseline_iterations`): escalated windows are outliers that would pull
-    the centre and widen the scale. At least half of the speech always stays in the fit.
+    the centre and widen the scale. At least half of the speech always stays in the fit, or
+    half of the calmer state (`calmer_state`) once the refits start from it: when a heated
+    exchange holds most of a voice's speech, half of all of it would take raised windows back.
     `exclude`: windows never taken into it (a sustained rise, `_sustained_runs`), unless
     that would leave less than half of the speech.
     """
@@ -876,6 +878,7 @@ def _fit(
     if n_speech < params.min_baseline_windows:
         return None
     candidates = speech  # windows a refit may take into the baseline
+    pool = speech  # the refits keep at least half of it
     if exclude is not None:
         rest = speech & ~exclude
         if rest.sum() >= max(params.min_baseline_windows, n_speech / 2):
@@ -892,15 +895,15 @@ def _fit(
         if calmer is not None:
             calmer = calmer & candidates
         if calmer is not None and calmer.sum() >= params.min_baseline_windows:
-            keep = candidates = calmer
+            keep = candidates = pool = calmer
             fit = _fit_once(cues, keep, params, 1, n_speech - int(keep.sum()))
     for iteration in range(2, params.baseline_iterations + 2):
         _, score, flagged = _zscores(cues, speech, fit, params)
         calm = candidates & ~flagged
-        if calm.sum() < max(params.min_baseline_windows, n_speech / 2):
-            # Never below half of the speech: keep the lower-scoring half.
-            cut = np.nanmedian(score[speech])
-            calm = speech & (np.nan_to_num(score, nan=np.inf) <= cut)
+        if calm.sum() < max(params.min_baseline_windows, pool.sum() / 2):
+            # Never below half of the pool: keep its lower-scoring half.
+            cut = np.nanmedian(score[pool])
+            calm = pool & (np.nan_to_num(score, nan=np.inf) <= cut)
         if np.array_equal(calm, keep):
             break
         keep = calm
