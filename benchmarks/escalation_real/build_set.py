@@ -124,7 +124,8 @@ AGC_VARIANTS = {
 MIN_SPEAKER_S = 15.0  # speakers with less source speech only appear in dialogues
 
 # Escalation recipes: (name, spans as (kind, pitch_st, gain_db, tempo, seconds) ranges).
-# Ranges are (low, high) drawn uniformly; "half" as seconds means 35-50% of the call's speech.
+# Ranges are (low, high) drawn uniformly; a name as seconds is a share of the call's speech
+# (`_SPEECH_SHARES`: "half" 35-50 %, "most" 55-70 %).
 # Changing this list changes every build of the same seed (held-out builds included).
 RECIPES: list[tuple[str, list[dict[str, Any]]]] = [
     ("rise-low", [{"st": (3.0, 3.5), "db": (4.0, 5.0), "tempo": (1.0, 1.0), "s": (20, 40)}]),
