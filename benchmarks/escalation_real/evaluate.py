@@ -432,25 +432,37 @@ def load_analyses(path: Path) -> tuple[list[Call], dict[str, Any]]:
     return [Call(**fields) for fields in document.pop("calls")], document
 
 
+def build_records(set_dirs: list[Path]) -> list[dict[str, Any]]:
+    """Each set's `build.json` (its seed, call lengths, recipes, versions), so that a score
+    says which build it is of; {} for a set without one."""
+    return [
+        json.loads(path.read_text()) if (path := set_dir / "build.json").is_file() else {}
+        for set_dir in set_dirs
+    ]
+
+
 def _rescore_saved(
     paths: list[Path], threshold: float, changes: dict[str, Any]
-) -> tuple[list[Call], str, str]:
+) -> tuple[list[Call], str, str, list[dict[str, Any]]]:
     """The calls of saved analyses (`--analyses`), re-scored at `threshold` with `changes`
-    (`--param`), the F0 backend they were measured with and the split they were saved from."""
+    (`--param`), the F0 backend they were measured with, the split they were saved from and
+    the builds they were made of."""
     if measured := sorted(set(changes) & set(MEASUREMENT)):
         raise SystemExit(f"--param {', '.join(measured)}: changes the measurement; analyse again")
     calls: list[Call] = []
     backends, splits = set(), set()
+    builds: list[dict[str, Any]] = []
     for path in paths:
         loaded, document = load_analyses(path)
         backends.add(document["f0_backend"])
         splits.add(document["split"])
+        builds += document.get("builds", [])
         label = f"{path.stem}/" if len(paths) > 1 else ""
         for call in loaded:
             call.call_id = label + call.call_id
             call.rescore(threshold, changes)
         calls += loaded
-    return calls, ", ".join(sorted(backends)), ", ".join(sorted(splits))
+    return calls, ", ".join(sorted(backends)), ", ".join(sorted(splits)), builds
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -496,7 +508,7 @@ def main(argv: list[str] | None = None) -> None:
     conditions = [c for c in (args.conditions or "").split(",") if c] or None
     if args.analyses:
         changes = _params(args.param)
-        calls, f0_backend, split = _rescore_saved(args.analyses, args.threshold, changes)
+        calls, f0_backend, split, builds = _rescore_saved(args.analyses, args.threshold, changes)
         calls = [c for c in calls if conditions is None or c.condition in conditions]
     else:
         config: dict[str, Any] = {"backends": dict(b.split("=", 1) for b in args.backend)}
@@ -504,6 +516,7 @@ def main(argv: list[str] | None = None) -> None:
             config["device"] = args.device
         service = AudioFeatureService(config)
         split = args.split
+        builds = build_records(args.set_dirs)
         params = EscalationParams(threshold=args.threshold, **_params(args.param))
         calls = []
         for set_dir in args.set_dirs:
@@ -516,6 +529,7 @@ def main(argv: list[str] | None = None) -> None:
             save_analyses(args.save_analyses, calls, {
                 "gpuaudio": __version__, "f0_backend": f0_backend, "split": args.split,
                 "set": [str(d) for d in args.set_dirs], "params": _params(args.param),
+                "builds": builds,
             })  # fmt: skip
     if args.curve:
         for call in calls:
@@ -553,6 +567,7 @@ def main(argv: list[str] | None = None) -> None:
         document = {
             "set" if args.set_dirs else "analyses": [str(d) for d in sources],
             "split": split,
+            "builds": builds,
             "threshold": args.threshold,
             "params": _params(args.param),
             "f0_backend": f0_backend,

@@ -294,8 +294,10 @@ def _evaluate(*options: str) -> subprocess.CompletedProcess[str]:
 def test_saved_analyses_are_rescored_as_a_fresh_analysis_would_score(tiny, tmp_path):
     """`--save-analyses` then `--analyses` with other scoring settings finds what a fresh
     analysis with those settings finds (here `min_duration_s` 35 s, longer than the planted
-    span: the segment goes); settings that change the measurement are refused."""
+    span: the segment goes); settings that change the measurement are refused. Every score
+    names the build it is of (its build.json), saved analyses included."""
     saved = tmp_path / "analyses.pkl"
+    build = json.loads((tiny["a"] / "build.json").read_text())
     found = {}
     runs = {
         "fresh": ("--set", str(tiny["a"]), "--save-analyses", str(saved)),
@@ -310,6 +312,7 @@ def test_saved_analyses_are_rescored_as_a_fresh_analysis_would_score(tiny, tmp_p
         document = json.loads(out.read_text())
         assert [c["condition"] for c in document["calls"]] == ["clean", "agc"]
         assert document["split"] == "tune"
+        assert document["builds"] == [build] and build["seed"] is not None
         found[name] = [c["found"][str(document["threshold"])] for c in document["calls"]]
     assert all(found["fresh"]) and found["saved"] == found["fresh"]
     assert found["fresh long"] == [[], []] and found["saved long"] == found["fresh long"]
